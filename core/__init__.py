@@ -1,0 +1,47 @@
+"""rolecall's core: the public API plugins and applications use.
+
+Plugins import only from here::
+
+    from rolecall.core import Permission, Role, ScopeType, hookimpl
+"""
+
+from .errors import BadInputError, PluginError, RegistryError, RolecallError, ScopeKeyError
+from .hookspecs import hookimpl
+from .plugins import (
+    ENTRY_POINT_GROUP,
+    PluginInfo,
+    Plugins,
+    PluginSettings,
+    load_plugins,
+    make_plugin_manager,
+)
+from .records import AssignmentEvent, ParsedKey, Permission, Risk, Role, Scope, ScopeType
+from .registry import Contribution, Registry, build_registry
+from .scopes import ScopeResolver, split_key
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AssignmentEvent",
+    "BadInputError",
+    "Contribution",
+    "ParsedKey",
+    "Permission",
+    "PluginError",
+    "PluginInfo",
+    "PluginSettings",
+    "Plugins",
+    "Registry",
+    "RegistryError",
+    "Risk",
+    "Role",
+    "RolecallError",
+    "Scope",
+    "ScopeKeyError",
+    "ScopeResolver",
+    "ScopeType",
+    "build_registry",
+    "hookimpl",
+    "load_plugins",
+    "make_plugin_manager",
+    "split_key",
+]

@@ -1,0 +1,115 @@
+"""The hooks a rolecall plugin may implement.
+
+A plugin is a module (or any object) with functions marked ``@hookimpl``; it implements only the
+hooks it needs, and an implementation may accept fewer arguments than the spec names, so adding
+an argument to a hook later breaks no plugin. Every hook is called in the ordinary "collect all
+results" mode: no hook decides allow or deny (``firstresult`` is never used for that).
+
+The registry hooks are called once, when the plugins are loaded and the registry is built, never
+on the check path. Each returns an iterable of frozen records; returning nothing is fine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from .records import AssignmentEvent, Permission, Role, ScopeType
+
+if TYPE_CHECKING:
+    import click
+
+PROJECT = "rolecall"
+
+_spec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a function as the implementation of the rolecall hook of the same name."""
+
+
+@_spec
+def register_scope_types() -> Iterable[ScopeType]:  # type: ignore[empty-body]
+    """Scope types this plugin adds: a key namespace, a parser and the parent of each key.
+
+    Example (the ``ccx`` plugin)::
+
+        from rolecall.core import ParsedKey, ScopeType, hookimpl, split_key
+
+        def parse_ccx(key):
+            f = split_key(key, "ccx-v1:", "+", ("org", "course", "run", "ccx"))
+            return ParsedKey(f, parent=f"course-v1:{f['org']}+{f['course']}+{f['run']}")
+
+        @hookimpl
+        def register_scope_types():
+            return [ScopeType(id="ccx", title="Custom course", description="...",
+                              namespace="ccx-v1", pattern="ccx-v1:ORG+COURSE+RUN+ccx@N",
+                              example="ccx-v1:MITx+6.002x+2026_T1+ccx@3", parse=parse_ccx)]
+    """
+
+
+@_spec
+def register_permissions() -> Iterable[Permission]:  # type: ignore[empty-body]
+    """Permissions this plugin adds; their ids are lowercase dotted names.
+
+    Example::
+
+        @hookimpl
+        def register_permissions():
+            return [
+                Permission(id="ccx.view_schedule", title="View the schedule",
+                           description="See the custom course's schedule.", area="Schedule",
+                           scope_types=("ccx",)),
+                Permission(id="ccx.edit_schedule", title="Edit the schedule",
+                           description="Change due dates.", area="Schedule",
+                           scope_types=("ccx",), implies=("ccx.view_schedule",)),
+            ]
+    """
+
+
+@_spec
+def register_roles() -> Iterable[Role]:  # type: ignore[empty-body]
+    """Roles this plugin adds, built from registered permissions (its own or another plugin's).
+
+    Example::
+
+        @hookimpl
+        def register_roles():
+            return [Role(id="ccx_coach", title="CCX coach", description="Runs a custom course.",
+                         scope_types=("course", "ccx"), permissions=("ccx.edit_schedule",))]
+    """
+
+
+@_spec
+def register_commands() -> Iterable[click.Command]:  # type: ignore[empty-body]
+    """``click`` commands to add to the ``rolecall`` command line.
+
+    Example::
+
+        import click
+
+        @click.command("ccx-seats")
+        def seats():
+            "Show seats used in every custom course."
+
+        @hookimpl
+        def register_commands():
+            return [seats]
+    """
+
+
+@_spec
+def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
+    """Called after an assignment change is committed (the ``rolecall`` argument is the service
+    object that made it). Exceptions are logged and never undo or block the change.
+
+    Example (forward to an event bus)::
+
+        @hookimpl
+        def assignment_changed(event):
+            bus.publish("rolecall.assignment", event.model_dump(mode="json"))
+    """
+
+
+REGISTRY_HOOKS = ("register_scope_types", "register_permissions", "register_roles")
+"""The hooks whose results make up the registry."""

@@ -1,0 +1,183 @@
+"""The frozen records plugins contribute: scope types, permissions and roles.
+
+Records validate their own shape when they are built (ids, references written correctly); the
+registry then validates how records of all plugins fit together (duplicates, unknown references,
+implication cycles). A plugin builds records and returns them from its hooks::
+
+    from rolecall.core import Permission, Risk
+
+    Permission(
+        id="courses.publish_course_content",
+        title="Publish course content",
+        description="Make draft changes visible to learners.",
+        area="Course content",
+        scope_types=("course",),
+        implies=("courses.edit_course_content",),
+        risks={Risk.PUBLISHING},
+    )
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+PERMISSION_ID_RE = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+NAME_RE = r"^[a-z][a-z0-9_]*$"
+NAMESPACE_RE = r"^[a-z][a-z0-9-]*$"
+
+PermissionId = Annotated[str, StringConstraints(pattern=PERMISSION_ID_RE, max_length=120)]
+"""A lowercase dotted name with a namespace: ``courses.view_course``."""
+Name = Annotated[str, StringConstraints(pattern=NAME_RE, max_length=80)]
+"""A lowercase identifier: role ids, scope type ids (``course_admin``, ``course``)."""
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+
+
+class Risk(enum.StrEnum):
+    """What can go wrong when a permission is misused; shown next to it in the console."""
+
+    LEARNER_DATA = "learner_data"
+    GRADES = "grades"
+    PUBLISHING = "publishing"
+    TEAM_MANAGEMENT = "team_management"
+    PLATFORM_CONFIGURATION = "platform_configuration"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _unique(values: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{info.field_name} lists {value!r} twice")
+        seen.add(value)
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedKey:
+    """What a scope type's parser returns for a valid key.
+
+    ``fields`` are the key's named parts (``org``, ``course``, ``run`` ...); ``parent`` is the key
+    of the enclosing scope, derived from the key alone, or ``None`` for the root (``platform``).
+    """
+
+    fields: Mapping[str, str]
+    parent: str | None
+
+
+KeyParser = Callable[[str], ParsedKey]
+"""Parses one key of its type; raises ``ValueError`` with a short reason when it is malformed."""
+
+
+class ScopeType(_Record):
+    """A kind of place where access is granted.
+
+    ``namespace`` is what a key of this type starts with: the text before the first ``:``
+    (``course-v1`` for ``course-v1:MITx+6.002x+2026_T1``), or the whole key for a type with a
+    single key (``platform``). ``pattern`` and ``example`` are shown in error messages.
+    """
+
+    id: Name
+    title: Text
+    description: Text
+    namespace: Annotated[str, StringConstraints(pattern=NAMESPACE_RE, max_length=40)]
+    pattern: Text
+    example: Text
+    parse: KeyParser
+
+
+class Permission(_Record):
+    """A namespaced action, such as ``courses.edit_course_content``.
+
+    ``implies`` lists the permissions that holding this one also grants (publish implies edit
+    implies view); the registry closes them transitively and rejects cycles. ``scope_types`` are
+    the scope types where the permission means something; a check elsewhere is denied.
+    """
+
+    id: PermissionId
+    title: Text
+    description: Text
+    area: Text
+    scope_types: tuple[Name, ...] = Field(min_length=1)
+    implies: tuple[PermissionId, ...] = ()
+    risks: frozenset[Risk] = frozenset()
+
+    @field_validator("scope_types", "implies")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return _unique(value, info)
+
+
+class Role(_Record):
+    """A named, described bundle of permissions.
+
+    ``permissions`` and the permissions of the roles in ``includes`` make up the role; the
+    registry adds everything they imply. ``scope_types`` are where the role may be assigned: a
+    role assigned on an org or the platform covers the descendant scopes where its permissions
+    apply. ``aliases`` are other names the role is known by (legacy ``instructor``, ``staff``).
+    ``grants_all`` makes a role hold every registered permission (the platform administrator):
+    still an ordinary, visible assignment, never a hidden flag.
+    """
+
+    id: Name
+    title: Text
+    description: Text
+    scope_types: tuple[Name, ...] = Field(min_length=1)
+    permissions: tuple[PermissionId, ...] = ()
+    includes: tuple[Name, ...] = ()
+    aliases: tuple[Annotated[str, StringConstraints(min_length=1, max_length=80)], ...] = ()
+    grants_all: bool = False
+
+    @field_validator("scope_types", "permissions", "includes", "aliases")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return _unique(value, info)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A parsed scope key. ``chain`` is the key itself followed by its ancestors, nearest first:
+    ``("course-v1:MITx+6.002x+2026_T1", "org:MITx", "platform")``."""
+
+    key: str
+    type: str
+    fields: Mapping[str, str]
+    chain: tuple[str, ...]
+
+    @property
+    def parent(self) -> str | None:
+        return self.chain[1] if len(self.chain) > 1 else None
+
+
+class AssignmentEvent(_Record):
+    """One change to an assignment, passed to the ``assignment_changed`` hook after it is
+    committed."""
+
+    action: Literal["assign", "revoke", "expire"]
+    user: str
+    role: str
+    scope: str
+    actor: str | None = None
+    reason: str | None = None
+    at: datetime
+    revision: int
+
+
+def is_permission_id(text: str) -> bool:
+    return re.fullmatch(PERMISSION_ID_RE, text) is not None

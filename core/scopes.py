@@ -1,0 +1,118 @@
+"""Scope keys: from a key string to its type, fields and ancestor chain.
+
+Each scope type contributes a parser; the resolver picks the type by the key's namespace (the
+text before the first ``:``), parses the key once and caches the result, so the check path pays
+one dictionary lookup per key after its first sight. The parent chain comes from the key alone:
+no database is read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .errors import ScopeKeyError
+from .records import ParsedKey, Scope, ScopeType
+
+MAX_KEY_LENGTH = 255
+"""Longer keys are refused before any parsing."""
+MAX_DEPTH = 16
+"""A parent chain longer than this means a scope type's parser is wrong (or loops)."""
+
+_PART_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.~-]*")
+
+
+def show(key: object, limit: int = 80) -> str:
+    """``repr`` of a key, shortened so hostile input cannot flood a message or a log line."""
+    text = repr(key)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def split_key(key: str, prefix: str, separator: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Split ``prefix`` + parts joined by ``separator`` into named fields.
+
+    A helper for scope type parsers: each part is letters, digits and ``_ . ~ -``, starting with a
+    letter, digit or underscore. Raises ``ValueError`` with a short reason otherwise::
+
+        >>> split_key("lib:MITx:physics", "lib:", ":", ("org", "library"))
+        {'org': 'MITx', 'library': 'physics'}
+    """
+    if not key.startswith(prefix):
+        raise ValueError(f"it does not start with {prefix!r}")
+    rest = key[len(prefix) :]
+    parts = rest.split(separator) if len(names) > 1 else [rest]
+    if len(parts) != len(names):
+        raise ValueError(f"it has {len(parts)} part(s) where {len(names)} are needed")
+    for name, part in zip(names, parts, strict=True):
+        if not part:
+            raise ValueError(f"the {name} is empty")
+        if not _PART_RE.fullmatch(part):
+            raise ValueError(
+                f"the {name} {show(part)} may hold only letters, digits and _ . ~ - "
+                "(and not start with . ~ -)"
+            )
+    return dict(zip(names, parts, strict=True))
+
+
+class ScopeResolver:
+    """Parses and caches scope keys for a fixed set of scope types."""
+
+    def __init__(self, scope_types: Iterable[ScopeType], cache_size: int = 200_000) -> None:
+        self._by_namespace = {t.namespace: t for t in scope_types}
+        self._cache: dict[str, Scope] = {}
+        self._cache_size = cache_size
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return tuple(self._by_namespace)
+
+    def resolve(self, key: str) -> Scope:
+        """The parsed scope for ``key``; raises :class:`ScopeKeyError` when it is malformed."""
+        scope = self._cache.get(key)
+        if scope is None:
+            scope = self._parse(key, depth=0)
+        return scope
+
+    def chain(self, key: str) -> tuple[str, ...]:
+        """``key`` and its ancestors, nearest first."""
+        return self.resolve(key).chain
+
+    def _parse(self, key: str, depth: int) -> Scope:
+        if not isinstance(key, str):
+            raise ScopeKeyError(str(key), f"a scope key must be text, not {type(key).__name__}")
+        if depth > MAX_DEPTH:
+            raise ScopeKeyError(key, f"the parent chain of {show(key)} is too deep")
+        if len(key) > MAX_KEY_LENGTH:
+            raise ScopeKeyError(
+                key, f"scope key {show(key)} is longer than {MAX_KEY_LENGTH} characters"
+            )
+        namespace = key.split(":", 1)[0]
+        scope_type = self._by_namespace.get(namespace)
+        if scope_type is None:
+            raise ScopeKeyError(key, self._unknown_message(key))
+        try:
+            parsed = scope_type.parse(key)
+        except ValueError as exc:
+            raise ScopeKeyError(
+                key,
+                f"malformed {scope_type.id} key {show(key)}: {exc}; expected "
+                f"{scope_type.pattern}, for example {scope_type.example}",
+            ) from None
+        if not isinstance(parsed, ParsedKey):
+            raise ScopeKeyError(
+                key, f"the {scope_type.id} parser returned {type(parsed).__name__}, not ParsedKey"
+            )
+        chain: tuple[str, ...] = (key,)
+        if parsed.parent is not None:
+            parent = self._cache.get(parsed.parent) or self._parse(parsed.parent, depth + 1)
+            chain += parent.chain
+        scope = Scope(key=key, type=scope_type.id, fields=dict(parsed.fields), chain=chain)
+        if len(self._cache) >= self._cache_size:
+            # Crude but bounded: hostile or one-off keys cannot grow the cache without limit.
+            self._cache.clear()
+        self._cache[key] = scope
+        return scope
+
+    def _unknown_message(self, key: str) -> str:
+        examples = ", ".join(t.example for t in self._by_namespace.values())
+        return f"unknown scope key {show(key)}: a valid key looks like one of {examples}"
