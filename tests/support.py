@@ -1,0 +1,54 @@
+"""Helpers shared by the tests: fake installed distributions and running the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def write_dist(
+    site: Path,
+    name: str,
+    version: str,
+    entry_points: dict[str, str],
+    modules: dict[str, str],
+) -> Path:
+    """Write an installed distribution (a ``.dist-info`` folder and its modules) into ``site``,
+    exactly as pip would leave it, so importlib-metadata discovers its ``rolecall`` entry
+    points when ``site`` is on ``sys.path``."""
+    site.mkdir(parents=True, exist_ok=True)
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(source)
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = "".join(f"{ep} = {target}\n" for ep, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[rolecall]\n{lines}")
+    return site
+
+
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    pythonpath: Path | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``rolecall`` console script in a child process."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_")}
+    if pythonpath is not None:
+        child_env["PYTHONPATH"] = str(pythonpath)
+    child_env.update(env or {})
+    return subprocess.run(
+        [str(BIN / "rolecall"), *args],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
