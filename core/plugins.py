@@ -95,6 +95,8 @@ class PluginInfo:
     def origin(self) -> str:
         if self.builtin:
             return f"built-in {self.module}"
+        if self.distribution is None:
+            return f"registered by the application: {self.module}"
         return f"distribution {self.distribution} {self.version}, entry point {self.entry_point}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -123,7 +125,9 @@ class Plugins:
     warnings: tuple[str, ...]
 
     def info(self, name: str) -> PluginInfo | None:
-        return next((p for p in self.plugins if p.name == name), None)
+        """The plugin called ``name``: the loaded one when a name clash left several."""
+        named = [p for p in self.plugins if p.name == name]
+        return next((p for p in named if p.status == "loaded"), named[0] if named else None)
 
 
 def make_plugin_manager() -> pluggy.PluginManager:
@@ -245,12 +249,15 @@ def load_plugins(
     settings: PluginSettings | None = None,
     *,
     entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
+    extra: Mapping[str, object] | None = None,
     reserved_commands: Iterable[str] = (),
 ) -> Plugins:
-    """Register the built-ins, then the ``rolecall`` entry points; build the registry.
+    """Register the built-ins, then ``extra``, then the ``rolecall`` entry points; build the
+    registry.
 
-    ``entry_points`` replaces discovery (tests); ``reserved_commands`` are command names a
-    plugin may not take (the CLI's own).
+    ``extra`` maps names to plugin objects an application registers itself (modules or
+    instances with ``@hookimpl`` methods); ``entry_points`` replaces discovery;
+    ``reserved_commands`` are command names a plugin may not take (the CLI's own).
     """
     settings = PluginSettings.from_env() if settings is None else settings
     if ESSENTIAL in settings.disabled:
@@ -272,6 +279,9 @@ def load_plugins(
         warnings.append(line)
 
     builtins = _builtin_candidates()
+    for name, obj in (extra or {}).items():
+        info = PluginInfo(name=name, builtin=False, module=getattr(obj, "__name__", repr(obj)))
+        builtins.append(_Candidate(info, lambda obj=obj: obj))
     third_party, clashes = _entry_point_candidates(entry_points)
     builtin_names = {c.info.name for c in builtins}
     candidates: list[_Candidate] = list(builtins)
@@ -344,7 +354,7 @@ def load_plugins(
             )
             break
         except RegistryError as exc:
-            culprit = next(i for i in infos if i.name == exc.culprit)
+            culprit = next(i for i in infos if i.name == exc.culprit and i.status == "loaded")
             del contributions[culprit.name]
             manager.unregister(objects.pop(culprit.name))
             fail(culprit, str(exc))

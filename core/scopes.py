@@ -68,7 +68,10 @@ class ScopeResolver:
 
     def resolve(self, key: str) -> Scope:
         """The parsed scope for ``key``; raises :class:`ScopeKeyError` when it is malformed."""
-        scope = self._cache.get(key)
+        try:
+            scope = self._cache.get(key)
+        except TypeError:  # unhashable: certainly not a key
+            scope = None
         if scope is None:
             scope = self._parse(key, depth=0)
         return scope
@@ -79,7 +82,8 @@ class ScopeResolver:
 
     def _parse(self, key: str, depth: int) -> Scope:
         if not isinstance(key, str):
-            raise ScopeKeyError(str(key), f"a scope key must be text, not {type(key).__name__}")
+            kind = type(key).__name__
+            raise ScopeKeyError(f"<{kind}>", f"a scope key must be text, not {kind}")
         if depth > MAX_DEPTH:
             raise ScopeKeyError(key, f"the parent chain of {show(key)} is too deep")
         if len(key) > MAX_KEY_LENGTH:
