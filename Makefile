@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The PostgreSQL database the tests use; scripts/test-services.sh creates it.
+ROLECALL_TEST_POSTGRES_URL ?= postgresql+psycopg://rolecall:rolecall@127.0.0.1:5432/rolecall_test
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run test lint typecheck unit services clean
 
 $(STAMP): pyproject.toml plugins/ccx/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +32,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest
+## services: install (if needed) and start PostgreSQL for the tests (apt-get: root or sudo)
+services:
+	bash scripts/test-services.sh
+
+unit: $(STAMP) services
+	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/ccx/build plugins/ccx/*.egg-info
