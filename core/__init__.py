@@ -5,6 +5,7 @@ Plugins import only from here::
     from rolecall.core import Permission, Role, ScopeType, hookimpl
 """
 
+from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from .errors import BadInputError, PluginError, RegistryError, RolecallError, ScopeKeyError
 from .hookspecs import hookimpl
 from .plugins import (
@@ -18,12 +19,17 @@ from .plugins import (
 from .records import AssignmentEvent, ParsedKey, Permission, Risk, Role, Scope, ScopeType
 from .registry import Contribution, Registry, build_registry
 from .scopes import ScopeResolver, split_key
+from .service import AuditRecord, Rolecall
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "AccessEntry",
     "AssignmentEvent",
+    "AuditRecord",
     "BadInputError",
     "Contribution",
+    "Decision",
+    "GrantInfo",
     "ParsedKey",
     "Permission",
     "PluginError",
@@ -34,11 +40,14 @@ __all__ = [
     "RegistryError",
     "Risk",
     "Role",
+    "Rolecall",
     "RolecallError",
     "Scope",
     "ScopeKeyError",
     "ScopeResolver",
     "ScopeType",
+    "Team",
+    "TeamMember",
     "build_registry",
     "hookimpl",
     "load_plugins",

@@ -1,6 +1,8 @@
 """The ``rolecall`` command line; ``main`` is the console script."""
 
-from . import registry_commands as _registry_commands  # noqa: F401  (registers the commands)
+# Importing the command modules registers their commands on the group.
+from . import catalogue_commands as _catalogue_commands  # noqa: F401
+from . import registry_commands as _registry_commands  # noqa: F401
 from .main import cli
 
 

@@ -1,0 +1,1 @@
+"""Commands about the permission catalogue (roles in words, the generated docs)."""

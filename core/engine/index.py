@@ -1,0 +1,651 @@
+"""The compiled in-memory index every query reads.
+
+Layout (DESIGN.md section 4):
+
+- ``role -> closed permission set`` comes from the registry;
+- ``user -> scope -> Cell``: the grants the user holds at exactly that scope, and the union of
+  their roles' permissions, split into permanent permissions and timed ones (with expiry);
+- ``scope -> user -> Cell``: the same cells, for "who" queries;
+- ``scope -> restriction`` with its denied permissions closed upward (denying ``edit`` also
+  denies ``publish``, which implies it);
+- the known scopes as a parent -> children map, for "where" queries.
+
+A check resolves the scope key once (cached by the registry's resolver), walks its ancestor
+chain and does set lookups: no hook call, no database read, no parsing after the first sight of
+a key. Changes arrive one at a time through :meth:`Index.apply`, in revision order, from the
+service after its own writes and from the change feed for other processes' writes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import BadInputError
+from ..registry import Registry
+from ..scopes import show
+from .decisions import (
+    AccessEntry,
+    Contribution,
+    Decision,
+    GrantInfo,
+    RestrictionInfo,
+    Team,
+    TeamMember,
+)
+
+ALL = "*"
+"""In a restriction's permission list: every permission."""
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _ts(value: datetime | str | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.timestamp()
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+class Grant:
+    """One assignment held in memory: compact, since there may be millions."""
+
+    __slots__ = ("expires_at", "granted_at", "granted_by", "id", "role")
+
+    def __init__(
+        self,
+        id: int,
+        role: str,
+        granted_by: str | None,
+        granted_at: float,
+        expires_at: float | None,
+    ) -> None:
+        self.id = id
+        self.role = role
+        self.granted_by = granted_by
+        self.granted_at = granted_at
+        self.expires_at = expires_at
+
+    def live(self, now: float) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+class Cell:
+    """The grants of one user at one scope and what they allow."""
+
+    __slots__ = ("grants", "perms", "timed")
+
+    def __init__(
+        self,
+        grants: tuple[Grant, ...],
+        perms: frozenset[str],
+        timed: tuple[tuple[float, frozenset[str]], ...],
+    ) -> None:
+        self.grants = grants
+        self.perms = perms
+        self.timed = timed
+
+    def allows(self, permission: str) -> bool:
+        if permission in self.perms:
+            return True
+        if self.timed:
+            now = time.time()
+            return any(ts > now and permission in ps for ts, ps in self.timed)
+        return False
+
+
+class _Restriction:
+    __slots__ = ("denied", "exempt", "permissions", "reason")
+
+    def __init__(
+        self,
+        permissions: tuple[str, ...],
+        denied: frozenset[str],
+        exempt: frozenset[str],
+        reason: str | None,
+    ) -> None:
+        self.permissions = permissions
+        self.denied = denied
+        self.exempt = exempt
+        self.reason = reason
+
+
+class UserRecord:
+    __slots__ = ("active", "display_name", "email", "username")
+
+    def __init__(
+        self, username: str, email: str | None, display_name: str | None, active: bool
+    ) -> None:
+        self.username = username
+        self.email = email
+        self.display_name = display_name
+        self.active = active
+
+
+class Index:
+    """Users, grants, restrictions and known scopes, compiled for fast queries."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.revision = 0
+        self.users: dict[str, UserRecord] = {}
+        self.scope_titles: dict[str, str | None] = {}
+        self._role_perms: dict[str, frozenset[str]] = dict(registry.role_permissions)
+        self._applies: dict[str, frozenset[str]] = {
+            p.id: frozenset(p.scope_types) for p in registry.permissions.values()
+        }
+        self._by_user: dict[str, dict[str, Cell]] = {}
+        self._by_scope: dict[str, dict[str, Cell]] = {}
+        self._restrictions: dict[str, _Restriction] = {}
+        self._children: dict[str, set[str]] = {}
+        self._resolve = registry.scopes.resolve
+        self._unions: dict[frozenset[str], frozenset[str]] = {}
+        self._strings: dict[str, str] = {}
+
+    # ---------------------------------------------------------------- building and changes
+
+    def _intern(self, text: str) -> str:
+        return self._strings.setdefault(text, text)
+
+    def _cell(self, grants: tuple[Grant, ...]) -> Cell:
+        permanent = frozenset(g.role for g in grants if g.expires_at is None)
+        perms = self._unions.get(permanent)
+        if perms is None:
+            perms = frozenset().union(*(self._role_perms.get(r, _EMPTY) for r in permanent))
+            self._unions[permanent] = perms
+        timed = tuple(
+            (g.expires_at, self._role_perms.get(g.role, _EMPTY))
+            for g in grants
+            if g.expires_at is not None
+        )
+        return Cell(grants, perms, timed)
+
+    def _know(self, key: str) -> None:
+        chain = self._resolve(key).chain
+        for child, parent in itertools.pairwise(chain):
+            children = self._children.setdefault(parent, set())
+            if child in children:
+                break
+            children.add(child)
+
+    def _set_grants(self, user: str, scope: str, grants: tuple[Grant, ...]) -> None:
+        cells = self._by_user.setdefault(user, {})
+        members = self._by_scope.setdefault(scope, {})
+        if grants:
+            cell = self._cell(grants)
+            cells[scope] = cell
+            members[user] = cell
+        else:
+            cells.pop(scope, None)
+            members.pop(user, None)
+            if not members:
+                del self._by_scope[scope]
+            if not cells:
+                del self._by_user[user]
+
+    def add_user(
+        self,
+        username: str,
+        email: str | None = None,
+        display_name: str | None = None,
+        active: bool = True,
+    ) -> None:
+        self.users[username] = UserRecord(self._intern(username), email, display_name, active)
+
+    def add_scope(self, key: str, title: str | None = None) -> None:
+        self._know(key)
+        self.scope_titles[key] = title
+
+    def put_grant(
+        self,
+        user: str,
+        role: str,
+        scope: str,
+        *,
+        id: int,
+        granted_by: str | None,
+        granted_at: datetime | str,
+        expires_at: datetime | str | None,
+    ) -> None:
+        """Add or replace the grant of ``role`` to ``user`` at ``scope``."""
+        user, role, scope = self._intern(user), self._intern(role), self._intern(scope)
+        self._know(scope)
+        grant = Grant(
+            id,
+            role,
+            self._intern(granted_by) if granted_by else None,
+            _ts(granted_at) or 0.0,
+            _ts(expires_at),
+        )
+        old = self._by_user.get(user, {}).get(scope)
+        kept = tuple(g for g in old.grants if g.role != role) if old else ()
+        self._set_grants(user, scope, (*kept, grant))
+
+    def drop_grant(self, user: str, role: str, scope: str) -> None:
+        old = self._by_user.get(user, {}).get(scope)
+        if old is not None:
+            self._set_grants(user, scope, tuple(g for g in old.grants if g.role != role))
+
+    def put_restriction(
+        self,
+        scope: str,
+        permissions: Iterable[str],
+        exempt_roles: Iterable[str],
+        reason: str | None,
+    ) -> None:
+        self._know(scope)
+        listed = tuple(permissions)
+        if ALL in listed:
+            denied = frozenset(self._applies)
+        else:
+            wanted = set(listed)
+            denied = frozenset(p for p, closed in self.registry.implied.items() if closed & wanted)
+        self._restrictions[scope] = _Restriction(listed, denied, frozenset(exempt_roles), reason)
+
+    def drop_restriction(self, scope: str) -> None:
+        self._restrictions.pop(scope, None)
+
+    def apply(
+        self,
+        revision: int,
+        action: str,
+        user: str | None,
+        role: str | None,
+        scope: str | None,
+        details: Mapping[str, Any],
+    ) -> None:
+        """Apply one change from the audit log (the change feed)."""
+        op = details.get("op", action)
+        # Each action carries the fields it needs; absent ones are never read.
+        user, role, scope = user or "", role or "", scope or ""
+        if op in ("user_add", "user_update"):
+            self.add_user(
+                user, details.get("email"), details.get("display_name"), details.get("active", True)
+            )
+        elif op == "scope_add":
+            self.add_scope(scope, details.get("title"))
+        elif op == "assign":
+            self.put_grant(
+                user,
+                role,
+                scope,
+                id=details["id"],
+                granted_by=details.get("granted_by"),
+                granted_at=details["granted_at"],
+                expires_at=details.get("expires_at"),
+            )
+        elif op in ("revoke", "expire"):
+            self.drop_grant(user, role, scope)
+        elif op == "restrict":
+            self.put_restriction(
+                scope, details["permissions"], details["exempt_roles"], details.get("reason")
+            )
+        elif op == "unrestrict":
+            self.drop_restriction(scope)
+        self.revision = max(self.revision, revision)
+
+    # ---------------------------------------------------------------- validation
+
+    def require_user(self, user: str) -> UserRecord:
+        record = self.users.get(user)
+        if record is None:
+            raise BadInputError(f"unknown user {show(user)}; add it with `rolecall users add`")
+        return record
+
+    def require_permission(self, permission: str) -> frozenset[str]:
+        applies = self._applies.get(permission)
+        if applies is None:
+            self.registry.permission(permission)  # raises the documented error
+        assert applies is not None
+        return applies
+
+    # ---------------------------------------------------------------- the check path
+
+    def check(self, user: str, permission: str, scope: str) -> bool:
+        """May ``user`` do ``permission`` at ``scope``? Unknown user or permission, or a
+        malformed key, raise :class:`BadInputError`."""
+        resolved = self._resolve(scope)
+        applies = self._applies.get(permission)
+        if applies is None:
+            self.require_permission(permission)
+        if resolved.type not in applies:  # type: ignore[operator]
+            if user not in self.users:
+                self.require_user(user)
+            return False
+        cells = self._by_user.get(user)
+        if cells is None:
+            if user not in self.users:
+                self.require_user(user)
+            return False
+        chain = resolved.chain
+        for key in chain:
+            cell = cells.get(key)
+            if cell is not None and (
+                permission in cell.perms or (cell.timed and cell.allows(permission))
+            ):
+                break
+        else:
+            return False
+        if self._restrictions:
+            return self._restricting(cells, permission, chain) is None
+        return True
+
+    def _restricting(
+        self, cells: Mapping[str, Cell], permission: str, chain: tuple[str, ...]
+    ) -> tuple[str, _Restriction] | None:
+        """The restriction on ``chain`` that denies ``permission`` to the holder of ``cells``."""
+        for key in chain:
+            restriction = self._restrictions.get(key)
+            if restriction is not None and permission in restriction.denied:
+                if restriction.exempt and self._holds_any(cells, chain, restriction.exempt):
+                    continue
+                return key, restriction
+        return None
+
+    @staticmethod
+    def _holds_any(
+        cells: Mapping[str, Cell], chain: tuple[str, ...], roles: frozenset[str]
+    ) -> bool:
+        now = time.time()
+        for key in chain:
+            cell = cells.get(key)
+            if cell is not None and any(g.role in roles and g.live(now) for g in cell.grants):
+                return True
+        return False
+
+    def check_many(self, checks: Iterable[tuple[str, str, str]]) -> list[bool]:
+        check = self.check
+        return [check(u, p, s) for u, p, s in checks]
+
+    # ---------------------------------------------------------------- reverse queries
+
+    def _info(self, user: str, scope: str, grant: Grant, now: float) -> GrantInfo:
+        granted_at = _dt(grant.granted_at)
+        assert granted_at is not None
+        return GrantInfo(
+            id=grant.id,
+            user=user,
+            role=grant.role,
+            scope=scope,
+            granted_by=grant.granted_by,
+            granted_at=granted_at,
+            expires_at=_dt(grant.expires_at),
+            expired=not grant.live(now),
+        )
+
+    def descendants(self, key: str) -> Iterator[str]:
+        """Known scopes below ``key`` (not ``key`` itself)."""
+        stack = list(self._children.get(key, ()))
+        while stack:
+            child = stack.pop()
+            yield child
+            stack.extend(self._children.get(child, ()))
+
+    def known_scopes(self) -> list[str]:
+        return sorted({"platform", *self.descendants("platform")})
+
+    def _members(self, scope: str, now: float) -> tuple[TeamMember, ...]:
+        return tuple(
+            TeamMember(
+                user=user, grants=tuple(self._info(user, scope, g, now) for g in cell.grants)
+            )
+            for user, cell in sorted(self._by_scope.get(scope, {}).items())
+        )
+
+    def who(self, scope: str) -> Team:
+        """The scope's own team and, separately, those with access from its ancestors."""
+        chain = self._resolve(scope).chain
+        now = time.time()
+        return Team(
+            scope=scope,
+            members=self._members(scope, now),
+            inherited=tuple(m for key in chain[1:] for m in self._members(key, now)),
+        )
+
+    def who_can(self, permission: str, scope: str) -> list[str]:
+        """Every user allowed ``permission`` at ``scope``."""
+        applies = self.require_permission(permission)
+        resolved = self._resolve(scope)
+        if resolved.type not in applies:
+            return []
+        found = {
+            user
+            for key in resolved.chain
+            for user, cell in self._by_scope.get(key, {}).items()
+            if cell.allows(permission)
+        }
+        if self._restrictions:
+            found = {
+                u
+                for u in found
+                if self._restricting(self._by_user[u], permission, resolved.chain) is None
+            }
+        return sorted(found)
+
+    def scopes_where(self, user: str, permission: str, scope_type: str | None = None) -> list[str]:
+        """Every known scope where ``user`` is allowed ``permission`` (of ``scope_type``)."""
+        applies = self.require_permission(permission)
+        self.require_user(user)
+        if scope_type is not None and scope_type not in self.registry.scope_types:
+            raise BadInputError(
+                f"unknown scope type {show(scope_type)}; known: "
+                f"{', '.join(sorted(self.registry.scope_types))}"
+            )
+        cells = self._by_user.get(user, {})
+        found: set[str] = set()
+        for key, cell in cells.items():
+            if not cell.allows(permission):
+                continue
+            for candidate in (key, *self.descendants(key)):
+                kind = self._resolve(candidate).type
+                if kind in applies and (scope_type is None or kind == scope_type):
+                    found.add(candidate)
+        if self._restrictions:
+            found = {
+                k
+                for k in found
+                if self._restricting(cells, permission, self._resolve(k).chain) is None
+            }
+        return sorted(found)
+
+    def access(self, user: str) -> list[AccessEntry]:
+        """Every role ``user`` holds on every known scope, local or inherited and from where."""
+        self.require_user(user)
+        now = time.time()
+        entries = []
+        for key, cell in self._by_user.get(user, {}).items():
+            for grant in cell.grants:
+                info = self._info(user, key, grant, now)
+                entries.append(
+                    AccessEntry(scope=key, role=grant.role, via=key, local=True, grant=info)
+                )
+                entries.extend(
+                    AccessEntry(scope=d, role=grant.role, via=key, local=False, grant=info)
+                    for d in self.descendants(key)
+                )
+        return sorted(entries, key=lambda e: (e.scope, e.role, e.via))
+
+    def grants_of(self, user: str) -> list[GrantInfo]:
+        now = time.time()
+        return sorted(
+            (
+                self._info(user, key, g, now)
+                for key, cell in self._by_user.get(user, {}).items()
+                for g in cell.grants
+            ),
+            key=lambda g: (g.scope, g.role),
+        )
+
+    def grant(self, user: str, role: str, scope: str) -> GrantInfo | None:
+        cell = self._by_user.get(user, {}).get(scope)
+        for g in cell.grants if cell else ():
+            if g.role == role:
+                return self._info(user, scope, g, time.time())
+        return None
+
+    # ---------------------------------------------------------------- explanations
+
+    def _own_permissions(self, role: str) -> set[str]:
+        """The permissions a role lists itself or through included roles (not implied)."""
+        roles = self.registry.roles
+        found: set[str] = set()
+        stack = [role]
+        seen = set()
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in roles:
+                continue
+            seen.add(current)
+            found.update(roles[current].permissions)
+            stack.extend(roles[current].includes)
+        return found
+
+    def _path(self, role: str, permission: str) -> tuple[str, ...]:
+        definition = self.registry.roles.get(role)
+        if definition is not None and any(
+            self.registry.roles[r].grants_all for r in self._included(role)
+        ):
+            return (permission,)
+        paths = [
+            p
+            for p in (
+                self.registry.implication_path(own, permission)
+                for own in self._own_permissions(role)
+            )
+            if p is not None
+        ]
+        return min(paths, key=len) if paths else (permission,)
+
+    def _included(self, role: str) -> set[str]:
+        roles = self.registry.roles
+        seen: set[str] = set()
+        stack = [role]
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in roles:
+                continue
+            seen.add(current)
+            stack.extend(roles[current].includes)
+        return seen
+
+    def explain(self, user: str, permission: str, scope: str) -> Decision:
+        """:meth:`check` with its reasons; ``allowed`` always equals ``check``."""
+        applies_to = self.require_permission(permission)
+        self.require_user(user)
+        resolved = self._resolve(scope)
+        chain = resolved.chain
+        now = time.time()
+        cells = self._by_user.get(user, {})
+        applies = resolved.type in applies_to
+        contributions: list[Contribution] = []
+        expired: list[GrantInfo] = []
+        held_without: list[tuple[str, str]] = []
+        for key in chain:
+            cell = cells.get(key)
+            for grant in cell.grants if cell else ():
+                if permission in self._role_perms.get(grant.role, _EMPTY):
+                    info = self._info(user, key, grant, now)
+                    if grant.live(now):
+                        contributions.append(
+                            Contribution(grant=info, path=self._path(grant.role, permission))
+                        )
+                    else:
+                        expired.append(info)
+                elif grant.live(now):
+                    held_without.append((grant.role, key))
+        restricting = self._restricting(cells, permission, chain) if contributions else None
+        allowed = applies and bool(contributions) and restricting is None
+        denied_by = None
+        if restricting is not None:
+            key, r = restricting
+            denied_by = RestrictionInfo(
+                scope=key,
+                permissions=r.permissions,
+                exempt_roles=tuple(sorted(r.exempt)),
+                reason=r.reason,
+            )
+        if allowed:
+            first = contributions[0]
+            via = f" (through {' -> '.join(first.path)})" if len(first.path) > 1 else ""
+            summary = (
+                f"allowed: {user} holds {first.grant.role} on {first.grant.scope}, which grants "
+                f"{permission}{via}"
+            )
+        elif not applies:
+            summary = (
+                f"denied: {permission} does not apply to {resolved.type} scopes (it applies to "
+                f"{', '.join(sorted(applies_to))})"
+            )
+        elif denied_by is not None:
+            exempt = ", ".join(denied_by.exempt_roles) or "none"
+            summary = (
+                f"denied: the restriction on {denied_by.scope} denies {permission} "
+                f"(exempt roles: {exempt})"
+            )
+        else:
+            summary = f"denied: no role {user} holds on {scope} or above it grants {permission}"
+        misses: list[str] = []
+        if not allowed and applies:
+            misses.extend(
+                f"{g.role} on {g.scope} would grant it, but expired at "
+                f"{g.expires_at:%Y-%m-%d %H:%M} UTC"
+                for g in expired
+                if g.expires_at is not None
+            )
+            misses.extend(
+                f"{role} on {key} is held but does not include {permission}"
+                for role, key in held_without
+            )
+            misses.extend(self._elsewhere(user, permission, chain, cells))
+            givers = self._roles_granting(permission, chain)
+            if givers:
+                misses.append(f"roles that grant it here: {', '.join(givers)}")
+        return Decision(
+            allowed=allowed,
+            user=user,
+            permission=permission,
+            scope=scope,
+            summary=summary,
+            applies=applies,
+            contributions=tuple(contributions),
+            denied_by=denied_by,
+            closest_misses=tuple(misses),
+        )
+
+    def _elsewhere(
+        self, user: str, permission: str, chain: tuple[str, ...], cells: Mapping[str, Cell]
+    ) -> list[str]:
+        """Grants of ``permission`` the user holds off the chain, nearest relatives first."""
+        ancestors = set(chain)
+        near = []
+        for key, cell in cells.items():
+            if key in ancestors or not cell.allows(permission):
+                continue
+            other = self._resolve(key).chain
+            shared = len(ancestors.intersection(other))
+            for grant in cell.grants:
+                if permission in self._role_perms.get(grant.role, _EMPTY):
+                    near.append((-shared, key, grant.role))
+        near.sort()
+        return [
+            f"{role} on {key} grants it, but {key} is not {chain[0]} or above it"
+            for _, key, role in near[:3]
+        ]
+
+    def _roles_granting(self, permission: str, chain: tuple[str, ...]) -> list[str]:
+        types = {self._resolve(k).type for k in chain}
+        fitting = [
+            r
+            for r in self.registry.roles.values()
+            if permission in self._role_perms.get(r.id, _EMPTY) and types & set(r.scope_types)
+        ]
+        fitting.sort(key=lambda r: (len(self._role_perms[r.id]), r.id))
+        return [r.id for r in fitting[:3]]

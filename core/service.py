@@ -1,0 +1,717 @@
+"""The service API: one object for checks, explanations, assignments, reverse queries and audit.
+
+    from rolecall.core import Rolecall
+
+    rc = Rolecall.open("sqlite:///rolecall.db")
+    token = rc.assign("ada", "ccx_coach", "course-v1:MITx+6.002x+2026_T1", actor="admin")
+    rc.check("ada", "ccx.create_ccx", "course-v1:MITx+6.002x+2026_T1", at_least=token)
+
+Every write is one transaction: it takes the write lock (the state row), validates, changes the
+rows, appends one audit event per change and bumps the global revision, which it returns as a
+token. Reads answer from the compiled index; the index catches up with other processes' writes
+by replaying the audit events above its revision, at least every ``staleness`` seconds (a
+background thread) and at once when a caller passes a newer token.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from .engine import AccessEntry, Decision, GrantInfo, Index, Team
+from .engine.index import ALL
+from .errors import BadInputError
+from .plugins import Plugins, load_plugins
+from .records import AssignmentEvent
+from .registry import Registry
+from .scopes import show
+from .storage.audit import AuditWriter, Verification, bump_revision, verify_chain
+from .storage.database import database_url, make_engine, upgrade
+from .storage.models import Assignment, AuditEvent, KnownScope, Restriction, State, User
+
+log = logging.getLogger("rolecall.service")
+
+T = TypeVar("T")
+MAX_TEXT = 1000
+USERNAME_MAX = 150
+
+
+class AuditRecord(BaseModel):
+    """One audit event as the API and CLI show it."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: int
+    revision: int
+    at: datetime
+    action: str
+    actor: str | None
+    user: str | None
+    role: str | None
+    scope: str | None
+    details: dict[str, Any]
+    batch_id: str | None
+    hash: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _text(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    if len(value) > MAX_TEXT:
+        raise BadInputError(f"the {what} is longer than {MAX_TEXT} characters")
+    return value
+
+
+def _username(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise BadInputError(f"a username must be non-empty text, not {show(name)}")
+    if len(name) > USERNAME_MAX or any(c.isspace() or not c.isprintable() for c in name):
+        raise BadInputError(
+            f"username {show(name)} is not valid: at most {USERNAME_MAX} printable characters, "
+            "no spaces"
+        )
+    return name
+
+
+class _Unchanged(Exception):
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+
+class Rolecall:
+    """The service object. Open it with :meth:`open`; close it (or use ``with``) when done."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        plugins: Plugins,
+        *,
+        staleness: float = 1.0,
+        background_sync: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.plugins = plugins
+        self.registry: Registry = plugins.registry
+        self.staleness = staleness
+        self.index = Index(self.registry)
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self.last_sync = 0.0
+        self.sync_error: str | None = None
+        self._load()
+        self._thread: threading.Thread | None = None
+        if background_sync and staleness > 0:
+            self._thread = threading.Thread(
+                target=self._sync_loop, name="rolecall-sync", daemon=True
+            )
+            self._thread.start()
+
+    @classmethod
+    def open(
+        cls,
+        database: str | None = None,
+        *,
+        plugins: Plugins | None = None,
+        staleness: float = 1.0,
+        background_sync: bool = True,
+    ) -> Rolecall:
+        """Open the database (``database``, else ``ROLECALL_DATABASE_URL``, else
+        ``sqlite:///rolecall.db``), create or upgrade its schema, load the plugins and build the
+        index."""
+        engine = make_engine(database_url(database))
+        upgrade(engine)
+        return cls(
+            engine, plugins or load_plugins(), staleness=staleness, background_sync=background_sync
+        )
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.engine.dispose()
+
+    def __enter__(self) -> Rolecall:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ index upkeep
+
+    def _load(self) -> None:
+        """Build the index from the tables, in one consistent snapshot."""
+        engine = self.engine
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        index = Index(self.registry)
+        with Session(engine) as session, session.begin():
+            index.revision = int(session.scalar(select(State.revision)) or 0)
+            names: dict[int, str] = {}
+            for user in session.scalars(select(User)):
+                names[user.id] = user.username
+                index.add_user(user.username, user.email, user.display_name, user.active)
+            for scope in session.scalars(select(KnownScope)):
+                index.add_scope(scope.key, scope.title)
+            rows = session.execute(
+                select(
+                    Assignment.id,
+                    Assignment.user_id,
+                    Assignment.role,
+                    Assignment.scope,
+                    Assignment.granted_by,
+                    Assignment.granted_at,
+                    Assignment.expires_at,
+                )
+            )
+            for row in rows:
+                index.put_grant(
+                    names[row.user_id],
+                    row.role,
+                    row.scope,
+                    id=row.id,
+                    granted_by=row.granted_by,
+                    granted_at=row.granted_at,
+                    expires_at=row.expires_at,
+                )
+            for r in session.scalars(select(Restriction)):
+                index.put_restriction(r.scope, r.permissions, r.exempt_roles, r.reason)
+        with self._lock:
+            self.index = index
+        self.last_sync = time.monotonic()
+
+    def sync(self) -> int:
+        """Apply every change committed since the index's revision; return the new revision."""
+        with self._lock:
+            index = self.index
+            with self.engine.connect() as connection:
+                current = int(connection.scalar(select(State.revision)) or 0)
+                if current > index.revision:
+                    events = connection.execute(
+                        select(
+                            AuditEvent.revision,
+                            AuditEvent.action,
+                            AuditEvent.user,
+                            AuditEvent.role,
+                            AuditEvent.scope,
+                            AuditEvent.details,
+                        )
+                        .where(AuditEvent.revision > index.revision)
+                        .order_by(AuditEvent.id)
+                    )
+                    for e in events:
+                        index.apply(e.revision, e.action, e.user, e.role, e.scope, e.details)
+                    index.revision = max(index.revision, current)
+            self.last_sync = time.monotonic()
+            self.sync_error = None
+            return index.revision
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(self.staleness):
+            try:
+                self.sync()
+            except Exception as exc:  # the database is away: keep answering from the index
+                self.sync_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                log.warning("cannot catch up with the database: %s", self.sync_error)
+
+    def _fresh(self, at_least: int | None) -> Index:
+        index = self.index
+        if at_least is not None and at_least > index.revision:
+            self.sync()
+            index = self.index
+            if at_least > index.revision:
+                raise BadInputError(
+                    f"revision token {at_least} is newer than the database's revision "
+                    f"{index.revision}"
+                )
+        elif self._thread is None and time.monotonic() - self.last_sync > self.staleness:
+            self.sync()
+        return index
+
+    @property
+    def revision(self) -> int:
+        return self.index.revision
+
+    # ------------------------------------------------------------------ writes
+
+    def _write(
+        self,
+        actor: str | None,
+        work: Callable[[Session, AuditWriter], T],
+        batch_id: str | None = None,
+    ) -> tuple[int, T, list[dict[str, Any]]]:
+        """Run ``work`` in one transaction holding the write lock; commit only if it logged."""
+        if actor is not None:
+            actor = _username(actor)
+        at = _now()
+        try:
+            with Session(self.engine) as session, session.begin():
+                revision, last_hash = bump_revision(session)
+                writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
+                result = work(session, writer)
+                if not writer.rows:
+                    raise _Unchanged(result)  # rolls back: no revision is spent on a no-op
+                writer.flush()
+        except _Unchanged as unchanged:
+            return self.index.revision, unchanged.result, []
+        self.sync()
+        self._announce(writer.rows)
+        return revision, result, writer.rows
+
+    def _announce(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Call the ``assignment_changed`` hooks; a failing plugin is logged, never fatal."""
+        impls = self.plugins.manager.hook.assignment_changed.get_hookimpls()
+        if not impls:
+            return
+        for row in rows:
+            op = row["details"].get("op", row["action"])
+            if op not in ("assign", "revoke", "expire"):
+                continue
+            event = AssignmentEvent(
+                action=op,
+                user=row["user"],
+                role=row["role"],
+                scope=row["scope"],
+                actor=row["actor"],
+                reason=row["details"].get("reason"),
+                at=row["at"],
+                revision=row["revision"],
+            )
+            arguments = {"event": event, "rolecall": self}
+            for impl in impls:
+                try:
+                    impl.function(*(arguments[name] for name in impl.argnames))
+                except Exception:
+                    log.exception("plugin %r failed in assignment_changed", impl.plugin_name)
+
+    def _user_ids(self, session: Session, usernames: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(usernames))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 5_000):
+            chunk = wanted[start : start + 5_000]
+            found.update(
+                (name, uid)
+                for uid, name in session.execute(
+                    select(User.id, User.username).where(User.username.in_(chunk))
+                )
+            )
+        return found
+
+    def add_user(
+        self,
+        username: str,
+        *,
+        email: str | None = None,
+        display_name: str | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """Add one user (nothing happens if the username exists); returns the revision."""
+        return self.add_users([(username, email, display_name)], actor=actor)
+
+    def add_users(
+        self, users: Iterable[str | tuple[str, str | None, str | None]], *, actor: str | None = None
+    ) -> int:
+        """Add users by username, or (username, e-mail, display name); existing ones are left
+        as they are. Returns the revision."""
+        rows = []
+        for item in users:
+            name, email, display = (item, None, None) if isinstance(item, str) else item
+            rows.append((_username(name), _text(email, "e-mail"), _text(display, "display name")))
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            existing = self._user_ids(session, (r[0] for r in rows))
+            new = {}
+            for name, email, display in rows:
+                if name not in existing and name not in new:
+                    new[name] = (email, display)
+            if new:
+                session.execute(
+                    insert(User),
+                    [
+                        {
+                            "username": n,
+                            "email": e,
+                            "display_name": d,
+                            "active": True,
+                            "created_at": audit.at,
+                        }
+                        for n, (e, d) in new.items()
+                    ],
+                )
+            for name, (email, display) in new.items():
+                audit.add(
+                    "user_add",
+                    user=name,
+                    details={"email": email, "display_name": display, "active": True},
+                )
+
+        return self._write(actor, work)[0]
+
+    def add_scopes(
+        self, scopes: Iterable[str | tuple[str, str | None]], *, actor: str | None = None
+    ) -> int:
+        """Record scopes rolecall should know (for listings), with optional titles."""
+        rows = []
+        for item in scopes:
+            key, title = (item, None) if isinstance(item, str) else item
+            rows.append((self.registry.scopes.resolve(key), _text(title, "title")))
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            keys = [s.key for s, _ in rows]
+            known = set(session.scalars(select(KnownScope.key).where(KnownScope.key.in_(keys))))
+            for scope, title in rows:
+                if scope.key in known:
+                    continue
+                known.add(scope.key)
+                session.add(KnownScope(key=scope.key, type=scope.type, title=title))
+                audit.add("scope_add", scope=scope.key, details={"title": title})
+
+        return self._write(actor, work)[0]
+
+    def _validate_grant(self, role: str, scope: str) -> tuple[str, str]:
+        definition = self.registry.role(role)
+        resolved = self.registry.scopes.resolve(scope)
+        if resolved.type not in definition.scope_types:
+            raise BadInputError(
+                f"role {definition.id} cannot be assigned at a {resolved.type} scope; it can be "
+                f"assigned at: {', '.join(definition.scope_types)}"
+            )
+        return definition.id, resolved.key
+
+    def assign(
+        self,
+        user: str,
+        role: str,
+        scope: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> int:
+        """Grant ``role`` to ``user`` at ``scope``; returns the revision token.
+
+        Granting a role the user already holds there changes nothing unless the expiry differs
+        (then the grant is renewed with the new expiry).
+        """
+        return self.assign_many(
+            [(user, role, scope)], actor=actor, reason=reason, expires_at=expires_at
+        )
+
+    def assign_many(
+        self,
+        rows: Iterable[tuple[str, str, str]],
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        expires_at: datetime | None = None,
+        batch_id: str | None = None,
+    ) -> int:
+        """Grant many (user, role, scope) rows in one transaction: every row is validated first
+        and any bad row fails the whole batch with nothing written. Returns the revision."""
+        reason = _text(reason, "reason")
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise BadInputError("the expiry needs a time zone (for example 2027-01-31T00:00Z)")
+            if expires_at <= _now():
+                raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
+        wanted: dict[tuple[str, str, str], None] = {}
+        for user, role, scope in rows:
+            role_id, key = self._validate_grant(role, scope)
+            wanted[(_username(user), role_id, key)] = None
+        if not wanted:
+            return self.revision
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            ids = self._user_ids(session, (u for u, _, _ in wanted))
+            missing = sorted({u for u, _, _ in wanted if u not in ids})
+            if missing:
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                raise BadInputError(
+                    f"unknown user(s) {', '.join(map(show, missing[:5]))}{more}; "
+                    "add them with `rolecall users add`"
+                )
+            index = self.index
+            inserts, renewals = [], []
+            for user, role, scope in wanted:
+                current = index.grant(user, role, scope)
+                if current is None:
+                    inserts.append((user, role, scope))
+                elif current.expires_at != expires_at:
+                    renewals.append((user, role, scope, current.id))
+            # The index may lag other writers: the unique constraint and this re-check under the
+            # write lock keep rows unique whatever the index says.
+            if inserts:
+                present = self._present(session, ids, inserts)
+                inserts = [r for r in inserts if r not in present]
+            values = [
+                {
+                    "user_id": ids[u],
+                    "role": r,
+                    "scope": s,
+                    "granted_by": audit.actor,
+                    "granted_at": audit.at,
+                    "expires_at": expires_at,
+                    "reason": reason,
+                }
+                for u, r, s in inserts
+            ]
+            new_ids: list[int] = []
+            for start in range(0, len(values), 10_000):
+                result = session.execute(
+                    insert(Assignment).returning(Assignment.id, sort_by_parameter_order=True),
+                    values[start : start + 10_000],
+                )
+                new_ids.extend(result.scalars())
+            for (user, role, scope), new_id in zip(inserts, new_ids, strict=True):
+                audit.add(
+                    "assign",
+                    user=user,
+                    role=role,
+                    scope=scope,
+                    details={
+                        "id": new_id,
+                        "granted_by": audit.actor,
+                        "granted_at": audit.at.isoformat(),
+                        "expires_at": expires_at.isoformat() if expires_at else None,
+                        "reason": reason,
+                    },
+                )
+            for user, role, scope, grant_id in renewals:
+                session.execute(
+                    update(Assignment)
+                    .where(Assignment.id == grant_id)
+                    .values(
+                        expires_at=expires_at,
+                        granted_by=audit.actor,
+                        granted_at=audit.at,
+                        reason=reason,
+                    )
+                )
+                audit.add(
+                    "assign",
+                    user=user,
+                    role=role,
+                    scope=scope,
+                    details={
+                        "id": grant_id,
+                        "granted_by": audit.actor,
+                        "granted_at": audit.at.isoformat(),
+                        "expires_at": expires_at.isoformat() if expires_at else None,
+                        "reason": reason,
+                        "renewed": True,
+                    },
+                )
+
+        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
+
+    def _present(
+        self, session: Session, ids: dict[str, int], rows: list[tuple[str, str, str]]
+    ) -> set[tuple[str, str, str]]:
+        names = {v: k for k, v in ids.items()}
+        found: set[tuple[str, str, str]] = set()
+        user_ids = sorted({ids[u] for u, _, _ in rows})
+        for start in range(0, len(user_ids), 5_000):
+            chunk = user_ids[start : start + 5_000]
+            for uid, role, scope in session.execute(
+                select(Assignment.user_id, Assignment.role, Assignment.scope).where(
+                    Assignment.user_id.in_(chunk)
+                )
+            ):
+                found.add((names[uid], role, scope))
+        return found
+
+    def revoke(
+        self,
+        user: str,
+        role: str,
+        scope: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """Remove ``role`` from ``user`` at ``scope``; returns the revision token."""
+        reason = _text(reason, "reason")
+        role_id = self.registry.role(role).id if role not in self.index._role_perms else role
+        key = self.registry.scopes.resolve(scope).key
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            uid = self._user_ids(session, [user]).get(user)
+            if uid is None:
+                raise BadInputError(f"unknown user {show(user)}")
+            gone = (
+                session.execute(
+                    delete(Assignment)
+                    .where(
+                        Assignment.user_id == uid,
+                        Assignment.role == role_id,
+                        Assignment.scope == key,
+                    )
+                    .returning(Assignment.id)
+                )
+                .scalars()
+                .all()
+            )
+            if not gone:
+                raise BadInputError(f"{user} does not hold {role_id} on {key}")
+            audit.add(
+                "revoke",
+                user=user,
+                role=role_id,
+                scope=key,
+                details={"id": gone[0], "reason": reason},
+            )
+
+        return self._write(actor, work)[0]
+
+    def restrict(
+        self,
+        scope: str,
+        permissions: Sequence[str] = (ALL,),
+        *,
+        exempt_roles: Sequence[str] = (),
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """Deny ``permissions`` (``*``: all) at ``scope`` and below, except to holders of
+        ``exempt_roles``. Replaces an earlier restriction on the same scope."""
+        key = self.registry.scopes.resolve(scope).key
+        perms = list(dict.fromkeys(permissions))
+        if not perms:
+            raise BadInputError("a restriction needs at least one permission (or * for all)")
+        for p in perms:
+            if p != ALL:
+                self.registry.permission(p)
+        exempt = [self.registry.role(r).id for r in dict.fromkeys(exempt_roles)]
+        reason = _text(reason, "reason")
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            session.execute(delete(Restriction).where(Restriction.scope == key))
+            session.add(
+                Restriction(
+                    scope=key,
+                    permissions=perms,
+                    exempt_roles=exempt,
+                    reason=reason,
+                    created_by=audit.actor,
+                    created_at=audit.at,
+                )
+            )
+            audit.add(
+                "restrict",
+                scope=key,
+                details={"permissions": perms, "exempt_roles": exempt, "reason": reason},
+            )
+
+        return self._write(actor, work)[0]
+
+    def unrestrict(self, scope: str, *, actor: str | None = None) -> int:
+        key = self.registry.scopes.resolve(scope).key
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            gone = session.execute(
+                delete(Restriction).where(Restriction.scope == key).returning(Restriction.id)
+            ).first()
+            if gone is None:
+                raise BadInputError(f"{key} has no restriction")
+            audit.add("unrestrict", scope=key)
+
+        return self._write(actor, work)[0]
+
+    # ------------------------------------------------------------------ reads
+
+    def check(self, user: str, permission: str, scope: str, *, at_least: int | None = None) -> bool:
+        """May ``user`` do ``permission`` at ``scope``? See the decision rule in the docs."""
+        return self._fresh(at_least).check(user, permission, scope)
+
+    def check_many(
+        self, checks: Iterable[tuple[str, str, str]], *, at_least: int | None = None
+    ) -> list[bool]:
+        return self._fresh(at_least).check_many(checks)
+
+    def explain(
+        self, user: str, permission: str, scope: str, *, at_least: int | None = None
+    ) -> Decision:
+        index = self._fresh(at_least)
+        with self._lock:
+            return index.explain(user, permission, scope)
+
+    def who(self, scope: str, *, at_least: int | None = None) -> Team:
+        index = self._fresh(at_least)
+        with self._lock:
+            return index.who(scope)
+
+    def who_can(self, permission: str, scope: str, *, at_least: int | None = None) -> list[str]:
+        index = self._fresh(at_least)
+        with self._lock:
+            return index.who_can(permission, scope)
+
+    def scopes_where(
+        self,
+        user: str,
+        permission: str,
+        scope_type: str | None = None,
+        *,
+        at_least: int | None = None,
+    ) -> list[str]:
+        index = self._fresh(at_least)
+        with self._lock:
+            return index.scopes_where(user, permission, scope_type)
+
+    def access(self, user: str, *, at_least: int | None = None) -> list[AccessEntry]:
+        index = self._fresh(at_least)
+        with self._lock:
+            return index.access(user)
+
+    def grants(self, user: str) -> list[GrantInfo]:
+        with self._lock:
+            self.index.require_user(user)
+            return self.index.grants_of(user)
+
+    def users(self) -> list[tuple[str, str | None, str | None, bool]]:
+        with self._lock:
+            return sorted(
+                (u.username, u.email, u.display_name, u.active) for u in self.index.users.values()
+            )
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(
+        self,
+        *,
+        user: str | None = None,
+        scope: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        query = select(AuditEvent).order_by(AuditEvent.id)
+        if user is not None:
+            query = query.where(AuditEvent.user == user)
+        if scope is not None:
+            query = query.where(AuditEvent.scope == scope)
+        if since is not None:
+            query = query.where(AuditEvent.at >= since)
+        if limit is not None:
+            query = query.limit(limit)
+        with Session(self.engine) as session:
+            return [AuditRecord.model_validate(e) for e in session.scalars(query)]
+
+    def verify_audit(self) -> Verification:
+        """Recompute the hash chain from the first event; name the first bad one."""
+        with Session(self.engine) as session, session.begin():
+            last_hash = session.scalar(select(State.last_hash)) or ""
+            events = session.scalars(
+                select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=10_000)
+            )
+            return verify_chain(events, last_hash)

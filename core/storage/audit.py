@@ -1,0 +1,184 @@
+"""The audit log: append-only, hash-chained, and the change feed other processes replay.
+
+Each event's hash covers its content and the previous event's hash; the state row keeps the
+hash of the newest event, so removing the last events is detected as well as altering or
+removing any other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from .database import GENESIS_HASH
+from .models import AuditEvent, State
+
+
+def event_hash(
+    prev_hash: str,
+    revision: int,
+    at: datetime,
+    action: str,
+    actor: str | None,
+    user: str | None,
+    role: str | None,
+    scope: str | None,
+    details: dict[str, Any],
+    batch_id: str | None,
+) -> str:
+    payload = json.dumps(
+        [
+            prev_hash,
+            revision,
+            at.astimezone(UTC).isoformat(),
+            action,
+            actor,
+            user,
+            role,
+            scope,
+            details,
+            batch_id,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class AuditWriter:
+    """Collects the events of one write transaction and appends them, chained, at the end."""
+
+    def __init__(
+        self,
+        session: Session,
+        revision: int,
+        last_hash: str,
+        at: datetime,
+        actor: str | None,
+        batch_id: str | None,
+    ) -> None:
+        self.session = session
+        self.revision = revision
+        self.at = at
+        self.actor = actor
+        self.batch_id = batch_id
+        self._last = last_hash
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        action: str,
+        *,
+        user: str | None = None,
+        role: str | None = None,
+        scope: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        details = details or {}
+        digest = event_hash(
+            self._last,
+            self.revision,
+            self.at,
+            action,
+            self.actor,
+            user,
+            role,
+            scope,
+            details,
+            self.batch_id,
+        )
+        self.rows.append(
+            {
+                "revision": self.revision,
+                "at": self.at,
+                "action": action,
+                "actor": self.actor,
+                "user": user,
+                "role": role,
+                "scope": scope,
+                "details": details,
+                "batch_id": self.batch_id,
+                "prev_hash": self._last,
+                "hash": digest,
+            }
+        )
+        self._last = digest
+
+    def flush(self) -> None:
+        """Write the collected events and move the state row's hash to the newest."""
+        if self.rows:
+            for start in range(0, len(self.rows), 10_000):
+                self.session.execute(insert(AuditEvent), self.rows[start : start + 10_000])
+            self.session.execute(update(State).where(State.id == 1).values(last_hash=self._last))
+
+
+def bump_revision(session: Session) -> tuple[int, str]:
+    """Take the write lock (the state row) and return the new revision and the last hash.
+
+    Every write transaction starts here, so writers serialize on this row: the revision order is
+    the commit order, and the hash chain has no forks.
+    """
+    session.execute(update(State).where(State.id == 1).values(revision=State.revision + 1))
+    row = session.execute(select(State.revision, State.last_hash).where(State.id == 1)).one()
+    return int(row.revision), str(row.last_hash)
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    events: int
+    message: str
+    first_bad: int | None = None
+
+
+def verify_chain(rows: Iterable[AuditEvent], last_hash: str) -> Verification:
+    """Recompute the chain; name the first event that does not match."""
+    previous = GENESIS_HASH
+    count = 0
+    for event in rows:
+        count += 1
+        if event.prev_hash != previous:
+            return Verification(
+                False,
+                count,
+                f"event {event.id}: its previous-hash link is "
+                f"broken (an event before it was removed or altered)",
+                event.id,
+            )
+        digest = event_hash(
+            previous,
+            event.revision,
+            event.at,
+            event.action,
+            event.actor,
+            event.user,
+            event.role,
+            event.scope,
+            event.details,
+            event.batch_id,
+        )
+        if digest != event.hash:
+            return Verification(
+                False,
+                count,
+                f"event {event.id}: its content does not match its hash (it was altered)",
+                event.id,
+            )
+        previous = event.hash
+    if previous != last_hash:
+        return Verification(
+            False,
+            count,
+            "the newest events were removed: the chain ends at "
+            f"{previous[:12]}, the state expects {last_hash[:12]}",
+            None,
+        )
+    return Verification(True, count, f"audit chain intact: {count} events")

@@ -1,0 +1,1 @@
+"""Alembic migrations of rolecall's schema, run by ``rolecall db upgrade`` and on open."""

@@ -1,0 +1,144 @@
+"""The database schema: SQLAlchemy 2 typed declarative models.
+
+Alembic migrations in ``migrations/versions`` create and change these tables; a test compares
+the migrated schema with these models so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+KEY = 255
+"""The longest scope key (see ``rolecall.core.scopes.MAX_KEY_LENGTH``)."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime; rolecall stores UTC-aware datetimes only")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class User(Base):
+    """A subject: the platform owns users; rolecall keeps what it needs to show and find them."""
+
+    __tablename__ = "rolecall_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Assignment(Base):
+    """User x role x scope, with who granted it, when, why, and an optional expiry."""
+
+    __tablename__ = "rolecall_assignments"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role", "scope", name="uq_assignment_user_role_scope"),
+        Index("ix_assignment_scope", "scope"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("rolecall_users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(80))
+    scope: Mapped[str] = mapped_column(String(KEY))
+    granted_by: Mapped[str | None] = mapped_column(String(150))
+    granted_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class KnownScope(Base):
+    """A scope rolecall has seen (a course, a library...): for listings and searches. Keys are
+    valid without a row here; org and platform rows are implied by their descendants."""
+
+    __tablename__ = "rolecall_scopes"
+
+    key: Mapped[str] = mapped_column(String(KEY), primary_key=True)
+    type: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str | None] = mapped_column(String(255))
+
+
+class Restriction(Base):
+    """An explicit deny at a scope (and its descendants), with the roles exempt from it."""
+
+    __tablename__ = "rolecall_restrictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(KEY), unique=True)
+    permissions: Mapped[list[str]] = mapped_column(JSON)
+    exempt_roles: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(150))
+    created_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """One change, in the order of the global revision; append-only and hash-chained.
+
+    It is also the change feed: a process catches up by applying the events whose revision is
+    above its own.
+    """
+
+    __tablename__ = "rolecall_audit"
+    __table_args__ = (
+        Index("ix_audit_revision", "revision"),
+        Index("ix_audit_user", "user"),
+        Index("ix_audit_scope", "scope"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(150))
+    user: Mapped[str | None] = mapped_column(String(150))
+    role: Mapped[str | None] = mapped_column(String(80))
+    scope: Mapped[str | None] = mapped_column(String(KEY))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class State(Base):
+    """One row: the global revision, bumped by every write transaction."""
+
+    __tablename__ = "rolecall_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
