@@ -1,6 +1,7 @@
 """The ``rolecall`` command line; ``main`` is the console script."""
 
 # Importing the command modules registers their commands on the group.
+from . import access_commands as _access_commands  # noqa: F401
 from . import catalogue_commands as _catalogue_commands  # noqa: F401
 from . import registry_commands as _registry_commands  # noqa: F401
 from .main import cli

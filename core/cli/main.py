@@ -14,20 +14,31 @@ import click
 
 from ..errors import PluginError, RolecallError
 from ..plugins import Plugins, PluginSettings, load_plugins
+from ..service import Rolecall
 
 EXIT_BAD_INPUT = 2
 
 
 class State:
-    """Per-invocation state: the plugins, loaded on first use."""
+    """Per-invocation state: the plugins and the service, each opened on first use."""
 
     def __init__(self) -> None:
         self._plugins: Plugins | None = None
+        self.database: str | None = None
+        self._service: Rolecall | None = None
 
     def plugins(self, reserved: list[str]) -> Plugins:
         if self._plugins is None:
             self._plugins = load_plugins(PluginSettings.from_env(), reserved_commands=reserved)
         return self._plugins
+
+    def service(self, ctx: click.Context) -> Rolecall:
+        if self._service is None:
+            self._service = Rolecall.open(
+                self.database, plugins=plugins_of(ctx), staleness=0, background_sync=False
+            )
+            ctx.find_root().call_on_close(self._service.close)
+        return self._service
 
 
 class RolecallGroup(click.Group):
@@ -81,12 +92,25 @@ def _configure_logging() -> None:
 
 @click.group(cls=RolecallGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rolecall", prog_name="rolecall")
-def cli() -> None:
+@click.option(
+    "--database",
+    metavar="URL",
+    help="Database URL (default: ROLECALL_DATABASE_URL, else sqlite:///rolecall.db).",
+)
+@click.pass_context
+def cli(ctx: click.Context, database: str | None) -> None:
     """rolecall: who may do what, where.
 
     Plugins are read from the `rolecall` entry-point group; see `rolecall plugins`. Settings:
-    ROLECALL_STRICT_PLUGINS, ROLECALL_DISABLE_PLUGINS, ROLECALL_REQUIRE_PLUGINS.
+    ROLECALL_STRICT_PLUGINS, ROLECALL_DISABLE_PLUGINS, ROLECALL_REQUIRE_PLUGINS,
+    ROLECALL_DATABASE_URL.
     """
+    ctx.ensure_object(State).database = database
+
+
+def service_of(ctx: click.Context) -> Rolecall:
+    """The service on the chosen database, opened once per invocation, from any command."""
+    return ctx.find_root().ensure_object(State).service(ctx)
 
 
 def plugins_of(ctx: click.Context) -> Plugins:

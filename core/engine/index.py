@@ -593,7 +593,7 @@ class Index:
         else:
             summary = f"denied: no role {user} holds on {scope} or above it grants {permission}"
         misses: list[str] = []
-        if not allowed and applies:
+        if not allowed and applies and not contributions:
             misses.extend(
                 f"{g.role} on {g.scope} would grant it, but expired at "
                 f"{g.expires_at:%Y-%m-%d %H:%M} UTC"

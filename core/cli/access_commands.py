@@ -1,0 +1,445 @@
+"""Commands on the database: users, assignments, checks, explanations, "who", audit."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from ..engine import Decision, GrantInfo, TeamMember
+from ..engine.index import ALL
+from ..errors import BadInputError
+from ..storage.database import current_revision, database_url, head_revision, make_engine, upgrade
+from .main import State, cli, service_of
+from .output import echo_json, echo_table
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+OPERATOR = "(operator)"
+
+
+def parse_time(text: str, what: str) -> datetime:
+    """ISO 8601 date or date-time; without a zone it is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInputError(
+            f"{what} {text!r} is not an ISO 8601 date or time, e.g. 2027-01-31 or "
+            "2027-01-31T17:00:00+01:00"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _expiry(grant: GrantInfo) -> str:
+    if grant.expires_at is None:
+        return "-"
+    return f"{_when(grant.expires_at)}{' (expired)' if grant.expired else ''}"
+
+
+# ------------------------------------------------------------------------------------ database
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The database schema."""
+
+
+@db_group.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create the schema, or upgrade it to the newest migration."""
+    url = database_url(ctx.find_root().ensure_object(State).database)
+    engine = make_engine(url)
+    try:
+        changed = upgrade(engine)
+        head = current_revision(engine)
+    finally:
+        engine.dispose()
+    state = "upgraded to" if changed else "already at"
+    click.echo(f"schema {state} revision {head} (newest: {head_revision()})")
+
+
+# ------------------------------------------------------------------------------------ users
+
+
+@cli.group("users")
+def users_group() -> None:
+    """The users rolecall knows."""
+
+
+@users_group.command("add")
+@click.argument("usernames", nargs=-1, required=True)
+@click.option("--email", help="E-mail address (with a single USERNAME).")
+@click.option("--name", "display_name", help="Display name (with a single USERNAME).")
+@json_option
+@click.pass_context
+def users_add(
+    ctx: click.Context,
+    usernames: tuple[str, ...],
+    email: str | None,
+    display_name: str | None,
+    as_json: bool,
+) -> None:
+    """Add users; existing ones are left unchanged."""
+    if (email or display_name) and len(usernames) > 1:
+        raise BadInputError("--email and --name go with a single username")
+    rc = service_of(ctx)
+    known = set(rc.index.users)
+    revision = rc.add_users([(u, email, display_name) for u in usernames])
+    added = [u for u in dict.fromkeys(usernames) if u not in known]
+    if as_json:
+        echo_json({"added": added, "revision": revision})
+        return
+    for user in usernames:
+        click.echo(f"{'added' if user in added else 'exists'}: {user}")
+
+
+@users_group.command("list")
+@json_option
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """List the users."""
+    users = service_of(ctx).users()
+    if as_json:
+        echo_json(
+            [{"username": u, "email": e, "display_name": d, "active": a} for u, e, d, a in users]
+        )
+        return
+    echo_table(
+        ("username", "e-mail", "name", "active"),
+        [(u, e or "-", d or "-", "yes" if a else "no") for u, e, d, a in users],
+        empty="no users",
+    )
+
+
+# ------------------------------------------------------------------------------------ changes
+
+
+@cli.command("assign")
+@click.argument("user")
+@click.argument("role")
+@click.argument("scope")
+@click.option("--expires", metavar="ISO8601", help="When the grant ends (UTC if no zone).")
+@click.option("--reason", help="Why, for the audit log.")
+@json_option
+@click.pass_context
+def assign_command(
+    ctx: click.Context,
+    user: str,
+    role: str,
+    scope: str,
+    expires: str | None,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """Grant ROLE to USER on SCOPE."""
+    rc = service_of(ctx)
+    expires_at = parse_time(expires, "--expires") if expires else None
+    before = rc.revision
+    revision = rc.assign(user, role, scope, reason=reason, expires_at=expires_at)
+    changed = revision != before
+    role_id = rc.registry.role(role).id
+    if as_json:
+        echo_json(
+            {
+                "changed": changed,
+                "revision": revision,
+                "user": user,
+                "role": role_id,
+                "scope": scope,
+            }
+        )
+        return
+    if changed:
+        click.echo(f"assigned {role_id} to {user} on {scope} (revision {revision})")
+    else:
+        click.echo(f"no change: {user} already holds {role_id} on {scope}")
+
+
+@cli.command("revoke")
+@click.argument("user")
+@click.argument("role")
+@click.argument("scope")
+@click.option("--reason", help="Why, for the audit log.")
+@json_option
+@click.pass_context
+def revoke_command(
+    ctx: click.Context, user: str, role: str, scope: str, reason: str | None, as_json: bool
+) -> None:
+    """Remove ROLE from USER on SCOPE."""
+    rc = service_of(ctx)
+    revision = rc.revoke(user, role, scope, reason=reason)
+    if as_json:
+        echo_json({"changed": True, "revision": revision})
+        return
+    click.echo(f"revoked {role} from {user} on {scope} (revision {revision})")
+
+
+@cli.command("restrict")
+@click.argument("scope")
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    metavar="P",
+    help="A permission to deny (repeatable; default: all).",
+)
+@click.option("--exempt", "exempt", multiple=True, metavar="ROLE", help="An exempt role.")
+@click.option("--reason", help="Why, for the audit log and explanations.")
+@json_option
+@click.pass_context
+def restrict_command(
+    ctx: click.Context,
+    scope: str,
+    permissions: tuple[str, ...],
+    exempt: tuple[str, ...],
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """Deny permissions at SCOPE and below (deny beats allow), except to exempt roles."""
+    rc = service_of(ctx)
+    revision = rc.restrict(scope, permissions or (ALL,), exempt_roles=exempt, reason=reason)
+    if as_json:
+        echo_json({"revision": revision})
+        return
+    what = ", ".join(permissions) if permissions else "every permission"
+    click.echo(f"restricted {scope}: {what} denied (revision {revision})")
+
+
+@cli.command("unrestrict")
+@click.argument("scope")
+@click.pass_context
+def unrestrict_command(ctx: click.Context, scope: str) -> None:
+    """Remove the restriction at SCOPE."""
+    revision = service_of(ctx).unrestrict(scope)
+    click.echo(f"restriction on {scope} removed (revision {revision})")
+
+
+# ------------------------------------------------------------------------------------ questions
+
+
+@cli.command("check")
+@click.argument("user")
+@click.argument("permission")
+@click.argument("scope")
+@json_option
+@click.pass_context
+def check_command(
+    ctx: click.Context, user: str, permission: str, scope: str, as_json: bool
+) -> None:
+    """May USER do PERMISSION on SCOPE? Exit 0 when allowed, 1 when denied, 2 on bad input."""
+    rc = service_of(ctx)
+    allowed = rc.check(user, permission, scope)
+    if as_json:
+        echo_json(
+            {
+                "allowed": allowed,
+                "user": user,
+                "permission": permission,
+                "scope": scope,
+                "revision": rc.revision,
+            }
+        )
+    else:
+        click.echo("allowed" if allowed else "denied")
+    ctx.exit(0 if allowed else 1)
+
+
+def _print_decision(decision: Decision) -> None:
+    click.echo(decision.summary)
+    for c in decision.contributions:
+        g = c.grant
+        line = (
+            f"  granted by: {g.role} on {g.scope}, by {g.granted_by or OPERATOR} "
+            f"on {_when(g.granted_at)}"
+        )
+        if g.expires_at:
+            line += f", expires {_when(g.expires_at)}"
+        click.echo(line)
+        if len(c.path) > 1:
+            click.echo(f"    implied: {' -> '.join(c.path)}")
+    if decision.denied_by:
+        r = decision.denied_by
+        click.echo(
+            f"  restriction on {r.scope}: denies {', '.join(r.permissions)}; exempt: "
+            f"{', '.join(r.exempt_roles) or 'none'}" + (f"; reason: {r.reason}" if r.reason else "")
+        )
+    if decision.closest_misses:
+        click.echo("  closest:")
+        for miss in decision.closest_misses:
+            click.echo(f"    - {miss}")
+
+
+@cli.command("explain")
+@click.argument("user")
+@click.argument("permission")
+@click.argument("scope")
+@json_option
+@click.pass_context
+def explain_command(
+    ctx: click.Context, user: str, permission: str, scope: str, as_json: bool
+) -> None:
+    """Why USER may or may not do PERMISSION on SCOPE."""
+    decision = service_of(ctx).explain(user, permission, scope)
+    if as_json:
+        echo_json(decision.model_dump(mode="json"))
+    else:
+        _print_decision(decision)
+
+
+@cli.command("who")
+@click.argument("scope")
+@click.option("--permission", metavar="P", help="Only the users allowed this permission.")
+@json_option
+@click.pass_context
+def who_command(ctx: click.Context, scope: str, permission: str | None, as_json: bool) -> None:
+    """The team of SCOPE and the other users with access from above it."""
+    rc = service_of(ctx)
+    if permission is not None:
+        users = rc.who_can(permission, scope)
+        if as_json:
+            echo_json({"scope": scope, "permission": permission, "users": users})
+        else:
+            click.echo("\n".join(users) if users else f"nobody may {permission} on {scope}")
+        return
+    team = rc.who(scope)
+    if as_json:
+        echo_json(team.model_dump(mode="json"))
+        return
+
+    def rows(members: tuple[TeamMember, ...]) -> list[tuple[str, ...]]:
+        return [
+            (g.user, g.role, g.granted_by or OPERATOR, _when(g.granted_at), _expiry(g), g.scope)
+            for member in members
+            for g in member.grants
+        ]
+
+    click.echo(f"Team of {scope}:")
+    echo_table(
+        ("user", "role", "granted by", "since", "expires"),
+        [row[:-1] for row in rows(team.members)],
+        empty="  nobody is assigned here",
+    )
+    click.echo("")
+    click.echo("Other users with access:")
+    echo_table(
+        ("user", "role", "granted by", "since", "expires", "from"),
+        rows(team.inherited),
+        empty="  nobody has access from above",
+    )
+
+
+@cli.command("access")
+@click.argument("user")
+@json_option
+@click.pass_context
+def access_command(ctx: click.Context, user: str, as_json: bool) -> None:
+    """Every role USER holds on every scope, local or inherited and from where."""
+    entries = service_of(ctx).access(user)
+    if as_json:
+        echo_json([e.model_dump(mode="json") for e in entries])
+        return
+    echo_table(
+        ("scope", "role", "how", "granted by", "since", "expires"),
+        [
+            (
+                e.scope,
+                e.role,
+                "assigned here" if e.local else f"from {e.via}",
+                e.grant.granted_by or OPERATOR,
+                _when(e.grant.granted_at),
+                _expiry(e.grant),
+            )
+            for e in entries
+        ],
+        empty=f"{user} holds no role",
+    )
+
+
+@cli.command("where")
+@click.argument("user")
+@click.argument("permission")
+@click.option("--type", "scope_type", metavar="TYPE", help="Only scopes of this type.")
+@json_option
+@click.pass_context
+def where_command(
+    ctx: click.Context, user: str, permission: str, scope_type: str | None, as_json: bool
+) -> None:
+    """The known scopes where USER may do PERMISSION."""
+    scopes = service_of(ctx).scopes_where(user, permission, scope_type)
+    if as_json:
+        echo_json(scopes)
+    else:
+        click.echo("\n".join(scopes) if scopes else f"{user} may {permission} nowhere")
+
+
+# ------------------------------------------------------------------------------------ audit
+
+
+@cli.group("audit", invoke_without_command=True)
+@click.option("--user", help="Only events about this user.")
+@click.option("--scope", help="Only events on this scope.")
+@click.option("--since", metavar="ISO8601", help="Only events at or after this time.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
+@json_option
+@click.pass_context
+def audit_group(
+    ctx: click.Context,
+    user: str | None,
+    scope: str | None,
+    since: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """The audit log (newest last); `rolecall audit verify` checks its hash chain."""
+    if ctx.invoked_subcommand is not None:
+        return
+    events = service_of(ctx).audit(
+        user=user,
+        scope=scope,
+        since=parse_time(since, "--since") if since else None,
+        limit=limit,
+    )
+    if as_json:
+        echo_json([e.model_dump(mode="json") for e in events])
+        return
+    echo_table(
+        ("id", "at", "action", "actor", "user", "role", "scope"),
+        [
+            (
+                e.id,
+                _when(e.at),
+                e.action,
+                e.actor or OPERATOR,
+                e.user or "-",
+                e.role or "-",
+                e.scope or "-",
+            )
+            for e in events
+        ],
+        empty="no audit events",
+    )
+
+
+@audit_group.command("verify")
+@json_option
+@click.pass_context
+def audit_verify(ctx: click.Context, as_json: bool) -> None:
+    """Recompute the hash chain: exit 0 when intact, 1 naming the first bad event."""
+    result = service_of(ctx).verify_audit()
+    if as_json:
+        echo_json(
+            {
+                "ok": result.ok,
+                "events": result.events,
+                "first_bad": result.first_bad,
+                "message": result.message,
+            }
+        )
+    else:
+        click.echo(result.message, file=sys.stdout if result.ok else sys.stderr)
+    ctx.exit(0 if result.ok else 1)
