@@ -19,7 +19,7 @@ from .plugins import (
 from .records import AssignmentEvent, ParsedKey, Permission, Risk, Role, Scope, ScopeType
 from .registry import Contribution, Registry, build_registry
 from .scopes import ScopeResolver, split_key
-from .service import AuditRecord, Rolecall
+from .service import AuditRecord, GrantRow, Rolecall
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -30,6 +30,7 @@ __all__ = [
     "Contribution",
     "Decision",
     "GrantInfo",
+    "GrantRow",
     "ParsedKey",
     "Permission",
     "PluginError",

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -84,6 +85,20 @@ def _username(name: object) -> str:
             "no spaces"
         )
     return name
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    """One grant to write. ``granted_by`` and ``granted_at`` are for imports of grants made
+    elsewhere; an ordinary assignment takes the actor and the time of the write."""
+
+    user: str
+    role: str
+    scope: str
+    expires_at: datetime | None = None
+    reason: str | None = None
+    granted_by: str | None = None
+    granted_at: datetime | None = None
 
 
 class _Unchanged(Exception):
@@ -420,16 +435,39 @@ class Rolecall:
     ) -> int:
         """Grant many (user, role, scope) rows in one transaction: every row is validated first
         and any bad row fails the whole batch with nothing written. Returns the revision."""
-        reason = _text(reason, "reason")
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise BadInputError("the expiry needs a time zone (for example 2027-01-31T00:00Z)")
             if expires_at <= _now():
                 raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
-        wanted: dict[tuple[str, str, str], None] = {}
-        for user, role, scope in rows:
-            role_id, key = self._validate_grant(role, scope)
-            wanted[(_username(user), role_id, key)] = None
+        grants = (GrantRow(u, r, s, expires_at=expires_at, reason=reason) for u, r, s in rows)
+        return self._grant(grants, actor=actor, batch_id=batch_id, action="assign", renew=True)
+
+    def import_grants(
+        self, rows: Iterable[GrantRow], *, actor: str | None = None, batch_id: str | None = None
+    ) -> int:
+        """Record grants made elsewhere (a legacy system, a demo): each keeps its own granter,
+        time and expiry, which may be past (the grant is then listed as expired). A grant
+        already present is left as it is, so importing twice changes nothing. Audit events
+        have the action ``import`` and one batch id."""
+        return self._grant(rows, actor=actor, batch_id=batch_id, action="import", renew=False)
+
+    def _grant(
+        self,
+        rows: Iterable[GrantRow],
+        *,
+        actor: str | None,
+        batch_id: str | None,
+        action: str,
+        renew: bool,
+    ) -> int:
+        wanted: dict[tuple[str, str, str], GrantRow] = {}
+        for row in rows:
+            role_id, key = self._validate_grant(row.role, row.scope)
+            if row.expires_at is not None and row.expires_at.tzinfo is None:
+                raise BadInputError("an expiry needs a time zone (for example 2027-01-31T00:00Z)")
+            _text(row.reason, "reason")
+            wanted[(_username(row.user), role_id, key)] = row
         if not wanted:
             return self.revision
 
@@ -442,30 +480,25 @@ class Rolecall:
                     f"unknown user(s) {', '.join(map(show, missing[:5]))}{more}; "
                     "add them with `rolecall users add`"
                 )
-            index = self.index
-            inserts, renewals = [], []
-            for user, role, scope in wanted:
-                current = index.grant(user, role, scope)
-                if current is None:
-                    inserts.append((user, role, scope))
-                elif current.expires_at != expires_at:
-                    renewals.append((user, role, scope, current.id))
-            # The index may lag other writers: the unique constraint and this re-check under the
-            # write lock keep rows unique whatever the index says.
-            if inserts:
-                present = self._present(session, ids, inserts)
-                inserts = [r for r in inserts if r not in present]
-            values = [
+            # Decided from the rows, under the write lock: the index may lag other writers.
+            current = self._current(session, ids, wanted)
+            inserts = [k for k in wanted if k not in current]
+            renewals = [
+                k
+                for k in wanted
+                if renew and k in current and current[k][1] != wanted[k].expires_at
+            ]
+            values: list[dict[str, Any]] = [
                 {
-                    "user_id": ids[u],
-                    "role": r,
-                    "scope": s,
-                    "granted_by": audit.actor,
-                    "granted_at": audit.at,
-                    "expires_at": expires_at,
-                    "reason": reason,
+                    "user_id": ids[k[0]],
+                    "role": k[1],
+                    "scope": k[2],
+                    "granted_by": wanted[k].granted_by or audit.actor,
+                    "granted_at": wanted[k].granted_at or audit.at,
+                    "expires_at": wanted[k].expires_at,
+                    "reason": wanted[k].reason,
                 }
-                for u, r, s in inserts
+                for k in inserts
             ]
             new_ids: list[int] = []
             for start in range(0, len(values), 10_000):
@@ -474,62 +507,65 @@ class Rolecall:
                     values[start : start + 10_000],
                 )
                 new_ids.extend(result.scalars())
-            for (user, role, scope), new_id in zip(inserts, new_ids, strict=True):
+            renewed: list[dict[str, Any]] = [
+                {
+                    "id": current[k][0],
+                    "granted_by": audit.actor,
+                    "granted_at": audit.at,
+                    "expires_at": wanted[k].expires_at,
+                    "reason": wanted[k].reason,
+                }
+                for k in renewals
+            ]
+            for start in range(0, len(renewed), 10_000):
+                session.execute(update(Assignment), renewed[start : start + 10_000])
+            changes = [
+                *zip(inserts, values, new_ids, strict=True),
+                *((k, v, v["id"]) for k, v in zip(renewals, renewed, strict=True)),
+            ]
+            for (user, role, scope), value, grant_id in changes:
+                expiry = value["expires_at"]
                 audit.add(
-                    "assign",
+                    action,
                     user=user,
                     role=role,
                     scope=scope,
                     details={
-                        "id": new_id,
-                        "granted_by": audit.actor,
-                        "granted_at": audit.at.isoformat(),
-                        "expires_at": expires_at.isoformat() if expires_at else None,
-                        "reason": reason,
-                    },
-                )
-            for user, role, scope, grant_id in renewals:
-                session.execute(
-                    update(Assignment)
-                    .where(Assignment.id == grant_id)
-                    .values(
-                        expires_at=expires_at,
-                        granted_by=audit.actor,
-                        granted_at=audit.at,
-                        reason=reason,
-                    )
-                )
-                audit.add(
-                    "assign",
-                    user=user,
-                    role=role,
-                    scope=scope,
-                    details={
+                        "op": "assign",
                         "id": grant_id,
-                        "granted_by": audit.actor,
-                        "granted_at": audit.at.isoformat(),
-                        "expires_at": expires_at.isoformat() if expires_at else None,
-                        "reason": reason,
-                        "renewed": True,
+                        "granted_by": value["granted_by"],
+                        "granted_at": value["granted_at"].isoformat(),
+                        "expires_at": expiry.isoformat() if expiry else None,
+                        "reason": value["reason"],
                     },
                 )
 
         return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
 
-    def _present(
-        self, session: Session, ids: dict[str, int], rows: list[tuple[str, str, str]]
-    ) -> set[tuple[str, str, str]]:
+    def _current(
+        self,
+        session: Session,
+        ids: dict[str, int],
+        wanted: dict[tuple[str, str, str], GrantRow],
+    ) -> dict[tuple[str, str, str], tuple[int, datetime | None]]:
+        """The existing assignments among ``wanted``: key -> (id, expires_at)."""
         names = {v: k for k, v in ids.items()}
-        found: set[tuple[str, str, str]] = set()
-        user_ids = sorted({ids[u] for u, _, _ in rows})
+        found: dict[tuple[str, str, str], tuple[int, datetime | None]] = {}
+        user_ids = sorted({ids[u] for u, _, _ in wanted})
         for start in range(0, len(user_ids), 5_000):
-            chunk = user_ids[start : start + 5_000]
-            for uid, role, scope in session.execute(
-                select(Assignment.user_id, Assignment.role, Assignment.scope).where(
-                    Assignment.user_id.in_(chunk)
-                )
-            ):
-                found.add((names[uid], role, scope))
+            rows = session.execute(
+                select(
+                    Assignment.id,
+                    Assignment.user_id,
+                    Assignment.role,
+                    Assignment.scope,
+                    Assignment.expires_at,
+                ).where(Assignment.user_id.in_(user_ids[start : start + 5_000]))
+            )
+            for grant_id, uid, role, scope, expires in rows:
+                key = (names[uid], role, scope)
+                if key in wanted:
+                    found[key] = (grant_id, expires)
         return found
 
     def revoke(
