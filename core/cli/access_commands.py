@@ -210,6 +210,25 @@ def restrict_command(
     click.echo(f"restricted {scope}: {what} denied (revision {revision})")
 
 
+@cli.command("restrictions")
+@json_option
+@click.pass_context
+def restrictions_command(ctx: click.Context, as_json: bool) -> None:
+    """List the restrictions in force."""
+    found = service_of(ctx).index.restrictions()
+    if as_json:
+        echo_json([r.model_dump(mode="json") for r in found])
+        return
+    echo_table(
+        ("scope", "denied", "exempt roles", "reason"),
+        [
+            (r.scope, ", ".join(r.permissions), ", ".join(r.exempt_roles) or "-", r.reason or "-")
+            for r in found
+        ],
+        empty="no restrictions",
+    )
+
+
 @cli.command("unrestrict")
 @click.argument("scope")
 @click.pass_context

@@ -250,6 +250,21 @@ class Index:
             denied = frozenset(p for p, closed in self.registry.implied.items() if closed & wanted)
         self._restrictions[scope] = _Restriction(listed, denied, frozenset(exempt_roles), reason)
 
+    def restriction(self, scope: str) -> RestrictionInfo | None:
+        """The restriction placed at exactly ``scope``, if any."""
+        r = self._restrictions.get(scope)
+        if r is None:
+            return None
+        return RestrictionInfo(
+            scope=scope,
+            permissions=r.permissions,
+            exempt_roles=tuple(sorted(r.exempt)),
+            reason=r.reason,
+        )
+
+    def restrictions(self) -> list[RestrictionInfo]:
+        return [info for key in sorted(self._restrictions) if (info := self.restriction(key))]
+
     def drop_restriction(self, scope: str) -> None:
         self._restrictions.pop(scope, None)
 
