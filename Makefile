@@ -13,14 +13,17 @@ $(STAMP): pyproject.toml plugins/ccx/pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## run: install into .venv and show what rolecall has registered
+## run: install into .venv, load the demo data into rolecall.db if it is empty, show around
 run: $(STAMP)
+	@$(BIN)/rolecall demo --if-empty
+	@echo
 	@$(BIN)/rolecall plugins
 	@echo
-	@$(BIN)/rolecall roles
-	@echo
-	@echo "The console is not built yet: for now, explore the registries with"
-	@echo "  $(BIN)/rolecall permissions | roles --matrix | scope parse KEY"
+	@echo "rolecall.db holds the demo data. The console is not built yet; meanwhile try:"
+	@echo "  $(BIN)/rolecall who course-v1:MITx+6.002x+2026_T1"
+	@echo "  $(BIN)/rolecall explain eddie courses.publish_course_content course-v1:MITx+6.002x+2026_T1"
+	@echo "  $(BIN)/rolecall access audrey"
+	@echo "  $(BIN)/rolecall roles --matrix"
 
 ## test: install what the tests need and run linters, type checks and the whole suite
 test: $(STAMP) lint typecheck unit
