@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,11 @@ from .decisions import (
 
 ALL = "*"
 """In a restriction's permission list: every permission."""
+PLACES_CACHE_SIZE = 500_000
+
+_Place = tuple[tuple[str, ...], frozenset[str], bool]
+"""The check path's view of a scope key: its ancestor chain (itself first), the permissions
+that apply to its type, and whether a restriction sits on the chain."""
 
 _EMPTY: frozenset[str] = frozenset()
 
@@ -147,6 +152,9 @@ class Index:
         self._restrictions: dict[str, _Restriction] = {}
         self._children: dict[str, set[str]] = {}
         self._resolve = registry.scopes.resolve
+        self._places: dict[str, _Place] = {}
+        self._type_permissions: dict[str, frozenset[str]] = {}
+        self.check: Callable[[str, str, str], bool] = self._compile_check()
         self._unions: dict[frozenset[str], frozenset[str]] = {}
         self._strings: dict[str, str] = {}
 
@@ -229,6 +237,38 @@ class Index:
         kept = tuple(g for g in old.grants if g.role != role) if old else ()
         self._set_grants(user, scope, (*kept, grant))
 
+    def load_grants(
+        self,
+        rows: Iterable[tuple[int, str, str, str, str | None, datetime, datetime | None]],
+    ) -> int:
+        """Bulk-load (id, user, role, scope, granted_by, granted_at, expires_at) rows into an
+        index that holds no grants yet: grouped first, so each cell is built once."""
+        intern = self._strings.setdefault
+        seen: set[str] = set()
+        groups: dict[tuple[str, str], list[Grant]] = {}
+        count = 0
+        for grant_id, user, role, scope, granted_by, granted_at, expires_at in rows:
+            count += 1
+            if scope not in seen:
+                seen.add(scope)
+                self._know(scope)
+            grant = Grant(
+                grant_id,
+                intern(role, role),
+                intern(granted_by, granted_by) if granted_by else None,
+                granted_at.timestamp(),
+                expires_at.timestamp() if expires_at else None,
+            )
+            key = (intern(user, user), intern(scope, scope))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [grant]
+            else:
+                group.append(grant)
+        for (user, scope), grants in groups.items():
+            self._set_grants(user, scope, tuple(grants))
+        return count
+
     def drop_grant(self, user: str, role: str, scope: str) -> None:
         old = self._by_user.get(user, {}).get(scope)
         if old is not None:
@@ -249,6 +289,7 @@ class Index:
             wanted = set(listed)
             denied = frozenset(p for p, closed in self.registry.implied.items() if closed & wanted)
         self._restrictions[scope] = _Restriction(listed, denied, frozenset(exempt_roles), reason)
+        self._places.clear()  # the "restricted" flag of cached scopes may have changed
 
     def restriction(self, scope: str) -> RestrictionInfo | None:
         """The restriction placed at exactly ``scope``, if any."""
@@ -266,7 +307,41 @@ class Index:
         return [info for key in sorted(self._restrictions) if (info := self.restriction(key))]
 
     def drop_restriction(self, scope: str) -> None:
-        self._restrictions.pop(scope, None)
+        if self._restrictions.pop(scope, None) is not None:
+            self._places.clear()
+
+    def apply_many(
+        self, events: Iterable[tuple[int, str, str | None, str | None, str | None, Any]]
+    ) -> None:
+        """Apply changes in order; runs of grants are merged per (user, scope) so a bulk
+        assignment builds each cell once."""
+        pending: dict[tuple[str, str], dict[str, Grant]] = {}
+
+        def flush() -> None:
+            for (user, scope), added in pending.items():
+                old = self._by_user.get(user, {}).get(scope)
+                kept = tuple(g for g in old.grants if g.role not in added) if old else ()
+                self._set_grants(user, scope, (*kept, *added.values()))
+            pending.clear()
+
+        intern = self._strings.setdefault
+        for revision, action, user, role, scope, details in events:
+            if details.get("op", action) == "assign" and user and role and scope:
+                user, role, scope = intern(user, user), intern(role, role), intern(scope, scope)
+                self._know(scope)
+                by = details.get("granted_by")
+                pending.setdefault((user, scope), {})[role] = Grant(
+                    details["id"],
+                    role,
+                    intern(by, by) if by else None,
+                    _ts(details["granted_at"]) or 0.0,
+                    _ts(details.get("expires_at")),
+                )
+            else:
+                flush()
+                self.apply(revision, action, user, role, scope, details)
+            self.revision = max(self.revision, revision)
+        flush()
 
     def apply(
         self,
@@ -324,34 +399,55 @@ class Index:
 
     # ---------------------------------------------------------------- the check path
 
-    def check(self, user: str, permission: str, scope: str) -> bool:
-        """May ``user`` do ``permission`` at ``scope``? Unknown user or permission, or a
-        malformed key, raise :class:`BadInputError`."""
-        resolved = self._resolve(scope)
-        applies = self._applies.get(permission)
-        if applies is None:
-            self.require_permission(permission)
-        if resolved.type not in applies:  # type: ignore[operator]
-            if user not in self.users:
-                self.require_user(user)
+    def _place(self, scope: str) -> _Place:
+        """The cached view of a scope key, parsed on first sight."""
+        place = self._places.get(scope)
+        if place is None:
+            resolved = self._resolve(scope)
+            applicable = self._type_permissions.get(resolved.type)
+            if applicable is None:
+                applicable = frozenset(
+                    p for p, kinds in self._applies.items() if resolved.type in kinds
+                )
+                self._type_permissions[resolved.type] = applicable
+            restricted = any(key in self._restrictions for key in resolved.chain)
+            place = (resolved.chain, applicable, restricted)
+            if len(self._places) >= PLACES_CACHE_SIZE:
+                self._places.clear()  # bounded: one-off or hostile keys cannot grow it forever
+            self._places[scope] = place
+        return place
+
+    def _compile_check(self) -> Callable[[str, str, str], bool]:
+        # The check path in a closure: its dictionaries are bound once, so a check pays for
+        # dictionary lookups and set membership only (no attribute lookups on the index).
+        places = self._places
+        by_user = self._by_user
+        place_of = self._place
+        refused = self._refused
+        restricting = self._restricting
+
+        def check(user: str, permission: str, scope: str) -> bool:
+            """May ``user`` do ``permission`` at ``scope``? Unknown user or permission, or a
+            malformed key, raise :class:`BadInputError`."""
+            chain, applicable, restricted = places.get(scope) or place_of(scope)
+            cells = by_user.get(user)
+            if cells is None or permission not in applicable:
+                return refused(user, permission)
+            for key in chain:
+                cell = cells.get(key)
+                if cell is not None and (
+                    permission in cell.perms or (cell.timed and cell.allows(permission))
+                ):
+                    return restricting(cells, permission, chain) is None if restricted else True
             return False
-        cells = self._by_user.get(user)
-        if cells is None:
-            if user not in self.users:
-                self.require_user(user)
-            return False
-        chain = resolved.chain
-        for key in chain:
-            cell = cells.get(key)
-            if cell is not None and (
-                permission in cell.perms or (cell.timed and cell.allows(permission))
-            ):
-                break
-        else:
-            return False
-        if self._restrictions:
-            return self._restricting(cells, permission, chain) is None
-        return True
+
+        return check
+
+    def _refused(self, user: str, permission: str) -> bool:
+        """The slow end of a denial: raise for an unknown permission or user."""
+        self.require_permission(permission)
+        self.require_user(user)
+        return False
 
     def _restricting(
         self, cells: Mapping[str, Cell], permission: str, chain: tuple[str, ...]

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -142,3 +143,8 @@ class State(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+# The tables, typed as such, for Core bulk statements (the ORM's bulk path is slower).
+ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
+AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
