@@ -772,4 +772,7 @@ class Rolecall:
             events = session.scalars(
                 select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=10_000)
             )
-            return verify_chain(events, last_hash)
+            try:
+                return verify_chain(events, last_hash)
+            finally:
+                events.close()  # it may stop at the first bad event: free the cursor

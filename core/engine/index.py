@@ -578,9 +578,12 @@ class Index:
                 entries.append(
                     AccessEntry(scope=key, role=grant.role, via=key, local=True, grant=info)
                 )
+                perms = self._role_perms.get(grant.role, _EMPTY)
                 entries.extend(
                     AccessEntry(scope=d, role=grant.role, via=key, local=False, grant=info)
                     for d in self.descendants(key)
+                    # Only where the role means something: a course role does not reach a library.
+                    if not perms.isdisjoint(self._place(d)[1])
                 )
         return sorted(entries, key=lambda e: (e.scope, e.role, e.via))
 
