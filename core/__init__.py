@@ -16,7 +16,16 @@ from .plugins import (
     load_plugins,
     make_plugin_manager,
 )
-from .records import AssignmentEvent, ParsedKey, Permission, Risk, Role, Scope, ScopeType
+from .records import (
+    AssignmentEvent,
+    DelegationRule,
+    ParsedKey,
+    Permission,
+    Risk,
+    Role,
+    Scope,
+    ScopeType,
+)
 from .registry import Contribution, Registry, build_registry
 from .scopes import ScopeResolver, split_key
 from .service import AuditRecord, GrantRow, Rolecall
@@ -29,6 +38,7 @@ __all__ = [
     "BadInputError",
     "Contribution",
     "Decision",
+    "DelegationRule",
     "GrantInfo",
     "GrantRow",
     "ParsedKey",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .records import AssignmentEvent, Permission, Role, ScopeType
+from .records import AssignmentEvent, DelegationRule, Permission, Role, ScopeType
 
 if TYPE_CHECKING:
     import click
@@ -81,6 +81,24 @@ def register_roles() -> Iterable[Role]:  # type: ignore[empty-body]
 
 
 @_spec
+def register_delegation_rules() -> Iterable[DelegationRule]:  # type: ignore[empty-body]
+    """Default delegation rules: which roles may assign and revoke which roles where.
+
+    Platform administrators can change them at run time; a stored rule with the same id
+    replaces the plugin's.
+
+    Example::
+
+        @hookimpl
+        def register_delegation_rules():
+            return [DelegationRule(id="ccx_coaches_add_coaches",
+                                   description="Coaches may add coaches to their course.",
+                                   holders=("ccx_coach",), assign=("ccx_coach",),
+                                   revoke=("ccx_coach",), scope_types=("course", "ccx"))]
+    """
+
+
+@_spec
 def register_commands() -> Iterable[click.Command]:  # type: ignore[empty-body]
     """``click`` commands to add to the ``rolecall`` command line.
 
@@ -111,5 +129,10 @@ def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
     """
 
 
-REGISTRY_HOOKS = ("register_scope_types", "register_permissions", "register_roles")
+REGISTRY_HOOKS = (
+    "register_scope_types",
+    "register_permissions",
+    "register_roles",
+    "register_delegation_rules",
+)
 """The hooks whose results make up the registry."""

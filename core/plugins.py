@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from . import hookspecs
 from .errors import PluginError, RegistryError
-from .records import Permission, Role, ScopeType
+from .records import DelegationRule, Permission, Role, ScopeType
 from .registry import Contribution, Registry, build_registry
 
 log = logging.getLogger("rolecall.plugins")
@@ -214,6 +214,7 @@ _EXPECTED: dict[str, type] = {
     "register_scope_types": ScopeType,
     "register_permissions": Permission,
     "register_roles": Role,
+    "register_delegation_rules": DelegationRule,
     "register_commands": click.Command,
 }
 
@@ -348,6 +349,7 @@ def load_plugins(
                         scope_types=c["register_scope_types"],
                         permissions=c["register_permissions"],
                         roles=c["register_roles"],
+                        rules=c["register_delegation_rules"],
                     )
                     for name, c in contributions.items()
                 ]

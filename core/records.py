@@ -132,7 +132,10 @@ class Role(_Record):
     role assigned on an org or the platform covers the descendant scopes where its permissions
     apply. ``aliases`` are other names the role is known by (legacy ``instructor``, ``staff``).
     ``grants_all`` makes a role hold every registered permission (the platform administrator):
-    still an ordinary, visible assignment, never a hidden flag.
+    still an ordinary, visible assignment, never a hidden flag. ``admin`` marks a team
+    administrator role: a scope keeps at least one holder, and a holder cannot remove it from
+    themself. ``revocable_by`` makes a role sensitive: only holders of one of these roles, on
+    the same scope or above, may revoke it.
     """
 
     id: Name
@@ -143,11 +146,39 @@ class Role(_Record):
     includes: tuple[Name, ...] = ()
     aliases: tuple[Annotated[str, StringConstraints(min_length=1, max_length=80)], ...] = ()
     grants_all: bool = False
+    admin: bool = False
+    revocable_by: tuple[Name, ...] = ()
 
-    @field_validator("scope_types", "permissions", "includes", "aliases")
+    @field_validator("scope_types", "permissions", "includes", "aliases", "revocable_by")
     @classmethod
     def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         return _unique(value, info)
+
+
+class DelegationRule(_Record):
+    """Who may assign and revoke which roles where.
+
+    Holders of any of ``holders`` (on a scope or above it) may assign the roles in ``assign``
+    and revoke those in ``revoke`` (``"*"``: every role) on scopes of ``scope_types`` at or
+    below where they hold it. Rules only widen what is allowed; the guards (no escalation, last
+    admin, own admin role, sensitive roles) apply on top of every rule.
+    """
+
+    id: Name
+    description: Text
+    holders: tuple[Name, ...] = Field(min_length=1)
+    assign: tuple[str, ...] = ()
+    revoke: tuple[str, ...] = ()
+    scope_types: tuple[Name, ...] = Field(min_length=1)
+
+    @field_validator("holders", "assign", "revoke", "scope_types")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return _unique(value, info)
+
+    def covers(self, role: str, action: str) -> bool:
+        listed = self.assign if action == "assign" else self.revoke
+        return "*" in listed or role in listed
 
 
 @dataclass(frozen=True, slots=True)

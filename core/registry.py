@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .errors import BadInputError, RegistryError
-from .records import Permission, Role, ScopeType
+from .records import DelegationRule, Permission, Role, ScopeType
 from .scopes import ScopeResolver, show
 
 
@@ -32,6 +32,7 @@ class Contribution:
     scope_types: tuple[ScopeType, ...] = ()
     permissions: tuple[Permission, ...] = ()
     roles: tuple[Role, ...] = ()
+    rules: tuple[DelegationRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Registry:
     """Role id -> its closed permission set (own, included roles', implied)."""
     aliases: Mapping[str, str]
     """Legacy or alternative role name -> role id."""
+    rules: Mapping[str, DelegationRule]
+    """The plugins' default delegation rules, by id."""
     scopes: ScopeResolver = field(compare=False)
 
     def role(self, name: str) -> Role:
@@ -88,7 +91,12 @@ class Registry:
 
     def contributed_by(self, plugin: str) -> dict[str, list[str]]:
         """Ids of what ``plugin`` contributed, by kind."""
-        found: dict[str, list[str]] = {"scope_types": [], "permissions": [], "roles": []}
+        found: dict[str, list[str]] = {
+            "scope_types": [],
+            "permissions": [],
+            "roles": [],
+            "rules": [],
+        }
         for key, owner in self.origin.items():
             if owner == plugin:
                 kind, _, item = key.partition(":")
@@ -208,6 +216,36 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
         lambda item: owner("role", item),
         order,
     )
+    rules: dict[str, DelegationRule] = {}
+    for c in contributions:
+        for rule in c.rules:
+            claim("rule", rule.id, c.plugin, "delegation rule")
+            rules[rule.id] = rule
+            for name in (*rule.holders, *rule.assign, *rule.revoke):
+                if name != "*" and name not in roles:
+                    raise RegistryError(
+                        f"delegation rule {rule.id!r} (plugin {c.plugin!r}) names unknown role "
+                        f"{name!r}",
+                        plugins=(c.plugin,),
+                        item=rule.id,
+                    )
+            for type_id in rule.scope_types:
+                if type_id not in scope_types:
+                    raise RegistryError(
+                        f"delegation rule {rule.id!r} (plugin {c.plugin!r}) names unknown scope "
+                        f"type {type_id!r}",
+                        plugins=(c.plugin,),
+                        item=rule.id,
+                    )
+    for r in roles.values():
+        for name in r.revocable_by:
+            if name not in roles:
+                raise RegistryError(
+                    f"role {r.id!r} (plugin {owner('role', r.id)!r}) is revocable by unknown "
+                    f"role {name!r}",
+                    plugins=(owner("role", r.id),),
+                    item=r.id,
+                )
     everything = frozenset(permissions)
     role_closure = _close({r.id: r.includes for r in roles.values()})
     role_permissions: dict[str, frozenset[str]] = {}
@@ -226,6 +264,7 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
         implied=MappingProxyType(implied),
         role_permissions=MappingProxyType(role_permissions),
         aliases=MappingProxyType(aliases),
+        rules=MappingProxyType(rules),
         scopes=ScopeResolver(scope_types.values()),
     )
 

@@ -214,6 +214,7 @@ def test_good_plugin_is_loaded_with_its_details(
         "scope_types": [],
         "permissions": ["good.view"],
         "roles": ["good_viewer"],
+        "rules": [],
         "commands": [],
     }
     assert info.as_dict()["entry_point"] == f"good = {module}"

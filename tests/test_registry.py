@@ -268,18 +268,26 @@ def test_contributed_by_lists_each_plugins_ids_by_kind() -> None:
         "scope_types": ["thing"],
         "permissions": ["alpha.a", "alpha.b"],
         "roles": ["alpha_role"],
+        "rules": [],
     }
     assert registry.contributed_by("beta") == {
         "scope_types": [],
         "permissions": ["beta.c"],
         "roles": [],
+        "rules": [],
     }
     assert registry.contributed_by("platform") == {
         "scope_types": ["platform", "org", "course", "library"],
         "permissions": [],
         "roles": [],
+        "rules": [],
     }
-    assert registry.contributed_by("nobody") == {"scope_types": [], "permissions": [], "roles": []}
+    assert registry.contributed_by("nobody") == {
+        "scope_types": [],
+        "permissions": [],
+        "roles": [],
+        "rules": [],
+    }
 
 
 def test_origin_names_the_contributing_plugin_and_hides_internal_keys() -> None:

@@ -484,5 +484,5 @@ def test_valid_course_keys_round_trip_their_fields(org: str, course: str, run: s
 
 
 def test_a_huge_integer_key_is_a_scope_key_error(resolver: ScopeResolver) -> None:
-    with pytest.raises(ScopeKeyError, match="^a scope key must be text, not int$"):
+    with pytest.raises(ScopeKeyError, match=r"^a scope key must be text, not int$"):
         resolver.resolve(10**5000)  # type: ignore[arg-type]
