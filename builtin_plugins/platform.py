@@ -1,14 +1,37 @@
-"""The ``platform`` plugin: the scope types every other plugin hangs from.
+"""The ``platform`` plugin: the scope types every other plugin hangs from, and the platform
+administrator.
+
+Scope types:
 
 - ``platform``: the single key ``platform``; the root.
 - ``org``: ``org:MITx``; parent ``platform``.
 - ``course``: ``course-v1:MITx+6.002x+2026_T1``; parent its org.
 - ``library``: ``lib:MITx:physics``; parent its org.
+
+Roles: ``platform_admin`` only. It holds every registered permission (``grants_all``) and is an
+ordinary, visible assignment on ``platform``: there is no hidden superuser flag.
+
+Why the other platform- and org-wide roles are not here: ``platform`` is loaded first and is the
+one plugin whose failure is fatal, and the registry skips a plugin whose role names a permission
+or role no loaded plugin registered. A role here that used another plugin's permissions would
+make every installation with that plugin disabled (or broken) fail to start. So this plugin
+refers to nothing but itself, and each other role lives in the plugin that owns what it uses,
+loaded after the plugins it depends on (see ``BUILTIN_PLUGINS``):
+
+- ``course_creator`` and ``org_admin`` live in ``authoring``: it owns ``courses.create_course``
+  and ``course_admin``, and it is loaded last, after ``libraries`` (``library_admin``) and the
+  instructor-dashboard plugins ``org_admin`` also reaches;
+- ``platform_support`` (legacy ``support``) lives in ``certificates``: it owns the certificate
+  support tools, and it is loaded after ``enrollment``, whose learner look-up permissions the
+  role also uses.
+
+The organization team permissions below are this plugin's own, so ``org_admin`` can manage the
+team of its org (who holds roles on ``org:X`` itself) without this plugin depending on anyone.
 """
 
 from __future__ import annotations
 
-from rolecall.core import ParsedKey, ScopeType, hookimpl, split_key
+from rolecall.core import ParsedKey, Permission, Risk, Role, ScopeType, hookimpl, split_key
 
 
 def parse_platform(key: str) -> ParsedKey:
@@ -71,4 +94,46 @@ def register_scope_types() -> list[ScopeType]:
             example="lib:MITx:physics",
             parse=parse_library,
         ),
+    ]
+
+
+TEAM = "Team management"
+
+
+@hookimpl
+def register_permissions() -> list[Permission]:
+    return [
+        Permission(
+            id="platform.view_org_team",
+            title="View the organization team",
+            description="See who holds roles on the organization itself (and so on all of its "
+            "courses and libraries).",
+            area=TEAM,
+            scope_types=("org",),
+        ),
+        Permission(
+            id="platform.manage_org_team",
+            title="Manage the organization team",
+            description="Give and remove roles on the organization itself: such a role reaches "
+            "every current and future course and library of the organization.",
+            area=TEAM,
+            scope_types=("org",),
+            implies=("platform.view_org_team",),
+            risks={Risk.TEAM_MANAGEMENT},
+        ),
+    ]
+
+
+@hookimpl
+def register_roles() -> list[Role]:
+    return [
+        Role(
+            id="platform_admin",
+            title="Platform administrator",
+            description="Can do everything, everywhere: every permission of every plugin, on "
+            "the platform and on every org, course and library (the legacy global staff). "
+            "This is an ordinary assignment, listed like any other.",
+            scope_types=("platform",),
+            grants_all=True,
+        )
     ]

@@ -102,7 +102,17 @@ def test_installed_rolecall_imports_as_rolecall_core_only(fresh_env: Path, tmp_p
 
 def test_installed_cli_lists_the_builtins(fresh_env: Path, tmp_path: Path) -> None:
     plugins = json.loads(_run(fresh_env / "bin" / "rolecall", "plugins", "--json", cwd=tmp_path))
-    assert [p["name"] for p in plugins] == ["platform"]
+    assert [p["name"] for p in plugins] == [
+        "platform",
+        "libraries",
+        "discussion",
+        "grading",
+        "enrollment",
+        "certificates",
+        "communications",
+        "analytics",
+        "authoring",
+    ]
     assert plugins[0]["builtin"] is True
 
 

@@ -231,7 +231,7 @@ def test_builtin_platform_plugin_is_loaded(site: Site) -> None:
     assert info.builtin is True
     assert info.module == "rolecall.builtin_plugins.platform"
     assert info.origin == "built-in rolecall.builtin_plugins.platform"
-    assert info.hooks == ("register_scope_types",)
+    assert info.hooks == ("register_permissions", "register_roles", "register_scope_types")
     assert info.contributes["scope_types"] == ["platform", "org", "course", "library"]
     assert plugins.plugins[0] is info  # built-ins come first
 

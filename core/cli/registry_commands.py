@@ -85,12 +85,25 @@ def permissions_command(ctx: click.Context, as_json: bool, plugin: str | None) -
 
 
 @cli.command("roles")
+@click.argument("role", required=False)
 @json_option
 @click.option("--matrix", is_flag=True, help="Print a permissions x roles matrix.")
 @click.pass_context
-def roles_command(ctx: click.Context, as_json: bool, matrix: bool) -> None:
-    """List the registered roles, or their permission matrix."""
+def roles_command(ctx: click.Context, role: str | None, as_json: bool, matrix: bool) -> None:
+    """List the registered roles, or their permission matrix; with ROLE (an id or a legacy
+    name), say what that role can and cannot do, by functional area."""
+    from ..catalogue import role_summary, summary_as_dict, summary_lines
+
     registry = plugins_of(ctx).registry
+    if role is not None:
+        if matrix:
+            raise BadInputError("--matrix shows every role; leave out ROLE")
+        summary = role_summary(registry, role)
+        if as_json:
+            echo_json(summary_as_dict(summary, registry))
+        else:
+            click.echo("\n".join(summary_lines(summary, registry)))
+        return
     roles = sorted(registry.roles.values(), key=lambda r: r.id)
     if as_json:
         echo_json(
