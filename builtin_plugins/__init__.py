@@ -15,6 +15,7 @@ a permission or role no loaded plugin registered.
 - ``analytics``: uses ``grading`` (``instructor.research`` implies each report download).
 - ``authoring``: the course team roles, ``course_creator`` and ``org_admin``; uses every plugin
   above, so disabling one of them makes ``authoring`` fail with an error naming what is missing.
+- ``delegation``: the default delegation rules between the roles above.
 """
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -27,4 +28,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "communications",
     "analytics",
     "authoring",
+    "delegation",
 )

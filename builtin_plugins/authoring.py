@@ -519,6 +519,7 @@ def register_roles() -> list[Role]:
             permissions=(*AUTHZ_ADMIN, *INSTRUCTOR_ACCESS),
             includes=("course_staff", "discussion_administrator"),
             aliases=("instructor",),
+            admin=True,
         ),
         Role(
             id="course_data_researcher",
@@ -569,5 +570,7 @@ def register_roles() -> list[Role]:
                 "course_creator",
                 "platform_support",
             ),
+            admin=True,
+            revocable_by=("org_admin", "platform_admin"),
         ),
     ]

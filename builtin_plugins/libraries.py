@@ -172,6 +172,7 @@ def register_roles() -> list[Role]:
             "collections and tags, manages the library team and can delete the library.",
             scope_types=LIBRARY_ROLE_SCOPES,
             permissions=LIBRARY_ADMIN,
+            admin=True,
         ),
         Role(
             id="library_author",

@@ -135,5 +135,7 @@ def register_roles() -> list[Role]:
             "This is an ordinary assignment, listed like any other.",
             scope_types=("platform",),
             grants_all=True,
+            admin=True,
+            revocable_by=("platform_admin",),
         )
     ]

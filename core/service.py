@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
 from .engine.index import ALL
 from .errors import BadInputError
+from .governance import Delegation, NotAllowedError
 from .plugins import Plugins, load_plugins
 from .records import AssignmentEvent
 from .registry import Registry
@@ -433,16 +434,23 @@ class Rolecall:
         scope: str,
         *,
         actor: str | None = None,
+        as_user: str | None = None,
         reason: str | None = None,
         expires_at: datetime | None = None,
     ) -> int:
         """Grant ``role`` to ``user`` at ``scope``; returns the revision token.
 
-        Granting a role the user already holds there changes nothing unless the expiry differs
-        (then the grant is renewed with the new expiry).
+        ``as_user`` makes the change as that user, under the delegation rules (a refusal raises
+        :class:`NotAllowedError`); without it the caller acts as the operator, and ``actor`` is
+        only the name written to the audit log. Granting a role the user already holds there
+        changes nothing unless the expiry differs (then the grant is renewed).
         """
         return self.assign_many(
-            [(user, role, scope)], actor=actor, reason=reason, expires_at=expires_at
+            [(user, role, scope)],
+            actor=actor,
+            as_user=as_user,
+            reason=reason,
+            expires_at=expires_at,
         )
 
     def assign_many(
@@ -450,19 +458,42 @@ class Rolecall:
         rows: Iterable[tuple[str, str, str]],
         *,
         actor: str | None = None,
+        as_user: str | None = None,
         reason: str | None = None,
         expires_at: datetime | None = None,
         batch_id: str | None = None,
     ) -> int:
         """Grant many (user, role, scope) rows in one transaction: every row is validated first
-        and any bad row fails the whole batch with nothing written. Returns the revision."""
+        (and, with ``as_user``, allowed by the delegation rules) and any bad row fails the whole
+        batch with nothing written. Returns the revision."""
+        actor = self._acting(actor, as_user)
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise BadInputError("the expiry needs a time zone (for example 2027-01-31T00:00Z)")
             if expires_at <= _now():
                 raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
-        grants = (GrantRow(u, r, s, expires_at=expires_at, reason=reason) for u, r, s in rows)
+        grants = [GrantRow(u, r, s, expires_at=expires_at, reason=reason) for u, r, s in rows]
+        if as_user is not None:
+            self.sync()  # decide on the freshest grants: the actor's own may just have changed
+            delegation = self.delegation()
+            for role, scope in dict.fromkeys((g.role, g.scope) for g in grants):
+                role_id, key = self._validate_grant(role, scope)
+                refusal = delegation.may_assign(as_user, role_id, key)
+                if refusal is not None:
+                    raise NotAllowedError(refusal)
         return self._grant(grants, actor=actor, batch_id=batch_id, action="assign", renew=True)
+
+    def delegation(self) -> Delegation:
+        """The delegation rules in force, over the current index."""
+        return Delegation(self.index, self.registry.rules)
+
+    def _acting(self, actor: str | None, as_user: str | None) -> str | None:
+        if as_user is None:
+            return actor
+        if actor is not None and actor != as_user:
+            raise BadInputError("give either actor (the operator's name) or as_user, not both")
+        self.index.require_user(_username(as_user))
+        return as_user
 
     def import_grants(
         self, rows: Iterable[GrantRow], *, actor: str | None = None, batch_id: str | None = None
@@ -597,12 +628,28 @@ class Rolecall:
         scope: str,
         *,
         actor: str | None = None,
+        as_user: str | None = None,
         reason: str | None = None,
     ) -> int:
-        """Remove ``role`` from ``user`` at ``scope``; returns the revision token."""
+        """Remove ``role`` from ``user`` at ``scope``; returns the revision token. With
+        ``as_user``, the delegation rules and guards decide (see :meth:`assign`)."""
+        actor = self._acting(actor, as_user)
         reason = _text(reason, "reason")
         role_id = self.registry.role(role).id if role not in self.index._role_perms else role
         key = self.registry.scopes.resolve(scope).key
+        if as_user is not None:
+            self.sync()
+            definition = self.registry.roles.get(role_id)
+            refusal = self.delegation().may_revoke(
+                as_user,
+                user,
+                role_id,
+                key,
+                is_admin=bool(definition and definition.admin),
+                revocable_by=definition.revocable_by if definition else (),
+            )
+            if refusal is not None:
+                raise NotAllowedError(refusal)
 
         def work(session: Session, audit: AuditWriter) -> None:
             uid = self._user_ids(session, [user]).get(user)

@@ -16,6 +16,12 @@ from .output import echo_json, echo_table
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 OPERATOR = "(operator)"
+as_option = click.option(
+    "--as",
+    "as_user",
+    metavar="ACTOR",
+    help="Act as this user, under the delegation rules (default: the operator, unrestricted).",
+)
 
 
 def parse_time(text: str, what: str) -> datetime:
@@ -125,6 +131,7 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
 @click.argument("scope")
 @click.option("--expires", metavar="ISO8601", help="When the grant ends (UTC if no zone).")
 @click.option("--reason", help="Why, for the audit log.")
+@as_option
 @json_option
 @click.pass_context
 def assign_command(
@@ -134,13 +141,14 @@ def assign_command(
     scope: str,
     expires: str | None,
     reason: str | None,
+    as_user: str | None,
     as_json: bool,
 ) -> None:
-    """Grant ROLE to USER on SCOPE."""
+    """Grant ROLE to USER on SCOPE (exit 3 when the delegation rules refuse it)."""
     rc = service_of(ctx)
     expires_at = parse_time(expires, "--expires") if expires else None
     before = rc.revision
-    revision = rc.assign(user, role, scope, reason=reason, expires_at=expires_at)
+    revision = rc.assign(user, role, scope, reason=reason, expires_at=expires_at, as_user=as_user)
     changed = revision != before
     role_id = rc.registry.role(role).id
     if as_json:
@@ -165,14 +173,21 @@ def assign_command(
 @click.argument("role")
 @click.argument("scope")
 @click.option("--reason", help="Why, for the audit log.")
+@as_option
 @json_option
 @click.pass_context
 def revoke_command(
-    ctx: click.Context, user: str, role: str, scope: str, reason: str | None, as_json: bool
+    ctx: click.Context,
+    user: str,
+    role: str,
+    scope: str,
+    reason: str | None,
+    as_user: str | None,
+    as_json: bool,
 ) -> None:
-    """Remove ROLE from USER on SCOPE."""
+    """Remove ROLE from USER on SCOPE (exit 3 when the delegation rules refuse it)."""
     rc = service_of(ctx)
-    revision = rc.revoke(user, role, scope, reason=reason)
+    revision = rc.revoke(user, role, scope, reason=reason, as_user=as_user)
     if as_json:
         echo_json({"changed": True, "revision": revision})
         return

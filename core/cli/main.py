@@ -1,7 +1,8 @@
 """The ``rolecall`` command line.
 
 Exit status: 0 on success, 1 for a negative answer (``check`` denied), 2 for bad input or a
-configuration error, printed as one line on standard error: never a traceback.
+configuration error, 3 for a change the delegation rules refuse (``--as``); errors are one line
+on standard error, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Any
 import click
 
 from ..errors import PluginError, RolecallError
+from ..governance import NotAllowedError
 from ..plugins import Plugins, PluginSettings, load_plugins
 from ..service import Rolecall
 
 EXIT_BAD_INPUT = 2
+EXIT_NOT_ALLOWED = 3
 
 
 class State:
@@ -68,6 +71,9 @@ class RolecallGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except NotAllowedError as exc:
+            click.echo(f"rolecall: not allowed: {exc}", err=True)
+            ctx.exit(EXIT_NOT_ALLOWED)
         except RolecallError as exc:
             kind = "plugin error" if isinstance(exc, PluginError) else "error"
             click.echo(f"rolecall: {kind}: {exc}", err=True)

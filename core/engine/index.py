@@ -476,6 +476,39 @@ class Index:
         check = self.check
         return [check(u, p, s) for u, p, s in checks]
 
+    # ---------------------------------------------------------------- governance helpers
+
+    def place(self, scope: str) -> _Place:
+        """(chain, permissions applying to its type, restricted) of a scope key."""
+        return self._places.get(scope) or self._place(scope)
+
+    def scope_type(self, scope: str) -> str:
+        return self._resolve(scope).type
+
+    def applicable(self, scope: str) -> frozenset[str]:
+        return self.place(scope)[1]
+
+    def role_permissions(self, role: str) -> frozenset[str]:
+        return self._role_perms.get(role, _EMPTY)
+
+    def cells_of(self, user: str) -> Mapping[str, Cell]:
+        return self._by_user.get(user, {})
+
+    def users_on(self, chain: Iterable[str]) -> set[str]:
+        """Users holding any grant on one of these scopes."""
+        return {user for key in chain for user in self._by_scope.get(key, {})}
+
+    def other_admins(self, scope: str, *, exclude: str) -> list[str]:
+        """Users other than ``exclude`` holding a live admin role at exactly ``scope``."""
+        roles = self.registry.roles
+        now = time.time()
+        return sorted(
+            user
+            for user, cell in self._by_scope.get(scope, {}).items()
+            if user != exclude
+            and any(g.live(now) and g.role in roles and roles[g.role].admin for g in cell.grants)
+        )
+
     # ---------------------------------------------------------------- reverse queries
 
     def _info(self, user: str, scope: str, grant: Grant, now: float) -> GrantInfo:
