@@ -159,12 +159,14 @@ class Delegation:
         rules = self._rules_for("revoke", role, kind)
         held = self._held(actor, chain)
         if not any({r for r, _ in held} & set(rule.holders) for rule in rules):
+            # Rights to revoke this role held below the assignment's scope name the guard.
+            anywhere = [rule for rule in self.rules.values() if rule.covers(role, "revoke")]
             below = [
                 (r, key)
                 for key, cell in self.index.cells_of(actor).items()
                 if key != scope and scope in self.index.place(key)[0]
                 for r in (g.role for g in cell.grants)
-                if any(r in rule.holders for rule in rules)
+                if any(r in rule.holders for rule in anywhere)
             ]
             if below:
                 r, key = below[0]
