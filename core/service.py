@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, delete, func, insert, select, update
@@ -33,6 +33,8 @@ from .engine import AccessEntry, Decision, GrantInfo, Index, Team
 from .engine.index import ALL
 from .errors import BadInputError
 from .governance import Delegation, NotAllowedError
+from .governance.bulk import NOTHING_TO_DO, BulkResult
+from .governance.bulk import validate as bulk_validate
 from .plugins import Plugins, load_plugins
 from .records import AssignmentEvent
 from .registry import Registry
@@ -85,6 +87,15 @@ def _text(value: str | None, what: str) -> str | None:
     if len(value) > MAX_TEXT:
         raise BadInputError(f"the {what} is longer than {MAX_TEXT} characters")
     return value
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is None:
+        return
+    if expires_at.tzinfo is None:
+        raise BadInputError("the expiry needs a time zone (for example 2027-01-31T00:00Z)")
+    if expires_at <= _now():
+        raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
 
 
 def _username(name: object) -> str:
@@ -467,11 +478,7 @@ class Rolecall:
         (and, with ``as_user``, allowed by the delegation rules) and any bad row fails the whole
         batch with nothing written. Returns the revision."""
         actor = self._acting(actor, as_user)
-        if expires_at is not None:
-            if expires_at.tzinfo is None:
-                raise BadInputError("the expiry needs a time zone (for example 2027-01-31T00:00Z)")
-            if expires_at <= _now():
-                raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
+        _check_expiry(expires_at)
         grants = [GrantRow(u, r, s, expires_at=expires_at, reason=reason) for u, r, s in rows]
         if as_user is not None:
             self.sync()  # decide on the freshest grants: the actor's own may just have changed
@@ -679,6 +686,98 @@ class Rolecall:
             )
 
         return self._write(actor, work)[0]
+
+    def revoke_many(
+        self,
+        rows: Iterable[tuple[str, str, str]],
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        batch_id: str | None = None,
+    ) -> int:
+        """Remove many (user, role, scope) grants in one transaction (as the operator); rows
+        not held are skipped. Returns the revision."""
+        reason = _text(reason, "reason")
+        wanted = {
+            (_username(u), self.registry.role(r).id, self.registry.scopes.resolve(s).key)
+            for u, r, s in rows
+        }
+        if not wanted:
+            return self.revision
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            ids = self._user_ids(session, (u for u, _, _ in wanted))
+            present = self._current(session, ids, dict.fromkeys(wanted, GrantRow("", "", "")))
+            gone = [(key, present[key][0]) for key in sorted(present)]
+            for start in range(0, len(gone), 10_000):
+                chunk = [grant_id for _, grant_id in gone[start : start + 10_000]]
+                session.execute(delete(Assignment).where(Assignment.id.in_(chunk)))
+            for (user, role, scope), grant_id in gone:
+                audit.add(
+                    "revoke",
+                    user=user,
+                    role=role,
+                    scope=scope,
+                    details={"id": grant_id, "reason": reason},
+                )
+
+        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
+
+    def bulk(
+        self,
+        action: Literal["assign", "revoke"],
+        role: str,
+        users: Iterable[str],
+        scopes: Iterable[str],
+        *,
+        as_user: str | None = None,
+        actor: str | None = None,
+        dry_run: bool = False,
+        partial: bool = False,
+        reason: str | None = None,
+        expires_at: datetime | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> BulkResult:
+        """One role to (or from) many users on many scopes, every row validated and reported.
+
+        All or nothing by default (one transaction, one audit batch id); ``partial`` applies
+        the valid rows; ``dry_run`` writes nothing. With ``as_user`` the delegation rules
+        decide each row."""
+        actor = self._acting(actor, as_user)
+        _check_expiry(expires_at)
+        self.sync()
+        role_id, rows = bulk_validate(
+            self.index,
+            self.registry,
+            self.delegation() if as_user is not None else None,
+            action,
+            role,
+            users,
+            scopes,
+            actor=as_user,
+            progress=progress,
+        )
+        ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
+        failed = any(r.status != "ok" and r.status not in NOTHING_TO_DO for r in rows)
+        apply = bool(ok) and not dry_run and (partial or not failed)
+        batch_id = str(uuid.uuid4()) if apply else None
+        revision = self.revision
+        if apply and action == "assign":
+            revision = self.assign_many(
+                ok, actor=actor, reason=reason, expires_at=expires_at, batch_id=batch_id
+            )
+        elif apply:
+            revision = self.revoke_many(ok, actor=actor, reason=reason, batch_id=batch_id)
+        return BulkResult(
+            action=action,
+            role=role_id,
+            rows=tuple(rows),
+            applied=apply,
+            dry_run=dry_run,
+            partial=partial,
+            revision=revision,
+            batch_id=batch_id,
+        )
 
     def restrict(
         self,

@@ -1,0 +1,196 @@
+"""Bulk operations: one role to many users on many scopes, every row validated and reported.
+
+Each row (user x scope) gets a status: ``ok`` (will change), ``already_has_role`` /
+``not_held`` (nothing to do), or a failure: ``invalid_user``, ``unknown_user``,
+``unknown_scope``, ``role_not_assignable_here``, ``not_allowed``. By default the operation is
+all or nothing: one failing row and nothing is written. ``partial`` applies the ``ok`` rows
+anyway; ``dry_run`` writes nothing and only reports.
+
+Users may be given by username or e-mail. ``course-v1:ORG+*`` and ``lib:ORG:*`` (the
+openedx-authz globs) mean the org itself: one org-wide grant covering every current and future
+course or library of the org.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..engine.index import Index
+from ..errors import BadInputError
+from ..registry import Registry
+from .delegation import Delegation
+
+Status = Literal[
+    "ok",
+    "already_has_role",
+    "not_held",
+    "invalid_user",
+    "unknown_user",
+    "unknown_scope",
+    "role_not_assignable_here",
+    "not_allowed",
+]
+NOTHING_TO_DO = frozenset({"already_has_role", "not_held"})
+MAX_ROWS = 100_000
+_GLOB = re.compile(r"^(?:course-v1:(?P<course_org>[^+:]+)\+\*|lib:(?P<lib_org>[^:]+):\*)$")
+
+
+class BulkRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user: str
+    scope: str
+    status: Status
+    message: str = ""
+
+
+class BulkResult(BaseModel):
+    """Per-row results; ``applied`` says whether anything was written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Literal["assign", "revoke"]
+    role: str
+    rows: tuple[BulkRow, ...]
+    applied: bool
+    dry_run: bool
+    partial: bool
+    revision: int
+    batch_id: str | None = None
+
+    @property
+    def failed(self) -> list[BulkRow]:
+        return [r for r in self.rows if r.status != "ok" and r.status not in NOTHING_TO_DO]
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for row in self.rows:
+            found[row.status] = found.get(row.status, 0) + 1
+        return found
+
+
+def org_wide(scope: str) -> str:
+    """``course-v1:ORG+*`` and ``lib:ORG:*`` name the org: ``org:ORG``."""
+    match = _GLOB.match(scope)
+    if match is None:
+        return scope
+    return f"org:{match.group('course_org') or match.group('lib_org')}"
+
+
+def validate(
+    index: Index,
+    registry: Registry,
+    delegation: Delegation | None,
+    action: Literal["assign", "revoke"],
+    role: str,
+    users: Iterable[str],
+    scopes: Iterable[str],
+    *,
+    actor: str | None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[str, list[BulkRow]]:
+    """The role id and one row per (user, scope), each with its status."""
+    definition = registry.role(role)
+    user_list = list(dict.fromkeys(u.strip() for u in users if u.strip()))
+    scope_list = list(dict.fromkeys(s.strip() for s in scopes if s.strip()))
+    if not user_list or not scope_list:
+        raise BadInputError("a bulk operation needs at least one user and one scope")
+    if len(user_list) * len(scope_list) > MAX_ROWS:
+        raise BadInputError(
+            f"{len(user_list)} users x {len(scope_list)} scopes is more than {MAX_ROWS} rows; "
+            "split the operation"
+        )
+    by_email = {u.email.lower(): name for name, u in index.users.items() if u.email}
+    scope_status: dict[str, tuple[str, Status, str]] = {}
+    for given in scope_list:
+        key = org_wide(given)
+        try:
+            resolved = registry.scopes.resolve(key)
+        except ValueError as exc:
+            scope_status[given] = (given, "unknown_scope", str(exc))
+            continue
+        if resolved.type not in definition.scope_types:
+            scope_status[given] = (
+                key,
+                "role_not_assignable_here",
+                f"{definition.id} is assigned at {', '.join(definition.scope_types)} scopes, "
+                f"not {resolved.type}",
+            )
+            continue
+        scope_status[given] = (key, "ok", "")
+    rows: list[BulkRow] = []
+    for given_user in user_list:
+        user = given_user if given_user in index.users else by_email.get(given_user.lower(), "")
+        problem: tuple[Status, str] | None = None
+        if not given_user.isprintable() or len(given_user) > 254:
+            problem = ("invalid_user", "not a username or e-mail address")
+        elif not user:
+            problem = ("unknown_user", f"no user {given_user!r}")
+        for given_scope in scope_list:
+            key, status, message = scope_status[given_scope]
+            if problem is not None:
+                rows.append(
+                    BulkRow(user=given_user, scope=key, status=problem[0], message=problem[1])
+                )
+                continue
+            if status != "ok":
+                rows.append(BulkRow(user=user, scope=key, status=status, message=message))
+                continue
+            held = index.grant(user, definition.id, key)
+            if action == "assign" and held is not None and not held.expired:
+                rows.append(BulkRow(user=user, scope=key, status="already_has_role"))
+                continue
+            if action == "revoke" and held is None:
+                rows.append(BulkRow(user=user, scope=key, status="not_held"))
+                continue
+            if delegation is not None and actor is not None:
+                refusal = (
+                    delegation.may_assign(actor, definition.id, key)
+                    if action == "assign"
+                    else delegation.may_revoke(
+                        actor,
+                        user,
+                        definition.id,
+                        key,
+                        is_admin=definition.admin,
+                        revocable_by=definition.revocable_by,
+                    )
+                )
+                if refusal is not None:
+                    rows.append(
+                        BulkRow(user=user, scope=key, status="not_allowed", message=str(refusal))
+                    )
+                    continue
+            rows.append(BulkRow(user=user, scope=key, status="ok"))
+        if progress is not None:
+            progress(len(scope_list))
+    if action == "revoke" and definition.admin and actor is not None:
+        rows = _keep_an_admin(index, rows)
+    return definition.id, rows
+
+
+def _keep_an_admin(index: Index, rows: list[BulkRow]) -> list[BulkRow]:
+    """Each row alone leaves another admin; together they must too (last-admin guard)."""
+    removed: dict[str, set[str]] = {}
+    for row in rows:
+        if row.status == "ok":
+            removed.setdefault(row.scope, set()).add(row.user)
+    out = []
+    for row in rows:
+        gone = removed.get(row.scope)
+        if row.status == "ok" and gone is not None:
+            left = set(index.other_admins(row.scope, exclude="")) - gone
+            if not left and row.user == max(gone):
+                row = BulkRow(
+                    user=row.user,
+                    scope=row.scope,
+                    status="not_allowed",
+                    message=f"{row.user} would be the last admin of {row.scope} removed "
+                    "[last-admin]",
+                )
+        out.append(row)
+    return out
