@@ -35,8 +35,10 @@ from .errors import BadInputError
 from .governance import Delegation, NotAllowedError
 from .governance.bulk import NOTHING_TO_DO, BulkResult
 from .governance.bulk import validate as bulk_validate
+from .governance.custom_roles import build_role, role_of
+from .governance.delegation import Refusal
 from .plugins import Plugins, load_plugins
-from .records import AssignmentEvent
+from .records import AssignmentEvent, DelegationRule, Role
 from .registry import Registry
 from .scopes import show
 from .storage.audit import AuditWriter, Verification, bump_revision, verify_chain
@@ -45,9 +47,11 @@ from .storage.models import (
     ASSIGNMENTS,
     Assignment,
     AuditEvent,
+    CustomRole,
     KnownScope,
     Restriction,
     State,
+    StoredRule,
     User,
 )
 
@@ -87,6 +91,27 @@ def _text(value: str | None, what: str) -> str | None:
     if len(value) > MAX_TEXT:
         raise BadInputError(f"the {what} is longer than {MAX_TEXT} characters")
     return value
+
+
+def _role_record(row: CustomRole) -> Role:
+    return Role(
+        id=row.id,
+        title=row.title,
+        description=row.description,
+        scope_types=tuple(row.scope_types),
+        permissions=tuple(row.permissions),
+    )
+
+
+def _rule_record(row: StoredRule) -> DelegationRule:
+    return DelegationRule(
+        id=row.id,
+        description=row.description,
+        holders=tuple(row.holders),
+        assign=tuple(row.assign),
+        revoke=tuple(row.revoke),
+        scope_types=tuple(row.scope_types),
+    )
 
 
 def _check_expiry(expires_at: datetime | None) -> None:
@@ -204,6 +229,8 @@ class Rolecall:
                 index.add_user(username, email, display_name, active)
             for scope in session.scalars(select(KnownScope)):
                 index.add_scope(scope.key, scope.title)
+            for custom in session.scalars(select(CustomRole)):
+                index.define_role(_role_record(custom), retired=custom.retired)
             rows = session.execute(
                 select(
                     Assignment.id,
@@ -221,6 +248,8 @@ class Rolecall:
             )
             for r in session.scalars(select(Restriction)):
                 index.put_restriction(r.scope, r.permissions, r.exempt_roles, r.reason)
+            for rule in session.scalars(select(StoredRule)):
+                index.set_rule(rule.id, None if rule.disabled else _rule_record(rule))
         with self._lock:
             self.index = index
         self.last_sync = time.monotonic()
@@ -428,8 +457,14 @@ class Rolecall:
 
         return self._write(actor, work)[0]
 
+    def role(self, name: str) -> Role:
+        """A role by id or alias, custom roles included; :class:`BadInputError` if none."""
+        return role_of(self.index, self.registry, name)
+
     def _validate_grant(self, role: str, scope: str) -> tuple[str, str]:
-        definition = self.registry.role(role)
+        definition = self.role(role)
+        if definition.id in self.index.retired_roles:
+            raise BadInputError(f"role {definition.id} is retired: it cannot be assigned")
         resolved = self.registry.scopes.resolve(scope)
         if resolved.type not in definition.scope_types:
             raise BadInputError(
@@ -492,7 +527,7 @@ class Rolecall:
 
     def delegation(self) -> Delegation:
         """The delegation rules in force, over the current index."""
-        return Delegation(self.index, self.registry.rules)
+        return Delegation(self.index, self.index.rules())
 
     def _acting(self, actor: str | None, as_user: str | None) -> str | None:
         if as_user is None:
@@ -749,6 +784,7 @@ class Rolecall:
         role_id, rows = bulk_validate(
             self.index,
             self.registry,
+            self.role,
             self.delegation() if as_user is not None else None,
             action,
             role,
@@ -778,6 +814,210 @@ class Rolecall:
             revision=revision,
             batch_id=batch_id,
         )
+
+    # ------------------------------------------------------------------ custom roles and rules
+
+    def _require_admin(self, as_user: str | None, *, platform_only: bool) -> None:
+        """Custom roles take a platform or org admin; rule changes a platform admin."""
+        if as_user is None:
+            return
+        wanted = {"platform_admin"} if platform_only else {"platform_admin", "org_admin"}
+        held = {
+            g.role
+            for cell in self.index.cells_of(as_user).values()
+            for g in cell.grants
+            if g.expires_at is None or g.expires_at > time.time()
+        }
+        if not held & wanted:
+            raise NotAllowedError(
+                Refusal(
+                    "administration",
+                    f"{as_user} may not change "
+                    f"{'delegation rules' if platform_only else 'custom roles'}: it takes "
+                    f"{' or '.join(sorted(wanted))}",
+                )
+            )
+
+    def _define(
+        self, role: Role, *, action: str, retired: bool, base: str | None, actor: str | None
+    ) -> int:
+        def work(session: Session, audit: AuditWriter) -> None:
+            row = session.get(CustomRole, role.id)
+            if row is None:
+                row = CustomRole(id=role.id, created_by=audit.actor, created_at=audit.at)
+                session.add(row)
+            row.title, row.description = role.title, role.description
+            row.permissions, row.scope_types = list(role.permissions), list(role.scope_types)
+            row.base_role, row.retired, row.updated_at = base, retired, audit.at
+            audit.add(
+                action,
+                role=role.id,
+                details={
+                    "op": "role_define",
+                    "role": role.model_dump(mode="json"),
+                    "retired": retired,
+                },
+            )
+
+        return self._write(actor, work)[0]
+
+    def create_role(
+        self,
+        role_id: str,
+        *,
+        title: str,
+        description: str,
+        scope_types: Iterable[str],
+        permissions: Iterable[str] = (),
+        base: str | None = None,
+        as_user: str | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """Create a custom role from registered permissions (and those of ``base``)."""
+        actor = self._acting(actor, as_user)
+        self._require_admin(as_user, platform_only=False)
+        role = build_role(
+            self.index,
+            self.registry,
+            role_id,
+            title=title,
+            description=description,
+            scope_types=scope_types,
+            permissions=permissions,
+            base=base,
+        )
+        return self._define(role, action="role_create", retired=False, base=base, actor=actor)
+
+    def edit_role(
+        self,
+        role_id: str,
+        *,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        title: str | None = None,
+        description: str | None = None,
+        dry_run: bool = False,
+        as_user: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[Any, int]:
+        """Change a custom role's permissions (or words). Returns who gains and loses what (the
+        what-if) and the revision; with ``dry_run`` nothing is written."""
+        actor = self._acting(actor, as_user)
+        self._require_admin(as_user, platform_only=False)
+        current = self.index.custom_roles.get(role_id)
+        if current is None:
+            build_role(
+                self.index,
+                self.registry,
+                role_id,
+                title="-",
+                description="-",
+                scope_types=(),
+                existing=True,
+            )  # raises the right error
+            raise BadInputError(f"no custom role {role_id!r}")  # pragma: no cover
+        gone = set(remove)
+        unknown = gone - set(current.permissions)
+        if unknown:
+            raise BadInputError(
+                f"{role_id} does not list {', '.join(sorted(unknown))}; it lists "
+                f"{', '.join(current.permissions)}"
+            )
+        role = build_role(
+            self.index,
+            self.registry,
+            role_id,
+            existing=True,
+            title=title or current.title,
+            description=description or current.description,
+            scope_types=current.scope_types,
+            permissions=[p for p in current.permissions if p not in gone] + list(add),
+        )
+        from .governance.whatif import what_if_role_change
+
+        closed = frozenset().union(*(self.registry.implied[p] for p in role.permissions))
+        impact = what_if_role_change(self.index, role_id, closed)
+        if dry_run:
+            return impact, self.revision
+        retired = role_id in self.index.retired_roles
+        revision = self._define(role, action="role_edit", retired=retired, base=None, actor=actor)
+        return impact, revision
+
+    def retire_role(
+        self, role_id: str, *, as_user: str | None = None, actor: str | None = None
+    ) -> int:
+        """Stop a custom role from being assigned; existing assignments keep working."""
+        actor = self._acting(actor, as_user)
+        self._require_admin(as_user, platform_only=False)
+        role = self.index.custom_roles.get(role_id)
+        if role is None:
+            raise BadInputError(f"no custom role {role_id!r}")
+        return self._define(role, action="role_retire", retired=True, base=None, actor=actor)
+
+    def delete_role(
+        self, role_id: str, *, as_user: str | None = None, actor: str | None = None
+    ) -> int:
+        """Delete a custom role no assignment uses (a role in use can only be retired)."""
+        actor = self._acting(actor, as_user)
+        self._require_admin(as_user, platform_only=False)
+        if role_id not in self.index.custom_roles:
+            raise BadInputError(f"no custom role {role_id!r}")
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            used = session.scalar(
+                select(func.count()).select_from(Assignment).where(Assignment.role == role_id)
+            )
+            if used:
+                raise BadInputError(f"{role_id} is held by {used} assignment(s): retire it instead")
+            session.execute(delete(CustomRole).where(CustomRole.id == role_id))
+            audit.add("role_delete", role=role_id, details={"op": "role_drop", "id": role_id})
+
+        return self._write(actor, work)[0]
+
+    def set_rule(
+        self, rule: DelegationRule, *, as_user: str | None = None, actor: str | None = None
+    ) -> int:
+        """Add a delegation rule, or replace the one with the same id (platform admins)."""
+        actor = self._acting(actor, as_user)
+        self._require_admin(as_user, platform_only=True)
+        for name in (*rule.holders, *rule.assign, *rule.revoke):
+            if name != "*":
+                self.role(name)
+        for kind in rule.scope_types:
+            if kind not in self.registry.scope_types:
+                raise BadInputError(f"unknown scope type {kind!r}")
+        return self._store_rule(rule.id, rule, actor)
+
+    def disable_rule(
+        self, rule_id: str, *, as_user: str | None = None, actor: str | None = None
+    ) -> int:
+        """Switch a delegation rule off (platform admins)."""
+        actor = self._acting(actor, as_user)
+        self._require_admin(as_user, platform_only=True)
+        if rule_id not in self.index.rules():
+            raise BadInputError(f"no delegation rule {rule_id!r} is in force")
+        return self._store_rule(rule_id, None, actor)
+
+    def _store_rule(self, rule_id: str, rule: DelegationRule | None, actor: str | None) -> int:
+        def work(session: Session, audit: AuditWriter) -> None:
+            row = session.get(StoredRule, rule_id)
+            if row is None:
+                row = StoredRule(id=rule_id)
+                session.add(row)
+            source = rule or self.index.rules()[rule_id]
+            row.description, row.holders = source.description, list(source.holders)
+            row.assign, row.revoke = list(source.assign), list(source.revoke)
+            row.scope_types, row.disabled = list(source.scope_types), rule is None
+            row.changed_by, row.changed_at = audit.actor, audit.at
+            if rule is None:
+                audit.add("rule_disable", details={"op": "rule_disable", "id": rule_id})
+            else:
+                audit.add(
+                    "rule_set",
+                    details={"op": "rule_set", "id": rule_id, "rule": rule.model_dump(mode="json")},
+                )
+
+        return self._write(actor, work)[0]
 
     def restrict(
         self,

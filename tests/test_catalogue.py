@@ -274,6 +274,7 @@ def test_every_builtin_loads_in_dependency_order(builtins: Plugins) -> None:
         "communications",
         "analytics",
         "authoring",
+        "delegation",
     ]
     assert all(p.status == "loaded" for p in builtins.plugins)
     assert builtins.warnings == ()

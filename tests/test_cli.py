@@ -175,6 +175,7 @@ def test_roles_table_json_and_matrix(good_site: Path) -> None:
             "communications",
             "analytics",
             "authoring",
+            "delegation",
         )
     )
     matrix = run_cli(

@@ -112,6 +112,7 @@ def test_installed_cli_lists_the_builtins(fresh_env: Path, tmp_path: Path) -> No
         "communications",
         "analytics",
         "authoring",
+        "delegation",
     ]
     assert plugins[0]["builtin"] is True
 

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadInputError
+from ..records import DelegationRule, Role
 from ..registry import Registry
 from ..scopes import show
 from .decisions import (
@@ -156,6 +157,10 @@ class Index:
         self._type_permissions: dict[str, frozenset[str]] = {}
         self.check: Callable[[str, str, str], bool] = self._compile_check()
         self._unions: dict[frozenset[str], frozenset[str]] = {}
+        self.custom_roles: dict[str, Role] = {}
+        self.retired_roles: set[str] = set()
+        self.stored_rules: dict[str, DelegationRule | None] = {}
+        """Rules set at run time by id; ``None`` disables the plugin rule of that id."""
         self._strings: dict[str, str] = {}
 
     # ---------------------------------------------------------------- building and changes
@@ -310,6 +315,45 @@ class Index:
         if self._restrictions.pop(scope, None) is not None:
             self._places.clear()
 
+    def define_role(self, role: Role, *, retired: bool = False) -> None:
+        """Add or change a custom role; cells holding it are rebuilt with its new permissions."""
+        closed = frozenset().union(*(self.registry.implied[p] for p in role.permissions))
+        self.custom_roles[role.id] = role
+        if retired:
+            self.retired_roles.add(role.id)
+        else:
+            self.retired_roles.discard(role.id)
+        if self._role_perms.get(role.id) != closed:
+            self._role_perms[role.id] = closed
+            self._unions.clear()
+            self._rebuild_cells_holding(role.id)
+
+    def drop_role(self, role_id: str) -> None:
+        self.custom_roles.pop(role_id, None)
+        self.retired_roles.discard(role_id)
+        if self._role_perms.pop(role_id, None) is not None:
+            self._unions.clear()
+            self._rebuild_cells_holding(role_id)
+
+    def _rebuild_cells_holding(self, role_id: str) -> None:
+        for scope, members in list(self._by_scope.items()):
+            for user, cell in list(members.items()):
+                if any(g.role == role_id for g in cell.grants):
+                    self._set_grants(user, scope, cell.grants)
+
+    def set_rule(self, rule_id: str, rule: DelegationRule | None) -> None:
+        self.stored_rules[rule_id] = rule
+
+    def rules(self) -> dict[str, DelegationRule]:
+        """The delegation rules in force: the plugins', replaced or disabled by stored ones."""
+        merged = dict(self.registry.rules)
+        for rule_id, rule in self.stored_rules.items():
+            if rule is None:
+                merged.pop(rule_id, None)
+            else:
+                merged[rule_id] = rule
+        return merged
+
     def apply_many(
         self, events: Iterable[tuple[int, str, str | None, str | None, str | None, Any]]
     ) -> None:
@@ -380,6 +424,14 @@ class Index:
             )
         elif op == "unrestrict":
             self.drop_restriction(scope)
+        elif op == "role_define":
+            self.define_role(Role.model_validate(details["role"]), retired=details["retired"])
+        elif op == "role_drop":
+            self.drop_role(details["id"])
+        elif op == "rule_set":
+            self.set_rule(details["id"], DelegationRule.model_validate(details["rule"]))
+        elif op == "rule_disable":
+            self.set_rule(details["id"], None)
         self.revision = max(self.revision, revision)
 
     # ---------------------------------------------------------------- validation

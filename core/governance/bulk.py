@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..engine.index import Index
 from ..errors import BadInputError
+from ..records import Role
 from ..registry import Registry
 from .delegation import Delegation
 
@@ -84,6 +85,7 @@ def org_wide(scope: str) -> str:
 def validate(
     index: Index,
     registry: Registry,
+    role_of: Callable[[str], Role],
     delegation: Delegation | None,
     action: Literal["assign", "revoke"],
     role: str,
@@ -94,7 +96,9 @@ def validate(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[str, list[BulkRow]]:
     """The role id and one row per (user, scope), each with its status."""
-    definition = registry.role(role)
+    definition = role_of(role)
+    if definition.id in index.retired_roles and action == "assign":
+        raise BadInputError(f"role {definition.id} is retired: it cannot be assigned")
     user_list = list(dict.fromkeys(u.strip() for u in users if u.strip()))
     scope_list = list(dict.fromkeys(s.strip() for s in scopes if s.strip()))
     if not user_list or not scope_list:

@@ -138,6 +138,40 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class CustomRole(Base):
+    """A role created by administrators at run time, from registered permissions."""
+
+    __tablename__ = "rolecall_custom_roles"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    permissions: Mapped[list[str]] = mapped_column(JSON)
+    scope_types: Mapped[list[str]] = mapped_column(JSON)
+    base_role: Mapped[str | None] = mapped_column(String(80))
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str | None] = mapped_column(String(150))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class StoredRule(Base):
+    """A delegation rule set by a platform admin: replaces the plugin rule of the same id, or
+    (``disabled``) switches it off."""
+
+    __tablename__ = "rolecall_delegation_rules"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    description: Mapped[str] = mapped_column(Text)
+    holders: Mapped[list[str]] = mapped_column(JSON)
+    assign: Mapped[list[str]] = mapped_column(JSON)
+    revoke: Mapped[list[str]] = mapped_column(JSON)
+    scope_types: Mapped[list[str]] = mapped_column(JSON)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_by: Mapped[str | None] = mapped_column(String(150))
+    changed_at: Mapped[datetime]
+
+
 class State(Base):
     """One row: the global revision, bumped by every write transaction."""
 
