@@ -154,6 +154,7 @@ class Index:
         self._children: dict[str, set[str]] = {}
         self._resolve = registry.scopes.resolve
         self._places: dict[str, _Place] = {}
+        self._restriction_generation = 0
         self._type_permissions: dict[str, frozenset[str]] = {}
         self.check: Callable[[str, str, str], bool] = self._compile_check()
         self._unions: dict[frozenset[str], frozenset[str]] = {}
@@ -216,6 +217,27 @@ class Index:
     def add_scope(self, key: str, title: str | None = None) -> None:
         self._know(key)
         self.scope_titles[key] = title
+
+    def forget_scope(self, key: str) -> None:
+        """Drop ``key`` and its known descendants from the known scopes (after their grants
+        and restrictions were removed), and ancestors left with nothing below or on them."""
+        for gone in (key, *self.descendants(key)):
+            self.scope_titles.pop(gone, None)
+            self._children.pop(gone, None)
+        chain = self._resolve(key).chain
+        for child, parent in itertools.pairwise(chain):
+            siblings = self._children.get(parent)
+            if siblings is not None:
+                siblings.discard(child)
+            if (
+                parent == "platform"
+                or siblings
+                or parent in self.scope_titles
+                or parent in self._by_scope
+                or parent in self._restrictions
+            ):
+                break
+            self._children.pop(parent, None)
 
     def put_grant(
         self,
@@ -294,6 +316,7 @@ class Index:
             wanted = set(listed)
             denied = frozenset(p for p, closed in self.registry.implied.items() if closed & wanted)
         self._restrictions[scope] = _Restriction(listed, denied, frozenset(exempt_roles), reason)
+        self._restriction_generation += 1
         self._places.clear()  # the "restricted" flag of cached scopes may have changed
 
     def restriction(self, scope: str) -> RestrictionInfo | None:
@@ -313,6 +336,7 @@ class Index:
 
     def drop_restriction(self, scope: str) -> None:
         if self._restrictions.pop(scope, None) is not None:
+            self._restriction_generation += 1
             self._places.clear()
 
     def define_role(self, role: Role, *, retired: bool = False) -> None:
@@ -424,6 +448,8 @@ class Index:
             )
         elif op == "unrestrict":
             self.drop_restriction(scope)
+        elif op == "scope_forget":
+            self.forget_scope(scope)
         elif op == "role_define":
             self.define_role(Role.model_validate(details["role"]), retired=details["retired"])
         elif op == "role_drop":
@@ -462,11 +488,16 @@ class Index:
                     p for p, kinds in self._applies.items() if resolved.type in kinds
                 )
                 self._type_permissions[resolved.type] = applicable
+            generation = self._restriction_generation
             restricted = any(key in self._restrictions for key in resolved.chain)
             place = (resolved.chain, applicable, restricted)
             if len(self._places) >= PLACES_CACHE_SIZE:
                 self._places.clear()  # bounded: one-off or hostile keys cannot grow it forever
             self._places[scope] = place
+            if generation != self._restriction_generation:
+                # A restriction changed (the sync thread) while this was computed: the flag
+                # may be stale, so do not keep it; the next check computes it again.
+                self._places.pop(scope, None)
         return place
 
     def _compile_check(self) -> Callable[[str, str, str], bool]:
