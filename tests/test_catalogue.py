@@ -290,7 +290,11 @@ def test_disabling_a_plugin_the_course_roles_use_skips_authoring_and_names_the_g
     assert authoring is not None
     assert authoring.status == "failed"
     assert "instructor.email" in (authoring.error or "")
-    assert [p.name for p in loaded.plugins if p.status == "failed"] == ["authoring"]
+    # The default delegation rules name the course roles, so they go too, saying why.
+    assert [p.name for p in loaded.plugins if p.status == "failed"] == ["authoring", "delegation"]
+    delegation = loaded.info("delegation")
+    assert delegation is not None
+    assert "names unknown role 'org_admin'" in (delegation.error or "")
     assert "library_admin" in loaded.registry.roles
 
 

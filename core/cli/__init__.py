@@ -5,7 +5,9 @@ from . import access_commands as _access_commands  # noqa: F401
 from . import bulk_commands as _bulk_commands  # noqa: F401
 from . import catalogue_commands as _catalogue_commands  # noqa: F401
 from . import demo_commands as _demo_commands  # noqa: F401
+from . import governance_commands as _governance_commands  # noqa: F401
 from . import registry_commands as _registry_commands  # noqa: F401
+from . import role_admin_commands as _role_admin_commands  # noqa: F401
 from .main import cli
 
 

@@ -1,0 +1,302 @@
+"""Lifecycle: expiring grants, removing scopes and retiring users.
+
+Each operation is one audited write transaction through the service (``Rolecall._write``): it
+takes the write lock, decides from the rows (never from the index, which may lag other
+writers), deletes them and appends one audit event per removed row. Other processes follow
+through the change feed: every event carries the index operation it stands for in
+``details["op"]`` (``revoke``, ``unrestrict``, ``user_update``, ``scope_forget``), or is an
+``expire`` event the index applies as such. An operation with nothing to remove writes nothing
+and spends no revision.
+
+    from rolecall.core.governance.lifecycle import expire, remove_scope, retire_user
+
+    expire(rc)                                 # the grants whose expiry has passed
+    remove_scope(rc, "course-v1:MITx+6.002x+2026_T1", reason="course deleted")
+    retire_user(rc, "ada", reason="left the organisation")
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from ..engine import GrantInfo
+from ..errors import BadInputError
+from ..scopes import show
+from ..storage.audit import AuditWriter
+from ..storage.models import Assignment, KnownScope, Restriction, User
+
+if TYPE_CHECKING:
+    from ..service import Rolecall
+
+CHUNK = 5_000
+"""Rows per ``IN (...)`` list: well under every backend's limit on bound parameters."""
+
+MAX_REASON = 1000
+
+SCOPE_FORGET = "scope_forget"
+"""The index operation of an event saying a scope key is no longer known (its assignments,
+restriction and known-scope row are gone)."""
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What one lifecycle operation removed, and the revision it wrote (unchanged when it
+    removed nothing)."""
+
+    revision: int
+    grants: tuple[GrantInfo, ...] = ()
+    restrictions: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    deactivated: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.grants or self.restrictions or self.scopes or self.deactivated)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _reason(reason: str | None) -> str | None:
+    if reason is not None and len(reason) > MAX_REASON:
+        raise BadInputError(f"the reason is longer than {MAX_REASON} characters")
+    return reason
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+_GRANT_COLUMNS = (
+    Assignment.id,
+    User.username,
+    Assignment.role,
+    Assignment.scope,
+    Assignment.granted_by,
+    Assignment.granted_at,
+    Assignment.expires_at,
+)
+
+
+def _infos(rows: Iterable[Any], now: datetime) -> list[GrantInfo]:
+    return [
+        GrantInfo(
+            id=gid,
+            user=user,
+            role=role,
+            scope=scope,
+            granted_by=by,
+            granted_at=at,
+            expires_at=expires,
+            expired=expires is not None and expires <= now,
+        )
+        for gid, user, role, scope, by, at, expires in rows
+    ]
+
+
+def _delete_grants(session: Session, grants: Sequence[GrantInfo]) -> None:
+    for chunk in _chunks([g.id for g in grants]):
+        session.execute(delete(Assignment).where(Assignment.id.in_(chunk)))
+
+
+# ------------------------------------------------------------------------------------ expiry
+
+
+def expire(
+    rc: Rolecall, *, now: datetime | None = None, actor: str | None = None
+) -> list[GrantInfo]:
+    """Delete every assignment whose expiry is at or before ``now`` (default: the current time),
+    in one transaction with one ``expire`` audit event each (details: ``id``, ``expired_at``).
+    Returns the removed grants, oldest id first; with nothing to remove nothing is written.
+
+    An expired grant already grants nothing (the index compares expiries with the clock); this
+    clears it from listings and from the tables. ``now`` may be earlier than the current time
+    (expire only what had expired by then), never later: that would remove live grants."""
+    current = _now()
+    if now is None:
+        now = current
+    elif now.tzinfo is None:
+        raise BadInputError("the time needs a time zone (for example 2027-01-31T00:00Z)")
+    elif now > current:
+        raise BadInputError(f"{now.isoformat()} is in the future: grants expire when it comes")
+
+    def work(session: Session, audit: AuditWriter) -> list[GrantInfo]:
+        rows = session.execute(
+            select(*_GRANT_COLUMNS)
+            .join(User, User.id == Assignment.user_id)
+            .where(Assignment.expires_at.is_not(None), Assignment.expires_at <= now)
+            .order_by(Assignment.id)
+        )
+        gone = _infos(rows, now)
+        _delete_grants(session, gone)
+        for g in gone:
+            assert g.expires_at is not None
+            audit.add(
+                "expire",
+                user=g.user,
+                role=g.role,
+                scope=g.scope,
+                details={"id": g.id, "expired_at": g.expires_at.isoformat()},
+            )
+        return gone
+
+    return rc._write(actor, work, batch_id=str(uuid.uuid4()))[1]
+
+
+# ------------------------------------------------------------------------------------ scopes
+
+
+def _below(rc: Rolecall, keys: Iterable[str], target: str) -> set[str]:
+    """The keys among ``keys`` that are ``target`` or one of its descendants. A stored key
+    whose type is no longer registered (its plugin was removed) cannot be placed: skipped."""
+    resolve = rc.registry.scopes.resolve
+    found = set()
+    for key in keys:
+        try:
+            chain = resolve(key).chain
+        except BadInputError:
+            continue
+        if target in chain:
+            found.add(key)
+    return found
+
+
+def scope_removal(
+    rc: Rolecall, scope: str, *, actor: str | None = None, reason: str | None = None
+) -> Removal:
+    """:func:`remove_scope`, returning what was removed."""
+    resolved = rc.registry.scopes.resolve(scope)
+    if resolved.type == "platform":
+        raise BadInputError("the platform scope cannot be removed")
+    key = resolved.key
+    reason = _reason(reason)
+
+    def work(session: Session, audit: AuditWriter) -> Removal:
+        # Descendants are found from the keys in use, under the write lock: an org's courses
+        # are whatever keys have the org on their chain, whether the index knows them or not.
+        granted = _below(rc, session.scalars(select(Assignment.scope).distinct()), key)
+        restricted = _below(rc, session.scalars(select(Restriction.scope)), key)
+        known = _below(rc, session.scalars(select(KnownScope.key)), key)
+        grants: list[GrantInfo] = []
+        for chunk in _chunks(sorted(granted)):
+            rows = session.execute(
+                select(*_GRANT_COLUMNS)
+                .join(User, User.id == Assignment.user_id)
+                .where(Assignment.scope.in_(chunk))
+            )
+            grants.extend(_infos(rows, audit.at))
+        grants.sort(key=lambda g: g.id)
+        _delete_grants(session, grants)
+        for chunk in _chunks(sorted(restricted)):
+            session.execute(delete(Restriction).where(Restriction.scope.in_(chunk)))
+        for chunk in _chunks(sorted(known)):
+            session.execute(delete(KnownScope).where(KnownScope.key.in_(chunk)))
+        for g in grants:
+            audit.add(
+                "scope_remove",
+                user=g.user,
+                role=g.role,
+                scope=g.scope,
+                details={"op": "revoke", "id": g.id, "reason": reason},
+            )
+        for s in sorted(restricted):
+            audit.add("scope_remove", scope=s, details={"op": "unrestrict", "reason": reason})
+        # Last, once their grants and restrictions are gone: every key the index may know
+        # from the removed rows (and the removed key itself) leaves its scope listings.
+        touched = granted | restricted | known
+        forgotten = sorted(touched | {key}) if touched else []
+        for s in forgotten:
+            audit.add("scope_remove", scope=s, details={"op": SCOPE_FORGET, "reason": reason})
+        return Removal(
+            revision=audit.revision,
+            grants=tuple(grants),
+            restrictions=tuple(sorted(restricted)),
+            scopes=tuple(forgotten),
+        )
+
+    revision, removal, rows = rc._write(actor, work, batch_id=str(uuid.uuid4()))
+    return removal if rows else Removal(revision=revision)
+
+
+def remove_scope(
+    rc: Rolecall, scope: str, *, actor: str | None = None, reason: str | None = None
+) -> int:
+    """Remove a scope (a course, a library, an org...) from rolecall: the assignments on it and
+    on its descendants (for an org: on every scope whose ancestor chain holds the org), the
+    restrictions there, and the known-scope rows, in one transaction with one ``scope_remove``
+    audit event per removed assignment (``op`` ``revoke``) and restriction (``op``
+    ``unrestrict``) and per key no longer known (``op`` ``scope_forget``). A key used again
+    later starts empty: nothing revives. ``platform`` cannot be removed. Returns the revision
+    (unchanged when there was nothing to remove)."""
+    return scope_removal(rc, scope, actor=actor, reason=reason).revision
+
+
+# ------------------------------------------------------------------------------------ users
+
+
+def user_retirement(
+    rc: Rolecall, username: str, *, actor: str | None = None, reason: str | None = None
+) -> Removal:
+    """:func:`retire_user`, returning what was removed."""
+    if not isinstance(username, str) or not username:
+        raise BadInputError(f"a username must be non-empty text, not {show(username)}")
+    reason = _reason(reason)
+
+    def work(session: Session, audit: AuditWriter) -> Removal:
+        user = session.execute(
+            select(User.id, User.email, User.display_name, User.active).where(
+                User.username == username
+            )
+        ).first()
+        if user is None:
+            raise BadInputError(f"unknown user {show(username)}")
+        rows = session.execute(
+            select(*_GRANT_COLUMNS)
+            .join(User, User.id == Assignment.user_id)
+            .where(Assignment.user_id == user.id)
+            .order_by(Assignment.id)
+        )
+        grants = _infos(rows, audit.at)
+        _delete_grants(session, grants)
+        for g in grants:
+            audit.add(
+                "user_retire",
+                user=g.user,
+                role=g.role,
+                scope=g.scope,
+                details={"op": "revoke", "id": g.id, "reason": reason},
+            )
+        if user.active:
+            session.execute(update(User).where(User.id == user.id).values(active=False))
+            audit.add(
+                "user_update",
+                user=username,
+                details={
+                    "email": user.email,
+                    "display_name": user.display_name,
+                    "active": False,
+                },
+            )
+        return Removal(revision=audit.revision, grants=tuple(grants), deactivated=user.active)
+
+    revision, removal, rows = rc._write(actor, work)
+    return removal if rows else Removal(revision=revision)
+
+
+def retire_user(
+    rc: Rolecall, username: str, *, actor: str | None = None, reason: str | None = None
+) -> int:
+    """Remove every role ``username`` holds (one ``user_retire`` audit event each, ``op``
+    ``revoke``) and mark the user inactive (a ``user_update`` event), in one transaction. The
+    user stays known, so the audit log and history still name them. Returns the revision
+    (unchanged when the user was already inactive and held nothing)."""
+    return user_retirement(rc, username, actor=actor, reason=reason).revision

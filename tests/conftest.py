@@ -1,0 +1,154 @@
+"""Shared fixtures: a small test plugin, the loaded plugins, and a service on SQLite and
+PostgreSQL.
+
+The test plugin (:class:`CoursePlugin`) registers:
+
+- ``t.view``; ``t.edit`` implies ``t.view``; ``t.publish`` implies ``t.edit``; ``t.grade``: all
+  applying to courses only;
+- ``lib.view``; ``lib.edit`` implies ``lib.view``: libraries only;
+- roles ``viewer``, ``editor``, ``publisher``, ``grader`` (course, org, platform); ``staff``
+  (includes ``editor`` and ``grader``); ``librarian`` (library, org, platform); ``admin``
+  (``grants_all``, platform only).
+
+``database_url`` is parametrized: every test that uses it (or ``rc``) runs once on an SQLite file
+and once on a brand-new PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pg import postgres_url  # noqa: F401
+
+from rolecall.builtin_plugins import BUILTIN_PLUGINS
+from rolecall.core import (
+    Permission,
+    Plugins,
+    PluginSettings,
+    Role,
+    Rolecall,
+    hookimpl,
+    load_plugins,
+)
+
+COURSE_ROLE_TYPES = ("course", "org", "platform")
+
+
+def permission(pid: str, scope_types: tuple[str, ...], implies: tuple[str, ...] = ()) -> Permission:
+    return Permission(
+        id=pid,
+        title=f"Title of {pid}",
+        description=f"Description of {pid}.",
+        area="Testing",
+        scope_types=scope_types,
+        implies=implies,
+    )
+
+
+def role(
+    rid: str,
+    scope_types: tuple[str, ...],
+    permissions: tuple[str, ...] = (),
+    *,
+    includes: tuple[str, ...] = (),
+    grants_all: bool = False,
+) -> Role:
+    return Role(
+        id=rid,
+        title=f"Title of {rid}",
+        description=f"Description of {rid}.",
+        scope_types=scope_types,
+        permissions=permissions,
+        includes=includes,
+        grants_all=grants_all,
+    )
+
+
+class CoursePlugin:
+    """The test plugin: a few course and library permissions and the roles built from them."""
+
+    @hookimpl
+    def register_permissions(self) -> list[Permission]:
+        return [
+            permission("t.view", ("course",)),
+            permission("t.edit", ("course",), ("t.view",)),
+            permission("t.publish", ("course",), ("t.edit",)),
+            permission("t.grade", ("course",)),
+            permission("lib.view", ("library",)),
+            permission("lib.edit", ("library",), ("lib.view",)),
+        ]
+
+    @hookimpl
+    def register_roles(self) -> list[Role]:
+        return [
+            role("viewer", COURSE_ROLE_TYPES, ("t.view",)),
+            role("editor", COURSE_ROLE_TYPES, ("t.edit",)),
+            role("publisher", COURSE_ROLE_TYPES, ("t.publish",)),
+            role("grader", COURSE_ROLE_TYPES, ("t.grade",)),
+            role("staff", COURSE_ROLE_TYPES, includes=("editor", "grader")),
+            role("librarian", ("library", "org", "platform"), ("lib.edit",)),
+            role("admin", ("platform",), grants_all=True),
+        ]
+
+
+ONLY_PLATFORM = PluginSettings(disabled=frozenset(BUILTIN_PLUGINS) - {"platform"})
+"""The built-in ``platform`` plugin (the scope types) and none of the others, whose roles and
+aliases (``staff``...) are not what these tests are about."""
+
+
+def load_only(**extra: object) -> Plugins:
+    """The ``platform`` plugin and ``extra`` (name -> plugin object); no entry points, no
+    environment. Fails unless every one of them loaded."""
+    loaded = load_plugins(ONLY_PLATFORM, entry_points=[], extra=extra)
+    failed = [(p.name, p.error) for p in loaded.plugins if p.status == "failed"]
+    assert not failed, failed
+    assert all(loaded.info(name) is not None for name in extra)
+    return loaded
+
+
+def make_plugins(**extra: object) -> Plugins:
+    """The ``platform`` plugin, the test plugin and ``extra``."""
+    return load_only(testcourses=CoursePlugin(), **extra)
+
+
+@pytest.fixture
+def plugins() -> Plugins:
+    return make_plugins()
+
+
+@pytest.fixture
+def plugins_with() -> Callable[..., Plugins]:
+    """``plugins_with(name=plugin_object, ...)``: the test plugins and these extra ones."""
+    return make_plugins
+
+
+@pytest.fixture
+def plugins_only() -> Callable[..., Plugins]:
+    """``plugins_only(name=plugin_object, ...)``: the ``platform`` plugin and these, without the
+    test plugin."""
+    return load_only
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'rolecall.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """An empty database: an SQLite file, then a brand-new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def rc(database_url: str, plugins: Plugins) -> Iterator[Rolecall]:
+    """A service on ``database_url`` that catches up on every read (staleness 0)."""
+    service = Rolecall.open(database_url, plugins=plugins, background_sync=False, staleness=0)
+    try:
+        yield service
+    finally:
+        service.close()
