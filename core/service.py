@@ -15,6 +15,7 @@ background thread) and at once when a caller passes a newer token.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import threading
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, String, delete, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
@@ -59,6 +60,8 @@ log = logging.getLogger("rolecall.service")
 
 T = TypeVar("T")
 _SPACE = re.compile(r"\s")
+RAW_TIME = String()
+"""Reads a time column as the driver returns it (text on SQLite, datetime on PostgreSQL)."""
 MAX_TEXT = 1000
 USERNAME_MAX = 150
 
@@ -219,6 +222,22 @@ class Rolecall:
         if engine.dialect.name == "postgresql":
             engine = engine.execution_options(isolation_level="REPEATABLE READ")
         index = Index(self.registry)
+        # Millions of new objects and no garbage among them: the cyclic collector would only
+        # walk them again and again while they are created.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._fill(engine, index)
+        finally:
+            if collecting:
+                gc.enable()
+        with self._lock:
+            self.index = index
+        # Long-lived: keep the collector from traversing the index on every full collection.
+        gc.freeze()
+        self.last_sync = time.monotonic()
+
+    def _fill(self, engine: Engine, index: Index) -> None:
         with Session(engine) as session, session.begin():
             index.revision = int(session.scalar(select(State.revision)) or 0)
             names: dict[int, str] = {}
@@ -231,15 +250,17 @@ class Rolecall:
                 index.add_scope(scope.key, scope.title)
             for custom in session.scalars(select(CustomRole)):
                 index.define_role(_role_record(custom), retired=custom.retired)
-            rows = session.execute(
+            # Core rows, times as stored (text on SQLite): the index wants epoch seconds, and a
+            # bulk write gives many rows the same time, so each distinct value converts once.
+            rows = session.connection().execute(
                 select(
                     Assignment.id,
                     Assignment.user_id,
                     Assignment.role,
                     Assignment.scope,
                     Assignment.granted_by,
-                    Assignment.granted_at,
-                    Assignment.expires_at,
+                    type_coerce(Assignment.granted_at, RAW_TIME),
+                    type_coerce(Assignment.expires_at, RAW_TIME),
                 ).execution_options(yield_per=50_000)
             )
             index.load_grants(
@@ -250,9 +271,6 @@ class Rolecall:
                 index.put_restriction(r.scope, r.permissions, r.exempt_roles, r.reason)
             for rule in session.scalars(select(StoredRule)):
                 index.set_rule(rule.id, None if rule.disabled else _rule_record(rule))
-        with self._lock:
-            self.index = index
-        self.last_sync = time.monotonic()
 
     def sync(self) -> int:
         """Apply every change committed since the index's revision; return the new revision."""

@@ -266,13 +266,30 @@ class Index:
 
     def load_grants(
         self,
-        rows: Iterable[tuple[int, str, str, str, str | None, datetime, datetime | None]],
+        rows: Iterable[tuple[int, str, str, str, str | None, Any, Any]],
     ) -> int:
         """Bulk-load (id, user, role, scope, granted_by, granted_at, expires_at) rows into an
-        index that holds no grants yet: grouped first, so each cell is built once."""
+        index that holds no grants yet: grouped first, so each cell is built once. Times may
+        be datetimes or the text SQLite stores (UTC); each distinct value converts once and
+        its float is shared."""
         intern = self._strings.setdefault
         seen: set[str] = set()
         groups: dict[tuple[str, str], list[Grant]] = {}
+        times: dict[Any, float] = {}
+
+        def epoch(value: Any) -> float:
+            found = times.get(value)
+            if found is None:
+                if isinstance(value, str):
+                    moment = datetime.fromisoformat(value)
+                    if moment.tzinfo is None:
+                        moment = moment.replace(tzinfo=UTC)
+                    found = moment.timestamp()
+                else:
+                    found = value.timestamp()
+                times[value] = found
+            return found
+
         count = 0
         for grant_id, user, role, scope, granted_by, granted_at, expires_at in rows:
             count += 1
@@ -283,8 +300,8 @@ class Index:
                 grant_id,
                 intern(role, role),
                 intern(granted_by, granted_by) if granted_by else None,
-                granted_at.timestamp(),
-                expires_at.timestamp() if expires_at else None,
+                epoch(granted_at),
+                None if expires_at is None else epoch(expires_at),
             )
             key = (intern(user, user), intern(scope, scope))
             group = groups.get(key)
