@@ -1,0 +1,104 @@
+"""The Alembic migrations against the models, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Engine, Integer, MetaData, func, inspect, select, text, update
+
+from rolecall.core.storage.database import (
+    GENESIS_HASH,
+    MIGRATIONS,
+    SCHEMA_HEAD,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+)
+from rolecall.core.storage.models import Base, State
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    created = make_engine(database_url)
+    try:
+        yield created
+    finally:
+        created.dispose()
+
+
+def differences(engine: Engine, metadata: MetaData) -> list[Any]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, metadata))
+
+
+def schema(engine: Engine) -> dict[str, Any]:
+    """Tables, columns, indexes and constraints as the database reports them."""
+    found: dict[str, Any] = {}
+    inspector = inspect(engine)
+    for table in sorted(inspector.get_table_names()):
+        found[table] = (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            sorted(
+                (i["name"] or "", tuple(i["column_names"])) for i in inspector.get_indexes(table)
+            ),
+            sorted(
+                (u["name"] or "", tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(table)
+            ),
+            inspector.get_pk_constraint(table)["constrained_columns"],
+            sorted(
+                (f["referred_table"], tuple(f["constrained_columns"]))
+                for f in inspector.get_foreign_keys(table)
+            ),
+        )
+    return found
+
+
+def test_the_migrated_schema_equals_the_models(engine: Engine) -> None:
+    assert upgrade(engine)
+    assert differences(engine, Base.metadata) == []
+
+
+def test_the_comparison_notices_a_model_the_migrations_lack(engine: Engine) -> None:
+    upgrade(engine)
+    changed = MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["rolecall_users"].append_column(Column("shoe_size", Integer(), nullable=True))
+    found = differences(engine, changed)
+    assert [(d[0], d[2], d[3].name) for d in found] == [
+        ("add_column", "rolecall_users", "shoe_size")
+    ]
+
+
+def test_upgrade_twice_is_a_no_op_the_second_time(engine: Engine) -> None:
+    assert current_revision(engine) is None
+    assert upgrade(engine) is True
+    before = schema(engine)
+    with engine.begin() as connection:
+        connection.execute(update(State).values(revision=7))
+    assert upgrade(engine) is False
+    assert schema(engine) == before
+    with engine.connect() as connection:
+        rows = connection.execute(select(State.id, State.revision, State.last_hash)).all()
+    assert [tuple(r) for r in rows] == [(1, 7, GENESIS_HASH)]  # not reset, not duplicated
+
+
+def test_the_head_revision_is_recorded(engine: Engine) -> None:
+    upgrade(engine)
+    script = ScriptDirectory(str(MIGRATIONS))
+    assert len(script.get_heads()) == 1
+    assert current_revision(engine) == head_revision() == script.get_current_head() == SCHEMA_HEAD
+    with engine.connect() as connection:
+        versions = connection.scalars(text("SELECT version_num FROM alembic_version")).all()
+        assert versions == [SCHEMA_HEAD]
+        assert connection.scalar(select(func.count()).select_from(State)) == 1
