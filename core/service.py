@@ -614,8 +614,13 @@ class Rolecall:
             ]
             # Ids are given here, under the write lock every writer takes, so one executemany
             # inserts the batch (RETURNING with ordered ids would cost a statement per row).
-            first = int(session.scalar(select(func.coalesce(func.max(Assignment.id), 0))) or 0) + 1
-            new_ids = list(range(first, first + len(values)))
+            # They come from a counter, never reused, so an id in the audit log names one grant.
+            last = int(session.scalar(select(State.last_assignment_id)) or 0)
+            new_ids = list(range(last + 1, last + 1 + len(values)))
+            if new_ids:
+                session.execute(
+                    update(State).where(State.id == 1).values(last_assignment_id=new_ids[-1])
+                )
             for value, new_id in zip(values, new_ids, strict=True):
                 value["id"] = new_id
             for start in range(0, len(values), 10_000):

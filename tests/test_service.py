@@ -913,3 +913,17 @@ def test_a_failing_hook_is_logged_and_neither_undoes_nor_blocks_the_change(
     assert "cannot forward ada" in caplog.text
     with Rolecall.open(database_url, plugins=plugins, background_sync=False) as again:
         assert again.check("ada", "t.edit", C1)
+
+
+def test_an_assignment_id_is_never_given_twice(rc: Rolecall) -> None:
+    rc.add_users(["ada", "bob"])
+    rc.assign("ada", "editor", "course-v1:MITx+6.002x+2026_T1")
+    first = rc.index.grant("ada", "editor", "course-v1:MITx+6.002x+2026_T1")
+    assert first is not None
+    rc.revoke("ada", "editor", "course-v1:MITx+6.002x+2026_T1")  # the highest id goes
+    rc.assign("bob", "editor", "course-v1:MITx+6.002x+2026_T1")
+    second = rc.index.grant("bob", "editor", "course-v1:MITx+6.002x+2026_T1")
+    assert second is not None
+    assert second.id > first.id
+    ids = [e.details["id"] for e in rc.audit() if e.action in ("assign", "revoke")]
+    assert ids == [first.id, first.id, second.id]

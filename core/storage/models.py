@@ -180,6 +180,7 @@ class State(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+    last_assignment_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 # The tables, typed as such, for Core bulk statements (the ORM's bulk path is slower).

@@ -1,4 +1,4 @@
-"""Custom roles and stored delegation rules.
+"""Custom roles, stored delegation rules, and a counter for assignment ids.
 
 Revision ID: 0002
 Revises: 0001
@@ -43,7 +43,20 @@ def upgrade() -> None:
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
     )
 
+    # Assignment ids come from a counter so that an id is never given twice (the audit log
+    # names grants by id); it starts after the highest id in use.
+    with op.batch_alter_table("rolecall_state") as batch:
+        batch.add_column(
+            sa.Column("last_assignment_id", sa.BigInteger(), nullable=False, server_default="0")
+        )
+    op.execute(
+        "UPDATE rolecall_state SET last_assignment_id = "
+        "(SELECT COALESCE(MAX(id), 0) FROM rolecall_assignments)"
+    )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("rolecall_state") as batch:
+        batch.drop_column("last_assignment_id")
     op.drop_table("rolecall_delegation_rules")
     op.drop_table("rolecall_custom_roles")
