@@ -38,6 +38,7 @@ from .governance.bulk import NOTHING_TO_DO, BulkResult
 from .governance.bulk import validate as bulk_validate
 from .governance.custom_roles import build_role, role_of
 from .governance.delegation import Refusal
+from .governance.whatif import Impact, what_if_assign, what_if_revoke, what_if_role_change
 from .plugins import Plugins, load_plugins
 from .records import AssignmentEvent, DelegationRule, Role
 from .registry import Registry
@@ -827,9 +828,11 @@ class Rolecall:
             )
         elif apply:
             revision = self.revoke_many(ok, actor=actor, reason=reason, batch_id=batch_id)
+        impact = self.what_if(action, ok) if dry_run else None
         return BulkResult(
             action=action,
             role=role_id,
+            impact=impact,
             rows=tuple(rows),
             applied=apply,
             dry_run=dry_run,
@@ -837,6 +840,30 @@ class Rolecall:
             revision=revision,
             batch_id=batch_id,
         )
+
+    # ------------------------------------------------------------------ what-if
+
+    def what_if(
+        self, action: Literal["assign", "revoke"], rows: Iterable[tuple[str, str, str]]
+    ) -> Impact:
+        """Who would gain or lose which permissions where if these (user, role, scope) grants
+        were made or removed; nothing is written."""
+        checked = []
+        for user, role, scope in rows:
+            role_id, key = (
+                self._validate_grant(role, scope)
+                if action == "assign"
+                else (
+                    self.role(role).id,
+                    self.registry.scopes.resolve(scope).key,
+                )
+            )
+            self.index.require_user(user)
+            checked.append((user, role_id, key))
+        with self._lock:
+            if action == "assign":
+                return what_if_assign(self.index, checked)
+            return what_if_revoke(self.index, checked)
 
     # ------------------------------------------------------------------ custom roles and rules
 
@@ -922,7 +949,7 @@ class Rolecall:
         dry_run: bool = False,
         as_user: str | None = None,
         actor: str | None = None,
-    ) -> tuple[Any, int]:
+    ) -> tuple[Impact, int]:
         """Change a custom role's permissions (or words). Returns who gains and loses what (the
         what-if) and the revision; with ``dry_run`` nothing is written."""
         actor = self._acting(actor, as_user)
@@ -956,8 +983,6 @@ class Rolecall:
             scope_types=current.scope_types,
             permissions=[p for p in current.permissions if p not in gone] + list(add),
         )
-        from .governance.whatif import what_if_role_change
-
         closed = frozenset().union(*(self.registry.implied[p] for p in role.permissions))
         impact = what_if_role_change(self.index, role_id, closed)
         if dry_run:

@@ -203,3 +203,29 @@ def test_cli_reads_files_and_exits_1_when_a_row_fails(rc: Rolecall, tmp_path: Pa
     )
     assert both.exit_code == 2
     assert "give --users or --users-file" in both.stderr
+
+
+def test_dry_runs_show_who_gains_and_loses_and_write_nothing(rc: Rolecall) -> None:
+    url = str(rc.engine.url)
+    runner = CliRunner()
+    before = rc.revision
+    assign = runner.invoke(
+        cli,
+        ["--database", url, "assign", "bea", "course_editor", CIRCUITS, "--dry-run", "--as", "ada"],
+    )
+    assert assign.exit_code == 0, assign.stderr
+    assert assign.stdout.startswith("bea gains courses.")
+    assert "courses.edit_course_content" in assign.stdout
+    assert "but it would be refused" not in assign.stdout
+    refused = runner.invoke(
+        cli, ["--database", url, "assign", "bea", "course_editor", CS50, "--dry-run", "--as", "ada"]
+    )
+    assert "but it would be refused: ada may not assign course_editor" in refused.stdout
+    revoke = runner.invoke(
+        cli, ["--database", url, "revoke", "olivia", "org_admin", "org:MITx", "--dry-run"]
+    )
+    assert revoke.stdout.startswith("olivia loses ")
+    bulk = rc.bulk("assign", "course_auditor", ["cy", "dee"], [CIRCUITS], dry_run=True)
+    assert bulk.impact is not None
+    assert [c.user for c in bulk.impact.changes] == ["cy", "dee"]
+    assert rc.revision == before

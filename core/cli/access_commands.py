@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from typing import Literal
 
 import click
 
 from ..engine import Decision, GrantInfo, TeamMember
 from ..engine.index import ALL
 from ..errors import BadInputError
+from ..service import Rolecall
 from ..storage.database import current_revision, database_url, head_revision, make_engine, upgrade
 from .main import State, cli, service_of
 from .output import echo_json, echo_table
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 OPERATOR = "(operator)"
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Show who would gain or lose what; change nothing."
+)
 as_option = click.option(
     "--as",
     "as_user",
@@ -125,12 +130,57 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
 # ------------------------------------------------------------------------------------ changes
 
 
+def _what_if(
+    rc: Rolecall,
+    action: Literal["assign", "revoke"],
+    user: str,
+    role: str,
+    scope: str,
+    as_user: str | None,
+    as_json: bool,
+) -> None:
+    """Print the what-if of one change; with ``--as``, also whether the rules would allow it."""
+    impact = rc.what_if(action, [(user, role, scope)])
+    refusal = None
+    if as_user is not None:
+        rc.index.require_user(as_user)
+        definition = rc.role(role)
+        delegation = rc.delegation()
+        refusal = (
+            delegation.may_assign(as_user, definition.id, scope)
+            if action == "assign"
+            else delegation.may_revoke(
+                as_user,
+                user,
+                definition.id,
+                scope,
+                is_admin=definition.admin,
+                revocable_by=definition.revocable_by,
+            )
+        )
+    if as_json:
+        echo_json(
+            {
+                "impact": impact.model_dump(mode="json"),
+                "allowed": refusal is None,
+                "refusal": str(refusal) if refusal else None,
+            }
+        )
+        return
+    lines = impact.summary()
+    click.echo("\n".join(lines) if lines else "nobody would gain or lose anything")
+    if refusal is not None:
+        click.echo(f"but it would be refused: {refusal}")
+    click.echo("dry run: nothing changed")
+
+
 @cli.command("assign")
 @click.argument("user")
 @click.argument("role")
 @click.argument("scope")
 @click.option("--expires", metavar="ISO8601", help="When the grant ends (UTC if no zone).")
 @click.option("--reason", help="Why, for the audit log.")
+@dry_run_option
 @as_option
 @json_option
 @click.pass_context
@@ -141,12 +191,16 @@ def assign_command(
     scope: str,
     expires: str | None,
     reason: str | None,
+    dry_run: bool,
     as_user: str | None,
     as_json: bool,
 ) -> None:
     """Grant ROLE to USER on SCOPE (exit 3 when the delegation rules refuse it)."""
     rc = service_of(ctx)
     expires_at = parse_time(expires, "--expires") if expires else None
+    if dry_run:
+        _what_if(rc, "assign", user, role, scope, as_user, as_json)
+        return
     before = rc.revision
     revision = rc.assign(user, role, scope, reason=reason, expires_at=expires_at, as_user=as_user)
     changed = revision != before
@@ -173,6 +227,7 @@ def assign_command(
 @click.argument("role")
 @click.argument("scope")
 @click.option("--reason", help="Why, for the audit log.")
+@dry_run_option
 @as_option
 @json_option
 @click.pass_context
@@ -182,11 +237,15 @@ def revoke_command(
     role: str,
     scope: str,
     reason: str | None,
+    dry_run: bool,
     as_user: str | None,
     as_json: bool,
 ) -> None:
     """Remove ROLE from USER on SCOPE (exit 3 when the delegation rules refuse it)."""
     rc = service_of(ctx)
+    if dry_run:
+        _what_if(rc, "revoke", user, role, scope, as_user, as_json)
+        return
     revision = rc.revoke(user, role, scope, reason=reason, as_user=as_user)
     if as_json:
         echo_json({"changed": True, "revision": revision})

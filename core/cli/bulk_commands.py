@@ -55,6 +55,8 @@ def _print(result: BulkResult, as_json: bool) -> None:
         empty="",
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items()))
+    if result.impact is not None:
+        click.echo("\n".join(result.impact.summary()) or "nobody would gain or lose anything")
     if result.dry_run:
         verdict = "dry run: nothing written"
     elif result.applied:

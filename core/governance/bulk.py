@@ -24,6 +24,7 @@ from ..errors import BadInputError
 from ..records import Role
 from ..registry import Registry
 from .delegation import Delegation
+from .whatif import Impact
 
 Status = Literal[
     "ok",
@@ -62,6 +63,8 @@ class BulkResult(BaseModel):
     partial: bool
     revision: int
     batch_id: str | None = None
+    impact: Impact | None = None
+    """With ``dry_run``: who would gain or lose what if the ``ok`` rows were applied."""
 
     @property
     def failed(self) -> list[BulkRow]:
