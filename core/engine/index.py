@@ -155,6 +155,10 @@ class Index:
         self._resolve = registry.scopes.resolve
         self._places: dict[str, _Place] = {}
         self._restriction_generation = 0
+        self._teams: dict[str, tuple[tuple[TeamMember, ...], float]] = {}
+        """scope -> (its members, the time until which their expired flags hold)."""
+        self._below_cache: dict[str, tuple[tuple[str, str], ...]] = {}
+        """scope -> itself and its known descendants with their types, sorted."""
         self._type_permissions: dict[str, frozenset[str]] = {}
         self.check: Callable[[str, str, str], bool] = self._compile_check()
         self._unions: dict[frozenset[str], frozenset[str]] = {}
@@ -189,8 +193,11 @@ class Index:
             if child in children:
                 break
             children.add(child)
+            if self._below_cache:
+                self._below_cache.clear()
 
     def _set_grants(self, user: str, scope: str, grants: tuple[Grant, ...]) -> None:
+        self._teams.pop(scope, None)
         cells = self._by_user.setdefault(user, {})
         members = self._by_scope.setdefault(scope, {})
         if grants:
@@ -221,6 +228,7 @@ class Index:
     def forget_scope(self, key: str) -> None:
         """Drop ``key`` and its known descendants from the known scopes (after their grants
         and restrictions were removed), and ancestors left with nothing below or on them."""
+        self._below_cache.clear()
         for gone in (key, *self.descendants(key)):
             self.scope_titles.pop(gone, None)
             self._children.pop(gone, None)
@@ -637,18 +645,32 @@ class Index:
         return sorted({"platform", *self.descendants("platform")})
 
     def _members(self, scope: str, now: float) -> tuple[TeamMember, ...]:
-        return tuple(
-            TeamMember(
+        """The scope's team, cached until one of its grants changes or expires: a course page
+        shares its org's and the platform's lists with every other course."""
+        cached = self._teams.get(scope)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        members = self._by_scope.get(scope, {})
+        team = tuple(
+            TeamMember.model_construct(
                 user=user, grants=tuple(self._info(user, scope, g, now) for g in cell.grants)
             )
-            for user, cell in sorted(self._by_scope.get(scope, {}).items())
+            for user, cell in sorted(members.items())
         )
+        upcoming = [
+            g.expires_at
+            for cell in members.values()
+            for g in cell.grants
+            if g.expires_at is not None and g.expires_at > now
+        ]
+        self._teams[scope] = (team, min(upcoming, default=float("inf")))
+        return team
 
     def who(self, scope: str) -> Team:
         """The scope's own team and, separately, those with access from its ancestors."""
         chain = self._resolve(scope).chain
         now = time.time()
-        return Team(
+        return Team.model_construct(
             scope=scope,
             members=self._members(scope, now),
             inherited=tuple(m for key in chain[1:] for m in self._members(key, now)),
@@ -684,21 +706,32 @@ class Index:
                 f"{', '.join(sorted(self.registry.scope_types))}"
             )
         cells = self._by_user.get(user, {})
-        found: set[str] = set()
-        for key, cell in cells.items():
-            if not cell.allows(permission):
-                continue
-            for candidate in (key, *self.descendants(key)):
-                kind = self._resolve(candidate).type
-                if kind in applies and (scope_type is None or kind == scope_type):
-                    found.add(candidate)
+        wanted = applies if scope_type is None else applies & {scope_type}
+        granting = [key for key, cell in cells.items() if cell.allows(permission)]
+        if len(granting) == 1:
+            # The usual case: one grant, answered from the cached sorted list below it.
+            found = [k for k, kind in self._below(granting[0]) if kind in wanted]
+        else:
+            found = sorted(
+                {k for key in granting for k, kind in self._below(key) if kind in wanted}
+            )
         if self._restrictions:
-            found = {
+            found = [
                 k
                 for k in found
-                if self._restricting(cells, permission, self._resolve(k).chain) is None
-            }
-        return sorted(found)
+                if not self.place(k)[2]
+                or self._restricting(cells, permission, self.place(k)[0]) is None
+            ]
+        return found
+
+    def _below(self, key: str) -> tuple[tuple[str, str], ...]:
+        cached = self._below_cache.get(key)
+        if cached is None:
+            cached = tuple(
+                sorted((k, self._resolve(k).type) for k in (key, *self.descendants(key)))
+            )
+            self._below_cache[key] = cached
+        return cached
 
     def access(self, user: str) -> list[AccessEntry]:
         """Every role ``user`` holds on every known scope, local or inherited and from where."""
