@@ -108,6 +108,29 @@ class Cell:
         return False
 
 
+class TimedPerms(frozenset[str]):
+    """The permanent permissions of a cell holding a timed grant, which also answers for the
+    timed ones while they last. Only such cells pay for a Python-level membership test."""
+
+    __slots__ = ("timed",)
+    timed: tuple[tuple[float, frozenset[str]], ...]
+
+    def __contains__(self, permission: object) -> bool:
+        if frozenset.__contains__(self, permission):
+            return True
+        now = time.time()
+        return any(ts > now and permission in ps for ts, ps in self.timed)
+
+
+def _fast(cell: Cell) -> frozenset[str]:
+    """What the check path keeps for a cell: the shared permanent set, or a timed view."""
+    if not cell.timed:
+        return cell.perms
+    view = TimedPerms(cell.perms)
+    view.timed = cell.timed
+    return view
+
+
 class _Restriction:
     __slots__ = ("denied", "exempt", "permissions", "reason")
 
@@ -148,7 +171,8 @@ class Index:
         self._applies: dict[str, frozenset[str]] = {
             p.id: frozenset(p.scope_types) for p in registry.permissions.values()
         }
-        self._by_user: dict[str, dict[str, Cell]] = {}
+        self._by_user: dict[str, dict[str, frozenset[str]]] = {}
+        """user -> scope -> what the user's grants there allow (the check path's view)."""
         self._by_scope: dict[str, dict[str, Cell]] = {}
         self._restrictions: dict[str, _Restriction] = {}
         self._children: dict[str, set[str]] = {}
@@ -202,7 +226,7 @@ class Index:
         members = self._by_scope.setdefault(scope, {})
         if grants:
             cell = self._cell(grants)
-            cells[scope] = cell
+            cells[scope] = _fast(cell)
             members[user] = cell
         else:
             cells.pop(scope, None)
@@ -268,7 +292,7 @@ class Index:
             _ts(granted_at) or 0.0,
             _ts(expires_at),
         )
-        old = self._by_user.get(user, {}).get(scope)
+        old = self._by_scope.get(scope, {}).get(user)
         kept = tuple(g for g in old.grants if g.role != role) if old else ()
         self._set_grants(user, scope, (*kept, grant))
 
@@ -322,7 +346,7 @@ class Index:
         return count
 
     def drop_grant(self, user: str, role: str, scope: str) -> None:
-        old = self._by_user.get(user, {}).get(scope)
+        old = self._by_scope.get(scope, {}).get(user)
         if old is not None:
             self._set_grants(user, scope, tuple(g for g in old.grants if g.role != role))
 
@@ -412,7 +436,7 @@ class Index:
 
         def flush() -> None:
             for (user, scope), added in pending.items():
-                old = self._by_user.get(user, {}).get(scope)
+                old = self._by_scope.get(scope, {}).get(user)
                 kept = tuple(g for g in old.grants if g.role not in added) if old else ()
                 self._set_grants(user, scope, (*kept, *added.values()))
             pending.clear()
@@ -542,11 +566,9 @@ class Index:
             if cells is None or permission not in applicable:
                 return refused(user, permission)
             for key in chain:
-                cell = cells.get(key)
-                if cell is not None and (
-                    permission in cell.perms or (cell.timed and cell.allows(permission))
-                ):
-                    return restricting(cells, permission, chain) is None if restricted else True
+                perms = cells.get(key)
+                if perms is not None and permission in perms:
+                    return restricting(user, permission, chain) is None if restricted else True
             return False
 
         return check
@@ -558,24 +580,21 @@ class Index:
         return False
 
     def _restricting(
-        self, cells: Mapping[str, Cell], permission: str, chain: tuple[str, ...]
+        self, user: str, permission: str, chain: tuple[str, ...]
     ) -> tuple[str, _Restriction] | None:
-        """The restriction on ``chain`` that denies ``permission`` to the holder of ``cells``."""
+        """The restriction on ``chain`` that denies ``permission`` to ``user``."""
         for key in chain:
             restriction = self._restrictions.get(key)
             if restriction is not None and permission in restriction.denied:
-                if restriction.exempt and self._holds_any(cells, chain, restriction.exempt):
+                if restriction.exempt and self._holds_any(user, chain, restriction.exempt):
                     continue
                 return key, restriction
         return None
 
-    @staticmethod
-    def _holds_any(
-        cells: Mapping[str, Cell], chain: tuple[str, ...], roles: frozenset[str]
-    ) -> bool:
+    def _holds_any(self, user: str, chain: tuple[str, ...], roles: frozenset[str]) -> bool:
         now = time.time()
         for key in chain:
-            cell = cells.get(key)
+            cell = self._by_scope.get(key, {}).get(user)
             if cell is not None and any(g.role in roles and g.live(now) for g in cell.grants):
                 return True
         return False
@@ -599,8 +618,10 @@ class Index:
     def role_permissions(self, role: str) -> frozenset[str]:
         return self._role_perms.get(role, _EMPTY)
 
-    def cells_of(self, user: str) -> Mapping[str, Cell]:
-        return self._by_user.get(user, {})
+    def cells_of(self, user: str) -> dict[str, Cell]:
+        """scope -> the user's grants there (a new dict: not for the check path)."""
+        by_scope = self._by_scope
+        return {key: by_scope[key][user] for key in self._by_user.get(user, ())}
 
     def users_on(self, chain: Iterable[str]) -> set[str]:
         """Users holding any grant on one of these scopes."""
@@ -689,11 +710,7 @@ class Index:
             if cell.allows(permission)
         }
         if self._restrictions:
-            found = {
-                u
-                for u in found
-                if self._restricting(self._by_user[u], permission, resolved.chain) is None
-            }
+            found = {u for u in found if self._restricting(u, permission, resolved.chain) is None}
         return sorted(found)
 
     def scopes_where(self, user: str, permission: str, scope_type: str | None = None) -> list[str]:
@@ -705,7 +722,7 @@ class Index:
                 f"unknown scope type {show(scope_type)}; known: "
                 f"{', '.join(sorted(self.registry.scope_types))}"
             )
-        cells = self._by_user.get(user, {})
+        cells = self.cells_of(user)
         wanted = applies if scope_type is None else applies & {scope_type}
         granting = [key for key, cell in cells.items() if cell.allows(permission)]
         if len(granting) == 1:
@@ -720,7 +737,7 @@ class Index:
                 k
                 for k in found
                 if not self.place(k)[2]
-                or self._restricting(cells, permission, self.place(k)[0]) is None
+                or self._restricting(user, permission, self.place(k)[0]) is None
             ]
         return found
 
@@ -738,7 +755,7 @@ class Index:
         self.require_user(user)
         now = time.time()
         entries = []
-        for key, cell in self._by_user.get(user, {}).items():
+        for key, cell in self.cells_of(user).items():
             for grant in cell.grants:
                 info = self._info(user, key, grant, now)
                 entries.append(
@@ -758,14 +775,14 @@ class Index:
         return sorted(
             (
                 self._info(user, key, g, now)
-                for key, cell in self._by_user.get(user, {}).items()
+                for key, cell in self.cells_of(user).items()
                 for g in cell.grants
             ),
             key=lambda g: (g.scope, g.role),
         )
 
     def grant(self, user: str, role: str, scope: str) -> GrantInfo | None:
-        cell = self._by_user.get(user, {}).get(scope)
+        cell = self._by_scope.get(scope, {}).get(user)
         for g in cell.grants if cell else ():
             if g.role == role:
                 return self._info(user, scope, g, time.time())
@@ -823,7 +840,7 @@ class Index:
         resolved = self._resolve(scope)
         chain = resolved.chain
         now = time.time()
-        cells = self._by_user.get(user, {})
+        cells = self.cells_of(user)
         applies = resolved.type in applies_to
         contributions: list[Contribution] = []
         expired: list[GrantInfo] = []
@@ -841,7 +858,7 @@ class Index:
                         expired.append(info)
                 elif grant.live(now):
                     held_without.append((grant.role, key))
-        restricting = self._restricting(cells, permission, chain) if contributions else None
+        restricting = self._restricting(user, permission, chain) if contributions else None
         allowed = applies and bool(contributions) and restricting is None
         denied_by = None
         if restricting is not None:
