@@ -94,8 +94,11 @@ def drop_database(url: str) -> None:
         with engine.connect() as conn:
             conn.execute(
                 text(
+                    # Only our own client connections: an autovacuum worker runs as a superuser
+                    # (terminating it is refused) and DROP DATABASE stops it by itself.
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE datname = :name AND pid <> pg_backend_pid()"
+                    " AND usename = current_user AND backend_type = 'client backend'"
                 ),
                 {"name": name},
             )
