@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..engine.index import ALL, Grant, Index
 from ..errors import BadInputError
+from .custom_roles import role_of
 
 Row = tuple[str, str, str]
 """(user, role, scope) as the service's ``assign_many`` takes them."""
@@ -171,7 +172,7 @@ class _Rule:
             held = self._held[live] = frozenset().union(*map(self.role_permissions, live))
         allowed = held & wanted
         for denied, exempt in self.restrictions(chain) if allowed else ():
-            if True:
+            if exempt.isdisjoint(live):
                 allowed -= denied
         return allowed
 
@@ -229,9 +230,10 @@ def _impact(
 def _row(index: Index, user: str, role: str, scope: str) -> Row:
     """Validate one row as the service would; return it with the role id and canonical key."""
     index.require_user(user)
-    registry = index.registry
-    definition = registry.role(role)
-    resolved = registry.scopes.resolve(scope)
+    definition = role_of(index, index.registry, role)
+    if definition.id in index.retired_roles:
+        raise BadInputError(f"role {definition.id} is retired: it cannot be assigned")
+    resolved = index.registry.scopes.resolve(scope)
     if resolved.type not in definition.scope_types:
         raise BadInputError(
             f"role {definition.id} cannot be assigned at a {resolved.type} scope; it can be "
@@ -241,9 +243,8 @@ def _row(index: Index, user: str, role: str, scope: str) -> Row:
 
 
 def _role_id(index: Index, role: str) -> str:
-    if role in index.registry.roles or index.role_permissions(role):
-        return role
-    return index.registry.role(role).id  # an alias, or the documented error
+    """The id of a plugin or custom role named by id or alias; the documented error if none."""
+    return role_of(index, index.registry, role).id
 
 
 # ---------------------------------------------------------------------- the public functions
