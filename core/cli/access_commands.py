@@ -8,7 +8,7 @@ from typing import Literal
 
 import click
 
-from ..engine import Decision, GrantInfo, TeamMember
+from ..engine import Decision, GrantInfo, Team, TeamMember
 from ..engine.index import ALL
 from ..errors import BadInputError
 from ..service import Rolecall
@@ -384,6 +384,31 @@ def explain_command(
         _print_decision(decision)
 
 
+def print_team(team: Team, title: str, *, now: bool) -> None:
+    """A team as two tables: the scope's own members, then "Other users with access"."""
+
+    def rows(members: tuple[TeamMember, ...]) -> list[tuple[str, ...]]:
+        return [
+            (g.user, g.role, g.granted_by or OPERATOR, _when(g.granted_at), _expiry(g), g.scope)
+            for member in members
+            for g in member.grants
+        ]
+
+    click.echo(title)
+    echo_table(
+        ("user", "role", "granted by", "since", "expires"),
+        [row[:-1] for row in rows(team.members)],
+        empty=f"  nobody {'is' if now else 'was'} assigned here",
+    )
+    click.echo("")
+    click.echo("Other users with access:")
+    echo_table(
+        ("user", "role", "granted by", "since", "expires", "from"),
+        rows(team.inherited),
+        empty=f"  nobody {'has' if now else 'had'} access from above",
+    )
+
+
 @cli.command("who")
 @click.argument("scope")
 @click.option("--permission", metavar="P", help="Only the users allowed this permission.")
@@ -404,26 +429,7 @@ def who_command(ctx: click.Context, scope: str, permission: str | None, as_json:
         echo_json(team.model_dump(mode="json"))
         return
 
-    def rows(members: tuple[TeamMember, ...]) -> list[tuple[str, ...]]:
-        return [
-            (g.user, g.role, g.granted_by or OPERATOR, _when(g.granted_at), _expiry(g), g.scope)
-            for member in members
-            for g in member.grants
-        ]
-
-    click.echo(f"Team of {scope}:")
-    echo_table(
-        ("user", "role", "granted by", "since", "expires"),
-        [row[:-1] for row in rows(team.members)],
-        empty="  nobody is assigned here",
-    )
-    click.echo("")
-    click.echo("Other users with access:")
-    echo_table(
-        ("user", "role", "granted by", "since", "expires", "from"),
-        rows(team.inherited),
-        empty="  nobody has access from above",
-    )
+    print_team(team, f"Team of {scope}:", now=True)
 
 
 @cli.command("access")

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import click
 
-from ..engine import GrantInfo, TeamMember
+from ..engine import GrantInfo
 from ..errors import BadInputError
 from ..governance.history import access_at, who_had_access
 from ..governance.lifecycle import Removal, expire, scope_removal, user_retirement
-from .access_commands import OPERATOR, json_option, parse_time, users_group
+from .access_commands import OPERATOR, json_option, parse_time, print_team, users_group
 from .main import cli, service_of
 from .output import echo_json, echo_table
 
@@ -77,33 +77,7 @@ def history_command(
             echo_json(team.model_dump(mode="json"))
             return
 
-        def rows(members: tuple[TeamMember, ...]) -> list[tuple[str, ...]]:
-            return [
-                (
-                    g.user,
-                    g.role,
-                    g.granted_by or OPERATOR,
-                    _when(g.granted_at),
-                    _when(g.expires_at),
-                    g.scope,
-                )
-                for member in members
-                for g in member.grants
-            ]
-
-        click.echo(f"Team of {scope} at {_when(when)} UTC:")
-        echo_table(
-            ("user", "role", "granted by", "since", "expires"),
-            [row[:-1] for row in rows(team.members)],
-            empty="  nobody was assigned here",
-        )
-        click.echo("")
-        click.echo("Other users with access:")
-        echo_table(
-            ("user", "role", "granted by", "since", "expires", "from"),
-            rows(team.inherited),
-            empty="  nobody had access from above",
-        )
+        print_team(team, f"Team of {scope} at {_when(when)} UTC:", now=False)
         return
     assert user is not None
     entries = access_at(rc, user, when)
