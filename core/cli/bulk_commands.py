@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
@@ -70,7 +70,8 @@ def _print(result: BulkResult, as_json: bool) -> None:
 
 def _run(
     ctx: click.Context,
-    action: str,
+    action: Literal["assign", "revoke"],
+    *,
     role: str,
     users: str | None,
     users_file: Path | None,
@@ -80,8 +81,8 @@ def _run(
     partial: bool,
     as_user: str | None,
     reason: str | None,
-    expires: str | None,
     as_json: bool,
+    expires: str | None = None,
 ) -> None:
     rc = service_of(ctx)
     user_list = read_list(users, users_file, "users")
@@ -92,7 +93,7 @@ def _run(
         length=total, label="checking rows", file=None if show_bar else io.StringIO()
     ) as bar:
         result = rc.bulk(
-            "assign" if action == "assign" else "revoke",
+            action,
             role,
             user_list,
             scope_list,
@@ -143,67 +144,14 @@ def bulk_group() -> None:
 @click.option("--expires", metavar="ISO8601", help="When the grants end (UTC if no zone).")
 @_options
 @click.pass_context
-def bulk_assign(
-    ctx: click.Context,
-    role: str,
-    users: str | None,
-    users_file: Path | None,
-    scopes: str | None,
-    scopes_file: Path | None,
-    dry_run: bool,
-    partial: bool,
-    reason: str | None,
-    as_user: str | None,
-    as_json: bool,
-    expires: str | None,
-) -> None:
+def bulk_assign(ctx: click.Context, /, **options: Any) -> None:
     """Assign ROLE to every user on every scope."""
-    _run(
-        ctx,
-        "assign",
-        role,
-        users,
-        users_file,
-        scopes,
-        scopes_file,
-        dry_run,
-        partial,
-        as_user,
-        reason,
-        expires,
-        as_json,
-    )
+    _run(ctx, "assign", **options)
 
 
 @bulk_group.command("revoke")
 @_options
 @click.pass_context
-def bulk_revoke(
-    ctx: click.Context,
-    role: str,
-    users: str | None,
-    users_file: Path | None,
-    scopes: str | None,
-    scopes_file: Path | None,
-    dry_run: bool,
-    partial: bool,
-    reason: str | None,
-    as_user: str | None,
-    as_json: bool,
-) -> None:
+def bulk_revoke(ctx: click.Context, /, **options: Any) -> None:
     """Revoke ROLE from every user on every scope."""
-    _run(
-        ctx,
-        "revoke",
-        role,
-        users,
-        users_file,
-        scopes,
-        scopes_file,
-        dry_run,
-        partial,
-        as_user,
-        reason,
-        None,
-        as_json,
-    )
+    _run(ctx, "revoke", **options)
