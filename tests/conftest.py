@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pg import postgres_url  # noqa: F401
 
 from rolecall.builtin_plugins import BUILTIN_PLUGINS
 from rolecall.core import (
@@ -32,6 +31,8 @@ from rolecall.core import (
     hookimpl,
     load_plugins,
 )
+
+from pg import postgres_url  # noqa: F401
 
 COURSE_ROLE_TYPES = ("course", "org", "platform")
 

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pg import POSTGRES_URL, postgres_url  # noqa: F401
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
+
+from pg import POSTGRES_URL, postgres_url  # noqa: F401
 
 TESTS = Path(__file__).resolve().parent
 
