@@ -593,6 +593,11 @@ class Rolecall:
                     f"unknown user(s) {', '.join(map(show, missing[:5]))}{more}; "
                     "add them with `rolecall users add`"
                 )
+            retired = sorted(
+                u for u, _, _ in wanted if u in self.index.users and not self.index.users[u].active
+            )
+            if retired:
+                raise BadInputError(f"user {retired[0]} is retired: no role can be given to them")
             # Decided from the rows, under the write lock: the index may lag other writers.
             current = self._current(session, ids, wanted)
             inserts = [k for k in wanted if k not in current]

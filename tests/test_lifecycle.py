@@ -437,3 +437,11 @@ def test_cli_users_retire(run: Cli) -> None:
     assert (again["changed"], again["deactivated"], again["assignments"]) == (True, True, [])
     unknown = run("users", "retire", "zed")
     assert (unknown.exit_code, unknown.stderr) == (2, "rolecall: error: unknown user 'zed'\n")
+
+
+def test_a_retired_user_is_given_no_new_role(team: Rolecall) -> None:
+    retire_user(team, "ada")
+    with pytest.raises(BadInputError, match="user ada is retired"):
+        team.assign("ada", "editor", C1)
+    result = team.bulk("assign", "editor", ["ada"], [C1])
+    assert [(r.status, r.message) for r in result.rows] == [("invalid_user", "ada is retired")]

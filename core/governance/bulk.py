@@ -137,6 +137,8 @@ def validate(
             problem = ("invalid_user", "not a username or e-mail address")
         elif not user:
             problem = ("unknown_user", f"no user {given_user!r}")
+        elif action == "assign" and not index.users[user].active:
+            problem = ("invalid_user", f"{user} is retired")
         for given_scope in scope_list:
             key, status, message = scope_status[given_scope]
             if problem is not None:
