@@ -961,16 +961,11 @@ class Rolecall:
         self._require_admin(as_user, platform_only=False)
         current = self.index.custom_roles.get(role_id)
         if current is None:
-            build_role(
-                self.index,
-                self.registry,
-                role_id,
-                title="-",
-                description="-",
-                scope_types=(),
-                existing=True,
-            )  # raises the right error
-            raise BadInputError(f"no custom role {role_id!r}")  # pragma: no cover
+            if role_id in self.registry.roles or role_id in self.registry.aliases:
+                raise BadInputError(
+                    f"{role_id} comes from a plugin: plugin roles cannot be changed"
+                )
+            raise BadInputError(f"no custom role {role_id!r}")
         gone = set(remove)
         unknown = gone - set(current.permissions)
         if unknown:
