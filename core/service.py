@@ -706,7 +706,10 @@ class Rolecall:
         ``as_user``, the delegation rules and guards decide (see :meth:`assign`)."""
         actor = self._acting(actor, as_user)
         reason = _text(reason, "reason")
-        role_id = self.registry.role(role).id if role not in self.index._role_perms else role
+        try:
+            role_id = self.role(role).id
+        except BadInputError:
+            role_id = role  # a grant of a role whose plugin is gone can still be revoked
         key = self.registry.scopes.resolve(scope).key
         if as_user is not None:
             self.sync()
@@ -763,7 +766,7 @@ class Rolecall:
         not held are skipped. Returns the revision."""
         reason = _text(reason, "reason")
         wanted = {
-            (_username(u), self.registry.role(r).id, self.registry.scopes.resolve(s).key)
+            (_username(u), self.role(r).id, self.registry.scopes.resolve(s).key)
             for u, r, s in rows
         }
         if not wanted:
@@ -1085,7 +1088,7 @@ class Rolecall:
         for p in perms:
             if p != ALL:
                 self.registry.permission(p)
-        exempt = [self.registry.role(r).id for r in dict.fromkeys(exempt_roles)]
+        exempt = [self.role(r).id for r in dict.fromkeys(exempt_roles)]
         reason = _text(reason, "reason")
 
         def work(session: Session, audit: AuditWriter) -> None:

@@ -170,3 +170,54 @@ def test_only_platform_admins_change_rules(rc: Rolecall) -> None:
         rc.disable_rule("course_admins_manage_course_team", as_user="olivia")
     with pytest.raises(BadInputError, match="no delegation rule 'nope'"):
         rc.disable_rule("nope")
+
+
+def test_the_cli_creates_edits_with_a_what_if_and_retires(rc: Rolecall) -> None:
+    from click.testing import CliRunner
+
+    from rolecall.core.cli import cli
+
+    base = ["--database", str(rc.engine.url)]
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, [*base, *args])
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    assert run(
+        "custom-roles",
+        "create",
+        "designer",
+        "--title",
+        "Designer",
+        "--description",
+        "Builds content.",
+        "--scope-type",
+        "course",
+        "--permission",
+        "courses.edit_course_content",
+        "--as",
+        "olivia",
+    ).startswith("created designer")
+    run("assign", "eddie", "designer", CIRCUITS)
+    preview = run(
+        "custom-roles", "edit", "designer", "--add", "courses.publish_course_content", "--dry-run"
+    )
+    assert preview.startswith(f"eddie gains courses.publish_course_content on {CIRCUITS}")
+    assert preview.endswith("dry run: nothing changed\n")
+    assert not rc.check("eddie", "courses.publish_course_content", CIRCUITS)
+    assert "changed (revision" in run(
+        "custom-roles", "edit", "designer", "--add", "courses.publish_course_content"
+    )
+    rc.sync()
+    assert rc.check("eddie", "courses.publish_course_content", CIRCUITS)
+    run("custom-roles", "retire", "designer")
+    assert "retired" in run("custom-roles", "list")
+    assert "course_admins_manage_course_team" in run("rules", "list")
+    run("rules", "disable", "course_admins_manage_course_team", "--as", "root")
+    assert "course_admins_manage_course_team" not in run("rules", "list")
+    refused = runner.invoke(
+        cli, [*base, "rules", "disable", "org_admins_manage_their_org", "--as", "ada"]
+    )
+    assert refused.exit_code == 3

@@ -204,7 +204,7 @@ def assign_command(
     before = rc.revision
     revision = rc.assign(user, role, scope, reason=reason, expires_at=expires_at, as_user=as_user)
     changed = revision != before
-    role_id = rc.registry.role(role).id
+    role_id = rc.role(role).id
     if as_json:
         echo_json(
             {
