@@ -766,8 +766,7 @@ class Rolecall:
         not held are skipped. Returns the revision."""
         reason = _text(reason, "reason")
         wanted = {
-            (_username(u), self.role(r).id, self.registry.scopes.resolve(s).key)
-            for u, r, s in rows
+            (_username(u), self.role(r).id, self.registry.scopes.resolve(s).key) for u, r, s in rows
         }
         if not wanted:
             return self.revision
