@@ -347,7 +347,7 @@ def _print_decision(decision: Decision) -> None:
     for c in decision.contributions:
         g = c.grant
         line = (
-            f"  granted by: {g.role} on {g.scope}, by {g.granted_by or OPERATOR} "
+            f"  via {g.role} on {g.scope}, granted by {g.granted_by or OPERATOR} "
             f"on {_when(g.granted_at)}"
         )
         if g.expires_at:
