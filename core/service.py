@@ -272,6 +272,7 @@ class Rolecall:
                 index.put_restriction(r.scope, r.permissions, r.exempt_roles, r.reason)
             for rule in session.scalars(select(StoredRule)):
                 index.set_rule(rule.id, None if rule.disabled else _rule_record(rule))
+        index.warm()
 
     def sync(self) -> int:
         """Apply every change committed since the index's revision; return the new revision."""

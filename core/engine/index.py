@@ -182,6 +182,9 @@ class Index:
         self._teams: dict[str, tuple[tuple[TeamMember, ...], float]] = {}
         """scope -> (its members, the time until which their expired flags hold)."""
         self._below_cache: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._restricted_cache: tuple[tuple[int, int], frozenset[str]] | None = None
+        self._scopes_generation = 0
+        """Bumped whenever the known scopes change."""
         """scope -> itself and its known descendants with their types, sorted."""
         self._type_permissions: dict[str, frozenset[str]] = {}
         self.check: Callable[[str, str, str], bool] = self._compile_check()
@@ -217,6 +220,7 @@ class Index:
             if child in children:
                 break
             children.add(child)
+            self._scopes_generation += 1
             if self._below_cache:
                 self._below_cache.clear()
 
@@ -253,6 +257,7 @@ class Index:
         """Drop ``key`` and its known descendants from the known scopes (after their grants
         and restrictions were removed), and ancestors left with nothing below or on them."""
         self._below_cache.clear()
+        self._scopes_generation += 1
         for gone in (key, *self.descendants(key)):
             self.scope_titles.pop(gone, None)
             self._children.pop(gone, None)
@@ -733,13 +738,29 @@ class Index:
                 {k for key in granting for k, kind in self._below(key) if kind in wanted}
             )
         if self._restrictions:
+            affected = self._restricted_scopes()
             found = [
                 k
                 for k in found
-                if not self.place(k)[2]
+                if k not in affected
                 or self._restricting(user, permission, self.place(k)[0]) is None
             ]
         return found
+
+    def _restricted_scopes(self) -> frozenset[str]:
+        """Known scopes on or below a restriction (cached until restrictions or scopes change)."""
+        key = (self._restriction_generation, self._scopes_generation)
+        if self._restricted_cache is None or self._restricted_cache[0] != key:
+            scopes = frozenset(k for r in self._restrictions for k, _ in self._below(r))
+            self._restricted_cache = (key, scopes)
+        return self._restricted_cache[1]
+
+    def warm(self) -> None:
+        """Build the teams of the platform and of every org ahead of the first ``who``: they
+        are the large ones, shared by every scope below them."""
+        now = time.time()
+        for key in ("platform", *self._children.get("platform", ())):
+            self._members(key, now)
 
     def _below(self, key: str) -> tuple[tuple[str, str], ...]:
         cached = self._below_cache.get(key)
