@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -671,7 +671,7 @@ class Rolecall:
         self,
         session: Session,
         ids: dict[str, int],
-        wanted: dict[tuple[str, str, str], GrantRow],
+        wanted: Collection[tuple[str, str, str]],
     ) -> dict[tuple[str, str, str], tuple[int, datetime | None]]:
         """The existing assignments among ``wanted``: key -> (id, expires_at)."""
         names = {v: k for k, v in ids.items()}
@@ -774,7 +774,7 @@ class Rolecall:
 
         def work(session: Session, audit: AuditWriter) -> None:
             ids = self._user_ids(session, (u for u, _, _ in wanted))
-            present = self._current(session, ids, dict.fromkeys(wanted, GrantRow("", "", "")))
+            present = self._current(session, ids, wanted)
             gone = [(key, present[key][0]) for key in sorted(present)]
             for start in range(0, len(gone), 10_000):
                 chunk = [grant_id for _, grant_id in gone[start : start + 10_000]]

@@ -927,3 +927,19 @@ def test_an_assignment_id_is_never_given_twice(rc: Rolecall) -> None:
     assert second.id > first.id
     ids = [e.details["id"] for e in rc.audit() if e.action in ("assign", "revoke")]
     assert ids == [first.id, first.id, second.id]
+
+
+def test_check_many_answers_each_check_in_order(people: Rolecall) -> None:
+    c1, c2 = "course-v1:MITx+6.002x+2026_T1", "course-v1:MITx+18.01x+2026_T1"
+    token = people.assign("ada", "editor", c1)
+    checks = [
+        ("ada", "t.edit", c1),
+        ("ada", "t.publish", c1),
+        ("ada", "t.view", c2),
+        ("bob", "t.view", c1),
+        ("ada", "t.view", c1),
+    ]
+    assert people.check_many(checks, at_least=token) == [True, False, False, False, True]
+    assert people.check_many(checks) == [people.check(*c) for c in checks]
+    with pytest.raises(BadInputError, match=r"unknown permission 't\.nope'"):
+        people.check_many([("ada", "t.view", c1), ("ada", "t.nope", c1)])

@@ -14,9 +14,8 @@ from ..errors import BadInputError
 from ..service import Rolecall
 from ..storage.database import current_revision, database_url, head_revision, make_engine, upgrade
 from .main import State, cli, service_of
-from .output import echo_json, echo_table
+from .output import echo_json, echo_table, json_option
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 OPERATOR = "(operator)"
 dry_run_option = click.option(
     "--dry-run", is_flag=True, help="Show who would gain or lose what; change nothing."

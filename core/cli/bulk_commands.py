@@ -14,7 +14,7 @@ from ..errors import BadInputError
 from ..governance.bulk import BulkResult
 from .access_commands import as_option, parse_time
 from .main import cli, service_of
-from .output import echo_json, echo_table
+from .output import echo_json, echo_table, json_option
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 COLUMNS = {"users": ("username", "user", "email", "e-mail"), "scopes": ("scope", "key")}
@@ -128,7 +128,7 @@ def _options(command: _F) -> _F:
             click.option("--partial", is_flag=True, help="Apply the valid rows even if some fail."),
             click.option("--reason", help="Why, for the audit log."),
             as_option,
-            click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts."),
+            json_option,
         ]
     ):
         command = option(command)

@@ -6,12 +6,12 @@ import click
 
 from ..demo import load_demo
 from .main import cli, service_of
-from .output import echo_json
+from .output import echo_json, json_option
 
 
 @cli.command("demo")
 @click.option("--if-empty", is_flag=True, help="Only when the database has no users yet.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @click.pass_context
 def demo_command(ctx: click.Context, if_empty: bool, as_json: bool) -> None:
     """Load a realistic demo data set (safe to run twice: nothing changes the second time)."""

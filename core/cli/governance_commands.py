@@ -10,9 +10,9 @@ from ..engine import GrantInfo
 from ..errors import BadInputError
 from ..governance.history import access_at, who_had_access
 from ..governance.lifecycle import Removal, expire, scope_removal, user_retirement
-from .access_commands import OPERATOR, json_option, parse_time, print_team, users_group
+from .access_commands import OPERATOR, parse_time, print_team, users_group
 from .main import cli, service_of
-from .output import echo_json, echo_table
+from .output import echo_json, echo_table, json_option
 
 reason_option = click.option("--reason", help="Why, for the audit log.")
 

@@ -8,6 +8,9 @@ from typing import Any
 
 import click
 
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+"""The ``--json`` flag every command takes."""
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Rows under upper-case headers, columns padded to their widest cell."""

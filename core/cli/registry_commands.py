@@ -7,9 +7,7 @@ import click
 from ..errors import BadInputError
 from ..plugins import PluginInfo
 from .main import cli, plugins_of
-from .output import echo_json, echo_table, joined
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+from .output import echo_json, echo_table, joined, json_option
 
 
 def _describe(info: PluginInfo) -> list[str]:

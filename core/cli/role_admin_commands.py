@@ -7,9 +7,7 @@ import click
 from ..records import DelegationRule
 from .access_commands import as_option
 from .main import cli, service_of
-from .output import echo_json, echo_table, joined
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+from .output import echo_json, echo_table, joined, json_option
 
 
 @cli.group("custom-roles")

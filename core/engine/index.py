@@ -288,18 +288,23 @@ class Index:
         expires_at: datetime | str | None,
     ) -> None:
         """Add or replace the grant of ``role`` to ``user`` at ``scope``."""
-        user, role, scope = self._intern(user), self._intern(role), self._intern(scope)
-        self._know(scope)
-        grant = Grant(
-            id,
-            role,
-            self._intern(granted_by) if granted_by else None,
-            _ts(granted_at) or 0.0,
-            _ts(expires_at),
+        self.apply_many(
+            [
+                (
+                    self.revision,
+                    "assign",
+                    user,
+                    role,
+                    scope,
+                    {
+                        "id": id,
+                        "granted_by": granted_by,
+                        "granted_at": granted_at,
+                        "expires_at": expires_at,
+                    },
+                )
+            ]
         )
-        old = self._by_scope.get(scope, {}).get(user)
-        kept = tuple(g for g in old.grants if g.role != role) if old else ()
-        self._set_grants(user, scope, (*kept, grant))
 
     def load_grants(
         self,
@@ -461,7 +466,7 @@ class Index:
                 )
             else:
                 flush()
-                self.apply(revision, action, user, role, scope, details)
+                self._apply_other(action, user, role, scope, details)
             self.revision = max(self.revision, revision)
         flush()
 
@@ -475,6 +480,17 @@ class Index:
         details: Mapping[str, Any],
     ) -> None:
         """Apply one change from the audit log (the change feed)."""
+        self.apply_many([(revision, action, user, role, scope, details)])
+
+    def _apply_other(
+        self,
+        action: str,
+        user: str | None,
+        role: str | None,
+        scope: str | None,
+        details: Mapping[str, Any],
+    ) -> None:
+        """Every change but a grant (which :meth:`apply_many` merges per cell)."""
         op = details.get("op", action)
         # Each action carries the fields it needs; absent ones are never read.
         user, role, scope = user or "", role or "", scope or ""
@@ -484,16 +500,6 @@ class Index:
             )
         elif op == "scope_add":
             self.add_scope(scope, details.get("title"))
-        elif op == "assign":
-            self.put_grant(
-                user,
-                role,
-                scope,
-                id=details["id"],
-                granted_by=details.get("granted_by"),
-                granted_at=details["granted_at"],
-                expires_at=details.get("expires_at"),
-            )
         elif op in ("revoke", "expire"):
             self.drop_grant(user, role, scope)
         elif op == "restrict":
@@ -512,7 +518,6 @@ class Index:
             self.set_rule(details["id"], DelegationRule.model_validate(details["rule"]))
         elif op == "rule_disable":
             self.set_rule(details["id"], None)
-        self.revision = max(self.revision, revision)
 
     # ---------------------------------------------------------------- validation
 
