@@ -5,6 +5,7 @@ Plugins import only from here::
     from rolecall.core import Permission, Role, ScopeType, hookimpl
 """
 
+from .accounts import Accounts, TokenInfo
 from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from .errors import BadInputError, PluginError, RegistryError, RolecallError, ScopeKeyError
 from .hookspecs import hookimpl
@@ -33,6 +34,7 @@ from .service import AuditRecord, GrantRow, Rolecall
 __all__ = [
     "ENTRY_POINT_GROUP",
     "AccessEntry",
+    "Accounts",
     "AssignmentEvent",
     "AuditRecord",
     "BadInputError",
@@ -59,6 +61,7 @@ __all__ = [
     "ScopeType",
     "Team",
     "TeamMember",
+    "TokenInfo",
     "build_registry",
     "hookimpl",
     "load_plugins",
