@@ -1,4 +1,4 @@
-"""The web application's own plugin: it adds ``rolecall serve`` to the command line.
+"""The web application's own plugin: its permissions (``console.*``) and ``rolecall serve``.
 
 It is registered through the ``rolecall`` entry-point group of rolecall's own distribution, the
 same way as any third party's, so the core never imports the web application.
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import click
 
-from rolecall.core import hookimpl
+from rolecall.core import Permission, hookimpl
+
+from .authz import CONSOLE_PERMISSIONS
 
 
 @click.command("serve")
@@ -29,3 +31,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @hookimpl
 def register_commands() -> list[click.Command]:
     return [serve]
+
+
+@hookimpl
+def register_permissions() -> tuple[Permission, ...]:
+    return CONSOLE_PERMISSIONS
