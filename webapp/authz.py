@@ -8,7 +8,13 @@ own (a plugin's, such as ``ccx``) are visible to those who may view the platform
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 from rolecall.core import BadInputError, Permission, Rolecall
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PLATFORM = "platform"
 VIEW_PLATFORM_TEAM = "console.view_platform_team"
@@ -100,3 +106,14 @@ def _check(rc: Rolecall, viewer: str, permission: str, scope: str) -> bool:
         return rc.check(viewer, permission, scope)
     except BadInputError:
         return False
+
+
+def public(view: Callable[P, R]) -> Callable[P, R]:
+    """Mark a view as served to anonymous callers (a login page...). Every other view must
+    refuse them: a test walks every route of the application and checks that it does."""
+    view.rolecall_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_public(view: Callable[..., object]) -> bool:
+    return bool(getattr(view, "rolecall_public", False))
