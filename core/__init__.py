@@ -19,6 +19,7 @@ from .plugins import (
 )
 from .records import (
     AssignmentEvent,
+    ConsolePage,
     DelegationRule,
     ParsedKey,
     Permission,
@@ -38,6 +39,7 @@ __all__ = [
     "AssignmentEvent",
     "AuditRecord",
     "BadInputError",
+    "ConsolePage",
     "Contribution",
     "Decision",
     "DelegationRule",
