@@ -411,3 +411,18 @@ def test_reads_sqlite_and_postgresql_databases(legacy_url: str, tmp_path: Path) 
         assert len(grants(rc)) == len(IMPORTED_ACCESS_ROWS) + len(IMPORTED_FORUM_ROWS)
         assert ("grace", "course_staff", C1) in grants(rc)
         assert ("alan", "course_data_researcher", C2) in grants(rc)
+
+
+def test_mapping_shows_the_table_in_force(full_rc: Rolecall, tmp_path: Path) -> None:
+    settings = tmp_path / "map.json"
+    settings.write_text(
+        '{"course_roles": {"sales_admin": "course_auditor"}, "forum_roles": {"Student": null}}'
+    )
+    result = invoke(full_rc, "mapping", "--settings", str(settings), "--json")
+    rows = {(r["table"], r["legacy"]): (r["role"], r["levels"]) for r in json.loads(result.stdout)}
+    assert rows[("student_courseaccessrole", "instructor")] == ("course_admin", "course, org")
+    assert rows[("student_courseaccessrole", "sales_admin")] == ("course_auditor", "course")
+    assert rows[("django_comment_client_role", "Student")] == (None, "course")
+    table = invoke(full_rc, "mapping").stdout.splitlines()
+    assert table[0].split() == ["TABLE", "LEGACY", "ROLE", "ROLECALL", "ROLE", "LEVELS"]
+    assert table[11].split() == ["student_courseaccessrole", "finance_admin", "(skipped)", "course"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from rolecall.core import BadInputError, Rolecall, Scope
+from rolecall.core import BadInputError, Rolecall, Scope, ScopeKeyError
 
 from .importer import plan_import
 from .mapping import ACCESS_TABLE, FORUM_TABLE, STAFF_ROLE, USER_TABLE, Level, RoleMapping
@@ -113,7 +113,11 @@ def build_export(rc: Rolecall, mapping: RoleMapping, *, staff_admins: bool = Fal
                 out.expired += 1
                 continue
             key = (username, grant.role, grant.scope)
-            scope = rc.registry.scopes.resolve(grant.scope)
+            try:
+                scope = rc.registry.scopes.resolve(grant.scope)
+            except ScopeKeyError as exc:  # its scope type's plugin is gone
+                out.unexported.append(Unexported(*key, exc.reason))
+                continue
             level = _level(scope)
             if grant.role == STAFF_ROLE and level == "platform" and staff_admins:
                 out.staff[username] = key
