@@ -6,24 +6,18 @@ STAMP := $(VENV)/.installed
 # The PostgreSQL database the tests use; scripts/test-services.sh creates it.
 ROLECALL_TEST_POSTGRES_URL ?= postgresql+psycopg://rolecall:rolecall@127.0.0.1:5432/rolecall_test
 
-.PHONY: run test lint typecheck unit services clean
+.PHONY: run test lint typecheck unit services browser clean
 
 $(STAMP): pyproject.toml plugins/ccx/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## run: install into .venv, load the demo data into rolecall.db if it is empty, show around
+## run: install into .venv, load the demo data into rolecall.db if it is empty, serve the console
 run: $(STAMP)
 	@$(BIN)/rolecall demo --if-empty
-	@echo
-	@$(BIN)/rolecall plugins
-	@echo
-	@echo "rolecall.db holds the demo data. The console is not built yet; meanwhile try:"
-	@echo "  $(BIN)/rolecall who course-v1:MITx+6.002x+2026_T1"
-	@echo "  $(BIN)/rolecall explain eddie courses.publish_course_content course-v1:MITx+6.002x+2026_T1"
-	@echo "  $(BIN)/rolecall access audrey"
-	@echo "  $(BIN)/rolecall roles --matrix"
+	@$(BIN)/python scripts/console-login.py
+	@$(BIN)/rolecall serve --host 127.0.0.1 --port 5000
 
 ## test: install what the tests need and run linters, type checks and the whole suite
 test: $(STAMP) lint typecheck unit
@@ -39,7 +33,11 @@ typecheck: $(STAMP)
 services:
 	bash scripts/test-services.sh
 
-unit: $(STAMP) services
+## browser: install Chromium for the browser tests (apt-get: root or sudo)
+browser:
+	bash scripts/test-browser.sh
+
+unit: $(STAMP) services browser
 	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' $(BIN)/pytest
 
 clean:

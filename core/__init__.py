@@ -5,6 +5,7 @@ Plugins import only from here::
     from rolecall.core import Permission, Role, ScopeType, hookimpl
 """
 
+from .accounts import Accounts, TokenInfo
 from .cli.main import plugins_of, service_of
 from .cli.output import echo_json, echo_table, json_option
 from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
@@ -21,6 +22,7 @@ from .plugins import (
 )
 from .records import (
     AssignmentEvent,
+    ConsolePage,
     DelegationRule,
     ParsedKey,
     Permission,
@@ -36,9 +38,11 @@ from .service import AuditRecord, GrantRow, Rolecall
 __all__ = [
     "ENTRY_POINT_GROUP",
     "AccessEntry",
+    "Accounts",
     "AssignmentEvent",
     "AuditRecord",
     "BadInputError",
+    "ConsolePage",
     "Contribution",
     "Decision",
     "DelegationRule",
@@ -62,6 +66,7 @@ __all__ = [
     "ScopeType",
     "Team",
     "TeamMember",
+    "TokenInfo",
     "build_registry",
     "echo_json",
     "echo_table",

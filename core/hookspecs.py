@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .records import AssignmentEvent, DelegationRule, Permission, Role, ScopeType
+from .records import (
+    AssignmentEvent,
+    ConsolePage,
+    DelegationRule,
+    Permission,
+    Role,
+    ScopeType,
+)
 
 if TYPE_CHECKING:
     import click
@@ -136,3 +143,28 @@ REGISTRY_HOOKS = (
     "register_delegation_rules",
 )
 """The hooks whose results make up the registry."""
+
+
+@_spec
+def register_console_pages() -> Iterable[ConsolePage]:  # type: ignore[empty-body]
+    """Pages this plugin adds to the console, each shown to the holders of its permission.
+
+    Called once per web application, when its console is set up (never on the check path).
+    ``render`` returns plain text or a mapping of text and tables (see :class:`ConsolePage`);
+    the console escapes what it shows, so a plugin never writes HTML.
+
+    Example (the ``ccx`` plugin)::
+
+        from rolecall.core import ConsolePage, hookimpl
+
+        def coaches(viewer, rolecall):
+            course = "course-v1:MITx+6.002x+2026_T1"
+            rows = [[u] for u in rolecall.who_can("ccx.create_ccx", course)]
+            return {"tables": [{"caption": "Coaches", "headers": ["user"], "rows": rows}]}
+
+        @hookimpl
+        def register_console_pages():
+            return [ConsolePage(id="ccx", title="Custom courses",
+                                description="Coaches and seats.",
+                                permission="ccx.create_ccx", render=coaches)]
+    """

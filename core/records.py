@@ -212,3 +212,35 @@ class AssignmentEvent(_Record):
 
 def is_permission_id(text: str) -> bool:
     return re.fullmatch(PERMISSION_ID_RE, text) is not None
+
+
+ConsoleContent = str | Mapping[str, object]
+"""What a console page's ``render`` returns: plain text (shown escaped, one paragraph per blank
+line), or a mapping with any of ``"text"`` (plain text) and ``"tables"``: a list of mappings
+with ``"caption"``, ``"headers"`` (a list of strings), ``"rows"`` (lists of cell values, shown as
+text) and ``"empty"`` (what to say when there is no row). Plugins never write HTML: the console
+escapes everything it shows."""
+
+
+@dataclass(frozen=True)
+class ConsolePage:
+    """A page a plugin adds to the console, listed in its navigation and shown inside its
+    layout at ``/console/plugins/<id>``.
+
+    ``render(viewer, rolecall)`` is called with the signed-in username and the service object on
+    each visit. The page is shown to users who hold ``permission``: at ``scope`` when one is
+    given, else on at least one known scope. Everyone else gets the console's 403 page.
+    """
+
+    id: str
+    title: str
+    description: str
+    permission: str
+    render: Callable[..., ConsoleContent]
+    scope: str | None = None
+
+    def __post_init__(self) -> None:
+        if re.fullmatch(NAME_RE, self.id) is None:
+            raise ValueError(f"console page id {self.id!r} is not a lowercase name")
+        if re.fullmatch(PERMISSION_ID_RE, self.permission) is None:
+            raise ValueError(f"console page {self.id}: {self.permission!r} is not a permission id")

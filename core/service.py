@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, String, delete, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
+from .accounts import Accounts
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
 from .engine.index import ALL
 from .errors import BadInputError
@@ -177,6 +178,7 @@ class Rolecall:
         self._stop = threading.Event()
         self.last_sync = 0.0
         self.sync_error: str | None = None
+        self.accounts = Accounts(self)
         self._load()
         self._thread: threading.Thread | None = None
         if background_sync and staleness > 0:

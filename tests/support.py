@@ -37,6 +37,7 @@ def run_cli(
     env: dict[str, str] | None = None,
     pythonpath: Path | None = None,
     cwd: Path | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed ``rolecall`` console script in a child process."""
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_")}
@@ -49,6 +50,7 @@ def run_cli(
         text=True,
         env=child_env,
         cwd=cwd,
+        input=input,
         timeout=60,
         check=False,
     )

@@ -177,6 +177,7 @@ def test_roles_table_json_and_matrix(good_site: Path) -> None:
             "authoring",
             "delegation",
             "legacy",
+            "console",
         )
     )
     matrix = run_cli(

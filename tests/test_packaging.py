@@ -114,8 +114,12 @@ def test_installed_cli_lists_the_builtins(fresh_env: Path, tmp_path: Path) -> No
         "authoring",
         "delegation",
         "legacy",
+        "console",
     ]
     assert plugins[0]["builtin"] is True
+    # The web application is a plugin of rolecall's own distribution, found by its entry point.
+    assert plugins[-1]["builtin"] is False
+    assert plugins[-1]["distribution"] == "rolecall"
 
 
 def test_installing_the_ccx_distribution_makes_it_appear(

@@ -135,7 +135,14 @@ def load(
     entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
     reserved_commands: Iterable[str] = (),
 ) -> Plugins:
-    """``load_plugins`` with default settings, not the ``ROLECALL_*`` environment."""
+    """``load_plugins`` with default settings, not the ``ROLECALL_*`` environment, and the
+    installed entry points but rolecall's own ``console`` (the web application's plugin)."""
+    if entry_points is None:
+        entry_points = [
+            ep
+            for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)
+            if not (ep.dist is not None and ep.dist.name == "rolecall")
+        ]
     return _load_plugins(
         PluginSettings() if settings is None else settings,
         entry_points=entry_points,

@@ -2,6 +2,7 @@
 
 # Importing the command modules registers their commands on the group.
 from . import access_commands as _access_commands  # noqa: F401
+from . import account_commands as _account_commands  # noqa: F401
 from . import bulk_commands as _bulk_commands  # noqa: F401
 from . import catalogue_commands as _catalogue_commands  # noqa: F401
 from . import demo_commands as _demo_commands  # noqa: F401

@@ -183,6 +183,44 @@ class State(Base):
     last_assignment_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class Account(Base):
+    """A local console login: a user's password, hashed (scrypt, a fresh salt each)."""
+
+    __tablename__ = "rolecall_accounts"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("rolecall_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API. Only its SHA-256 is stored; ``prefix`` (its first
+    characters) lets people tell their tokens apart."""
+
+    __tablename__ = "rolecall_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("rolecall_users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[str | None] = mapped_column(String(150))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Secret(Base):
+    """A secret the installation generates on first use (the console's session key...)."""
+
+    __tablename__ = "rolecall_secrets"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
 # The tables, typed as such, for Core bulk statements (the ORM's bulk path is slower).
 ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
 AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import re
 
-from rolecall.core import ParsedKey, Permission, Risk, Role, ScopeType, hookimpl, split_key
+from rolecall.core import (
+    ConsolePage,
+    ParsedKey,
+    Permission,
+    Risk,
+    Role,
+    Rolecall,
+    ScopeType,
+    hookimpl,
+    split_key,
+)
 
 _NUMBER = re.compile(r"[1-9][0-9]{0,9}")
 
@@ -118,5 +128,58 @@ def register_roles() -> list[Role]:
                 "ccx.manage_enrollment",
                 "ccx.view_grades",
             ),
+        )
+    ]
+
+
+def coaches_and_seats(viewer: str, rolecall: Rolecall) -> dict[str, object]:
+    """The console page: the coaches of the courses the viewer may make custom courses of, and
+    who manages the seats of each custom course the viewer can see. rolecall does not know how
+    many seats were sold: the platform keeps that."""
+    coach_rows = []
+    for course in rolecall.scopes_where(viewer, "ccx.create_ccx", "course"):
+        team = rolecall.who(course)
+        for member in (*team.members, *team.inherited):
+            for grant in member.grants:
+                if grant.role == "ccx_coach" and not grant.expired:
+                    where = (
+                        "this course" if grant.scope == course else f"inherited from {grant.scope}"
+                    )
+                    coach_rows.append([course, member.user, where, grant.granted_by or "-"])
+    seat_rows = [
+        [ccx, ", ".join(rolecall.who_can("ccx.manage_enrollment", ccx)) or "no one"]
+        for ccx in rolecall.scopes_where(viewer, "ccx.view_enrollment", "ccx")
+    ]
+    return {
+        "text": "Coaches create custom courses from a course and run them: their schedule, "
+        "their enrollment within the seats sold, and their learners' grades.",
+        "tables": [
+            {
+                "caption": "Coaches",
+                "headers": ["course", "coach", "assigned on", "granted by"],
+                "rows": coach_rows,
+                "empty": "No course you manage has a coach yet. Give someone the CCX coach "
+                "role on a course from its scope page.",
+            },
+            {
+                "caption": "Seats: who manages each custom course's enrollment",
+                "headers": ["custom course", "managed by"],
+                "rows": seat_rows,
+                "empty": "No custom course is known yet: one appears here once it is recorded "
+                "(rolecall scopes) or someone holds a role on it.",
+            },
+        ],
+    }
+
+
+@hookimpl
+def register_console_pages() -> list[ConsolePage]:
+    return [
+        ConsolePage(
+            id="ccx",
+            title="Custom courses",
+            description="Coaches of your courses, and who manages the seats of each custom course.",
+            permission="ccx.create_ccx",
+            render=coaches_and_seats,
         )
     ]

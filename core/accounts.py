@@ -1,0 +1,292 @@
+"""Console accounts, API tokens and generated secrets: who may sign in, and how.
+
+rolecall's users come from the platform; a few of them (administrators) also get a local
+password for the console, and API clients get bearer tokens. Both are stored hashed: passwords
+with scrypt and a fresh salt each, tokens (random and long, so a plain digest suffices) with
+SHA-256. Secrets the installation needs, such as the console's session key, are generated on
+first use and kept in the database, so every process of one installation shares them and no
+fixed default exists.
+
+Reach it through the service: ``rc.accounts.set_password("ada", "...")``. Every change writes an
+audit event (never the password, token or secret itself).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .errors import BadInputError
+from .scopes import show
+from .storage.audit import AuditWriter
+from .storage.models import Account, ApiToken, Secret, User
+
+if TYPE_CHECKING:
+    from .service import Rolecall
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+TOKEN_PREFIX = "rc_"  # noqa: S105 - the visible start of every token, not a secret
+# scrypt's cost: about 50 ms and 16 MiB a hash on this class of machine (RFC 7914's advice for
+# interactive logins is N = 2**14, r = 8, p = 1).
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$N$r$p$salt$digest`` (base64): the salt is random, so equal passwords differ."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
+    )
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        if kind != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=64 * 1024 * 1024,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+# A hash to spend the same time on when the user has no account, so timing does not tell
+# which usernames have one.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(12))
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed: never the token itself, which is shown once, when created."""
+
+    id: int
+    user: str
+    prefix: str
+    label: str | None
+    created_by: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _check_password(password: str) -> str:
+    if not isinstance(password, str):
+        raise BadInputError("the password must be text")
+    if len(password) < MIN_PASSWORD:
+        raise BadInputError(f"the password is too short: at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise BadInputError(f"the password is too long: at most {MAX_PASSWORD} characters")
+    return password
+
+
+class Accounts:
+    """Passwords, tokens and secrets of one installation (``rc.accounts``)."""
+
+    def __init__(self, rc: Rolecall) -> None:
+        self.rc = rc
+        self._token_cache: dict[str, tuple[str, float]] = {}
+        self._cache_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ passwords
+
+    def _user_id(self, session: Session, username: str) -> int:
+        uid = session.scalar(select(User.id).where(User.username == username))
+        if uid is None:
+            raise BadInputError(f"unknown user {show(username)}; add it with `rolecall users add`")
+        return int(uid)
+
+    def set_password(self, username: str, password: str, *, actor: str | None = None) -> int:
+        """Give ``username`` (an existing user) a console password, or replace it."""
+        hashed = hash_password(_check_password(password))
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            uid = self._user_id(session, username)
+            row = session.get(Account, uid)
+            if row is None:
+                session.add(Account(user_id=uid, password_hash=hashed, changed_at=audit.at))
+                audit.add("account_create", user=username)
+            else:
+                row.password_hash = hashed
+                row.changed_at = audit.at
+                audit.add("password_change", user=username)
+
+        return self.rc._write(actor, work)[0]
+
+    def has_password(self, username: str) -> bool:
+        with Session(self.rc.engine) as session:
+            return (
+                session.scalar(select(Account.user_id).join(User).where(User.username == username))
+                is not None
+            )
+
+    def verify_password(self, username: str, password: str) -> bool:
+        """True when ``username`` is an active user with this password. Unknown users cost
+        the same time as a wrong password."""
+        stored = None
+        if isinstance(username, str) and isinstance(password, str) and len(password) <= 1024:
+            with Session(self.rc.engine) as session:
+                stored = session.scalar(
+                    select(Account.password_hash)
+                    .join(User)
+                    .where(User.username == username, User.active.is_(True))
+                )
+        if stored is None:
+            password_matches("x", _DUMMY_HASH)
+            return False
+        return password_matches(password, stored)
+
+    # ------------------------------------------------------------------ tokens
+
+    def create_token(
+        self, username: str, *, label: str | None = None, actor: str | None = None
+    ) -> tuple[TokenInfo, str]:
+        """A new bearer token for ``username``: its listing, and the token (shown only now)."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        prefix = token[:10]
+        if label is not None and len(label) > 255:
+            raise BadInputError("the token label is too long: at most 255 characters")
+        created: list[TokenInfo] = []
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            uid = self._user_id(session, username)
+            row = ApiToken(
+                user_id=uid,
+                token_hash=token_digest(token),
+                prefix=prefix,
+                label=label,
+                created_by=audit.actor,
+                created_at=audit.at,
+            )
+            session.add(row)
+            session.flush()
+            audit.add("token_create", user=username, details={"token": row.id, "prefix": prefix})
+            created.append(TokenInfo(row.id, username, prefix, label, audit.actor, audit.at, None))
+
+        self.rc._write(actor, work)
+        return created[0], token
+
+    def tokens(self, username: str | None = None) -> list[TokenInfo]:
+        query = select(ApiToken, User.username).join(User).order_by(ApiToken.id)
+        if username is not None:
+            query = query.where(User.username == username)
+        with Session(self.rc.engine) as session:
+            return [
+                TokenInfo(t.id, name, t.prefix, t.label, t.created_by, t.created_at, t.revoked_at)
+                for t, name in session.execute(query)
+            ]
+
+    def revoke_token(self, token_id: int, *, actor: str | None = None) -> int:
+        """Revoke a token by its id; it stops working at once in this process and within
+        ``staleness`` seconds in the others."""
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            row = session.get(ApiToken, token_id)
+            if row is None:
+                raise BadInputError(f"no token with id {token_id}")
+            if row.revoked_at is not None:
+                return
+            row.revoked_at = audit.at
+            owner = session.scalar(select(User.username).where(User.id == row.user_id))
+            audit.add("token_revoke", user=owner, details={"token": token_id})
+
+        revision = self.rc._write(actor, work)[0]
+        with self._cache_lock:
+            self._token_cache.clear()
+        return revision
+
+    def user_for_token(self, token: str) -> str | None:
+        """The active user a token belongs to, or None (unknown, revoked, user deactivated).
+
+        Valid tokens are remembered for ``staleness`` seconds so a busy API does not read the
+        database on every request; a deactivated user is refused at once either way.
+        """
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        digest = token_digest(token)
+        now = time.monotonic()
+        cached = self._token_cache.get(digest)
+        if cached is not None and cached[1] > now:
+            username = cached[0]
+        else:
+            with Session(self.rc.engine) as session:
+                found = session.scalar(
+                    select(User.username)
+                    .join(ApiToken, ApiToken.user_id == User.id)
+                    .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+                )
+            if found is None:
+                return None
+            username = str(found)
+            with self._cache_lock:
+                if len(self._token_cache) > 10_000:
+                    self._token_cache.clear()
+                self._token_cache[digest] = (username, now + max(self.rc.staleness, 0.1))
+        record = self.rc.index.users.get(username)
+        if record is None or not record.active:
+            return None
+        return username
+
+    # ------------------------------------------------------------------ secrets
+
+    def secret(self, name: str) -> str:
+        """The installation's secret ``name``, generated and stored on first use."""
+        with Session(self.rc.engine) as session:
+            value = session.scalar(select(Secret.value).where(Secret.name == name))
+        if value is not None:
+            return str(value)
+        try:
+            with Session(self.rc.engine) as session, session.begin():
+                value = secrets.token_urlsafe(48)
+                session.execute(
+                    insert(Secret).values(name=name, value=value, created_at=datetime.now(UTC))
+                )
+        except IntegrityError:  # another process created it first: use theirs
+            with Session(self.rc.engine) as session:
+                value = session.scalar(select(Secret.value).where(Secret.name == name))
+        assert value is not None
+        return str(value)
+
+    def rotate_secret(self, name: str, *, actor: str | None = None) -> int:
+        """Replace the secret ``name`` with a new random one (signing out every console
+        session when it is the session key)."""
+        value = secrets.token_urlsafe(48)
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            updated = session.execute(
+                update(Secret).where(Secret.name == name).values(value=value, created_at=audit.at)
+            )
+            if not updated.rowcount:  # type: ignore[attr-defined]
+                session.add(Secret(name=name, value=value, created_at=audit.at))
+            audit.add("secret_rotate", details={"name": name})
+
+        return self.rc._write(actor, work)[0]

@@ -1,0 +1,307 @@
+"""Finding things for the console's home page: users, courses, libraries and orgs by text, the
+scopes a user holds roles on, the restrictions in force, and the audit log newest first.
+
+Every function takes the service, like :mod:`rolecall.core.governance.lifecycle`::
+
+    from rolecall.core.search import managed_scopes, search
+
+    found = search(rc, "mitx", resource="courses")
+    mine = managed_scopes(rc, "olivia", level="course")
+
+Two filters narrow every list of scopes, both on the type of the scope itself:
+
+- ``resource``: ``all``, ``courses`` (courses and the custom courses made from them) or
+  ``libraries``; with ``courses`` or ``libraries`` orgs and the platform are left out;
+- ``level``: ``all``, ``course`` (courses, custom courses and libraries), ``org`` or
+  ``platform``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .engine.decisions import RestrictionInfo
+from .errors import BadInputError
+from .records import Role
+from .storage.models import AuditEvent
+
+if TYPE_CHECKING:
+    from .service import AuditRecord, Rolecall
+
+Resource = Literal["all", "courses", "libraries"]
+Level = Literal["all", "course", "org", "platform"]
+RESOURCES: tuple[Resource, ...] = ("all", "courses", "libraries")
+LEVELS: tuple[Level, ...] = ("all", "course", "org", "platform")
+
+_RESOURCE_TYPES: dict[str, frozenset[str] | None] = {
+    "all": None,
+    "courses": frozenset({"course", "ccx"}),
+    "libraries": frozenset({"library"}),
+}
+_LEVEL_TYPES: dict[str, frozenset[str] | None] = {
+    "all": None,
+    "course": frozenset({"course", "ccx", "library"}),
+    "org": frozenset({"org"}),
+    "platform": frozenset({"platform"}),
+}
+MAX_QUERY = 200
+
+
+@dataclass(frozen=True)
+class UserHit:
+    username: str
+    email: str | None
+    display_name: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class ScopeHit:
+    key: str
+    type: str
+    title: str | None
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    users: tuple[UserHit, ...]
+    scopes: tuple[ScopeHit, ...]
+    more: bool
+    """Some matches were left out (past ``limit``)."""
+
+
+@dataclass(frozen=True)
+class HeldRole:
+    """A role a user holds that reaches a scope: assigned there (``via`` is the scope) or on
+    an ancestor."""
+
+    role: str
+    via: str
+    local: bool
+    expires_at: datetime | None
+    expired: bool
+
+
+@dataclass(frozen=True)
+class ManagedScope:
+    scope: ScopeHit
+    roles: tuple[HeldRole, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    records: tuple[AuditRecord, ...]
+    older: int | None
+    """The ``before`` value of the next page (older events), or ``None`` at the first event."""
+
+
+def _filter(resource: str, level: str) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    if resource not in _RESOURCE_TYPES:
+        raise BadInputError(f"unknown resource type {resource!r}; use one of {RESOURCES}")
+    if level not in _LEVEL_TYPES:
+        raise BadInputError(f"unknown scope level {level!r}; use one of {LEVELS}")
+    return _RESOURCE_TYPES[resource], _LEVEL_TYPES[level]
+
+
+def _keeps(kind: str, wanted: tuple[frozenset[str] | None, frozenset[str] | None]) -> bool:
+    return all(types is None or kind in types for types in wanted)
+
+
+def scope_hit(rc: Rolecall, key: str) -> ScopeHit:
+    """A scope's type and title (``None`` when rolecall was never told one); raises
+    :class:`BadInputError` for a malformed key."""
+    resolved = rc.registry.scopes.resolve(key)
+    return ScopeHit(resolved.key, resolved.type, rc.index.scope_titles.get(resolved.key))
+
+
+def known_scopes(
+    rc: Rolecall, *, resource: Resource = "all", level: Level = "all"
+) -> list[ScopeHit]:
+    """Every scope rolecall knows (recorded, or holding a grant or restriction, and their
+    ancestors), sorted by key."""
+    wanted = _filter(resource, level)
+    with rc._lock:
+        keys = rc.index.known_scopes()
+    hits = (scope_hit(rc, key) for key in keys)
+    return [hit for hit in hits if _keeps(hit.type, wanted)]
+
+
+def user_hit(rc: Rolecall, name: str) -> UserHit | None:
+    """The user with this username or (case-insensitive) e-mail address."""
+    text = name.strip()
+    record = rc.index.users.get(text)
+    if record is None and "@" in text:
+        folded = text.casefold()
+        record = next(
+            (u for u in rc.index.users.values() if u.email and u.email.casefold() == folded),
+            None,
+        )
+    if record is None:
+        return None
+    return UserHit(record.username, record.email, record.display_name, record.active)
+
+
+def _rank(text: str, values: Iterable[str | None]) -> int | None:
+    """0 for an exact match, 1 for a prefix, 2 for a substring, None for no match."""
+    best: int | None = None
+    for value in values:
+        if not value:
+            continue
+        folded = value.casefold()
+        if folded == text:
+            return 0
+        if folded.startswith(text):
+            best = 1
+        elif text in folded and best is None:
+            best = 2
+    return best
+
+
+def search(
+    rc: Rolecall,
+    text: str,
+    *,
+    resource: Resource = "all",
+    level: Level = "all",
+    limit: int = 50,
+) -> SearchResults:
+    """Users (by username, e-mail or name) and scopes (by key or title) whose text contains
+    ``text``, case-insensitively; exact matches first, then prefixes, then the rest. The
+    filters apply to scopes; users are listed when ``resource`` and ``level`` are ``all``."""
+    wanted = _filter(resource, level)
+    needle = text.strip().casefold()[:MAX_QUERY]
+    if not needle:
+        return SearchResults((), (), False)
+    users: list[tuple[int, str, UserHit]] = []
+    if resource == "all" and level == "all":
+        for u in list(rc.index.users.values()):
+            rank = _rank(needle, (u.username, u.email, u.display_name))
+            if rank is not None:
+                hit = UserHit(u.username, u.email, u.display_name, u.active)
+                users.append((rank, u.username, hit))
+    scopes: list[tuple[int, str, ScopeHit]] = []
+    for place in known_scopes(rc, resource=resource, level=level):
+        rank = _rank(needle, (place.key, place.title))
+        if rank is not None and _keeps(place.type, wanted):
+            scopes.append((rank, place.key, place))
+    users.sort(key=lambda item: item[:2])
+    scopes.sort(key=lambda item: item[:2])
+    return SearchResults(
+        users=tuple(hit for _, _, hit in users[:limit]),
+        scopes=tuple(hit for _, _, hit in scopes[:limit]),
+        more=len(users) > limit or len(scopes) > limit,
+    )
+
+
+def managed_scopes(
+    rc: Rolecall,
+    user: str,
+    *,
+    resource: Resource = "all",
+    level: Level = "all",
+    limit: int | None = None,
+) -> list[ManagedScope]:
+    """Every known scope ``user`` holds a role on, assigned there or inherited from an org or
+    the platform, with those roles; sorted by key. Raises :class:`BadInputError` for an unknown
+    user."""
+    wanted = _filter(resource, level)
+    found: dict[str, list[HeldRole]] = {}
+    for entry in rc.access(user):
+        kind = rc.registry.scopes.resolve(entry.scope).type
+        if not _keeps(kind, wanted):
+            continue
+        found.setdefault(entry.scope, []).append(
+            HeldRole(
+                role=entry.role,
+                via=entry.via,
+                local=entry.local,
+                expires_at=entry.grant.expires_at,
+                expired=entry.grant.expired,
+            )
+        )
+    keys = sorted(found)
+    if limit is not None:
+        keys = keys[:limit]
+    return [ManagedScope(scope_hit(rc, key), tuple(found[key])) for key in keys]
+
+
+def custom_roles(rc: Rolecall) -> list[tuple[Role, bool]]:
+    """The custom roles, each with whether it is retired, by id."""
+    with rc._lock:
+        roles = dict(rc.index.custom_roles)
+        retired = set(rc.index.retired_roles)
+    return [(roles[key], key in retired) for key in sorted(roles)]
+
+
+def restrictions(rc: Rolecall) -> list[RestrictionInfo]:
+    """The restrictions in force, by scope."""
+    with rc._lock:
+        return sorted(rc.index.restrictions(), key=lambda r: r.scope)
+
+
+def recent_audit(
+    rc: Rolecall,
+    *,
+    user: str | None = None,
+    scope: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> AuditPage:
+    """Audit events newest first, ``limit`` at a time: ``before`` is the id the next page
+    starts below (keyset pagination, so a page costs the same however deep it is)."""
+    from .service import AuditRecord
+
+    if not 1 <= limit <= 1000:
+        raise BadInputError("limit must be between 1 and 1000")
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    if user:
+        query = query.where(AuditEvent.user == user)
+    if scope:
+        query = query.where(AuditEvent.scope == scope)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
+    with Session(rc.engine) as session:
+        rows = [AuditRecord.model_validate(e) for e in session.scalars(query)]
+    older = rows[limit - 1].id if len(rows) > limit else None
+    return AuditPage(records=tuple(rows[:limit]), older=older)
+
+
+def audit_actions(rc: Rolecall) -> list[str]:
+    """The distinct actions recorded in the audit log (for a filter's choices)."""
+    with Session(rc.engine) as session:
+        return sorted(set(session.scalars(select(AuditEvent.action).distinct())))
+
+
+__all__ = [
+    "LEVELS",
+    "RESOURCES",
+    "AuditPage",
+    "HeldRole",
+    "Level",
+    "ManagedScope",
+    "Resource",
+    "ScopeHit",
+    "SearchResults",
+    "UserHit",
+    "audit_actions",
+    "custom_roles",
+    "known_scopes",
+    "managed_scopes",
+    "recent_audit",
+    "restrictions",
+    "scope_hit",
+    "search",
+    "user_hit",
+]

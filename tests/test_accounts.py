@@ -1,0 +1,113 @@
+"""Console passwords, API tokens and generated secrets (``rc.accounts``) and their commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rolecall.core import BadInputError, Rolecall
+from rolecall.core.governance.lifecycle import retire_user
+from rolecall.core.storage.models import Account, ApiToken
+
+from support import run_cli
+
+
+def test_password_is_stored_hashed_and_verified(rc: Rolecall) -> None:
+    rc.add_users(["ada", "bob"])
+    rc.accounts.set_password("ada", "correct horse")
+    assert rc.accounts.verify_password("ada", "correct horse")
+    assert not rc.accounts.verify_password("ada", "correct horsE")
+    assert not rc.accounts.verify_password("bob", "correct horse")  # no account
+    assert not rc.accounts.verify_password("nobody", "correct horse")
+    with Session(rc.engine) as session:
+        stored = session.scalars(select(Account.password_hash)).one()
+    assert "correct horse" not in stored
+    assert stored.startswith("scrypt$")
+    # The same password twice gives two different hashes (fresh salt).
+    rc.accounts.set_password("ada", "correct horse")
+    with Session(rc.engine) as session:
+        assert session.scalars(select(Account.password_hash)).one() != stored
+    actions = [e.action for e in rc.audit(user="ada")]
+    assert "account_create" in actions
+    assert "password_change" in actions
+
+
+def test_bad_passwords_and_users_are_refused(rc: Rolecall) -> None:
+    rc.add_users(["ada"])
+    with pytest.raises(BadInputError, match="too short"):
+        rc.accounts.set_password("ada", "short")
+    with pytest.raises(BadInputError, match="unknown user"):
+        rc.accounts.set_password("ghost", "long enough")
+    assert not rc.accounts.has_password("ada")
+
+
+def test_deactivated_user_cannot_sign_in_or_use_tokens(rc: Rolecall) -> None:
+    rc.add_users(["ada"])
+    rc.accounts.set_password("ada", "correct horse")
+    _, token = rc.accounts.create_token("ada")
+    assert rc.accounts.user_for_token(token) == "ada"
+    retire_user(rc, "ada")
+    assert not rc.accounts.verify_password("ada", "correct horse")
+    assert rc.accounts.user_for_token(token) is None
+
+
+def test_tokens_are_hashed_listed_and_revoked(rc: Rolecall) -> None:
+    rc.add_users(["ada"])
+    info, token = rc.accounts.create_token("ada", label="ci", actor="ops")
+    assert token.startswith("rc_")
+    assert len(token) > 40
+    assert rc.accounts.user_for_token(token) == "ada"
+    assert rc.accounts.user_for_token(token + "x") is None
+    assert rc.accounts.user_for_token("") is None
+    with Session(rc.engine) as session:
+        assert token not in session.scalars(select(ApiToken.token_hash)).one()
+    listed = rc.accounts.tokens("ada")
+    assert [(t.id, t.label, t.active, t.created_by) for t in listed] == [
+        (info.id, "ci", True, "ops")
+    ]
+    rc.accounts.revoke_token(info.id)
+    assert rc.accounts.user_for_token(token) is None
+    assert not rc.accounts.tokens()[0].active
+    with pytest.raises(BadInputError, match="no token"):
+        rc.accounts.revoke_token(999)
+    assert [e.action for e in rc.audit(user="ada")][-2:] == ["token_create", "token_revoke"]
+
+
+def test_secret_is_generated_once_and_rotated(rc: Rolecall) -> None:
+    first = rc.accounts.secret("console-session-key")
+    assert len(first) >= 48
+    assert rc.accounts.secret("console-session-key") == first
+    assert rc.accounts.secret("other") != first
+    rc.accounts.rotate_secret("console-session-key")
+    assert rc.accounts.secret("console-session-key") != first
+    assert first not in str([e.details for e in rc.audit()])
+    assert rc.verify_audit().ok
+
+
+def test_create_admin_and_tokens_commands(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    created = run_cli("--database", db, "create-admin", "root", input="a long password\n")
+    assert created.returncode == 0, created.stderr
+    made = run_cli("--database", db, "tokens", "create", "root", "--label", "script")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.split()[-1]
+    with Rolecall.open(db, background_sync=False, staleness=0) as rc:
+        assert rc.accounts.verify_password("root", "a long password")
+        assert rc.check("root", "platform.manage_org_team", "org:MITx")
+        assert rc.accounts.user_for_token(token) == "root"
+    listed = run_cli("--database", db, "tokens", "list", "--json")
+    assert token not in listed.stdout
+    assert '"label": "script"' in listed.stdout
+    revoked = run_cli("--database", db, "tokens", "revoke", "1")
+    assert revoked.returncode == 0, revoked.stderr
+    with Rolecall.open(db, background_sync=False, staleness=0) as rc:
+        assert rc.accounts.user_for_token(token) is None
+    empty = run_cli("--database", db, "create-admin", "other", input="")
+    assert empty.returncode == 2
+    assert "no password" in empty.stderr
+    short = run_cli("--database", db, "create-admin", "other", input="short\n")
+    assert short.returncode == 2
+    assert "too short" in short.stderr

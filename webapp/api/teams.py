@@ -1,0 +1,93 @@
+"""Teams of scopes and the access of users, from the engine's index."""
+
+from __future__ import annotations
+
+from rolecall.core import BadInputError, TeamMember
+from rolecall.core.listing import require_revision
+
+from .. import authz
+from ..context import service
+from .errors import forbidden, not_found
+from .pagination import paginate
+from .routes import route
+from .schemas import AccessOut, ListedQuery, TeamOut
+
+COURSE = "course-v1:MITx+6.002x+2026_T1"
+
+
+def split_team(
+    members: tuple[TeamMember, ...],
+    inherited: tuple[TeamMember, ...],
+    *,
+    name: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[TeamMember], list[TeamMember], str | None]:
+    """One page through the members, then the inherited users."""
+    tagged = [("0", m) for m in members] + [("1", m) for m in inherited]
+    page, next_cursor = paginate(
+        tagged, lambda t: (t[0], t[1].user), name=name, width=2, limit=limit, cursor=cursor
+    )
+    return (
+        [m for part, m in page if part == "0"],
+        [m for part, m in page if part == "1"],
+        next_cursor,
+    )
+
+
+@route(
+    "GET",
+    "/scopes/<key>/team",
+    response=TeamOut,
+    query=ListedQuery,
+    summary="A scope's team, and separately the users with access from higher scopes",
+    authorization="The view-team permission on the scope (courses.view_course_team on a "
+    "course, platform.view_org_team on an org, console.view_platform_team on the platform...).",
+    tag="teams",
+    example_path={"key": COURSE},
+)
+def get_team(caller: str, key: str, query: ListedQuery) -> TeamOut:
+    rc = service()
+    if not authz.can_view_team(rc, caller, key):
+        raise forbidden(f"{caller} may not view the team of {key}")
+    team = rc.who(key, at_least=query.at_least)
+    members, inherited, cursor = split_team(
+        team.members, team.inherited, name="team", limit=query.limit, cursor=query.cursor
+    )
+    return TeamOut(
+        scope=team.scope,
+        members=members,
+        inherited=inherited,
+        next_cursor=cursor,
+        revision=rc.revision,
+    )
+
+
+@route(
+    "GET",
+    "/users/<username>/access",
+    response=AccessOut,
+    query=ListedQuery,
+    summary="Every role a user holds on every known scope, and where it comes from",
+    authorization="Your own: any caller. Anyone else's: console.view_platform_team.",
+    tag="teams",
+    example_path={"username": "ada"},
+)
+def get_access(caller: str, username: str, query: ListedQuery) -> AccessOut:
+    rc = service()
+    if not authz.can_view_user(rc, caller, username):
+        raise forbidden(f"{caller} may not view the access of {username}")
+    revision = require_revision(rc, query.at_least)
+    try:
+        entries = rc.access(username)
+    except BadInputError as exc:
+        raise not_found(str(exc)) from exc
+    page, cursor = paginate(
+        entries,
+        lambda e: (e.scope, e.role, e.via),
+        name="access",
+        width=3,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+    return AccessOut(user=username, items=page, next_cursor=cursor, revision=revision)

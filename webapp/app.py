@@ -1,0 +1,83 @@
+"""The Flask application: the REST API under ``/api/v1`` and the console under ``/console``.
+
+``create_app`` builds it around one service object (:class:`rolecall.core.Rolecall`); the
+blueprints reach the service with :func:`rolecall.webapp.context.service` and never touch the
+database or the index directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, jsonify, redirect, url_for
+from werkzeug.wrappers import Response
+
+from rolecall.core import Rolecall
+
+from .context import EXTENSION
+
+SESSION_KEY_SECRET = "console-session-key"  # noqa: S105 - a name, not a secret
+"""The name of the generated secret that signs console sessions (``rolecall secrets rotate``)."""
+
+DEFAULTS: dict[str, Any] = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "rolecall_session",
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    # Bodies above this are refused with 413 before they are read.
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    # The header a trusted proxy sets to the signed-in username (None: local accounts only).
+    "ROLECALL_TRUSTED_HEADER": None,
+    # Where a course's "open in Studio" link points; {key} is the course key.
+    "ROLECALL_STUDIO_URL": "https://studio.example.com/course/{key}",
+}
+
+
+def create_app(
+    rc: Rolecall | None = None,
+    *,
+    database: str | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Flask:
+    """The web application on ``rc`` (else a service opened on ``database``).
+
+    ``config`` overrides Flask settings and rolecall's own (``ROLECALL_TRUSTED_HEADER``,
+    ``ROLECALL_STUDIO_URL``...). The session key is the installation's generated secret unless
+    ``config`` sets ``SECRET_KEY``.
+    """
+    if rc is None:
+        rc = Rolecall.open(database)
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = rc.accounts.secret(SESSION_KEY_SECRET)
+    app.extensions[EXTENSION] = rc
+
+    from .api import blueprint as api_blueprint
+    from .console import blueprint as console_blueprint
+
+    app.register_blueprint(api_blueprint, url_prefix="/api/v1")
+    app.register_blueprint(console_blueprint, url_prefix="/console")
+
+    @app.get("/")
+    def root() -> Response:
+        return redirect(url_for("console.home"))
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        """``ok``, or ``degraded`` (HTTP 503) while the database cannot be reached: checks are
+        still answered from the index, which is as old as ``last_sync_age_s``."""
+        age = time.monotonic() - rc.last_sync
+        degraded = rc.sync_error is not None
+        body = {
+            "status": "degraded" if degraded else "ok",
+            "revision": rc.revision,
+            "last_sync_age_s": round(age, 3),
+            "error": rc.sync_error,
+        }
+        return jsonify(body), 503 if degraded else 200
+
+    return app

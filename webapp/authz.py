@@ -1,0 +1,119 @@
+"""Who may see and change what in the console and the API: every decision is an engine check.
+
+Deny by default. A team (the roles held on a scope) is visible to whoever holds the scope type's
+view-team permission there, and changeable under the delegation rules (the service enforces
+them when a change is made ``as_user``). Scopes of a type with no view-team permission of its
+own (a plugin's, such as ``ccx``) are visible to those who may view the platform's team.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from rolecall.core import BadInputError, Permission, Rolecall
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+PLATFORM = "platform"
+VIEW_PLATFORM_TEAM = "console.view_platform_team"
+VIEW_AUDIT_LOG = "console.view_audit_log"
+MANAGE_RESTRICTIONS = "console.manage_restrictions"
+
+TEAM_VIEW: dict[str, str] = {
+    "course": "courses.view_course_team",
+    "library": "content_libraries.view_library_team",
+    "org": "platform.view_org_team",
+    "platform": VIEW_PLATFORM_TEAM,
+}
+"""The permission that shows a scope's team, per scope type."""
+
+CONSOLE_PERMISSIONS = (
+    Permission(
+        id=VIEW_PLATFORM_TEAM,
+        title="View the platform team",
+        description="See who holds roles on the platform itself (and so everywhere).",
+        area="Console",
+        scope_types=(PLATFORM,),
+    ),
+    Permission(
+        id=VIEW_AUDIT_LOG,
+        title="View the audit log",
+        description="See every recorded change of roles, restrictions and rules, and replay "
+        "the access anyone had at a past moment.",
+        area="Console",
+        scope_types=(PLATFORM,),
+    ),
+    Permission(
+        id=MANAGE_RESTRICTIONS,
+        title="Lock and unlock scopes",
+        description="Restrict a course, library or organization (deny permissions there "
+        "whatever roles grant them) and lift the restriction.",
+        area="Console",
+        scope_types=(PLATFORM,),
+    ),
+)
+"""The web application's own permissions (its plugin registers them); ``platform_admin``
+holds them, since it holds every permission."""
+
+
+def scope_type(rc: Rolecall, scope: str) -> str:
+    """The type of ``scope``; raises :class:`BadInputError` for a malformed key."""
+    return rc.registry.scopes.resolve(scope).type
+
+
+def team_view_permission(rc: Rolecall, scope: str) -> tuple[str, str]:
+    """(permission, scope at which to check it) for viewing ``scope``'s team."""
+    kind = scope_type(rc, scope)
+    permission = TEAM_VIEW.get(kind)
+    if permission is None or permission not in rc.registry.permissions:
+        return VIEW_PLATFORM_TEAM, PLATFORM
+    return permission, scope
+
+
+def can_view_team(rc: Rolecall, viewer: str, scope: str) -> bool:
+    permission, where = team_view_permission(rc, scope)
+    return _check(rc, viewer, permission, where)
+
+
+def can_view_audit(rc: Rolecall, viewer: str) -> bool:
+    return _check(rc, viewer, VIEW_AUDIT_LOG, PLATFORM)
+
+
+def can_manage_restrictions(rc: Rolecall, viewer: str) -> bool:
+    return _check(rc, viewer, MANAGE_RESTRICTIONS, PLATFORM)
+
+
+def can_view_user(rc: Rolecall, viewer: str, user: str) -> bool:
+    """A user's own access is theirs to see; anyone's else, the platform team's viewers'."""
+    return viewer == user or _check(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
+
+
+def is_staff(rc: Rolecall, viewer: str) -> bool:
+    """Holds at least one role somewhere: the least a caller needs to read the catalogue
+    (plugins, permissions, roles), which is the same for everyone."""
+    try:
+        return bool(rc.grants(viewer))
+    except BadInputError:
+        return False
+
+
+def _check(rc: Rolecall, viewer: str, permission: str, scope: str) -> bool:
+    if permission not in rc.registry.permissions:
+        return False
+    try:
+        return rc.check(viewer, permission, scope)
+    except BadInputError:
+        return False
+
+
+def public(view: Callable[P, R]) -> Callable[P, R]:
+    """Mark a view as served to anonymous callers (a login page...). Every other view must
+    refuse them: a test walks every route of the application and checks that it does."""
+    view.rolecall_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_public(view: Callable[..., object]) -> bool:
+    return bool(getattr(view, "rolecall_public", False))

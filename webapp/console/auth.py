@@ -1,0 +1,92 @@
+"""Signing in and out: local accounts (``rolecall create-admin``, ``rolecall passwd``), or a
+username set by a trusted proxy in the header named by ``ROLECALL_TRUSTED_HEADER``.
+
+Failed attempts are throttled per username and per client address (:mod:`.throttle`); a locked
+key is answered with 429 and says how long to wait.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from rolecall.core.search import user_hit
+
+from . import blueprint, csrf
+from .common import THROTTLE, rc, safe_next
+from .throttle import Throttle
+
+MAX_USERNAME = 254
+
+
+def signed_in_user() -> str | None:
+    """The trusted header's username when the deployment names one and the request carries it,
+    else the session's; only an active user counts."""
+    header = current_app.config.get("ROLECALL_TRUSTED_HEADER")
+    name = request.headers.get(header) if header else None
+    if not name:
+        stored = session.get("user")
+        name = stored if isinstance(stored, str) else None
+    if not name:
+        return None
+    hit = user_hit(rc(), name)
+    if hit is None or not hit.active or hit.username != name:
+        session.pop("user", None)
+        return None
+    return name
+
+
+def _throttle() -> Throttle:
+    throttle: Throttle = current_app.extensions[THROTTLE]
+    return throttle
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{(seconds + 59) // 60} minutes"
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    target = safe_next(request.values.get("next")) or url_for("console.home")
+    if request.method == "GET":
+        if signed_in_user() is not None:
+            return redirect(target)
+        return render_template("console/login.html", next=target, username="", error=None)
+    username = request.form.get("username", "").strip()[:MAX_USERNAME]
+    password = request.form.get("password", "")
+    address = request.remote_addr or "unknown"
+    keys = [("user", username.casefold()), ("address", address)]
+    throttle = _throttle()
+    wait = throttle.retry_after(keys)
+    if wait:
+        message = (
+            "Too many failed sign-ins for this account or from this address. For your "
+            f"safety, signing in is paused: try again in {_wait(wait)}."
+        )
+        body = render_template("console/login.html", next=target, username=username, error=message)
+        return Response(body, status=429, headers={"Retry-After": str(wait)})
+    if not username or not password or not rc().accounts.verify_password(username, password):
+        throttle.failed(keys)
+        error = "That username and password do not match an account. Check them and try again."
+        return render_template(
+            "console/login.html", next=target, username=username, error=error
+        ), 401
+    # A successful sign-in clears the account's count only: an address keeps its failures, so
+    # one valid account does not reset guessing at others.
+    throttle.succeeded(keys[:1])
+    session.clear()
+    session.permanent = True
+    session["user"] = username
+    csrf.renew()
+    flash(f"Signed in as {username}.", "success")
+    return redirect(target)
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    session.clear()
+    csrf.renew()
+    flash("You are signed out.", "success")
+    return redirect(url_for("console.login"))

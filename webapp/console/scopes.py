@@ -1,0 +1,177 @@
+"""The scope page, deep-linkable at ``/console/scopes/<key>``: the team (add members, change a
+role, remove), the other users with access from the org and the platform, and a way back to
+Studio."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from rolecall.core import BadInputError
+from rolecall.core.governance import NotAllowedError
+from rolecall.core.search import restrictions, scope_hit
+
+from .. import authz
+from . import blueprint
+from .common import all_roles, allow, parse_expiry, rc, split_names, viewer
+
+MAX_TEXT = 1000
+
+
+def _scope_or_404(key: str) -> Any:
+    try:
+        return scope_hit(rc(), key)
+    except BadInputError as exc:
+        abort(404, description=f"{key!r} is not a scope key: {exc}")
+
+
+def studio_link(key: str, kind: str) -> str | None:
+    template = current_app.config.get("ROLECALL_STUDIO_URL")
+    if not template or kind != "course":
+        return None
+    return str(template).replace("{key}", key)
+
+
+def refusal_words(exc: NotAllowedError) -> str:
+    """A refusal in words: why, and who could make the change instead."""
+    refusal = exc.refusal
+    text = refusal.message[:1].upper() + refusal.message[1:] + "."
+    if refusal.could:
+        text += f" It could be done by: {', '.join(refusal.could)}."
+    return text
+
+
+def render_scope(
+    key: str,
+    *,
+    form: dict[str, str] | None = None,
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    service, user = rc(), viewer()
+    scope = _scope_or_404(key)
+    allow(authz.can_view_team(service, user, scope.key))
+    team = service.who(scope.key)
+    chain = service.registry.scopes.resolve(scope.key).chain
+    ancestors = [scope_hit(service, k) for k in reversed(chain[1:])]
+    restriction = next((r for r in restrictions(service) if r.scope in chain), None)
+    roles = all_roles(service, assignable_at=scope.type)
+    body = render_template(
+        "console/scope.html",
+        scope=scope,
+        team=team,
+        ancestors=ancestors,
+        roles=roles,
+        restriction=restriction,
+        studio=studio_link(scope.key, scope.type),
+        form=form or {},
+        errors=errors or [],
+        viewable={a.key for a in ancestors if authz.can_view_team(service, user, a.key)},
+    )
+    return body, status
+
+
+@blueprint.get("/scopes/<path:key>")
+def scope(key: str) -> tuple[str, int]:
+    return render_scope(key)
+
+
+@blueprint.post("/scopes/<path:key>/members")
+def add_members(key: str) -> Response | tuple[str, int]:
+    service, user = rc(), viewer()
+    scope = _scope_or_404(key)
+    allow(authz.can_view_team(service, user, scope.key))
+    form = {
+        name: request.form.get(name, "")[: MAX_TEXT * 10]
+        for name in ("users", "role", "expires", "reason")
+    }
+    names = split_names(form["users"])
+    errors: list[str] = []
+    if not names:
+        errors.append("Give at least one username or e-mail address.")
+    if not form["role"]:
+        errors.append("Choose a role.")
+    expires = None
+    try:
+        expires = parse_expiry(form["expires"])
+    except BadInputError as exc:
+        errors.append(str(exc)[:1].upper() + str(exc)[1:] + ".")
+    if errors:
+        return render_scope(scope.key, form=form, errors=errors, status=422)
+    try:
+        result = service.bulk(
+            "assign",
+            form["role"],
+            names,
+            [scope.key],
+            as_user=user,
+            reason=form["reason"].strip()[:MAX_TEXT] or None,
+            expires_at=expires,
+        )
+    except NotAllowedError as exc:
+        return render_scope(scope.key, form=form, errors=[refusal_words(exc)], status=403)
+    except BadInputError as exc:
+        return render_scope(scope.key, form=form, errors=[f"{exc}."], status=422)
+    failed = result.failed
+    if failed:
+        errors = [f"{row.user}: {row.message or row.status.replace('_', ' ')}" for row in failed]
+        errors.insert(0, "Nothing was changed. Fix these and try again:")
+        return render_scope(scope.key, form=form, errors=errors, status=422)
+    added = [r.user for r in result.rows if r.status == "ok"]
+    already = [r.user for r in result.rows if r.status == "already_has_role"]
+    title = service.role(result.role).title
+    if added:
+        flash(f"{title} ({result.role}) given to {', '.join(added)}.", "success")
+    if already:
+        flash(f"{', '.join(already)} already held {title} here: unchanged.", "info")
+    return redirect(url_for("console.scope", key=scope.key))
+
+
+@blueprint.post("/scopes/<path:key>/remove")
+def remove_member(key: str) -> Response:
+    service, user = rc(), viewer()
+    scope = _scope_or_404(key)
+    allow(authz.can_view_team(service, user, scope.key))
+    member, role = request.form.get("user", ""), request.form.get("role", "")
+    try:
+        service.revoke(member, role, scope.key, as_user=user)
+    except NotAllowedError as exc:
+        flash(f"{member} keeps {role}: {refusal_words(exc)}", "error")
+    except BadInputError as exc:
+        flash(f"Nothing was removed: {exc}.", "error")
+    else:
+        flash(f"{role} removed from {member} on {scope.key}.", "success")
+    return redirect(url_for("console.scope", key=scope.key))
+
+
+@blueprint.post("/scopes/<path:key>/change")
+def change_role(key: str) -> Response:
+    """A new role in place of the old: the new one is given first, so a refusal of either
+    step leaves the member with at least what they had."""
+    service, user = rc(), viewer()
+    scope = _scope_or_404(key)
+    allow(authz.can_view_team(service, user, scope.key))
+    member = request.form.get("user", "")
+    old, new = request.form.get("role", ""), request.form.get("new_role", "")
+    back = redirect(url_for("console.scope", key=scope.key))
+    if not new or new == old:
+        flash(f"Choose a different role for {member}.", "error")
+        return back
+    try:
+        service.assign(member, new, scope.key, as_user=user)
+    except NotAllowedError as exc:
+        flash(f"{member} keeps {old}: {refusal_words(exc)}", "error")
+        return back
+    except BadInputError as exc:
+        flash(f"Nothing was changed: {exc}.", "error")
+        return back
+    try:
+        service.revoke(member, old, scope.key, as_user=user)
+    except (NotAllowedError, BadInputError) as exc:
+        why = refusal_words(exc) if isinstance(exc, NotAllowedError) else f"{exc}."
+        flash(f"{member} was given {new} but keeps {old}: {why}", "error")
+        return back
+    flash(f"{member} now holds {new} instead of {old} on {scope.key}.", "success")
+    return back

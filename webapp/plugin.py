@@ -1,0 +1,38 @@
+"""The web application's own plugin: its permissions (``console.*``) and ``rolecall serve``.
+
+It is registered through the ``rolecall`` entry-point group of rolecall's own distribution, the
+same way as any third party's, so the core never imports the web application.
+"""
+
+from __future__ import annotations
+
+import click
+
+from rolecall.core import Permission, hookimpl
+
+from .authz import CONSOLE_PERMISSIONS
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the console and the REST API (a threaded WSGI server; put it behind a proxy, or
+    run ``rolecall.webapp.wsgi:app`` under gunicorn, for production)."""
+    from .app import create_app
+
+    database = ctx.find_root().params.get("database")  # the group's --database option
+    app = create_app(database=database)
+    click.echo(f"rolecall console on http://{host}:{port}/console/ (Ctrl+C stops it)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@hookimpl
+def register_commands() -> list[click.Command]:
+    return [serve]
+
+
+@hookimpl
+def register_permissions() -> tuple[Permission, ...]:
+    return CONSOLE_PERMISSIONS
