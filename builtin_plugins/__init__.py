@@ -16,6 +16,9 @@ a permission or role no loaded plugin registered.
 - ``authoring``: the course team roles, ``course_creator`` and ``org_admin``; uses every plugin
   above, so disabling one of them makes ``authoring`` fail with an error naming what is missing.
 - ``delegation``: the default delegation rules between the roles above.
+- ``legacy``: the ``rolecall legacy`` commands (import from and export to the legacy Open edX
+  tables) and the legacy access functions; it registers no roles (the legacy names are aliases
+  of the roles above), so it loads last and fails with none of them.
 """
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -29,4 +32,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "analytics",
     "authoring",
     "delegation",
+    "legacy",
 )

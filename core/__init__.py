@@ -6,8 +6,11 @@ Plugins import only from here::
 """
 
 from .accounts import Accounts, TokenInfo
+from .cli.main import plugins_of, service_of
+from .cli.output import echo_json, echo_table, json_option
 from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from .errors import BadInputError, PluginError, RegistryError, RolecallError, ScopeKeyError
+from .governance.bulk import org_wide
 from .hookspecs import hookimpl
 from .plugins import (
     ENTRY_POINT_GROUP,
@@ -65,8 +68,14 @@ __all__ = [
     "TeamMember",
     "TokenInfo",
     "build_registry",
+    "echo_json",
+    "echo_table",
     "hookimpl",
+    "json_option",
     "load_plugins",
     "make_plugin_manager",
+    "org_wide",
+    "plugins_of",
+    "service_of",
     "split_key",
 ]

@@ -1218,3 +1218,54 @@ class Rolecall:
                 return verify_chain(events, last_hash)
             finally:
                 events.close()  # it may stop at the first bad event: free the cursor
+
+    # ------------------------------------------------------------------ imports
+
+    def import_users(
+        self,
+        users: Iterable[tuple[str, str | None, str | None]],
+        *,
+        actor: str | None = None,
+        batch_id: str | None = None,
+    ) -> int:
+        """Add (username, e-mail, display name) users taken from another system, as
+        :meth:`add_users` does, but audited as part of an import: each new user is one event
+        with the action ``import`` and ``batch_id``. Existing users are left as they are, so
+        importing twice writes nothing. Returns the revision."""
+        rows = {
+            _username(name): (_text(email, "e-mail"), _text(display, "display name"))
+            for name, email, display in users
+        }
+        if not rows:
+            return self.revision
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            existing = self._user_ids(session, rows)
+            new = {name: value for name, value in rows.items() if name not in existing}
+            if new:
+                session.execute(
+                    insert(User),
+                    [
+                        {
+                            "username": name,
+                            "email": email,
+                            "display_name": display,
+                            "active": True,
+                            "created_at": audit.at,
+                        }
+                        for name, (email, display) in new.items()
+                    ],
+                )
+            for name, (email, display) in new.items():
+                audit.add(
+                    "import",
+                    user=name,
+                    details={
+                        "op": "user_add",
+                        "email": email,
+                        "display_name": display,
+                        "active": True,
+                    },
+                )
+
+        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]

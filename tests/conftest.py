@@ -32,6 +32,7 @@ from rolecall.core import (
     load_plugins,
 )
 
+from legacy_db import legacy_url  # noqa: F401
 from pg import postgres_url  # noqa: F401
 
 COURSE_ROLE_TYPES = ("course", "org", "platform")

@@ -275,6 +275,7 @@ def test_every_builtin_loads_in_dependency_order(builtins: Plugins) -> None:
         "analytics",
         "authoring",
         "delegation",
+        "legacy",
     ]
     assert all(p.status == "loaded" for p in builtins.plugins)
     assert builtins.warnings == ()

@@ -176,6 +176,8 @@ def test_roles_table_json_and_matrix(good_site: Path) -> None:
             "analytics",
             "authoring",
             "delegation",
+            "legacy",
+            "console",
         )
     )
     matrix = run_cli(

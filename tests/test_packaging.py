@@ -113,6 +113,7 @@ def test_installed_cli_lists_the_builtins(fresh_env: Path, tmp_path: Path) -> No
         "analytics",
         "authoring",
         "delegation",
+        "legacy",
         "console",
     ]
     assert plugins[0]["builtin"] is True

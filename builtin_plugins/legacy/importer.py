@@ -1,0 +1,312 @@
+"""Planning and running an import of the legacy tables into rolecall.
+
+:func:`plan_import` maps every legacy row and says, for each, what it becomes: a grant to
+create, a grant that exists already, a row skipped on purpose, or a problem with its reason.
+It writes nothing (``--dry-run`` stops there). :func:`run_import` writes the plan in batches,
+each one transaction, all under one audit batch id; grants already present are left alone, so
+running it again after a failure finishes the work without duplicates, and running it on an
+imported state writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from rolecall.core import BadInputError, GrantRow, Rolecall, Scope, ScopeKeyError
+
+from .mapping import ACCESS_TABLE, FORUM_TABLE, STAFF_ROLE, USER_TABLE, Level, RoleMapping
+from .reader import LegacyData, LegacyUser
+
+ProblemKind = Literal[
+    "unknown_role",
+    "wrong_level",
+    "malformed_key",
+    "unknown_user",
+    "invalid_username",
+    "retired_user",
+    "role_not_registered",
+    "not_assignable_here",
+    "unknown_forum_role",
+]
+USERNAME_MAX = 150
+_T = TypeVar("_T")
+DEFAULT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A legacy row that is not imported, and why. ``kind`` is ``ignored`` for a row skipped
+    on purpose (its role maps to nothing), else one of :data:`ProblemKind`."""
+
+    table: str
+    row_id: int
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlannedGrant:
+    table: str
+    row_id: int
+    user: str
+    role: str
+    scope: str
+
+
+@dataclass
+class ImportPlan:
+    create: list[PlannedGrant] = field(default_factory=list)
+    exists: list[PlannedGrant] = field(default_factory=list)
+    users: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    ignored: list[RowProblem] = field(default_factory=list)
+    deleted: int = 0
+    duplicates: int = 0
+
+    @property
+    def work(self) -> int:
+        """How many writes the plan holds (users to add and grants to create)."""
+        return len(self.users) + len(self.create)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "grants_to_create": len(self.create),
+            "grants_existing": len(self.exists),
+            "users_to_create": len(self.users),
+            "problems": len(self.problems),
+            "ignored": len(self.ignored),
+            "deleted_rows_skipped": self.deleted,
+            "duplicate_rows": self.duplicates,
+        }
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    batch_id: str
+    users_created: int
+    grants_created: int
+    revision: int
+
+
+def username_problem(name: str) -> str | None:
+    """Why rolecall cannot take ``name`` as a username, or None."""
+    if not name:
+        return "the username is empty"
+    if len(name) > USERNAME_MAX or not name.isprintable() or any(c.isspace() for c in name):
+        return f"username {name!r} is not valid in rolecall (printable, no spaces, at most 150)"
+    return None
+
+
+class _Planner:
+    def __init__(self, rc: Rolecall, data: LegacyData, mapping: RoleMapping) -> None:
+        self.rc = rc
+        self.data = data
+        self.mapping = mapping
+        self.plan = ImportPlan()
+        self.known = {name: active for name, _, _, active in rc.users()}
+        self._held: dict[str, set[tuple[str, str]]] = {}
+        self._seen: set[tuple[str, str, str]] = set()
+        self._new_users: set[str] = set()
+
+    def problem(self, table: str, row_id: int, kind: str, reason: str) -> None:
+        target = self.plan.ignored if kind == "ignored" else self.plan.problems
+        target.append(RowProblem(table, row_id, kind, reason))
+
+    def held(self, user: str) -> set[tuple[str, str]]:
+        if user not in self._held:
+            grants = self.rc.grants(user) if user in self.known else []
+            self._held[user] = {(g.role, g.scope) for g in grants}
+        return self._held[user]
+
+    def scope(self, table: str, row_id: int, key: str, level: Level) -> Scope | None:
+        try:
+            return self.rc.registry.scopes.resolve(key)
+        except ScopeKeyError as exc:
+            what = {"course": "course key", "org": "org", "platform": "scope"}[level]
+            self.problem(table, row_id, "malformed_key", f"malformed {what}: {exc.reason}")
+            return None
+
+    def user(self, table: str, row_id: int, user_id: int | None) -> LegacyUser | None:
+        user = self.data.users.get(user_id) if user_id is not None else None
+        if user is None:
+            self.problem(table, row_id, "unknown_user", f"no auth_user row with id {user_id}")
+            return None
+        bad = username_problem(user.username)
+        if bad is not None:
+            self.problem(table, row_id, "invalid_username", bad)
+            return None
+        if self.known.get(user.username) is False:
+            self.problem(table, row_id, "retired_user", f"{user.username} is retired in rolecall")
+            return None
+        return user
+
+    def grant(
+        self, table: str, row_id: int, user_id: int | None, target: str, scope: Scope
+    ) -> None:
+        try:
+            role = self.rc.role(target)
+        except BadInputError:
+            self.problem(
+                table,
+                row_id,
+                "role_not_registered",
+                f"role {target} is not registered (is the plugin that provides it installed?)",
+            )
+            return
+        if scope.type not in role.scope_types:
+            self.problem(
+                table,
+                row_id,
+                "not_assignable_here",
+                f"{role.id} cannot be assigned at a {scope.type} scope",
+            )
+            return
+        user = self.user(table, row_id, user_id)
+        if user is None:
+            return
+        key = (user.username, role.id, scope.key)
+        if key in self._seen:
+            self.plan.duplicates += 1
+            return
+        self._seen.add(key)
+        planned = PlannedGrant(table, row_id, user.username, role.id, scope.key)
+        if (role.id, scope.key) in self.held(user.username):
+            self.plan.exists.append(planned)
+            return
+        self.plan.create.append(planned)
+        if user.username not in self.known and user.username not in self._new_users:
+            self._new_users.add(user.username)
+            self.plan.users.append((user.username, user.email, user.display_name))
+
+    def access_rows(self) -> None:
+        for row in self.data.access:
+            if row.deleted:
+                self.plan.deleted += 1
+                continue
+            if row.role not in self.mapping.course_roles:
+                self.problem(
+                    ACCESS_TABLE, row.id, "unknown_role", f"unknown legacy role {row.role!r}"
+                )
+                continue
+            target, levels = self.mapping.course_roles[row.role]
+            level: Level = "course" if row.course_id else "org" if row.org else "platform"
+            if target is None:
+                self.problem(
+                    ACCESS_TABLE,
+                    row.id,
+                    "ignored",
+                    f"{row.role} has no rolecall equivalent (map it in a settings file)",
+                )
+                continue
+            if level not in levels:
+                self.problem(
+                    ACCESS_TABLE,
+                    row.id,
+                    "wrong_level",
+                    f"the legacy system reads {row.role} only at {' and '.join(levels)} level, "
+                    f"not at {level} level",
+                )
+                continue
+            key = {"course": row.course_id, "org": f"org:{row.org}", "platform": "platform"}
+            scope = self.scope(ACCESS_TABLE, row.id, key[level], level)
+            if scope is not None:
+                self.grant(ACCESS_TABLE, row.id, row.user_id, target, scope)
+
+    def forum_rows(self) -> None:
+        for row in self.data.forum_members:
+            if row.deleted:
+                self.plan.deleted += 1
+                continue
+            forum = self.data.forum_roles.get(row.role_id) if row.role_id is not None else None
+            if forum is None:
+                self.problem(
+                    FORUM_TABLE,
+                    row.id,
+                    "unknown_forum_role",
+                    f"no django_comment_client_role row with id {row.role_id}",
+                )
+                continue
+            if forum.name not in self.mapping.forum_roles:
+                self.problem(
+                    FORUM_TABLE, row.id, "unknown_role", f"unknown forum role {forum.name!r}"
+                )
+                continue
+            target = self.mapping.forum_roles[forum.name]
+            if target is None:
+                self.problem(FORUM_TABLE, row.id, "ignored", f"forum role {forum.name} is skipped")
+                continue
+            if not forum.course_id:
+                self.problem(FORUM_TABLE, row.id, "malformed_key", "the forum role has no course")
+                continue
+            scope = self.scope(FORUM_TABLE, row.id, forum.course_id, "course")
+            if scope is not None:
+                self.grant(FORUM_TABLE, row.id, row.user_id, target, scope)
+
+    def staff(self) -> None:
+        platform = self.rc.registry.scopes.resolve("platform")
+        for user in sorted(self.data.users.values(), key=lambda u: u.id):
+            if not user.is_staff:
+                continue
+            if not user.is_active:
+                self.problem(
+                    USER_TABLE, user.id, "ignored", f"{user.username} is staff but inactive"
+                )
+                continue
+            self.grant(USER_TABLE, user.id, user.id, STAFF_ROLE, platform)
+
+
+def plan_import(
+    rc: Rolecall, data: LegacyData, mapping: RoleMapping, *, staff_admins: bool = False
+) -> ImportPlan:
+    """What importing ``data`` would do; writes nothing. With ``staff_admins``, every active
+    ``is_staff`` account becomes a platform admin."""
+    rc.sync()
+    planner = _Planner(rc, data, mapping)
+    planner.access_rows()
+    planner.forum_rows()
+    if staff_admins:
+        planner.staff()
+    return planner.plan
+
+
+def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def run_import(
+    rc: Rolecall,
+    plan: ImportPlan,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    batch_id: str | None = None,
+    actor: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Write the plan: users first, then grants, ``batch_size`` rows per transaction. Every
+    audit event has the action ``import`` and ``batch_id`` (a new one if not given; pass the
+    batch id of an interrupted run to resume it under the same id)."""
+    if batch_size < 1:
+        raise BadInputError("the batch size must be at least 1")
+    batch_id = batch_id or str(uuid.uuid4())
+    revision = rc.revision
+    for users in _chunks(plan.users, batch_size):
+        revision = rc.import_users(users, actor=actor, batch_id=batch_id)
+        if progress is not None:
+            progress(len(users))
+    for grants in _chunks(plan.create, batch_size):
+        rows = [
+            GrantRow(g.user, g.role, g.scope, reason=f"legacy {g.table} {g.row_id}") for g in grants
+        ]
+        revision = rc.import_grants(rows, actor=actor, batch_id=batch_id)
+        if progress is not None:
+            progress(len(grants))
+    return ImportResult(
+        batch_id=batch_id,
+        users_created=len(plan.users),
+        grants_created=len(plan.create),
+        revision=revision,
+    )
