@@ -3,7 +3,7 @@ the source tree, a Flask test client, signing in and reading the CSRF token of a
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -21,9 +21,20 @@ _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def ccx_module() -> ModuleType:
-    if str(CCX_DIR) not in sys.path:
-        sys.path.insert(0, str(CCX_DIR))
-    return importlib.import_module("rolecall_ccx")
+    """``rolecall_ccx`` from the source tree, loaded by path: putting its folder on
+    ``sys.path`` would also make its egg-info visible to entry-point discovery elsewhere."""
+    name = "rolecall_ccx_console_tests"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(
+            name, CCX_DIR / "rolecall_ccx" / "__init__.py"
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
 
 
 def demo_plugins() -> Plugins:

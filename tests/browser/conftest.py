@@ -7,16 +7,12 @@ why, only when it is not there.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from console_support import demo_service
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,7 +24,6 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SERIOUS = {"serious", "critical"}
 
 
 @pytest.fixture(scope="session")
@@ -68,16 +63,3 @@ def page(browser: Any) -> Iterator[Any]:
     tab = context.new_page()
     yield tab
     context.close()
-
-
-def assert_accessible(page: Any) -> None:
-    """axe-core finds no serious or critical violation on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v.get("impact") in SERIOUS
-    ]
-    assert not bad, f"{page.url}: " + "; ".join(bad)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import assert_accessible
 from console_support import PASSWORD
+
+from browser.axe_check import assert_accessible
 
 CIRCUITS = "course-v1:MITx+6.002x+2026_T1"
 CALCULUS = "course-v1:MITx+18.01x+2026_T1"
