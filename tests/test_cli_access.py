@@ -96,8 +96,8 @@ def test_db_upgrade_creates_then_reports_up_to_date(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cli = Cli(tmp_path, monkeypatch)
-    assert cli.ok("db", "upgrade") == "schema upgraded to revision 0002 (newest: 0002)\n"
-    assert cli.ok("db", "upgrade") == "schema already at revision 0002 (newest: 0002)\n"
+    assert cli.ok("db", "upgrade") == "schema upgraded to revision 0003 (newest: 0003)\n"
+    assert cli.ok("db", "upgrade") == "schema already at revision 0003 (newest: 0003)\n"
     tables = {
         r[0]
         for r in sqlite3.connect(cli.db).execute(
