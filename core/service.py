@@ -349,14 +349,23 @@ class Rolecall:
         actor: str | None,
         work: Callable[[Session, AuditWriter], T],
         batch_id: str | None = None,
+        guard: Callable[[], None] | None = None,
     ) -> tuple[int, T, list[dict[str, Any]]]:
-        """Run ``work`` in one transaction holding the write lock; commit only if it logged."""
+        """Run ``work`` in one transaction holding the write lock; commit only if it logged.
+
+        ``guard`` (a delegation decision) runs once the lock is held, on an index caught up
+        with every write committed before: two changes decided at the same moment cannot both
+        pass on a state that only one of them leaves (two admins removing each other). It
+        raises to refuse, and nothing is written."""
         if actor is not None:
             actor = _username(actor)
         at = _now()
         try:
             with Session(self.engine) as session, session.begin():
                 revision, last_hash = bump_revision(session)
+                if guard is not None:
+                    self.sync()  # no other writer can commit now: this is the latest state
+                    guard()
                 writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
                 result = work(session, writer)
                 if not writer.rows:
@@ -537,15 +546,23 @@ class Rolecall:
         actor = self._acting(actor, as_user)
         _check_expiry(expires_at)
         grants = [GrantRow(u, r, s, expires_at=expires_at, reason=reason) for u, r, s in rows]
+        guard = None
         if as_user is not None:
+            acting = as_user
+            wanted = list(dict.fromkeys(self._validate_grant(g.role, g.scope) for g in grants))
+
+            def guard() -> None:
+                delegation = self.delegation()
+                for role_id, key in wanted:
+                    refusal = delegation.may_assign(acting, role_id, key)
+                    if refusal is not None:
+                        raise NotAllowedError(refusal)
+
             self.sync()  # decide on the freshest grants: the actor's own may just have changed
-            delegation = self.delegation()
-            for role, scope in dict.fromkeys((g.role, g.scope) for g in grants):
-                role_id, key = self._validate_grant(role, scope)
-                refusal = delegation.may_assign(as_user, role_id, key)
-                if refusal is not None:
-                    raise NotAllowedError(refusal)
-        return self._grant(grants, actor=actor, batch_id=batch_id, action="assign", renew=True)
+            guard()  # refuse early, without taking the write lock; decided again under it
+        return self._grant(
+            grants, actor=actor, batch_id=batch_id, action="assign", renew=True, guard=guard
+        )
 
     def delegation(self) -> Delegation:
         """The delegation rules in force, over the current index."""
@@ -576,6 +593,7 @@ class Rolecall:
         batch_id: str | None,
         action: str,
         renew: bool,
+        guard: Callable[[], None] | None = None,
     ) -> int:
         wanted: dict[tuple[str, str, str], GrantRow] = {}
         for row in rows:
@@ -667,7 +685,7 @@ class Rolecall:
                     },
                 )
 
-        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
+        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()), guard=guard)[0]
 
     def _current(
         self,
@@ -714,19 +732,25 @@ class Rolecall:
         except BadInputError:
             role_id = role  # a grant of a role whose plugin is gone can still be revoked
         key = self.registry.scopes.resolve(scope).key
+        guard = None
         if as_user is not None:
-            self.sync()
+            acting = as_user
             definition = self.registry.roles.get(role_id)
-            refusal = self.delegation().may_revoke(
-                as_user,
-                user,
-                role_id,
-                key,
-                is_admin=bool(definition and definition.admin),
-                revocable_by=definition.revocable_by if definition else (),
-            )
-            if refusal is not None:
-                raise NotAllowedError(refusal)
+
+            def guard() -> None:
+                refusal = self.delegation().may_revoke(
+                    acting,
+                    user,
+                    role_id,
+                    key,
+                    is_admin=bool(definition and definition.admin),
+                    revocable_by=definition.revocable_by if definition else (),
+                )
+                if refusal is not None:
+                    raise NotAllowedError(refusal)
+
+            self.sync()
+            guard()  # refuse early, without taking the write lock; decided again under it
 
         def work(session: Session, audit: AuditWriter) -> None:
             uid = self._user_ids(session, [user]).get(user)
@@ -755,7 +779,7 @@ class Rolecall:
                 details={"id": gone[0], "reason": reason},
             )
 
-        return self._write(actor, work)[0]
+        return self._write(actor, work, guard=guard)[0]
 
     def revoke_many(
         self,
