@@ -150,6 +150,9 @@ def test_the_wizard_walks_who_role_where_preview_confirm(
     preview = _wizard(client, {**where, "step": "where"})
     assert "will be given" in preview.text  # type: ignore[attr-defined]
     assert "Assign 6 role(s)" in preview.text  # type: ignore[attr-defined]
+    # The what-if reads as one line for the three users on the two courses.
+    assert "<strong>bea, stu, uma</strong> on 2 scopes" in preview.text  # type: ignore[attr-defined]
+    assert "View course content <code>courses.view_course</code>" in preview.text  # type: ignore[attr-defined]
     assert not holds(service, "bea", "course_auditor", CIRCUITS)
     done = _wizard(client, {**where, "step": "preview", "go": "confirm"})
     assert done.status_code == 302  # type: ignore[attr-defined]

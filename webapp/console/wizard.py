@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError
 from rolecall.core.governance import NotAllowedError
+from rolecall.core.governance.whatif import Impact
 from rolecall.core.search import known_scopes, managed_scopes, scope_hit, user_hit
 
 from . import blueprint
@@ -116,6 +117,28 @@ def _where_choices(role_types: tuple[str, ...]) -> dict[str, list[Any]]:
     }
 
 
+def impact_groups(impact: Impact | None) -> list[dict[str, Any]]:
+    """The what-if grouped by identical change: which users, on which scopes, gain and lose
+    which permissions (with their titles), so a change to many people reads as one line."""
+    if impact is None:
+        return []
+    permissions = rc().registry.permissions
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Any]] = {}
+    for change in impact.changes:
+        group = groups.setdefault((change.gains, change.loses), {"users": {}, "scopes": {}})
+        group["users"][change.user] = None
+        group["scopes"][change.scope] = None
+    return [
+        {
+            "users": list(group["users"]),
+            "scopes": list(group["scopes"]),
+            "gains": [(p, permissions[p].title if p in permissions else p) for p in gains],
+            "loses": [(p, permissions[p].title if p in permissions else p) for p in loses],
+        }
+        for (gains, loses), group in groups.items()
+    ]
+
+
 def _render(
     step: str, state: dict[str, Any], errors: list[str], status: int = 200, **extra: Any
 ) -> tuple[str, int]:
@@ -130,6 +153,8 @@ def _render(
         context["role"] = role
         context["choices"] = _where_choices(role.scope_types)
     context.update(extra)
+    result = extra.get("result")
+    context["impact_groups"] = impact_groups(getattr(result, "impact", None))
     return render_template("console/wizard.html", **context), status
 
 
