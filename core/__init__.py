@@ -9,7 +9,14 @@ from .accounts import Accounts, TokenInfo
 from .cli.main import plugins_of, service_of
 from .cli.output import echo_json, echo_table, json_option
 from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
-from .errors import BadInputError, PluginError, RegistryError, RolecallError, ScopeKeyError
+from .errors import (
+    BadInputError,
+    PluginError,
+    RegistryError,
+    RolecallError,
+    ScopeKeyError,
+    StorageError,
+)
 from .governance.bulk import org_wide
 from .hookspecs import hookimpl
 from .plugins import (
@@ -64,6 +71,7 @@ __all__ = [
     "ScopeKeyError",
     "ScopeResolver",
     "ScopeType",
+    "StorageError",
     "Team",
     "TeamMember",
     "TokenInfo",

@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from .errors import BadInputError
+from .errors import BadInputError, StorageError
 from .scopes import show
 from .storage.audit import AuditWriter
 from .storage.models import Account, ApiToken, Secret, User
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+OUTAGE_GRACE = 300.0
+"""Seconds a token seen valid keeps working while the database cannot be reached."""
 TOKEN_PREFIX = "rc_"  # noqa: S105 - the visible start of every token, not a secret
 # scrypt's cost: about 50 ms and 16 MiB a hash on this class of machine (RFC 7914's advice for
 # interactive logins is N = 2**14, r = 8, p = 1).
@@ -238,19 +240,33 @@ class Accounts:
         if cached is not None and cached[1] > now:
             username = cached[0]
         else:
-            with Session(self.rc.engine) as session:
-                found = session.scalar(
-                    select(User.username)
-                    .join(ApiToken, ApiToken.user_id == User.id)
-                    .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-                )
+            try:
+                with Session(self.rc.engine) as session:
+                    found = session.scalar(
+                        select(User.username)
+                        .join(ApiToken, ApiToken.user_id == User.id)
+                        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+                    )
+            except DBAPIError as exc:
+                # The database is away: a token seen valid in the last OUTAGE_GRACE seconds
+                # still works, so checks go on being answered from the index.
+                if cached is None or now - cached[1] > OUTAGE_GRACE:
+                    raise StorageError(
+                        "the database cannot be reached to check the token; try again soon"
+                    ) from exc
+                return self._active(cached[0])
             if found is None:
+                with self._cache_lock:
+                    self._token_cache.pop(digest, None)
                 return None
             username = str(found)
             with self._cache_lock:
                 if len(self._token_cache) > 10_000:
                     self._token_cache.clear()
                 self._token_cache[digest] = (username, now + max(self.rc.staleness, 0.1))
+        return self._active(username)
+
+    def _active(self, username: str) -> str | None:
         record = self.rc.index.users.get(username)
         if record is None or not record.active:
             return None

@@ -49,3 +49,9 @@ class RegistryError(RolecallError):
 
 class PluginError(RolecallError):
     """A plugin failure that is fatal: strict mode, a missing required plugin, a bad setting."""
+
+
+class StorageError(RolecallError):
+    """The database failed during a write (the connection was lost, a constraint refused a
+    row...): the transaction was rolled back and nothing of the change was applied. Reads keep
+    answering from the index meanwhile."""

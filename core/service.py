@@ -28,12 +28,13 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, String, delete, func, insert, select, type_coerce, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .accounts import Accounts
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
 from .engine.index import ALL
-from .errors import BadInputError
+from .errors import BadInputError, StorageError
 from .governance import Delegation, NotAllowedError
 from .governance.bulk import NOTHING_TO_DO, BulkResult
 from .governance.bulk import validate as bulk_validate
@@ -373,6 +374,13 @@ class Rolecall:
                 writer.flush()
         except _Unchanged as unchanged:
             return self.index.revision, unchanged.result, []
+        except DBAPIError as exc:
+            # Rolled back by the session: no row, no audit event, no revision was kept.
+            reason = " ".join(str(exc.orig or exc).split())[:300]
+            log.debug("a write was rolled back by a database error: %s", reason)
+            raise StorageError(
+                f"the database failed during the write and nothing of it was applied: {reason}"
+            ) from exc
         self._catch_up_after(revision, writer.rows)
         self._announce(writer.rows)
         return revision, result, writer.rows

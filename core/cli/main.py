@@ -1,8 +1,9 @@
 """The ``rolecall`` command line.
 
 Exit status: 0 on success, 1 for a negative answer (``check`` denied), 2 for bad input or a
-configuration error, 3 for a change the delegation rules refuse (``--as``); errors are one line
-on standard error, never a traceback.
+configuration error, 3 for a change the delegation rules refuse (``--as``), 4 when the database
+fails or cannot be reached (nothing was written); errors are one line on standard error, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import logging
 from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
-from ..errors import PluginError, RolecallError
+from ..errors import PluginError, RolecallError, StorageError
 from ..governance import NotAllowedError
 from ..plugins import Plugins, PluginSettings, load_plugins
 from ..service import Rolecall
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_ALLOWED = 3
+EXIT_DATABASE = 4
 
 
 class State:
@@ -74,6 +77,13 @@ class RolecallGroup(click.Group):
         except NotAllowedError as exc:
             click.echo(f"rolecall: not allowed: {exc}", err=True)
             ctx.exit(EXIT_NOT_ALLOWED)
+        except StorageError as exc:
+            click.echo(f"rolecall: database error: {exc}", err=True)
+            ctx.exit(EXIT_DATABASE)
+        except DBAPIError as exc:  # the database cannot be reached at all (opening, reading)
+            reason = " ".join(str(exc.orig or exc).split())[:300]
+            click.echo(f"rolecall: database error: {reason}", err=True)
+            ctx.exit(EXIT_DATABASE)
         except RolecallError as exc:
             kind = "plugin error" if isinstance(exc, PluginError) else "error"
             click.echo(f"rolecall: {kind}: {exc}", err=True)

@@ -15,9 +15,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from rolecall.core import BadInputError
+from rolecall.core import BadInputError, StorageError
 from rolecall.core.governance import NotAllowedError
 
 from .schemas import ErrorBody, ErrorResponse
@@ -115,6 +116,23 @@ def _not_allowed(exc: NotAllowedError) -> Response:
     )
 
 
+def _storage(exc: StorageError) -> Response:
+    log.warning("%s %s: %s", request.method, request.path, exc)
+    return error_response(503, "storage_unavailable", str(exc), None, {"Retry-After": "5"})
+
+
+def _database(exc: DBAPIError) -> Response:
+    """The database could not be reached outside a write (catching up before a decision)."""
+    log.warning("%s %s: the database cannot be reached: %s", request.method, request.path, exc)
+    return error_response(
+        503,
+        "storage_unavailable",
+        "the database cannot be reached; nothing was changed, try again soon",
+        None,
+        {"Retry-After": "5"},
+    )
+
+
 def _invalid(exc: ValidationError) -> Response:
     details = validation_details(exc)
     first = details[0] if details else {"loc": [], "msg": "invalid"}
@@ -152,6 +170,8 @@ def install(blueprint: Blueprint) -> None:
     blueprint.register_error_handler(ApiError, _api_error)
     blueprint.register_error_handler(BadInputError, _bad_input)
     blueprint.register_error_handler(NotAllowedError, _not_allowed)
+    blueprint.register_error_handler(StorageError, _storage)
+    blueprint.register_error_handler(DBAPIError, _database)
     blueprint.register_error_handler(ValidationError, _invalid)
     blueprint.register_error_handler(HTTPException, _http)
     blueprint.register_error_handler(Exception, _unexpected)

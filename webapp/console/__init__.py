@@ -9,12 +9,16 @@ default), and every change is made ``as_user=`` the viewer, so the delegation ru
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.sansio.blueprints import BlueprintSetupState
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
+
+from rolecall.core import StorageError
 
 from .. import authz
 from ..context import EXTENSION
@@ -29,6 +33,8 @@ blueprint = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+
+log = logging.getLogger("rolecall.webapp.console")
 
 PUBLIC = frozenset({"console.login", "console.static"})
 
@@ -75,6 +81,11 @@ MESSAGES = {
     405: ("Method not allowed", "This address does not accept that kind of request."),
     413: ("Too large", "The form was too large to accept."),
     429: ("Too many attempts", "Too many attempts; wait and try again."),
+    503: (
+        "Database unavailable",
+        "The database cannot be reached just now, so nothing was changed. The pages show what "
+        "rolecall knew when it last reached it; try the change again in a moment.",
+    ),
 }
 
 
@@ -106,6 +117,13 @@ def _http_error(exc: HTTPException) -> Response:
     if code == 403 and g.get("viewer") is None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
     return _error(code, detail)
+
+
+@blueprint.errorhandler(StorageError)
+@blueprint.errorhandler(DBAPIError)
+def _database_error(exc: Exception) -> Response:
+    log.warning("%s %s: the database failed: %s", request.method, request.path, exc)
+    return _error(503)
 
 
 from . import (  # noqa: E402 - the routes register themselves on the blueprint
