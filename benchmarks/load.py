@@ -171,6 +171,8 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    ready_s: float = 0.0
+    """Seconds from the start until every worker answered (each builds its index)."""
 
     def pids(self) -> list[int]:
         """The master and its workers."""
@@ -219,7 +221,9 @@ def gunicorn(url: str, workers: int, threads: int, worker_class: str) -> Iterato
         )
     server = Server(process, port, log)
     try:
+        start = time.perf_counter()
         wait_ready(server, workers, timeout=180)
+        server.ready_s = time.perf_counter() - start
         yield server
     finally:
         stop(process)
@@ -266,14 +270,19 @@ def _healthy(port: int) -> bool:
 # ----------------------------------------------------------------------------- CPU accounting
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes so far."""
-    total = 0
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU of each of these processes so far (those still running)."""
+    found = {}
     for pid in pids:
         with suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / TICK
+            found[pid] = (int(fields[11]) + int(fields[12])) / TICK
+    return found
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU taken in between by the processes alive at both ends."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
 
 
 def postgres_pids() -> list[int]:
@@ -524,8 +533,8 @@ def run_phase(phase: str, server: Server, clients: int, duration: float, cap: in
         wall_start = time.perf_counter()
         outcomes = [p.get(timeout=duration + 120) for p in pending]
         wall = time.perf_counter() - wall_start
-        server_cpu = cpu_seconds(server_pids) - server_before
-        pg_cpu = cpu_seconds(pg) - pg_before
+        server_cpu = cpu_delta(server_before, cpu_seconds(server_pids))
+        pg_cpu = cpu_delta(pg_before, cpu_seconds(pg))
         busy = machine_busy()[0] - busy_before
     return PhaseResult(
         phase=phase,
@@ -740,7 +749,8 @@ def main(argv: list[str] | None = None) -> int:
         with gunicorn(url, args.workers, args.threads, args.worker_class) as server:
             say(
                 f"gunicorn on {HOST}:{server.port}: {args.workers} workers ({args.worker_class}, "
-                f"{args.threads} threads each), PIDs {server.pids()}"
+                f"{args.threads} threads each), PIDs {server.pids()}, every worker ready in "
+                f"{server.ready_s:.1f} s"
             )
             _PLAN = make_plan(data, token, server.port, args.clients)
             for phase in phases:
