@@ -13,7 +13,6 @@ request never reaches it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,15 +124,17 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
 def parse_body(model: type[BaseModel]) -> BaseModel:
     """The JSON body as ``model``: malformed JSON is a 400, a wrong shape a 422."""
     raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
-    try:
-        json.loads(raw or b"null")
-    except ValueError as exc:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
     if not raw.strip():
         raise ApiError(400, "malformed_json", "the body is empty: send a JSON object")
     try:
+        # One pass over the body: pydantic parses and validates (a batch of 1,000 checks
+        # parsed twice cost a fifth of the request).
         return model.model_validate_json(raw)
     except ValidationError as exc:
+        invalid = [e for e in exc.errors(include_url=False) if e["type"] == "json_invalid"]
+        if invalid:
+            message = f"the body is not valid JSON: {invalid[0]['msg']}"
+            raise ApiError(400, "malformed_json", message) from exc
         details = validation_details(exc)
         where = ".".join(details[0]["loc"]) if details else ""
         message = f"{where or 'body'}: {details[0]['msg']}" if details else "invalid body"
