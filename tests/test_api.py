@@ -131,6 +131,24 @@ def test_an_unknown_or_revoked_token_is_401(lite: Api) -> None:
     assert lite.get("roles", "bob").status_code == 401
 
 
+def test_a_console_session_does_not_reach_the_api(lite: Api) -> None:
+    """The API reads no cookie (no cross-site request can use a signed-in browser), and sets
+    none."""
+    lite.rc.accounts.set_password("root", "a long password")
+    page = lite.client.get("/console/login")
+    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    signed_in = lite.client.post(
+        "/console/login",
+        data={"username": "root", "password": "a long password", "csrf_token": token},
+    )
+    assert signed_in.status_code == 302
+    assert lite.client.get("/console/").status_code == 200  # the cookie works in the console
+    response = lite.get("roles", None)
+    assert error_of(response, 401)["code"] == "unauthenticated"
+    assert "Set-Cookie" not in response.headers
+    assert "Set-Cookie" not in lite.get("roles", "root").headers
+
+
 def test_a_basic_authorization_header_is_401(lite: Api) -> None:
     response = lite.client.get("/api/v1/roles", headers={"Authorization": "Basic Ym9iOng="})
     assert error_of(response, 401)["code"] == "unauthenticated"

@@ -11,7 +11,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, redirect, url_for
+from flask import Flask, Request, jsonify, redirect, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from rolecall.core import Rolecall
@@ -35,6 +36,16 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Signed-cookie sessions for the console only: the API authenticates by bearer token and
+    reads no cookie, so its requests skip loading (and verifying) one."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
 def create_app(
     rc: Rolecall | None = None,
     *,
@@ -50,6 +61,7 @@ def create_app(
     if rc is None:
         rc = Rolecall.open(database)
     app = Flask(__name__)
+    app.session_interface = ConsoleSessions()
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
