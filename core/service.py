@@ -24,10 +24,10 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, String, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Engine, String, Table, delete, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
@@ -44,7 +44,7 @@ from .records import AssignmentEvent, DelegationRule, Role
 from .registry import Registry
 from .scopes import show
 from .storage.audit import AuditWriter, Verification, bump_revision, verify_chain
-from .storage.database import database_url, make_engine, upgrade
+from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
 from .storage.models import (
     ASSIGNMENTS,
     Assignment,
@@ -58,6 +58,8 @@ from .storage.models import (
 )
 
 log = logging.getLogger("rolecall.service")
+USERS = cast(Table, User.__table__)
+SCOPES = cast(Table, KnownScope.__table__)
 
 T = TypeVar("T")
 _SPACE = re.compile(r"\s")
@@ -125,6 +127,22 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise BadInputError("the expiry needs a time zone (for example 2027-01-31T00:00Z)")
     if expires_at <= _now():
         raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
+
+
+def _memo(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any]:
+    """``convert`` with each distinct time (and offset) converted once; ``None`` stays."""
+    done: dict[tuple[datetime, Any], Any] = {}
+
+    def converted(value: datetime | None) -> Any:
+        if value is None:
+            return None
+        key = (value, value.utcoffset())
+        found = done.get(key)
+        if found is None:
+            found = done[key] = convert(value)
+        return found
+
+    return converted
 
 
 def _username(name: object) -> str:
@@ -422,32 +440,26 @@ class Rolecall:
     ) -> int:
         """Add users by username, or (username, e-mail, display name); existing ones are left
         as they are. Returns the revision."""
-        rows = []
+        rows: dict[str, tuple[str | None, str | None]] = {}
         for item in users:
             name, email, display = (item, None, None) if isinstance(item, str) else item
-            rows.append((_username(name), _text(email, "e-mail"), _text(display, "display name")))
+            # Every row is validated; the first of a name repeated in the input is kept.
+            rows.setdefault(
+                _username(name), (_text(email, "e-mail"), _text(display, "display name"))
+            )
 
         def work(session: Session, audit: AuditWriter) -> None:
-            existing = self._user_ids(session, (r[0] for r in rows))
-            new = {}
-            for name, email, display in rows:
-                if name not in existing and name not in new:
-                    new[name] = (email, display)
-            if new:
-                session.execute(
-                    insert(User),
-                    [
-                        {
-                            "username": n,
-                            "email": e,
-                            "display_name": d,
-                            "active": True,
-                            "created_at": audit.at,
-                        }
-                        for n, (e, d) in new.items()
-                    ],
-                )
-            for name, (email, display) in new.items():
+            existing = self._user_ids(session, rows)
+            new = [(n, e, d) for n, (e, d) in rows.items() if n not in existing]
+            connection = session.connection()
+            at = time_param(connection)(audit.at)
+            insert_rows(
+                connection,
+                USERS,
+                ("username", "email", "display_name", "active", "created_at"),
+                [(n, e, d, True, at) for n, e, d in new],
+            )
+            for name, email, display in new:
                 audit.add(
                     "user_add",
                     user=name,
@@ -466,14 +478,24 @@ class Rolecall:
             rows.append((self.registry.scopes.resolve(key), _text(title, "title")))
 
         def work(session: Session, audit: AuditWriter) -> None:
-            keys = [s.key for s, _ in rows]
-            known = set(session.scalars(select(KnownScope.key).where(KnownScope.key.in_(keys))))
+            known: set[str] = set()
+            keys = sorted({s.key for s, _ in rows})
+            for start in range(0, len(keys), 5_000):
+                known.update(
+                    session.scalars(
+                        select(KnownScope.key).where(
+                            KnownScope.key.in_(keys[start : start + 5_000])
+                        )
+                    )
+                )
+            new = []
             for scope, title in rows:
                 if scope.key in known:
                     continue
                 known.add(scope.key)
-                session.add(KnownScope(key=scope.key, type=scope.type, title=title))
+                new.append((scope.key, scope.type, title))
                 audit.add("scope_add", scope=scope.key, details={"title": title})
+            insert_rows(session.connection(), SCOPES, ("key", "type", "title"), new)
 
         return self._write(actor, work)[0]
 
@@ -534,16 +556,18 @@ class Rolecall:
         batch with nothing written. Returns the revision."""
         actor = self._acting(actor, as_user)
         _check_expiry(expires_at)
-        grants = [GrantRow(u, r, s, expires_at=expires_at, reason=reason) for u, r, s in rows]
         if as_user is not None:
             self.sync()  # decide on the freshest grants: the actor's own may just have changed
+        # One record of what every row shares: rows are validated and written as keys.
+        shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
+        wanted = self._wanted((u, r, s, shared) for u, r, s in rows)
+        if as_user is not None:
             delegation = self.delegation()
-            for role, scope in dict.fromkeys((g.role, g.scope) for g in grants):
-                role_id, key = self._validate_grant(role, scope)
+            for role_id, key in dict.fromkeys((r, s) for _, r, s in wanted):
                 refusal = delegation.may_assign(as_user, role_id, key)
                 if refusal is not None:
                     raise NotAllowedError(refusal)
-        return self._grant(grants, actor=actor, batch_id=batch_id, action="assign", renew=True)
+        return self._grant(wanted, actor=actor, batch_id=batch_id, action="assign", renew=True)
 
     def delegation(self) -> Delegation:
         """The delegation rules in force, over the current index."""
@@ -564,39 +588,62 @@ class Rolecall:
         time and expiry, which may be past (the grant is then listed as expired). A grant
         already present is left as it is, so importing twice changes nothing. Audit events
         have the action ``import`` and one batch id."""
-        return self._grant(rows, actor=actor, batch_id=batch_id, action="import", renew=False)
+        wanted = self._wanted((r.user, r.role, r.scope, r) for r in rows)
+        return self._grant(wanted, actor=actor, batch_id=batch_id, action="import", renew=False)
+
+    def _wanted(
+        self, rows: Iterable[tuple[str, str, str, GrantRow]]
+    ) -> dict[tuple[str, str, str], GrantRow]:
+        """Validate (user, role, scope, what else to write) rows into (user, role id, scope
+        key) -> row. A bulk write repeats the same roles, scopes and users: each distinct one
+        is checked once."""
+        valid: dict[tuple[str, str], tuple[str, str]] = {}
+        names: set[str] = set()
+        checked: GrantRow | None = None
+        wanted: dict[tuple[str, str, str], GrantRow] = {}
+        for user, role, scope, row in rows:
+            if type(role) is str and type(scope) is str:
+                pair = valid.get((role, scope))
+                if pair is None:
+                    pair = valid[(role, scope)] = self._validate_grant(role, scope)
+            else:
+                pair = self._validate_grant(role, scope)  # raises the documented error
+            if row is not checked:
+                if row.expires_at is not None and row.expires_at.tzinfo is None:
+                    raise BadInputError(
+                        "an expiry needs a time zone (for example 2027-01-31T00:00Z)"
+                    )
+                _text(row.reason, "reason")
+                checked = row
+            if type(user) is not str or user not in names:
+                names.add(_username(user))
+            wanted[(user, *pair)] = row
+        return wanted
 
     def _grant(
         self,
-        rows: Iterable[GrantRow],
+        wanted: dict[tuple[str, str, str], GrantRow],
         *,
         actor: str | None,
         batch_id: str | None,
         action: str,
         renew: bool,
     ) -> int:
-        wanted: dict[tuple[str, str, str], GrantRow] = {}
-        for row in rows:
-            role_id, key = self._validate_grant(row.role, row.scope)
-            if row.expires_at is not None and row.expires_at.tzinfo is None:
-                raise BadInputError("an expiry needs a time zone (for example 2027-01-31T00:00Z)")
-            _text(row.reason, "reason")
-            wanted[(_username(row.user), role_id, key)] = row
         if not wanted:
             return self.revision
 
         def work(session: Session, audit: AuditWriter) -> None:
-            ids = self._user_ids(session, (u for u, _, _ in wanted))
-            missing = sorted({u for u, _, _ in wanted if u not in ids})
+            users = dict.fromkeys(u for u, _, _ in wanted)
+            ids = self._user_ids(session, users)
+            missing = sorted(u for u in users if u not in ids)
             if missing:
                 more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
                 raise BadInputError(
                     f"unknown user(s) {', '.join(map(show, missing[:5]))}{more}; "
                     "add them with `rolecall users add`"
                 )
-            retired = sorted(
-                u for u, _, _ in wanted if u in self.index.users and not self.index.users[u].active
-            )
+            known = self.index.users
+            retired = sorted(u for u in users if u in known and not known[u].active)
             if retired:
                 raise BadInputError(f"user {retired[0]} is retired: no role can be given to them")
             # Decided from the rows, under the write lock: the index may lag other writers.
@@ -607,31 +654,68 @@ class Rolecall:
                 for k in wanted
                 if renew and k in current and current[k][1] != wanted[k].expires_at
             ]
-            values: list[dict[str, Any]] = [
-                {
-                    "user_id": ids[k[0]],
-                    "role": k[1],
-                    "scope": k[2],
-                    "granted_by": wanted[k].granted_by or audit.actor,
-                    "granted_at": wanted[k].granted_at or audit.at,
-                    "expires_at": wanted[k].expires_at,
-                    "reason": wanted[k].reason,
-                }
-                for k in inserts
-            ]
             # Ids are given here, under the write lock every writer takes, so one executemany
             # inserts the batch (RETURNING with ordered ids would cost a statement per row).
             # They come from a counter, never reused, so an id in the audit log names one grant.
             last = int(session.scalar(select(State.last_assignment_id)) or 0)
-            new_ids = list(range(last + 1, last + 1 + len(values)))
-            if new_ids:
+            if inserts:
                 session.execute(
-                    update(State).where(State.id == 1).values(last_assignment_id=new_ids[-1])
+                    update(State)
+                    .where(State.id == 1)
+                    .values(last_assignment_id=last + len(inserts))
                 )
-            for value, new_id in zip(values, new_ids, strict=True):
-                value["id"] = new_id
-            for start in range(0, len(values), 10_000):
-                session.connection().execute(insert(ASSIGNMENTS), values[start : start + 10_000])
+            connection = session.connection()
+            # A bulk write gives most rows the same times: each distinct one converts once
+            # (keyed with its offset, which its ISO text shows).
+            stored = _memo(time_param(connection))
+            iso = _memo(datetime.isoformat)
+            values = []
+            for grant_id, key in enumerate(inserts, start=last + 1):
+                user, role, scope = key
+                row = wanted[key]
+                granted_by = row.granted_by or audit.actor
+                granted_at = row.granted_at or audit.at
+                values.append(
+                    (
+                        grant_id,
+                        ids[user],
+                        role,
+                        scope,
+                        granted_by,
+                        stored(granted_at),
+                        stored(row.expires_at),
+                        row.reason,
+                    )
+                )
+                audit.add(
+                    action,
+                    user=user,
+                    role=role,
+                    scope=scope,
+                    details={
+                        "op": "assign",
+                        "id": grant_id,
+                        "granted_by": granted_by,
+                        "granted_at": iso(granted_at),
+                        "expires_at": iso(row.expires_at),
+                        "reason": row.reason,
+                    },
+                )
+            insert_rows(
+                connection,
+                ASSIGNMENTS,
+                (
+                    "id",
+                    "user_id",
+                    "role",
+                    "scope",
+                    "granted_by",
+                    "granted_at",
+                    "expires_at",
+                    "reason",
+                ),
+                values,
+            )
             renewed: list[dict[str, Any]] = [
                 {
                     "id": current[k][0],
@@ -644,12 +728,7 @@ class Rolecall:
             ]
             for start in range(0, len(renewed), 10_000):
                 session.execute(update(Assignment), renewed[start : start + 10_000])
-            changes = [
-                *zip(inserts, values, new_ids, strict=True),
-                *((k, v, v["id"]) for k, v in zip(renewals, renewed, strict=True)),
-            ]
-            for (user, role, scope), value, grant_id in changes:
-                expiry = value["expires_at"]
+            for (user, role, scope), value in zip(renewals, renewed, strict=True):
                 audit.add(
                     action,
                     user=user,
@@ -657,10 +736,10 @@ class Rolecall:
                     scope=scope,
                     details={
                         "op": "assign",
-                        "id": grant_id,
+                        "id": value["id"],
                         "granted_by": value["granted_by"],
-                        "granted_at": value["granted_at"].isoformat(),
-                        "expires_at": expiry.isoformat() if expiry else None,
+                        "granted_at": iso(value["granted_at"]),
+                        "expires_at": iso(value["expires_at"]),
                         "reason": value["reason"],
                     },
                 )

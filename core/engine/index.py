@@ -201,6 +201,9 @@ class Index:
         return self._strings.setdefault(text, text)
 
     def _cell(self, grants: tuple[Grant, ...]) -> Cell:
+        if len(grants) == 1 and grants[0].expires_at is None:
+            # The common case: one permanent grant allows what its role allows.
+            return Cell(grants, self._role_perms.get(grants[0].role, _EMPTY), ())
         permanent = frozenset(g.role for g in grants if g.expires_at is None)
         perms = self._unions.get(permanent)
         if perms is None:
@@ -444,25 +447,42 @@ class Index:
         assignment builds each cell once."""
         pending: dict[tuple[str, str], dict[str, Grant]] = {}
 
+        by_scope = self._by_scope
+        titles = self.scope_titles
+
         def flush() -> None:
             for (user, scope), added in pending.items():
-                old = self._by_scope.get(scope, {}).get(user)
-                kept = tuple(g for g in old.grants if g.role not in added) if old else ()
-                self._set_grants(user, scope, (*kept, *added.values()))
+                members = by_scope.get(scope)
+                old = members.get(user) if members is not None else None
+                if old is None:
+                    self._set_grants(user, scope, tuple(added.values()))
+                else:
+                    kept = tuple(g for g in old.grants if g.role not in added)
+                    self._set_grants(user, scope, (*kept, *added.values()))
             pending.clear()
 
         intern = self._strings.setdefault
+        times: dict[Any, float | None] = {None: None}
+
+        def epoch(value: Any) -> float | None:
+            # A bulk write gives its rows one time: each distinct text is parsed once.
+            if value in times:
+                return times[value]
+            found = times[value] = _ts(value)
+            return found
+
         for revision, action, user, role, scope, details in events:
             if details.get("op", action) == "assign" and user and role and scope:
                 user, role, scope = intern(user, user), intern(role, role), intern(scope, scope)
-                self._know(scope)
+                if scope not in titles:  # a scope with a title entry is known already
+                    self._know(scope)
                 by = details.get("granted_by")
                 pending.setdefault((user, scope), {})[role] = Grant(
                     details["id"],
                     role,
                     intern(by, by) if by else None,
-                    _ts(details["granted_at"]) or 0.0,
-                    _ts(details.get("expires_at")),
+                    epoch(details["granted_at"]) or 0.0,
+                    epoch(details.get("expires_at")),
                 )
             else:
                 flush()
