@@ -21,7 +21,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, cast
@@ -44,7 +45,14 @@ from .records import AssignmentEvent, DelegationRule, Role
 from .registry import Registry
 from .scopes import show
 from .storage.audit import AuditWriter, Verification, bump_revision, verify_chain
-from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
+from .storage.database import (
+    bulk_cache,
+    database_url,
+    insert_rows,
+    make_engine,
+    time_param,
+    upgrade,
+)
 from .storage.models import (
     ASSIGNMENTS,
     Assignment,
@@ -66,6 +74,8 @@ _SPACE = re.compile(r"\s")
 RAW_TIME = String()
 """Reads a time column as the driver returns it (text on SQLite, datetime on PostgreSQL)."""
 MAX_TEXT = 1000
+BULK_ROWS = 1000
+"""From this many rows, a write pauses the cyclic garbage collector."""
 USERNAME_MAX = 150
 
 
@@ -127,6 +137,30 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise BadInputError("the expiry needs a time zone (for example 2027-01-31T00:00Z)")
     if expires_at <= _now():
         raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
+
+
+_pauses = 0
+_resume = False
+_pauses_lock = threading.Lock()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector off inside (nested and concurrent uses included);
+    the last one out switches it back on if it was on before the first came in."""
+    global _pauses, _resume
+    with _pauses_lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
 
 
 def _memo(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any]:
@@ -365,23 +399,33 @@ class Rolecall:
         actor: str | None,
         work: Callable[[Session, AuditWriter], T],
         batch_id: str | None = None,
+        *,
+        rows: int = 1,
     ) -> tuple[int, T, list[dict[str, Any]]]:
-        """Run ``work`` in one transaction holding the write lock; commit only if it logged."""
+        """Run ``work`` in one transaction holding the write lock; commit only if it logged.
+        ``rows``: about how many rows it writes; a bulk write (``BULK_ROWS`` or more) pauses
+        the cyclic garbage collector and, on SQLite, enlarges the page cache while it runs."""
         if actor is not None:
             actor = _username(actor)
+        bulk = rows >= BULK_ROWS
         at = _now()
-        try:
-            with Session(self.engine) as session, session.begin():
-                revision, last_hash = bump_revision(session)
-                writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
-                result = work(session, writer)
-                if not writer.rows:
-                    raise _Unchanged(result)  # rolls back: no revision is spent on a no-op
-                writer.flush()
-        except _Unchanged as unchanged:
-            return self.index.revision, unchanged.result, []
-        self._catch_up_after(revision, writer.rows)
-        self._announce(writer.rows)
+        # Hundreds of thousands of new objects (rows, events, the index's cells) and no
+        # cyclic garbage among them: the collector would only walk the whole index again and
+        # again while they are created, so a large write would be slower the larger the index.
+        with _collector_paused() if bulk else nullcontext():
+            try:
+                with Session(self.engine) as session, session.begin():
+                    revision, last_hash = bump_revision(session)
+                    with bulk_cache(session.connection()) if bulk else nullcontext():
+                        writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
+                        result = work(session, writer)
+                        if not writer.rows:
+                            raise _Unchanged(result)  # rolls back: no revision is spent
+                        writer.flush()
+            except _Unchanged as unchanged:
+                return self.index.revision, unchanged.result, []
+            self._catch_up_after(revision, writer.rows)
+            self._announce(writer.rows)
         return revision, result, writer.rows
 
     def _announce(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -466,7 +510,7 @@ class Rolecall:
                     details={"email": email, "display_name": display, "active": True},
                 )
 
-        return self._write(actor, work)[0]
+        return self._write(actor, work, rows=len(rows))[0]
 
     def add_scopes(
         self, scopes: Iterable[str | tuple[str, str | None]], *, actor: str | None = None
@@ -497,7 +541,7 @@ class Rolecall:
                 audit.add("scope_add", scope=scope.key, details={"title": title})
             insert_rows(session.connection(), SCOPES, ("key", "type", "title"), new)
 
-        return self._write(actor, work)[0]
+        return self._write(actor, work, rows=len(rows))[0]
 
     def role(self, name: str) -> Role:
         """A role by id or alias, custom roles included; :class:`BadInputError` if none."""
@@ -744,7 +788,7 @@ class Rolecall:
                     },
                 )
 
-        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
+        return self._write(actor, work, batch_id or str(uuid.uuid4()), rows=len(wanted))[0]
 
     def _current(
         self,

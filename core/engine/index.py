@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,9 @@ _Place = tuple[tuple[str, ...], frozenset[str], bool]
 that apply to its type, and whether a restriction sits on the chain."""
 
 _EMPTY: frozenset[str] = frozenset()
+_GRANT_FIELDS = set(GrantInfo.model_fields)
+_TEAM_FIELDS = set(TeamMember.model_fields)
+"""Shared by the cached team records (frozen, every field given): one set, not one each."""
 
 
 def _ts(value: datetime | str | None) -> float | None:
@@ -55,6 +59,12 @@ def _ts(value: datetime | str | None) -> float | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.timestamp()
+
+
+def _holds(ordered: list[str], key: str) -> bool:
+    """Whether the sorted list ``ordered`` holds ``key``."""
+    at = bisect_left(ordered, key)
+    return at < len(ordered) and ordered[at] == key
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -87,7 +97,7 @@ class Grant:
 class Cell:
     """The grants of one user at one scope and what they allow."""
 
-    __slots__ = ("grants", "perms", "timed")
+    __slots__ = ("_grants", "perms", "timed")
 
     def __init__(
         self,
@@ -95,9 +105,15 @@ class Cell:
         perms: frozenset[str],
         timed: tuple[tuple[float, frozenset[str]], ...],
     ) -> None:
-        self.grants = grants
+        # Most cells hold one grant: kept without a tuple around it (a million of them).
+        self._grants: Grant | tuple[Grant, ...] = grants[0] if len(grants) == 1 else grants
         self.perms = perms
         self.timed = timed
+
+    @property
+    def grants(self) -> tuple[Grant, ...]:
+        held = self._grants
+        return (held,) if isinstance(held, Grant) else held
 
     def allows(self, permission: str) -> bool:
         if permission in self.perms:
@@ -178,10 +194,17 @@ class Index:
         self._children: dict[str, set[str]] = {}
         self._resolve = registry.scopes.resolve
         self._places: dict[str, _Place] = {}
+        self._chains: dict[str, dict[str, tuple[str, ...]]] = {}
+        """permission -> scope -> the scope's ancestor chain (itself first), or an empty one
+        when the permission does not apply to its type; pairs a restriction denies are left
+        out. Filled by checks, cleared when restrictions change."""
+        self._chained = 0
         self._restriction_generation = 0
         self._teams: dict[str, tuple[tuple[TeamMember, ...], float]] = {}
         """scope -> (its members, the time until which their expired flags hold)."""
         self._below_cache: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._below_typed: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
+        """(scope, scope types) -> itself and its known descendants of those types, sorted."""
         self._restricted_cache: tuple[tuple[int, int], frozenset[str]] | None = None
         self._scopes_generation = 0
         """Bumped whenever the known scopes change."""
@@ -226,6 +249,7 @@ class Index:
             self._scopes_generation += 1
             if self._below_cache:
                 self._below_cache.clear()
+                self._below_typed.clear()
 
     def _set_grants(self, user: str, scope: str, grants: tuple[Grant, ...]) -> None:
         self._teams.pop(scope, None)
@@ -260,6 +284,7 @@ class Index:
         """Drop ``key`` and its known descendants from the known scopes (after their grants
         and restrictions were removed), and ancestors left with nothing below or on them."""
         self._below_cache.clear()
+        self._below_typed.clear()
         self._scopes_generation += 1
         for gone in (key, *self.descendants(key)):
             self.scope_titles.pop(gone, None)
@@ -380,6 +405,7 @@ class Index:
         self._restrictions[scope] = _Restriction(listed, denied, frozenset(exempt_roles), reason)
         self._restriction_generation += 1
         self._places.clear()  # the "restricted" flag of cached scopes may have changed
+        self._chains.clear()
 
     def restriction(self, scope: str) -> RestrictionInfo | None:
         """The restriction placed at exactly ``scope``, if any."""
@@ -400,6 +426,7 @@ class Index:
         if self._restrictions.pop(scope, None) is not None:
             self._restriction_generation += 1
             self._places.clear()
+            self._chains.clear()
 
     def define_role(self, role: Role, *, retired: bool = False) -> None:
         """Add or change a custom role; cells holding it are rebuilt with its new permissions."""
@@ -580,28 +607,60 @@ class Index:
         return place
 
     def _compile_check(self) -> Callable[[str, str, str], bool]:
-        # The check path in a closure: its dictionaries are bound once, so a check pays for
-        # dictionary lookups and set membership only (no attribute lookups on the index).
-        places = self._places
+        # The check path in a closure: its dictionaries are bound once, and the per-permission
+        # chains fold in whether the permission applies to the scope's type (an empty chain
+        # when it does not), so a check costs what the plain dict walk costs: two lookups for
+        # the chain, one for the user, then one per ancestor and a set membership test.
+        chains = self._chains
         by_user = self._by_user
-        place_of = self._place
         refused = self._refused
-        restricting = self._restricting
+        slow = self._check_slow
 
         def check(user: str, permission: str, scope: str) -> bool:
             """May ``user`` do ``permission`` at ``scope``? Unknown user or permission, or a
             malformed key, raise :class:`BadInputError`."""
-            chain, applicable, restricted = places.get(scope) or place_of(scope)
+            try:
+                chain = chains[permission][scope]
+            except KeyError:
+                return slow(user, permission, scope)
             cells = by_user.get(user)
-            if cells is None or permission not in applicable:
+            if cells is None:
                 return refused(user, permission)
             for key in chain:
                 perms = cells.get(key)
                 if perms is not None and permission in perms:
-                    return restricting(user, permission, chain) is None if restricted else True
+                    return True
             return False
 
         return check
+
+    def _check_slow(self, user: str, permission: str, scope: str) -> bool:
+        """A check whose (permission, scope) is not cached yet, or on which a restriction
+        denies the permission (never cached: the exemptions depend on the user)."""
+        generation = self._restriction_generation
+        chain, applicable, restricted = self._places.get(scope) or self._place(scope)
+        self.require_permission(permission)
+        applies = permission in applicable
+        denying = restricted and any(
+            r is not None and permission in r.denied for r in map(self._restrictions.get, chain)
+        )
+        if not denying:
+            if self._chained >= PLACES_CACHE_SIZE:
+                self._chains.clear()  # bounded, as the places are
+                self._chained = 0
+            self._chained += 1
+            self._chains.setdefault(permission, {})[scope] = chain if applies else ()
+            if generation != self._restriction_generation:
+                # A restriction changed meanwhile (the sync thread): do not keep the entry.
+                self._chains.get(permission, {}).pop(scope, None)
+        cells = self._by_user.get(user)
+        if cells is None or not applies:
+            return self._refused(user, permission)
+        for key in chain:
+            perms = cells.get(key)
+            if perms is not None and permission in perms:
+                return self._restricting(user, permission, chain) is None if denying else True
+        return False
 
     def _refused(self, user: str, permission: str) -> bool:
         """The slow end of a denial: raise for an unknown permission or user."""
@@ -702,9 +761,34 @@ class Index:
         if cached is not None and now < cached[1]:
             return cached[0]
         members = self._by_scope.get(scope, {})
+        # Cached, so built lean: the models are frozen and every field is given, so they
+        # share one fields-set, and grants made together share one datetime.
+        moments: dict[float, datetime] = {}
+
+        def moment(ts: float) -> datetime:
+            found = moments.get(ts)
+            if found is None:
+                found = moments[ts] = datetime.fromtimestamp(ts, UTC)
+            return found
+
         team = tuple(
             TeamMember.model_construct(
-                user=user, grants=tuple(self._info(user, scope, g, now) for g in cell.grants)
+                _TEAM_FIELDS,
+                user=user,
+                grants=tuple(
+                    GrantInfo.model_construct(
+                        _GRANT_FIELDS,
+                        id=g.id,
+                        user=user,
+                        role=g.role,
+                        scope=scope,
+                        granted_by=g.granted_by,
+                        granted_at=moment(g.granted_at),
+                        expires_at=None if g.expires_at is None else moment(g.expires_at),
+                        expired=not g.live(now),
+                    )
+                    for g in cell.grants
+                ),
             )
             for user, cell in sorted(members.items())
         )
@@ -752,25 +836,43 @@ class Index:
                 f"unknown scope type {show(scope_type)}; known: "
                 f"{', '.join(sorted(self.registry.scope_types))}"
             )
-        cells = self.cells_of(user)
         wanted = applies if scope_type is None else applies & {scope_type}
-        granting = [key for key, cell in cells.items() if cell.allows(permission)]
-        if len(granting) == 1:
-            # The usual case: one grant, answered from the cached sorted list below it.
-            found = [k for k, kind in self._below(granting[0]) if kind in wanted]
+        by_scope = self._by_scope
+        granting = {
+            key for key in self._by_user.get(user, ()) if by_scope[key][user].allows(permission)
+        }
+        # A grant below another grant of the permission adds nothing: keep the topmost ones
+        # (a platform-wide user answers with one cached list). What remains lies in disjoint
+        # subtrees, so their lists share no key.
+        tops = [
+            key for key in granting if not any(k in granting for k in self._resolve(key).chain[1:])
+        ]
+        if len(tops) == 1:
+            found = list(self._below_of(tops[0], wanted))
         else:
-            found = sorted(
-                {k for key in granting for k, kind in self._below(key) if kind in wanted}
-            )
+            # Sorted runs, concatenated: the sort merges them in linear time.
+            found = sorted(k for key in tops for k in self._below_of(key, wanted))
         if self._restrictions:
             affected = self._restricted_scopes()
-            found = [
+            # Usually far fewer scopes sit under a restriction than the answer holds.
+            denied = {
                 k
-                for k in found
-                if k not in affected
-                or self._restricting(user, permission, self.place(k)[0]) is None
-            ]
+                for k in affected
+                if _holds(found, k)
+                and self._restricting(user, permission, self.place(k)[0]) is not None
+            }
+            if denied:
+                found = [k for k in found if k not in denied]
         return found
+
+    def _below_of(self, key: str, kinds: frozenset[str]) -> tuple[str, ...]:
+        """``key`` and its known descendants of the scope types ``kinds``, sorted (cached
+        until the known scopes change)."""
+        cached = self._below_typed.get((key, kinds))
+        if cached is None:
+            cached = tuple(k for k, kind in self._below(key) if kind in kinds)
+            self._below_typed[(key, kinds)] = cached
+        return cached
 
     def _restricted_scopes(self) -> frozenset[str]:
         """Known scopes on or below a restriction (cached until restrictions or scopes change)."""
