@@ -228,6 +228,8 @@ class Rolecall:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self.last_sync = 0.0
+        self._fresh_until = 0.0
+        """``last_sync + staleness``: until then a check needs no catch-up."""
         self.sync_error: str | None = None
         self._load()
         self._thread: threading.Thread | None = None
@@ -289,6 +291,7 @@ class Rolecall:
         # Long-lived: keep the collector from traversing the index on every full collection.
         gc.freeze()
         self.last_sync = time.monotonic()
+        self._fresh_until = self.last_sync + self.staleness
 
     def _fill(self, engine: Engine, index: Index) -> None:
         with Session(engine) as session, session.begin():
@@ -350,6 +353,7 @@ class Rolecall:
                     )
                     index.revision = max(index.revision, current)
             self.last_sync = time.monotonic()
+            self._fresh_until = self.last_sync + self.staleness
             self.sync_error = None
             return index.revision
 
@@ -1251,8 +1255,9 @@ class Rolecall:
 
     def check(self, user: str, permission: str, scope: str, *, at_least: int | None = None) -> bool:
         """May ``user`` do ``permission`` at ``scope``? See the decision rule in the docs."""
-        if at_least is None and self._thread is not None:
-            # The sync thread keeps the index fresh: nothing to decide before the lookup.
+        if at_least is None and (self._thread is not None or time.monotonic() < self._fresh_until):
+            # The sync thread keeps the index fresh, or it caught up less than ``staleness``
+            # ago: nothing to decide before the lookup.
             return self.index.check(user, permission, scope)
         return self._fresh(at_least).check(user, permission, scope)
 

@@ -649,7 +649,10 @@ class Index:
                 self._chains.clear()  # bounded, as the places are
                 self._chained = 0
             self._chained += 1
-            self._chains.setdefault(permission, {})[scope] = chain if applies else ()
+            # The chain's keys as the user's cells hold them: found by identity, no compare.
+            intern = self._strings.get
+            held = tuple(intern(key, key) for key in chain) if applies else ()
+            self._chains.setdefault(permission, {})[scope] = held
             if generation != self._restriction_generation:
                 # A restriction changed meanwhile (the sync thread): do not keep the entry.
                 self._chains.get(permission, {}).pop(scope, None)
