@@ -498,7 +498,10 @@ class Index:
             found = times[value] = _ts(value)
             return found
 
+        newest = self.revision
         for revision, action, user, role, scope, details in events:
+            if revision > newest:
+                newest = revision
             if details.get("op", action) == "assign" and user and role and scope:
                 user, role, scope = intern(user, user), intern(role, role), intern(scope, scope)
                 if scope not in titles:  # a scope with a title entry is known already
@@ -514,8 +517,9 @@ class Index:
             else:
                 flush()
                 self._apply_other(action, user, role, scope, details)
-            self.revision = max(self.revision, revision)
+                self.revision = newest
         flush()
+        self.revision = newest
 
     def apply(
         self,

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from .database import GENESIS_HASH, insert_rows, time_param
 from .models import AUDIT_EVENTS, AuditEvent, State
 
-_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), default=str, check_circular=False
+).encode
 """The JSON of the hashed payload: sorted keys, no spaces, anything else as text."""
 COLUMNS = (
     "revision",
