@@ -718,11 +718,16 @@ class Rolecall:
             stored = _memo(time_param(connection))
             iso = _memo(datetime.isoformat)
             values = []
+            last_row: GrantRow | None = None
             for grant_id, key in enumerate(inserts, start=last + 1):
                 user, role, scope = key
                 row = wanted[key]
-                granted_by = row.granted_by or audit.actor
-                granted_at = row.granted_at or audit.at
+                if row is not last_row:  # assign_many: one record shared by every row
+                    last_row = row
+                    granted_by = row.granted_by or audit.actor
+                    granted_at = row.granted_at or audit.at
+                    stored_at, stored_expiry = stored(granted_at), stored(row.expires_at)
+                    iso_at, iso_expiry = iso(granted_at), iso(row.expires_at)
                 values.append(
                     (
                         grant_id,
@@ -730,8 +735,8 @@ class Rolecall:
                         role,
                         scope,
                         granted_by,
-                        stored(granted_at),
-                        stored(row.expires_at),
+                        stored_at,
+                        stored_expiry,
                         row.reason,
                     )
                 )
@@ -744,8 +749,8 @@ class Rolecall:
                         "op": "assign",
                         "id": grant_id,
                         "granted_by": granted_by,
-                        "granted_at": iso(granted_at),
-                        "expires_at": iso(row.expires_at),
+                        "granted_at": iso_at,
+                        "expires_at": iso_expiry,
                         "reason": row.reason,
                     },
                 )
