@@ -44,7 +44,7 @@ from .plugins import Plugins, load_plugins
 from .records import AssignmentEvent, DelegationRule, Role
 from .registry import Registry
 from .scopes import show
-from .storage.audit import AuditWriter, Verification, bump_revision, verify_chain
+from .storage.audit import AuditWriter, Verification, bump_revision, numbered, verify_chain
 from .storage.database import (
     bulk_cache,
     database_url,
@@ -728,6 +728,16 @@ class Rolecall:
                     granted_at = row.granted_at or audit.at
                     stored_at, stored_expiry = stored(granted_at), stored(row.expires_at)
                     iso_at, iso_expiry = iso(granted_at), iso(row.expires_at)
+                    details_json = numbered(
+                        {
+                            "op": "assign",
+                            "granted_by": granted_by,
+                            "granted_at": iso_at,
+                            "expires_at": iso_expiry,
+                            "reason": row.reason,
+                        },
+                        "id",
+                    )
                 values.append(
                     (
                         grant_id,
@@ -753,6 +763,7 @@ class Rolecall:
                         "expires_at": iso_expiry,
                         "reason": row.reason,
                     },
+                    details_json=details_json(grant_id),
                 )
             insert_rows(
                 connection,

@@ -9,7 +9,7 @@ from typing import Any, cast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rolecall.core.storage.audit import AuditWriter, event_hash
+from rolecall.core.storage.audit import AuditWriter, event_hash, numbered
 
 texts = st.text(max_size=12)
 optional = st.none() | texts
@@ -65,3 +65,32 @@ def test_details_with_a_time_hash_it_as_text() -> None:
     assert writer.rows[0]["hash"] == event_hash(
         "0" * 64, 3, at, "note", None, None, None, None, details, None
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    details=st.dictionaries(texts, json_values, max_size=5),
+    numbers=st.lists(st.integers(), min_size=1, max_size=4),
+)
+def test_numbered_details_are_encoded_as_add_encodes_them(
+    details: dict[str, Any], numbers: list[int]
+) -> None:
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    template = numbered(details, "id")
+    for number in numbers:
+        full = {**details, "id": number}
+        fast = AuditWriter(cast(Any, None), 1, "0" * 64, at, None, None)
+        fast.add("assign", details=full, details_json=template(number))
+        slow = AuditWriter(cast(Any, None), 1, "0" * 64, at, None, None)
+        slow.add("assign", details=full)
+        assert fast.rows[0]["details_json"] == slow.rows[0]["details_json"]
+        assert fast.rows[0]["hash"] == slow.rows[0]["hash"]
+
+
+def test_numbered_details_with_the_marker_in_a_value_still_encode_right() -> None:
+    details = {"reason": "-918273645546372819", "note": -918273645546372819}
+    template = numbered(details, "id")
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    writer = AuditWriter(cast(Any, None), 1, "0" * 64, at, None, None)
+    writer.add("assign", details={**details, "id": 7})
+    assert template(7) == writer.rows[0]["details_json"]
