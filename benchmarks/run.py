@@ -57,6 +57,8 @@ PLUGIN_NAME = "rolecall_bench"
 GOAL_BUILD_S = 20.0
 GOAL_BYTES = 500
 GOAL_REVERSE_MS = 10.0
+GOAL_LOAD_S = 40.0
+"""Issue 3 asks for a million assignments loaded "well under a minute": 40 s."""
 FLAT_TOLERANCE = 1.25
 """"Flat": the check's median at the largest size is within 25 % of its median at the
 smallest size, beyond whatever the plain dict walk itself slows down by (both pay the same
@@ -204,6 +206,7 @@ class Result:
     levels: dict[str, int] = field(default_factory=dict)
     hit_ratio: float = 0.0
     load: dict[str, float] = field(default_factory=dict)
+    load_cpu: dict[str, float] = field(default_factory=dict)
     open_s: float = 0.0
     open_cpu_s: float = 0.0
     gc_ms: float = 0.0
@@ -220,24 +223,42 @@ class Result:
         return value / self.size
 
 
-def load(rc: Rolecall, data: dataset.Dataset, chunk: int) -> dict[str, float]:
-    """Write the data set through the service, in transactions of ``chunk`` rows."""
+def load(
+    rc: Rolecall, data: dataset.Dataset, chunk: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Write the data set through the service, in transactions of ``chunk`` rows: the wall
+    time and the CPU time of this process (the database's work included on SQLite) of each
+    step."""
     times: dict[str, float] = {}
-    start = time.perf_counter()
-    for i in range(0, len(data.users), chunk):
-        rc.add_users(data.users[i : i + chunk], actor="bench-loader")
-    times["add_users"] = time.perf_counter() - start
-    start = time.perf_counter()
-    scopes = data.scopes
-    for i in range(0, len(scopes), chunk):
-        rc.add_scopes(scopes[i : i + chunk], actor="bench-loader")
-    times["add_scopes"] = time.perf_counter() - start
-    start = time.perf_counter()
-    for i in range(0, len(data.grants), chunk):
-        rc.assign_many(data.grants[i : i + chunk], actor="bench-loader", reason="benchmark")
-    times["assign_many"] = time.perf_counter() - start
+    cpu: dict[str, float] = {}
+    steps: list[tuple[str, Callable[[int], object], Sequence[Any]]] = [
+        (
+            "add_users",
+            lambda i: rc.add_users(data.users[i : i + chunk], actor="bench-loader"),
+            data.users,
+        ),
+        (
+            "add_scopes",
+            lambda i: rc.add_scopes(data.scopes[i : i + chunk], actor="bench-loader"),
+            data.scopes,
+        ),
+        (
+            "assign_many",
+            lambda i: rc.assign_many(
+                data.grants[i : i + chunk], actor="bench-loader", reason="benchmark"
+            ),
+            data.grants,
+        ),
+    ]
+    for name, step, rows in steps:
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for i in range(0, len(rows), chunk):
+            step(i)
+        times[name] = time.perf_counter() - start
+        cpu[name] = time.process_time() - start_cpu
     times["total"] = sum(times.values())
-    return times
+    cpu["total"] = sum(cpu.values())
+    return times, cpu
 
 
 def time_checks(
@@ -407,10 +428,10 @@ def measure(size: int, backend: str, quick: bool, chunk: int, casbin: bool) -> R
     )
     with database(backend, size) as url:
         with Rolecall.open(url, plugins=make_plugins(), background_sync=False) as loader:
-            result.load = load(loader, data, chunk)
+            result.load, result.load_cpu = load(loader, data, chunk)
         say(
-            "load through the service: "
-            + ", ".join(f"{k} {v:.1f} s" for k, v in result.load.items())
+            "load through the service, wall (CPU): "
+            + ", ".join(f"{k} {v:.1f} s ({result.load_cpu[k]:.1f})" for k, v in result.load.items())
             + f" ({size / result.load['assign_many']:,.0f} assignments/s)"
         )
 
@@ -528,8 +549,14 @@ def table(results: list[Result]) -> str:
         rows.append([label, *values])
 
     row("users", [f"{r.users:,}" for r in results])
-    row("load through the service (s)", [f"{r.load['total']:.1f}" for r in results])
-    row("  of which assign_many (s)", [f"{r.load['assign_many']:.1f}" for r in results])
+    row(
+        "load through the service, wall (CPU) s",
+        [f"{r.load['total']:.1f} ({r.load_cpu['total']:.1f})" for r in results],
+    )
+    row(
+        "  of which assign_many, wall (CPU) s",
+        [f"{r.load['assign_many']:.1f} ({r.load_cpu['assign_many']:.1f})" for r in results],
+    )
     row(
         "Rolecall.open = index build, wall (CPU) s",
         [f"{r.open_s:.1f} ({r.open_cpu_s:.1f})" for r in results],
@@ -650,6 +677,15 @@ def goals(results: list[Result]) -> list[tuple[str, bool, str]]:
             f"index built from the database in under {GOAL_BUILD_S:.0f} s {at}",
             largest.open_s < GOAL_BUILD_S,
             f"{largest.open_s:.1f} s",
+        )
+    )
+    found.append(
+        (
+            f"assign_many of {largest.size:,} assignments in under {GOAL_LOAD_S:.0f} s {at} "
+            "(issue 3: well under a minute)",
+            largest.load["assign_many"] < GOAL_LOAD_S,
+            f"{largest.load['assign_many']:.1f} s wall, {largest.load_cpu['assign_many']:.1f} s "
+            "CPU",
         )
     )
     per = largest.per_assignment(largest.traced_bytes)

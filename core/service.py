@@ -21,13 +21,14 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, String, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Engine, String, Table, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -45,8 +46,15 @@ from .plugins import Plugins, load_plugins
 from .records import AssignmentEvent, DelegationRule, Role
 from .registry import Registry
 from .scopes import show
-from .storage.audit import AuditWriter, Verification, bump_revision, verify_chain
-from .storage.database import database_url, make_engine, upgrade
+from .storage.audit import AuditWriter, Verification, bump_revision, numbered, verify_chain
+from .storage.database import (
+    bulk_cache,
+    database_url,
+    insert_rows,
+    make_engine,
+    time_param,
+    upgrade,
+)
 from .storage.models import (
     ASSIGNMENTS,
     Assignment,
@@ -60,12 +68,16 @@ from .storage.models import (
 )
 
 log = logging.getLogger("rolecall.service")
+USERS = cast(Table, User.__table__)
+SCOPES = cast(Table, KnownScope.__table__)
 
 T = TypeVar("T")
 _SPACE = re.compile(r"\s")
 RAW_TIME = String()
 """Reads a time column as the driver returns it (text on SQLite, datetime on PostgreSQL)."""
 MAX_TEXT = 1000
+BULK_ROWS = 1000
+"""From this many rows, a write pauses the cyclic garbage collector."""
 USERNAME_MAX = 150
 
 
@@ -129,6 +141,46 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
 
 
+_pauses = 0
+_resume = False
+_pauses_lock = threading.Lock()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector off inside (nested and concurrent uses included);
+    the last one out switches it back on if it was on before the first came in."""
+    global _pauses, _resume
+    with _pauses_lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
+
+
+def _memo(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any]:
+    """``convert`` with each distinct time (and offset) converted once; ``None`` stays."""
+    done: dict[tuple[datetime, Any], Any] = {}
+
+    def converted(value: datetime | None) -> Any:
+        if value is None:
+            return None
+        key = (value, value.utcoffset())
+        found = done.get(key)
+        if found is None:
+            found = done[key] = convert(value)
+        return found
+
+    return converted
+
+
 def _username(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise BadInputError(f"a username must be non-empty text, not {show(name)}")
@@ -178,6 +230,8 @@ class Rolecall:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self.last_sync = 0.0
+        self._fresh_until = 0.0
+        """``last_sync + staleness``: until then a check needs no catch-up."""
         self.sync_error: str | None = None
         self.accounts = Accounts(self)
         self._load()
@@ -240,6 +294,7 @@ class Rolecall:
         # Long-lived: keep the collector from traversing the index on every full collection.
         gc.freeze()
         self.last_sync = time.monotonic()
+        self._fresh_until = self.last_sync + self.staleness
 
     def _fill(self, engine: Engine, index: Index) -> None:
         with Session(engine) as session, session.begin():
@@ -301,6 +356,7 @@ class Rolecall:
                     )
                     index.revision = max(index.revision, current)
             self.last_sync = time.monotonic()
+            self._fresh_until = self.last_sync + self.staleness
             self.sync_error = None
             return index.revision
 
@@ -351,38 +407,52 @@ class Rolecall:
         work: Callable[[Session, AuditWriter], T],
         batch_id: str | None = None,
         guard: Callable[[], None] | None = None,
+        *,
+        rows: int = 1,
     ) -> tuple[int, T, list[dict[str, Any]]]:
         """Run ``work`` in one transaction holding the write lock; commit only if it logged.
 
         ``guard`` (a delegation decision) runs once the lock is held, on an index caught up
         with every write committed before: two changes decided at the same moment cannot both
         pass on a state that only one of them leaves (two admins removing each other). It
-        raises to refuse, and nothing is written."""
+        raises to refuse, and nothing is written.
+
+        ``rows``: about how many rows it writes; a bulk write (``BULK_ROWS`` or more) pauses
+        the cyclic garbage collector and, on SQLite, enlarges the page cache while it runs.
+
+        A database failure rolls the whole transaction back and raises :class:`StorageError`.
+        """
         if actor is not None:
             actor = _username(actor)
+        bulk = rows >= BULK_ROWS
         at = _now()
-        try:
-            with Session(self.engine) as session, session.begin():
-                revision, last_hash = bump_revision(session)
-                if guard is not None:
-                    self.sync()  # no other writer can commit now: this is the latest state
-                    guard()
-                writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
-                result = work(session, writer)
-                if not writer.rows:
-                    raise _Unchanged(result)  # rolls back: no revision is spent on a no-op
-                writer.flush()
-        except _Unchanged as unchanged:
-            return self.index.revision, unchanged.result, []
-        except DBAPIError as exc:
-            # Rolled back by the session: no row, no audit event, no revision was kept.
-            reason = " ".join(str(exc.orig or exc).split())[:300]
-            log.debug("a write was rolled back by a database error: %s", reason)
-            raise StorageError(
-                f"the database failed during the write and nothing of it was applied: {reason}"
-            ) from exc
-        self._catch_up_after(revision, writer.rows)
-        self._announce(writer.rows)
+        # Hundreds of thousands of new objects (rows, events, the index's cells) and no
+        # cyclic garbage among them: the collector would only walk the whole index again and
+        # again while they are created, so a large write would be slower the larger the index.
+        with _collector_paused() if bulk else nullcontext():
+            try:
+                with Session(self.engine) as session, session.begin():
+                    revision, last_hash = bump_revision(session)
+                    if guard is not None:
+                        self.sync()  # no other writer can commit now: this is the latest state
+                        guard()
+                    with bulk_cache(session.connection()) if bulk else nullcontext():
+                        writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
+                        result = work(session, writer)
+                        if not writer.rows:
+                            raise _Unchanged(result)  # rolls back: no revision is spent
+                        writer.flush()
+            except _Unchanged as unchanged:
+                return self.index.revision, unchanged.result, []
+            except DBAPIError as exc:
+                # Rolled back by the session: no row, no audit event, no revision was kept.
+                reason = " ".join(str(exc.orig or exc).split())[:300]
+                log.debug("a write was rolled back by a database error: %s", reason)
+                raise StorageError(
+                    f"the database failed during the write and nothing of it was applied: {reason}"
+                ) from exc
+            self._catch_up_after(revision, writer.rows)
+            self._announce(writer.rows)
         return revision, result, writer.rows
 
     def _announce(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -441,39 +511,33 @@ class Rolecall:
     ) -> int:
         """Add users by username, or (username, e-mail, display name); existing ones are left
         as they are. Returns the revision."""
-        rows = []
+        rows: dict[str, tuple[str | None, str | None]] = {}
         for item in users:
             name, email, display = (item, None, None) if isinstance(item, str) else item
-            rows.append((_username(name), _text(email, "e-mail"), _text(display, "display name")))
+            # Every row is validated; the first of a name repeated in the input is kept.
+            rows.setdefault(
+                _username(name), (_text(email, "e-mail"), _text(display, "display name"))
+            )
 
         def work(session: Session, audit: AuditWriter) -> None:
-            existing = self._user_ids(session, (r[0] for r in rows))
-            new = {}
-            for name, email, display in rows:
-                if name not in existing and name not in new:
-                    new[name] = (email, display)
-            if new:
-                session.execute(
-                    insert(User),
-                    [
-                        {
-                            "username": n,
-                            "email": e,
-                            "display_name": d,
-                            "active": True,
-                            "created_at": audit.at,
-                        }
-                        for n, (e, d) in new.items()
-                    ],
-                )
-            for name, (email, display) in new.items():
+            existing = self._user_ids(session, rows)
+            new = [(n, e, d) for n, (e, d) in rows.items() if n not in existing]
+            connection = session.connection()
+            at = time_param(connection)(audit.at)
+            insert_rows(
+                connection,
+                USERS,
+                ("username", "email", "display_name", "active", "created_at"),
+                [(n, e, d, True, at) for n, e, d in new],
+            )
+            for name, email, display in new:
                 audit.add(
                     "user_add",
                     user=name,
                     details={"email": email, "display_name": display, "active": True},
                 )
 
-        return self._write(actor, work)[0]
+        return self._write(actor, work, rows=len(rows))[0]
 
     def add_scopes(
         self, scopes: Iterable[str | tuple[str, str | None]], *, actor: str | None = None
@@ -485,16 +549,26 @@ class Rolecall:
             rows.append((self.registry.scopes.resolve(key), _text(title, "title")))
 
         def work(session: Session, audit: AuditWriter) -> None:
-            keys = [s.key for s, _ in rows]
-            known = set(session.scalars(select(KnownScope.key).where(KnownScope.key.in_(keys))))
+            known: set[str] = set()
+            keys = sorted({s.key for s, _ in rows})
+            for start in range(0, len(keys), 5_000):
+                known.update(
+                    session.scalars(
+                        select(KnownScope.key).where(
+                            KnownScope.key.in_(keys[start : start + 5_000])
+                        )
+                    )
+                )
+            new = []
             for scope, title in rows:
                 if scope.key in known:
                     continue
                 known.add(scope.key)
-                session.add(KnownScope(key=scope.key, type=scope.type, title=title))
+                new.append((scope.key, scope.type, title))
                 audit.add("scope_add", scope=scope.key, details={"title": title})
+            insert_rows(session.connection(), SCOPES, ("key", "type", "title"), new)
 
-        return self._write(actor, work)[0]
+        return self._write(actor, work, rows=len(rows))[0]
 
     def role(self, name: str) -> Role:
         """A role by id or alias, custom roles included; :class:`BadInputError` if none."""
@@ -553,23 +627,26 @@ class Rolecall:
         batch with nothing written. Returns the revision."""
         actor = self._acting(actor, as_user)
         _check_expiry(expires_at)
-        grants = [GrantRow(u, r, s, expires_at=expires_at, reason=reason) for u, r, s in rows]
+        if as_user is not None:
+            self.sync()  # decide on the freshest grants: the actor's own may just have changed
+        # One record of what every row shares: rows are validated and written as keys.
+        shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
+        wanted = self._wanted((u, r, s, shared) for u, r, s in rows)
         guard = None
         if as_user is not None:
             acting = as_user
-            wanted = list(dict.fromkeys(self._validate_grant(g.role, g.scope) for g in grants))
+            pairs = list(dict.fromkeys((r, s) for _, r, s in wanted))
 
             def guard() -> None:
                 delegation = self.delegation()
-                for role_id, key in wanted:
+                for role_id, key in pairs:
                     refusal = delegation.may_assign(acting, role_id, key)
                     if refusal is not None:
                         raise NotAllowedError(refusal)
 
-            self.sync()  # decide on the freshest grants: the actor's own may just have changed
             guard()  # refuse early, without taking the write lock; decided again under it
         return self._grant(
-            grants, actor=actor, batch_id=batch_id, action="assign", renew=True, guard=guard
+            wanted, actor=actor, batch_id=batch_id, action="assign", renew=True, guard=guard
         )
 
     def delegation(self) -> Delegation:
@@ -591,11 +668,41 @@ class Rolecall:
         time and expiry, which may be past (the grant is then listed as expired). A grant
         already present is left as it is, so importing twice changes nothing. Audit events
         have the action ``import`` and one batch id."""
-        return self._grant(rows, actor=actor, batch_id=batch_id, action="import", renew=False)
+        wanted = self._wanted((r.user, r.role, r.scope, r) for r in rows)
+        return self._grant(wanted, actor=actor, batch_id=batch_id, action="import", renew=False)
+
+    def _wanted(
+        self, rows: Iterable[tuple[str, str, str, GrantRow]]
+    ) -> dict[tuple[str, str, str], GrantRow]:
+        """Validate (user, role, scope, what else to write) rows into (user, role id, scope
+        key) -> row. A bulk write repeats the same roles, scopes and users: each distinct one
+        is checked once."""
+        valid: dict[tuple[str, str], tuple[str, str]] = {}
+        names: set[str] = set()
+        checked: GrantRow | None = None
+        wanted: dict[tuple[str, str, str], GrantRow] = {}
+        for user, role, scope, row in rows:
+            if type(role) is str and type(scope) is str:
+                pair = valid.get((role, scope))
+                if pair is None:
+                    pair = valid[(role, scope)] = self._validate_grant(role, scope)
+            else:
+                pair = self._validate_grant(role, scope)  # raises the documented error
+            if row is not checked:
+                if row.expires_at is not None and row.expires_at.tzinfo is None:
+                    raise BadInputError(
+                        "an expiry needs a time zone (for example 2027-01-31T00:00Z)"
+                    )
+                _text(row.reason, "reason")
+                checked = row
+            if type(user) is not str or user not in names:
+                names.add(_username(user))
+            wanted[(user, *pair)] = row
+        return wanted
 
     def _grant(
         self,
-        rows: Iterable[GrantRow],
+        wanted: dict[tuple[str, str, str], GrantRow],
         *,
         actor: str | None,
         batch_id: str | None,
@@ -603,28 +710,21 @@ class Rolecall:
         renew: bool,
         guard: Callable[[], None] | None = None,
     ) -> int:
-        wanted: dict[tuple[str, str, str], GrantRow] = {}
-        for row in rows:
-            role_id, key = self._validate_grant(row.role, row.scope)
-            if row.expires_at is not None and row.expires_at.tzinfo is None:
-                raise BadInputError("an expiry needs a time zone (for example 2027-01-31T00:00Z)")
-            _text(row.reason, "reason")
-            wanted[(_username(row.user), role_id, key)] = row
         if not wanted:
             return self.revision
 
         def work(session: Session, audit: AuditWriter) -> None:
-            ids = self._user_ids(session, (u for u, _, _ in wanted))
-            missing = sorted({u for u, _, _ in wanted if u not in ids})
+            users = dict.fromkeys(u for u, _, _ in wanted)
+            ids = self._user_ids(session, users)
+            missing = sorted(u for u in users if u not in ids)
             if missing:
                 more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
                 raise BadInputError(
                     f"unknown user(s) {', '.join(map(show, missing[:5]))}{more}; "
                     "add them with `rolecall users add`"
                 )
-            retired = sorted(
-                u for u, _, _ in wanted if u in self.index.users and not self.index.users[u].active
-            )
+            known = self.index.users
+            retired = sorted(u for u in users if u in known and not known[u].active)
             if retired:
                 raise BadInputError(f"user {retired[0]} is retired: no role can be given to them")
             # Decided from the rows, under the write lock: the index may lag other writers.
@@ -635,31 +735,84 @@ class Rolecall:
                 for k in wanted
                 if renew and k in current and current[k][1] != wanted[k].expires_at
             ]
-            values: list[dict[str, Any]] = [
-                {
-                    "user_id": ids[k[0]],
-                    "role": k[1],
-                    "scope": k[2],
-                    "granted_by": wanted[k].granted_by or audit.actor,
-                    "granted_at": wanted[k].granted_at or audit.at,
-                    "expires_at": wanted[k].expires_at,
-                    "reason": wanted[k].reason,
-                }
-                for k in inserts
-            ]
             # Ids are given here, under the write lock every writer takes, so one executemany
             # inserts the batch (RETURNING with ordered ids would cost a statement per row).
             # They come from a counter, never reused, so an id in the audit log names one grant.
             last = int(session.scalar(select(State.last_assignment_id)) or 0)
-            new_ids = list(range(last + 1, last + 1 + len(values)))
-            if new_ids:
+            if inserts:
                 session.execute(
-                    update(State).where(State.id == 1).values(last_assignment_id=new_ids[-1])
+                    update(State)
+                    .where(State.id == 1)
+                    .values(last_assignment_id=last + len(inserts))
                 )
-            for value, new_id in zip(values, new_ids, strict=True):
-                value["id"] = new_id
-            for start in range(0, len(values), 10_000):
-                session.connection().execute(insert(ASSIGNMENTS), values[start : start + 10_000])
+            connection = session.connection()
+            # A bulk write gives most rows the same times: each distinct one converts once
+            # (keyed with its offset, which its ISO text shows).
+            stored = _memo(time_param(connection))
+            iso = _memo(datetime.isoformat)
+            values = []
+            last_row: GrantRow | None = None
+            for grant_id, key in enumerate(inserts, start=last + 1):
+                user, role, scope = key
+                row = wanted[key]
+                if row is not last_row:  # assign_many: one record shared by every row
+                    last_row = row
+                    granted_by = row.granted_by or audit.actor
+                    granted_at = row.granted_at or audit.at
+                    stored_at, stored_expiry = stored(granted_at), stored(row.expires_at)
+                    iso_at, iso_expiry = iso(granted_at), iso(row.expires_at)
+                    details_json = numbered(
+                        {
+                            "op": "assign",
+                            "granted_by": granted_by,
+                            "granted_at": iso_at,
+                            "expires_at": iso_expiry,
+                            "reason": row.reason,
+                        },
+                        "id",
+                    )
+                values.append(
+                    (
+                        grant_id,
+                        ids[user],
+                        role,
+                        scope,
+                        granted_by,
+                        stored_at,
+                        stored_expiry,
+                        row.reason,
+                    )
+                )
+                audit.add(
+                    action,
+                    user=user,
+                    role=role,
+                    scope=scope,
+                    details={
+                        "op": "assign",
+                        "id": grant_id,
+                        "granted_by": granted_by,
+                        "granted_at": iso_at,
+                        "expires_at": iso_expiry,
+                        "reason": row.reason,
+                    },
+                    details_json=details_json(grant_id),
+                )
+            insert_rows(
+                connection,
+                ASSIGNMENTS,
+                (
+                    "id",
+                    "user_id",
+                    "role",
+                    "scope",
+                    "granted_by",
+                    "granted_at",
+                    "expires_at",
+                    "reason",
+                ),
+                values,
+            )
             renewed: list[dict[str, Any]] = [
                 {
                     "id": current[k][0],
@@ -672,12 +825,7 @@ class Rolecall:
             ]
             for start in range(0, len(renewed), 10_000):
                 session.execute(update(Assignment), renewed[start : start + 10_000])
-            changes = [
-                *zip(inserts, values, new_ids, strict=True),
-                *((k, v, v["id"]) for k, v in zip(renewals, renewed, strict=True)),
-            ]
-            for (user, role, scope), value, grant_id in changes:
-                expiry = value["expires_at"]
+            for (user, role, scope), value in zip(renewals, renewed, strict=True):
                 audit.add(
                     action,
                     user=user,
@@ -685,15 +833,17 @@ class Rolecall:
                     scope=scope,
                     details={
                         "op": "assign",
-                        "id": grant_id,
+                        "id": value["id"],
                         "granted_by": value["granted_by"],
-                        "granted_at": value["granted_at"].isoformat(),
-                        "expires_at": expiry.isoformat() if expiry else None,
+                        "granted_at": iso(value["granted_at"]),
+                        "expires_at": iso(value["expires_at"]),
                         "reason": value["reason"],
                     },
                 )
 
-        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()), guard=guard)[0]
+        return self._write(
+            actor, work, batch_id or str(uuid.uuid4()), guard=guard, rows=len(wanted)
+        )[0]
 
     def _current(
         self,
@@ -1162,8 +1312,9 @@ class Rolecall:
 
     def check(self, user: str, permission: str, scope: str, *, at_least: int | None = None) -> bool:
         """May ``user`` do ``permission`` at ``scope``? See the decision rule in the docs."""
-        if at_least is None and self._thread is not None:
-            # The sync thread keeps the index fresh: nothing to decide before the lookup.
+        if at_least is None and (self._thread is not None or time.monotonic() < self._fresh_until):
+            # The sync thread keeps the index fresh, or it caught up less than ``staleness``
+            # ago: nothing to decide before the lookup.
             return self.index.check(user, permission, scope)
         return self._fresh(at_least).check(user, permission, scope)
 

@@ -29,7 +29,7 @@ from rolecall.core import (
     Rolecall,
     hookimpl,
 )
-from rolecall.core.storage.database import GENESIS_HASH
+from rolecall.core.storage.database import BULK_CACHE_KIB, GENESIS_HASH, bulk_cache
 from rolecall.core.storage.models import Assignment, AuditEvent, Base, State, User
 
 ORG = "org:MITx"
@@ -722,6 +722,48 @@ def test_scopes_where_with_and_without_a_scope_type(people: Rolecall) -> None:
     assert people.scopes_where("ada", "t.edit", "course") == [C1]
 
 
+def test_scopes_where_answers_follow_writes_after_being_cached(people: Rolecall) -> None:
+    people.add_scopes([C1, C2, L1])
+    people.assign("ada", "viewer", "platform")
+    people.assign("ada", "editor", ORG)  # under the platform grant: adds no scope
+    people.assign("ada", "viewer", H1)
+    assert people.scopes_where("ada", "t.view") == sorted([C1, C2, H1])
+    people.add_scopes([H1.replace("h1", "h2")])  # a new scope lands in the cached lists
+    assert people.scopes_where("ada", "t.view") == sorted([C1, C2, H1, H1.replace("h1", "h2")])
+    assert people.scopes_where("ada", "t.edit") == sorted([C1, C2])
+    people.restrict(ORG, ["t.edit"], exempt_roles=["publisher"])
+    assert people.scopes_where("ada", "t.edit") == []
+    people.assign("ada", "publisher", C2)
+    assert people.scopes_where("ada", "t.edit") == [C2]
+    people.unrestrict(ORG)
+    assert people.scopes_where("ada", "t.edit") == sorted([C1, C2])
+    people.revoke("ada", "viewer", "platform")
+    assert people.scopes_where("ada", "t.view") == sorted([C1, C2, H1])
+    people.revoke("ada", "editor", ORG)
+    assert people.scopes_where("ada", "t.view") == sorted([C2, H1])
+
+
+def test_cached_checks_follow_restrictions_and_scope_types(people: Rolecall) -> None:
+    people.assign("ada", "editor", ORG)
+    people.assign("bob", "publisher", C1)
+    for _ in range(2):  # the second round answers from the check path's cache
+        assert people.check("ada", "t.edit", C1)
+        assert not people.check("ada", "t.edit", L1)  # does not apply to libraries
+        assert not people.check("ada", "t.edit", ORG)  # nor to orgs
+    people.restrict(C1, ["t.edit"], exempt_roles=["publisher"])
+    for _ in range(2):
+        assert not people.check("ada", "t.edit", C1)
+        assert people.check("bob", "t.edit", C1)  # exempt
+        assert people.check("ada", "t.view", C1)  # not denied by the restriction
+        assert people.check("ada", "t.edit", C2)
+    people.unrestrict(C1)
+    assert people.check("ada", "t.edit", C1)
+    with pytest.raises(BadInputError):
+        people.check("nobody", "t.edit", C1)
+    with pytest.raises(BadInputError):
+        people.check("ada", "t.nothing", C1)
+
+
 # --- the change feed --------------------------------------------------------------------------
 
 
@@ -943,3 +985,41 @@ def test_check_many_answers_each_check_in_order(people: Rolecall) -> None:
     assert people.check_many(checks) == [people.check(*c) for c in checks]
     with pytest.raises(BadInputError, match=r"unknown permission 't\.nope'"):
         people.check_many([("ada", "t.view", c1), ("ada", "t.nope", c1)])
+
+
+def test_a_bulk_write_leaves_the_garbage_collector_as_it_found_it(people: Rolecall) -> None:
+    # Writes of many rows pause the cyclic collector while they build the rows and the
+    # index; it must come back on afterwards, and stay off if the caller had it off.
+    names = [f"bulk{i}" for i in range(1500)]
+    assert gc.isenabled()
+    people.add_users(names[:1000])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        people.assign_many([(n, "viewer", C1) for n in names[:1000]])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(BadInputError):  # a failing bulk write switches it back on too
+        people.assign_many([(n, "viewer", C1) for n in names])
+    assert gc.isenabled()
+    assert people.check("bulk999", "t.view", C1)
+
+
+def test_a_bulk_write_gives_back_the_page_cache(database_url: str) -> None:
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            before = (
+                connection.exec_driver_sql("PRAGMA cache_size").scalar()
+                if (connection.dialect.name == "sqlite")
+                else None
+            )
+            with bulk_cache(connection):
+                if before is not None:
+                    inside = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+                    assert inside == -BULK_CACHE_KIB
+            if before is not None:
+                assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == before
+    finally:
+        engine.dispose()
