@@ -360,12 +360,23 @@ class Rolecall:
             self.sync_error = None
             return index.revision
 
-    def _catch_up_after(self, revision: int, rows: list[dict[str, Any]]) -> None:
+    def _catch_up_after(
+        self,
+        revision: int,
+        rows: list[dict[str, Any]],
+        apply: Callable[[Index], None] | None = None,
+    ) -> None:
         """After our own write: apply its events from memory when the index was at the
-        revision just before it (the usual case), else catch up from the change feed."""
+        revision just before it (the usual case), else catch up from the change feed.
+        ``apply``, when given, makes the write's changes to the index from what it wrote,
+        exactly as its events would: then the events are not read back."""
         with self._lock:
             index = self.index
             if index.revision == revision - 1:
+                if apply is not None:
+                    apply(index)
+                    index.revision = revision
+                    return
                 index.apply_many(
                     (r["revision"], r["action"], r["user"], r["role"], r["scope"], r["details"])
                     for r in rows
@@ -409,6 +420,7 @@ class Rolecall:
         guard: Callable[[], None] | None = None,
         *,
         rows: int = 1,
+        apply: Callable[[Index], None] | None = None,
     ) -> tuple[int, T, list[dict[str, Any]]]:
         """Run ``work`` in one transaction holding the write lock; commit only if it logged.
 
@@ -419,6 +431,9 @@ class Rolecall:
 
         ``rows``: about how many rows it writes; a bulk write (``BULK_ROWS`` or more) pauses
         the cyclic garbage collector and, on SQLite, enlarges the page cache while it runs.
+
+        ``apply``: the write's changes made to an index from the rows it wrote, the same as
+        replaying its audit events; used for this process's own index once committed.
 
         A database failure rolls the whole transaction back and raises :class:`StorageError`.
         """
@@ -451,7 +466,7 @@ class Rolecall:
                 raise StorageError(
                     f"the database failed during the write and nothing of it was applied: {reason}"
                 ) from exc
-            self._catch_up_after(revision, writer.rows)
+            self._catch_up_after(revision, writer.rows, apply)
             self._announce(writer.rows)
         return revision, result, writer.rows
 
@@ -712,6 +727,9 @@ class Rolecall:
     ) -> int:
         if not wanted:
             return self.revision
+        # What the index takes once the write is committed: (id, user, role, scope,
+        # granted_by, granted_at, expires_at), times in epoch seconds.
+        applied: list[tuple[int, str, str, str, str | None, float, float | None]] = []
 
         def work(session: Session, audit: AuditWriter) -> None:
             users = dict.fromkeys(u for u, _, _ in wanted)
@@ -750,7 +768,9 @@ class Rolecall:
             # (keyed with its offset, which its ISO text shows).
             stored = _memo(time_param(connection))
             iso = _memo(datetime.isoformat)
+            epoch = _memo(datetime.timestamp)
             values = []
+            events = []
             last_row: GrantRow | None = None
             for grant_id, key in enumerate(inserts, start=last + 1):
                 user, role, scope = key
@@ -761,6 +781,7 @@ class Rolecall:
                     granted_at = row.granted_at or audit.at
                     stored_at, stored_expiry = stored(granted_at), stored(row.expires_at)
                     iso_at, iso_expiry = iso(granted_at), iso(row.expires_at)
+                    epoch_at, epoch_expiry = epoch(granted_at), epoch(row.expires_at)
                     details_json = numbered(
                         {
                             "op": "assign",
@@ -783,21 +804,24 @@ class Rolecall:
                         row.reason,
                     )
                 )
-                audit.add(
-                    action,
-                    user=user,
-                    role=role,
-                    scope=scope,
-                    details={
-                        "op": "assign",
-                        "id": grant_id,
-                        "granted_by": granted_by,
-                        "granted_at": iso_at,
-                        "expires_at": iso_expiry,
-                        "reason": row.reason,
-                    },
-                    details_json=details_json(grant_id),
+                events.append(
+                    (
+                        user,
+                        role,
+                        scope,
+                        {
+                            "op": "assign",
+                            "id": grant_id,
+                            "granted_by": granted_by,
+                            "granted_at": iso_at,
+                            "expires_at": iso_expiry,
+                            "reason": row.reason,
+                        },
+                        details_json(grant_id),
+                    )
                 )
+                applied.append((grant_id, user, role, scope, granted_by, epoch_at, epoch_expiry))
+            audit.add_many(action, events)
             insert_rows(
                 connection,
                 ASSIGNMENTS,
@@ -840,9 +864,25 @@ class Rolecall:
                         "reason": value["reason"],
                     },
                 )
+                applied.append(
+                    (
+                        value["id"],
+                        user,
+                        role,
+                        scope,
+                        value["granted_by"],
+                        epoch(value["granted_at"]),
+                        epoch(value["expires_at"]),
+                    )
+                )
 
         return self._write(
-            actor, work, batch_id or str(uuid.uuid4()), guard=guard, rows=len(wanted)
+            actor,
+            work,
+            batch_id or str(uuid.uuid4()),
+            guard=guard,
+            rows=len(wanted),
+            apply=lambda index: index.put_grants(applied),
         )[0]
 
     def _current(

@@ -383,6 +383,50 @@ class Index:
             self._set_grants(user, scope, tuple(grants))
         return count
 
+    def put_grants(
+        self,
+        rows: Iterable[tuple[int, str, str, str, str | None, float, float | None]],
+    ) -> None:
+        """Add or replace many grants, each (id, user, role, scope, granted_by, granted_at,
+        expires_at) with times in epoch seconds: what :meth:`apply_many` does with their
+        ``assign`` events, without reading the events back. A new cell of one permanent grant
+        (nearly all of a bulk write's) is built in place; any other goes through the general
+        merge."""
+        intern = self._strings.setdefault
+        titles = self.scope_titles
+        by_scope = self._by_scope
+        by_user = self._by_user
+        role_perms = self._role_perms
+        teams = self._teams
+        for grant_id, user, role, scope, granted_by, granted_at, expires_at in rows:
+            user, role, scope = intern(user, user), intern(role, role), intern(scope, scope)
+            if scope not in titles:  # a scope with a title entry is known already
+                self._know(scope)
+            grant = Grant(
+                grant_id,
+                role,
+                intern(granted_by, granted_by) if granted_by else None,
+                granted_at,
+                expires_at,
+            )
+            members = by_scope.get(scope)
+            old = members.get(user) if members is not None else None
+            if old is None and expires_at is None:
+                teams.pop(scope, None)
+                cell = Cell((grant,), role_perms.get(role, _EMPTY), ())
+                cells = by_user.get(user)
+                if cells is None:
+                    cells = by_user[user] = {}
+                cells[scope] = cell.perms
+                if members is None:
+                    members = by_scope[scope] = {}
+                members[user] = cell
+            elif old is None:
+                self._set_grants(user, scope, (grant,))
+            else:
+                kept = tuple(g for g in old.grants if g.role != role)
+                self._set_grants(user, scope, (*kept, grant))
+
     def drop_grant(self, user: str, role: str, scope: str) -> None:
         old = self._by_scope.get(scope, {}).get(user)
         if old is not None:

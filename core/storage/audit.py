@@ -132,28 +132,56 @@ class AuditWriter:
         makes it, when the caller has it already."""
         details = details or {}
         text = _ENCODE(details) if details_json is None else details_json
-        payload = (
-            f"[{_json(self._last)}{self._head}{_json(action)}{self._actor}{_json(user)},"
-            f"{_json(role)},{_json(scope)},{text}{self._tail}"
-        )
-        digest = hashlib.sha256(payload.encode()).hexdigest()
-        self.rows.append(
-            {
-                "revision": self.revision,
-                "at": self.at,
-                "action": action,
-                "actor": self.actor,
-                "user": user,
-                "role": role,
-                "scope": scope,
-                "details": details,
-                "details_json": text,
-                "batch_id": self.batch_id,
-                "prev_hash": self._last,
-                "hash": digest,
-            }
-        )
-        self._last = digest
+        self.add_many(action, ((user, role, scope, details, text),))
+
+    def add_many(
+        self,
+        action: str,
+        events: Iterable[tuple[str | None, str | None, str | None, dict[str, Any], str]],
+    ) -> None:
+        """Append events of one action in order, each ``(user, role, scope, details,
+        details_json)`` with the details' JSON text already made (as :func:`numbered` or
+        ``add`` makes it). A bulk write's events repeat the same roles and scopes: each
+        distinct value is encoded once, and the items all events share once."""
+        codes: dict[str | None, str] = {None: "null"}
+        middle = f"{self._head}{_json(action)}{self._actor}"
+        tail = self._tail
+        revision, at, actor, batch_id = self.revision, self.at, self.actor, self.batch_id
+        sha256 = hashlib.sha256
+        append = self.rows.append
+        last = self._last
+        previous = _json(last)
+        for user, role, scope, details, text in events:
+            user_code = codes.get(user)
+            if user_code is None:
+                user_code = codes[user] = _json(user)
+            role_code = codes.get(role)
+            if role_code is None:
+                role_code = codes[role] = _json(role)
+            scope_code = codes.get(scope)
+            if scope_code is None:
+                scope_code = codes[scope] = _json(scope)
+            payload = f"[{previous}{middle}{user_code},{role_code},{scope_code},{text}{tail}"
+            digest = sha256(payload.encode()).hexdigest()
+            append(
+                {
+                    "revision": revision,
+                    "at": at,
+                    "action": action,
+                    "actor": actor,
+                    "user": user,
+                    "role": role,
+                    "scope": scope,
+                    "details": details,
+                    "details_json": text,
+                    "batch_id": batch_id,
+                    "prev_hash": last,
+                    "hash": digest,
+                }
+            )
+            last = digest
+            previous = f'"{digest}"'  # a hex digest encodes as itself in quotes
+        self._last = last
 
     def flush(self) -> None:
         """Write the collected events and move the state row's hash to the newest."""
