@@ -52,6 +52,7 @@ from .storage.database import (
     database_url,
     insert_rows,
     make_engine,
+    rows_in,
     time_param,
     upgrade,
 )
@@ -499,16 +500,8 @@ class Rolecall:
 
     def _user_ids(self, session: Session, usernames: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(usernames))
-        found: dict[str, int] = {}
-        for start in range(0, len(wanted), 5_000):
-            chunk = wanted[start : start + 5_000]
-            found.update(
-                (name, uid)
-                for uid, name in session.execute(
-                    select(User.id, User.username).where(User.username.in_(chunk))
-                )
-            )
-        return found
+        rows = rows_in(session.connection(), USERS, ("username", "id"), "username", wanted)
+        return dict(cast(Iterator[tuple[str, int]], rows))
 
     def add_user(
         self,
@@ -895,20 +888,17 @@ class Rolecall:
         names = {v: k for k, v in ids.items()}
         found: dict[tuple[str, str, str], tuple[int, datetime | None]] = {}
         user_ids = sorted({ids[u] for u, _, _ in wanted})
-        for start in range(0, len(user_ids), 5_000):
-            rows = session.execute(
-                select(
-                    Assignment.id,
-                    Assignment.user_id,
-                    Assignment.role,
-                    Assignment.scope,
-                    Assignment.expires_at,
-                ).where(Assignment.user_id.in_(user_ids[start : start + 5_000]))
-            )
-            for grant_id, uid, role, scope, expires in rows:
-                key = (names[uid], role, scope)
-                if key in wanted:
-                    found[key] = (grant_id, expires)
+        rows = rows_in(
+            session.connection(),
+            ASSIGNMENTS,
+            ("id", "user_id", "role", "scope", "expires_at"),
+            "user_id",
+            user_ids,
+        )
+        for grant_id, uid, role, scope, expires in rows:
+            key = (names[uid], role, scope)
+            if key in wanted:
+                found[key] = (grant_id, expires)
         return found
 
     def revoke(
