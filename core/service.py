@@ -688,6 +688,7 @@ class Rolecall:
         valid: dict[tuple[str, str], tuple[str, str]] = {}
         names: set[str] = set()
         checked: GrantRow | None = None
+        known = self.index.users
         wanted: dict[tuple[str, str, str], GrantRow] = {}
         for user, role, scope, row in rows:
             if type(role) is str and type(scope) is str:
@@ -703,9 +704,10 @@ class Rolecall:
                     )
                 _text(row.reason, "reason")
                 checked = row
-            if type(user) is not str or user not in names:
+            # A user the index holds was checked when added: only other names are checked.
+            if type(user) is not str or (user not in names and user not in known):
                 names.add(_username(user))
-            wanted[(user, *pair)] = row
+            wanted[(user, pair[0], pair[1])] = row
         return wanted
 
     def _grant(

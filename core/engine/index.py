@@ -412,7 +412,8 @@ class Index:
             members = by_scope.get(scope)
             old = members.get(user) if members is not None else None
             if old is None and expires_at is None:
-                teams.pop(scope, None)
+                if teams:
+                    teams.pop(scope, None)
                 cell = Cell((grant,), role_perms.get(role, _EMPTY), ())
                 cells = by_user.get(user)
                 if cells is None:

@@ -162,7 +162,7 @@ def rows_in(
         part = list(values[start : start + chunk])
         # Names from the models, quoted; values only through the driver's parameters.
         result = connection.exec_driver_sql(f"{head}({', '.join(mark for _ in part)})", tuple(part))
-        for row in result:
+        for row in result.fetchall():
             if convert:
                 found = list(row)
                 for i, f in convert:
