@@ -29,6 +29,7 @@ from rolecall.core import (
     Rolecall,
     hookimpl,
 )
+from rolecall.core.service import GrantRow
 from rolecall.core.storage.database import BULK_CACHE_KIB, GENESIS_HASH, bulk_cache
 from rolecall.core.storage.models import Assignment, AuditEvent, Base, State, User
 
@@ -1023,3 +1024,55 @@ def test_a_bulk_write_gives_back_the_page_cache(database_url: str) -> None:
                 assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == before
     finally:
         engine.dispose()
+
+
+def test_the_writers_index_after_grants_equals_a_replay_of_their_events(
+    database_url: str, plugins: Plugins
+) -> None:
+    """The writing process updates its own index from the grants it wrote, not from their
+    audit events; another process replays the events. Both must end with the same grants:
+    new cells, a second role in a cell, timed grants, renewals and imports."""
+    later = datetime.now(UTC) + timedelta(days=30)
+    users = ["u1", "u2", "u3", "u4"]
+    with (
+        Rolecall.open(database_url, plugins=plugins, background_sync=False, staleness=0) as other,
+        Rolecall.open(
+            database_url, plugins=plugins, background_sync=False, staleness=3600
+        ) as writer,
+    ):
+        writes: list[Callable[[], int]] = [
+            lambda: writer.add_users(users),
+            lambda: writer.assign_many(
+                [("u1", "viewer", C1), ("u2", "editor", C1), ("u1", "editor", C1)]
+            ),
+            lambda: writer.assign_many(
+                [("u3", "viewer", C2), ("u1", "grader", C2)], expires_at=later
+            ),
+            lambda: writer.assign_many(
+                [("u1", "viewer", C1)], expires_at=later + timedelta(days=1)
+            ),
+            lambda: writer.assign_many([("u3", "viewer", C2)]),  # renewed without an expiry
+            lambda: writer.import_grants(
+                [
+                    GrantRow(
+                        "u4",
+                        "staff",
+                        H1,
+                        granted_by="legacy",
+                        granted_at=datetime(2024, 5, 1, 8, 30, tzinfo=UTC),
+                    ),
+                    GrantRow("u4", "viewer", C1, expires_at=later, reason="imported"),
+                ]
+            ),
+        ]
+        for write in writes:
+            # One write at a time, as the writer applied them (a replay of several writes at
+            # once may order a cell's grants differently, which no answer depends on).
+            assert write() == other.sync()
+        for user in users:
+            assert writer.grants(user) == other.grants(user), user
+        for scope in (C1, C2, H1, ORG):
+            assert writer.who(scope) == other.who(scope), scope
+        assert writer.check("u1", "t.view", C1)
+        assert writer.check("u3", "t.view", C2)
+        assert writer.check("u4", "t.grade", H1)
