@@ -684,7 +684,17 @@ class Rolecall:
     ) -> dict[tuple[str, str, str], GrantRow]:
         """Validate (user, role, scope, what else to write) rows into (user, role id, scope
         key) -> row. A bulk write repeats the same roles, scopes and users: each distinct one
-        is checked once."""
+        is checked once.
+
+        The cyclic garbage collector is paused meanwhile: a bulk write's keys are hundreds of
+        thousands of new tuples, and the collections they would trigger walk the whole index
+        (a full one now and then), which made validation slower the larger the index."""
+        with _collector_paused():
+            return self._validated(rows)
+
+    def _validated(
+        self, rows: Iterable[tuple[str, str, str, GrantRow]]
+    ) -> dict[tuple[str, str, str], GrantRow]:
         valid: dict[tuple[str, str], tuple[str, str]] = {}
         names: set[str] = set()
         checked: GrantRow | None = None
