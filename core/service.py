@@ -43,7 +43,7 @@ from .governance.custom_roles import build_role, role_of
 from .governance.delegation import Refusal
 from .governance.whatif import Impact, what_if_assign, what_if_revoke, what_if_role_change
 from .plugins import Plugins, load_plugins
-from .records import AssignmentEvent, DelegationRule, Role
+from .records import AssignmentEvent, DelegationRule, Role, Scope
 from .registry import Registry
 from .scopes import show
 from .storage.audit import AuditWriter, Verification, bump_revision, numbered, verify_chain
@@ -180,6 +180,13 @@ def _memo(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any
         return found
 
     return converted
+
+
+def _misplaced(definition: Role, scope_type: str) -> BadInputError:
+    return BadInputError(
+        f"role {definition.id} cannot be assigned at a {scope_type} scope; it can be "
+        f"assigned at: {', '.join(definition.scope_types)}"
+    )
 
 
 def _username(name: object) -> str:
@@ -583,16 +590,18 @@ class Rolecall:
         return role_of(self.index, self.registry, name)
 
     def _validate_grant(self, role: str, scope: str) -> tuple[str, str]:
+        definition = self._assignable(role)
+        resolved = self.registry.scopes.resolve(scope)
+        if resolved.type not in definition.scope_types:
+            raise _misplaced(definition, resolved.type)
+        return definition.id, resolved.key
+
+    def _assignable(self, role: str) -> Role:
+        """The role ``role`` names, if it can be assigned (it exists and is not retired)."""
         definition = self.role(role)
         if definition.id in self.index.retired_roles:
             raise BadInputError(f"role {definition.id} is retired: it cannot be assigned")
-        resolved = self.registry.scopes.resolve(scope)
-        if resolved.type not in definition.scope_types:
-            raise BadInputError(
-                f"role {definition.id} cannot be assigned at a {resolved.type} scope; it can be "
-                f"assigned at: {', '.join(definition.scope_types)}"
-            )
-        return definition.id, resolved.key
+        return definition
 
     def assign(
         self,
@@ -696,6 +705,11 @@ class Rolecall:
         self, rows: Iterable[tuple[str, str, str, GrantRow]]
     ) -> dict[tuple[str, str, str], GrantRow]:
         valid: dict[tuple[str, str], tuple[str, str]] = {}
+        # A batch names thousands of scopes but few roles: each of either is looked up once,
+        # then each (role, scope) pair only checks the scope's type (as _validate_grant).
+        roles: dict[str, Role] = {}
+        places: dict[str, Scope] = {}
+        resolve = self.registry.scopes.resolve
         names: set[str] = set()
         checked: GrantRow | None = None
         known = self.index.users
@@ -704,7 +718,15 @@ class Rolecall:
             if type(role) is str and type(scope) is str:
                 pair = valid.get((role, scope))
                 if pair is None:
-                    pair = valid[(role, scope)] = self._validate_grant(role, scope)
+                    definition = roles.get(role)
+                    if definition is None:
+                        definition = roles[role] = self._assignable(role)
+                    resolved = places.get(scope)
+                    if resolved is None:
+                        resolved = places[scope] = resolve(scope)
+                    if resolved.type not in definition.scope_types:
+                        raise _misplaced(definition, resolved.type)
+                    pair = valid[(role, scope)] = (definition.id, resolved.key)
             else:
                 pair = self._validate_grant(role, scope)  # raises the documented error
             if row is not checked:
