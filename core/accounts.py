@@ -144,13 +144,6 @@ class Accounts:
 
         return self.rc._write(actor, work)[0]
 
-    def has_password(self, username: str) -> bool:
-        with Session(self.rc.engine) as session:
-            return (
-                session.scalar(select(Account.user_id).join(User).where(User.username == username))
-                is not None
-            )
-
     def verify_password(self, username: str, password: str) -> bool:
         """True when ``username`` is an active user with this password. Unknown users cost
         the same time as a wrong password."""
