@@ -504,6 +504,52 @@ def test_check_about_others_needs_view_team_on_each_scope(lite: Api) -> None:
     assert error["details"] == {"refused": [1]}
 
 
+def test_a_batch_about_others_is_authorized_scope_by_scope_as_one_check_would_be(
+    lite: Api,
+) -> None:
+    """The batch decides each distinct scope's view-team permission at once: the refusals
+    must be those of asking about each scope alone, for callers holding nothing, a course
+    role, an org role and every permission."""
+    scopes = [COURSE, OTHER_COURSE, HARVARD, LIB, "org:MITx", "org:HarvardX", "platform"]
+    checks = [
+        {"user": "eve", "permission": "courses.view_course", "scope": s}
+        for s in scopes
+        for _ in range(2)  # each scope twice: decided once, refused at both places
+    ]
+    refusals = {}
+    for caller in ("root", "ada", "dan", "carol"):
+        alone = [
+            i
+            for i, c in enumerate(checks)
+            if lite.post("check", caller, {"checks": [c]}).status_code == 403
+        ]
+        response = lite.post("check", caller, {"checks": checks})
+        if alone:
+            assert error_of(response, 403)["details"] == {"refused": alone}
+        else:
+            answers = [r["allowed"] for r in response.get_json()["results"]]
+            assert answers == [
+                lite.rc.check(c["user"], c["permission"], c["scope"]) for c in checks
+            ]
+        refusals[caller] = {checks[i]["scope"] for i in alone}
+    assert refusals["root"] == set()
+    assert refusals["carol"] == set(scopes)
+    # an org admin of MITx sees MITx's courses, libraries and org, nothing of Harvard's
+    assert refusals["dan"] == {HARVARD, "org:HarvardX", "platform"}
+    assert COURSE not in refusals["ada"]
+    assert HARVARD in refusals["ada"]
+
+
+def test_a_malformed_key_in_a_batch_about_others_is_400(lite: Api) -> None:
+    body = {
+        "checks": [
+            {"user": "eve", "permission": "courses.view_course", "scope": COURSE},
+            {"user": "eve", "permission": "courses.view_course", "scope": "course-v1:nope"},
+        ]
+    }
+    assert error_of(lite.post("check", "root", body), 400)["code"] == "bad_input"
+
+
 def test_check_with_a_token_from_the_future_is_400(lite: Api) -> None:
     body = {
         "checks": [{"user": "bob", "permission": "courses.view_course", "scope": COURSE}],
