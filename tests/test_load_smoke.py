@@ -1,17 +1,24 @@
-"""The load benchmark's verification of writes (benchmarks/load.py), on a real PostgreSQL.
+"""The load benchmark's parts (benchmarks/load.py), on a real PostgreSQL and real sockets.
 
 The benchmark itself (gunicorn, timings) is not run here: this checks that what it calls
 "every acknowledged write is in the database" finds a missing grant, a revocation that did not
-happen and a write without its audit event, and passes a log that matches the database.
+happen and a write without its audit event, and passes a log that matches the database; and
+that its client reads HTTP responses right and verifies every answer it gets.
 """
 
 from __future__ import annotations
 
+import socket
 import sys
+import threading
 from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
 
 from rolecall.core import Rolecall
 from rolecall.core.listing import find_grant
+from rolecall.webapp.app import create_app
 
 from pg import postgres_url  # noqa: F401
 
@@ -62,3 +69,86 @@ def test_verify_writes_finds_what_the_database_lacks(postgres_url: str) -> None:
     # A row nobody acknowledged.
     problems = load.verify_writes(postgres_url, writes[1:], users)
     assert problems == [f"unacknowledged assignment {user_a}, {role}, {course}"]
+
+
+def test_the_client_checks_answers_over_real_http(postgres_url: str) -> None:  # noqa: F811
+    """The benchmark's client against the application served on 127.0.0.1 (werkzeug's
+    threaded server, keep-alive): single checks, batches and team listings arrive, and every
+    answer matches the data set's."""
+    data = dataset.build(1000)
+    token, _ = load.load(postgres_url, data, clients=1)
+    with Rolecall.open(postgres_url, plugins=load.make_plugins()) as rc:
+        server = make_server("127.0.0.1", 0, create_app(rc), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            plan = load.make_plan(data, token, server.server_port, clients=1)
+            outcome = load.Outcome()
+            client = load.Client(plan, 0, outcome)
+            for _ in range(20):
+                client.single()
+                client.counter += 1
+            for _ in range(3):
+                client.batch()
+                client.team()
+                client.counter += 1
+            client.wire.close()
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+    assert outcome.errors == {}, outcome.messages
+    assert outcome.verified == 20 + 3 * load.BATCH
+    assert outcome.wrong == 0
+    assert len(outcome.latencies["team"]) == 3
+
+
+class Canned:
+    """A loopback server answering each request with the next canned reply, in pieces."""
+
+    def __init__(self, replies: list[bytes]) -> None:
+        self.replies = replies
+        self.accepted = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        replies = iter(self.replies)
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            with connection:
+                for reply in replies:
+                    if not connection.recv(65536):
+                        break
+                    for start in range(0, len(reply), 7):  # many small segments
+                        connection.sendall(reply[start : start + 7])
+                    if b"Connection: close" in reply:
+                        break
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_the_wire_reads_by_length_and_reconnects_after_a_close() -> None:
+    body = b'{"ok":true}'
+    keep = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    close = b"HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi"
+    bare = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+    server = Canned([keep, close, keep, bare])
+    wire = load.Wire(server.port, timeout=10)
+    try:
+        assert wire.exchange(b"GET /a HTTP/1.1\r\n\r\n") == (200, body)
+        assert wire.exchange(b"GET /b HTTP/1.1\r\n\r\n") == (201, b"hi")
+        assert wire.sock is None  # closed after "Connection: close"
+        assert wire.exchange(b"GET /c HTTP/1.1\r\n\r\n") == (200, body)
+        assert server.accepted == 2
+        with pytest.raises(load.ProtocolError, match="without Content-Length"):
+            wire.exchange(b"GET /d HTTP/1.1\r\n\r\n")
+    finally:
+        wire.close()
+        server.close()
