@@ -200,6 +200,11 @@ def _username(name: object) -> str:
     return name
 
 
+Applied = tuple[int, str, str, str, str | None, float, float | None]
+"""A grant as a committed write hands it to the index: (id, user, role, scope, granted_by,
+granted_at, expires_at), times in epoch seconds."""
+
+
 @dataclass(frozen=True)
 class GrantRow:
     """One grant to write. ``granted_by`` and ``granted_at`` are for imports of grants made
@@ -651,20 +656,25 @@ class Rolecall:
         wanted = self._wanted((u, r, s, shared) for u, r, s in rows)
         guard = None
         if as_user is not None:
-            acting = as_user
-            pairs = list(dict.fromkeys((r, s) for _, r, s in wanted))
-
-            def guard() -> None:
-                delegation = self.delegation()
-                for role_id, key in pairs:
-                    refusal = delegation.may_assign(acting, role_id, key)
-                    if refusal is not None:
-                        raise NotAllowedError(refusal)
-
+            guard = self._assign_guard(as_user, dict.fromkeys((r, s) for _, r, s in wanted))
             guard()  # refuse early, without taking the write lock; decided again under it
         return self._grant(
             wanted, actor=actor, batch_id=batch_id, action="assign", renew=True, guard=guard
         )
+
+    def _assign_guard(self, acting: str, pairs: Iterable[tuple[str, str]]) -> Callable[[], None]:
+        """The delegation rules' decision on ``acting`` giving each (role id, scope key) of
+        ``pairs``: raises :class:`NotAllowedError` to refuse."""
+        pairs = list(pairs)
+
+        def guard() -> None:
+            delegation = self.delegation()
+            for role_id, key in pairs:
+                refusal = delegation.may_assign(acting, role_id, key)
+                if refusal is not None:
+                    raise NotAllowedError(refusal)
+
+        return guard
 
     def delegation(self) -> Delegation:
         """The delegation rules in force, over the current index."""
@@ -754,9 +764,27 @@ class Rolecall:
     ) -> int:
         if not wanted:
             return self.revision
-        # What the index takes once the write is committed: (id, user, role, scope,
-        # granted_by, granted_at, expires_at), times in epoch seconds.
-        applied: list[tuple[int, str, str, str, str | None, float, float | None]] = []
+        applied: list[Applied] = []  # what the index takes once the write is committed
+        return self._write(
+            actor,
+            self._grant_work(wanted, action=action, renew=renew, applied=applied),
+            batch_id or str(uuid.uuid4()),
+            guard=guard,
+            rows=len(wanted),
+            apply=lambda index: index.put_grants(applied),
+        )[0]
+
+    def _grant_work(
+        self,
+        wanted: dict[tuple[str, str, str], GrantRow],
+        *,
+        action: str,
+        renew: bool,
+        applied: list[Applied],
+    ) -> Callable[[Session, AuditWriter], None]:
+        """The part of a write that grants ``wanted`` (inserting new grants, renewing those
+        whose expiry changes with ``renew``), with their audit events; what the index takes
+        once it is committed is appended to ``applied``."""
 
         def work(session: Session, audit: AuditWriter) -> None:
             users = dict.fromkeys(u for u, _, _ in wanted)
@@ -903,14 +931,7 @@ class Rolecall:
                     )
                 )
 
-        return self._write(
-            actor,
-            work,
-            batch_id or str(uuid.uuid4()),
-            guard=guard,
-            rows=len(wanted),
-            apply=lambda index: index.put_grants(applied),
-        )[0]
+        return work
 
     def _current(
         self,
@@ -956,23 +977,35 @@ class Rolecall:
         key = self.registry.scopes.resolve(scope).key
         guard = None
         if as_user is not None:
-            acting = as_user
-            definition = self.registry.roles.get(role_id)
-
-            def guard() -> None:
-                refusal = self.delegation().may_revoke(
-                    acting,
-                    user,
-                    role_id,
-                    key,
-                    is_admin=bool(definition and definition.admin),
-                    revocable_by=definition.revocable_by if definition else (),
-                )
-                if refusal is not None:
-                    raise NotAllowedError(refusal)
-
+            guard = self._revoke_guard(as_user, user, role_id, key)
             self.sync()
             guard()  # refuse early, without taking the write lock; decided again under it
+        return self._write(actor, self._revoke_work(user, role_id, key, reason), guard=guard)[0]
+
+    def _revoke_guard(self, acting: str, user: str, role_id: str, key: str) -> Callable[[], None]:
+        """The delegation rules' decision on ``acting`` removing ``role_id`` from ``user`` at
+        ``key``: raises :class:`NotAllowedError` to refuse."""
+        definition = self.registry.roles.get(role_id)
+
+        def guard() -> None:
+            refusal = self.delegation().may_revoke(
+                acting,
+                user,
+                role_id,
+                key,
+                is_admin=bool(definition and definition.admin),
+                revocable_by=definition.revocable_by if definition else (),
+            )
+            if refusal is not None:
+                raise NotAllowedError(refusal)
+
+        return guard
+
+    def _revoke_work(
+        self, user: str, role_id: str, key: str, reason: str | None
+    ) -> Callable[[Session, AuditWriter], None]:
+        """The part of a write that removes one grant, with its audit event; a grant that is
+        not held is bad input."""
 
         def work(session: Session, audit: AuditWriter) -> None:
             uid = self._user_ids(session, [user]).get(user)
@@ -1001,7 +1034,56 @@ class Rolecall:
                 details={"id": gone[0], "reason": reason},
             )
 
-        return self._write(actor, work, guard=guard)[0]
+        return work
+
+    def change_role(
+        self,
+        user: str,
+        old_role: str,
+        new_role: str,
+        scope: str,
+        *,
+        actor: str | None = None,
+        as_user: str | None = None,
+        reason: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> int:
+        """Give ``user`` ``new_role`` in place of ``old_role`` at ``scope``, in one transaction:
+        both changes or neither. With ``as_user``, the delegation rules must allow both the
+        grant and the removal. A user already holding ``new_role`` there only loses the old
+        one. Returns the revision token."""
+        actor = self._acting(actor, as_user)
+        _check_expiry(expires_at)
+        reason = _text(reason, "reason")
+        try:
+            old_id = self.role(old_role).id
+        except BadInputError:
+            old_id = old_role  # a role whose plugin is gone can still be given up
+        new_id, key = self._validate_grant(new_role, scope)
+        if new_id == old_id:
+            raise BadInputError(f"{new_id} is the role to replace: choose another")
+        shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
+        wanted = self._wanted([(user, new_id, key, shared)])
+        guard = None
+        if as_user is not None:
+            grant_allowed = self._assign_guard(as_user, [(new_id, key)])
+            removal_allowed = self._revoke_guard(as_user, user, old_id, key)
+
+            def guard() -> None:
+                grant_allowed()
+                removal_allowed()
+
+            self.sync()
+            guard()  # refuse early, without taking the write lock; decided again under it
+        remove = self._revoke_work(user, old_id, key, reason)
+        grant = self._grant_work(wanted, action="assign", renew=True, applied=[])
+
+        def work(session: Session, audit: AuditWriter) -> None:
+            remove(session, audit)
+            grant(session, audit)
+
+        # The index takes both changes from the audit events, as another process would.
+        return self._write(actor, work, str(uuid.uuid4()), guard=guard)[0]
 
     def revoke_many(
         self,

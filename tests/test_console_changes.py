@@ -133,6 +133,24 @@ def test_changing_a_role_gives_the_new_one_and_removes_the_old(
     assert "eddie now holds course_auditor instead of course_editor" in client.get(page).text
 
 
+def test_a_refused_change_leaves_the_member_as_they_were(
+    service: Rolecall, client: FlaskClient
+) -> None:
+    sign_in(client, "ada")
+    page = f"/console/scopes/{CIRCUITS}"
+    before = service.revision
+    post(
+        client,
+        f"{page}/change",
+        {"user": "ada", "role": "course_admin", "new_role": "course_staff"},
+        page,
+    )
+    assert "ada keeps course_admin" in client.get(page).text
+    assert holds(service, "ada", "course_admin", CIRCUITS)
+    assert not holds(service, "ada", "course_staff", CIRCUITS)  # not given, then kept
+    assert service.revision == before
+
+
 def _wizard(client: FlaskClient, data: dict[str, object]) -> FlaskClient:
     return post(client, "/console/assign", data, "/console/assign")  # type: ignore[return-value]
 

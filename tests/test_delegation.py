@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rolecall.core import (
+    BadInputError,
     DelegationRule,
     Permission,
     PluginSettings,
@@ -150,6 +151,63 @@ def test_an_org_grant_is_not_removed_by_rights_from_a_course(rc: Rolecall) -> No
     assert f"ada's rights come from course_admin on {CIRCUITS}, below it" in message
     assert message.endswith("it could be done by: olivia, root")
     rc.revoke("zoe", "course_auditor", "org:MITx", as_user="olivia")
+
+
+def test_changing_a_role_is_one_change(rc: Rolecall, tmp_path: Path, plugins) -> None:  # type: ignore[no-untyped-def]
+    revision = rc.change_role("grace", "course_staff", "course_editor", CIRCUITS, as_user="ada")
+    held = {(g.role, g.scope) for g in rc.grants("grace")}
+    assert held == {("course_editor", CIRCUITS)}
+    events = [e for e in rc.audit(user="grace") if e.revision == revision]
+    assert [(e.action, e.role) for e in events] == [
+        ("revoke", "course_staff"),
+        ("assign", "course_editor"),
+    ]
+    assert {(e.actor, e.batch_id is not None) for e in events} == {("ada", True)}
+    assert len({e.batch_id for e in events}) == 1
+    # another process takes the change from the audit log to the same answers
+    with Rolecall.open(
+        f"sqlite:///{tmp_path / 'rc.db'}", plugins=plugins, background_sync=False
+    ) as other:
+        assert {(g.role, g.scope) for g in other.grants("grace")} == held
+        assert other.check("grace", "courses.edit_course_content", CIRCUITS)
+    assert rc.verify_audit().ok
+
+
+def test_a_change_whose_removal_is_refused_changes_nothing(rc: Rolecall) -> None:
+    before = (rc.revision, len(rc.audit()))
+    with pytest.raises(NotAllowedError, match=r"own course_admin role|last admin"):
+        rc.change_role("ada", "course_admin", "course_staff", CIRCUITS, as_user="ada")
+    assert (rc.revision, len(rc.audit())) == before
+    assert {(g.role, g.scope) for g in rc.grants("ada")} == {("course_admin", CIRCUITS)}
+
+
+def test_a_change_whose_grant_is_refused_changes_nothing(rc: Rolecall) -> None:
+    rc.revoke("grace", "course_staff", CIRCUITS, as_user="grace")  # leaving is allowed...
+    rc.assign("grace", "course_staff", CIRCUITS)
+    before = (rc.revision, len(rc.audit()))
+    with pytest.raises(NotAllowedError, match="may not assign course_auditor"):
+        rc.change_role("grace", "course_staff", "course_auditor", CIRCUITS, as_user="grace")
+    assert (rc.revision, len(rc.audit())) == before  # ...but not in exchange for a grant
+    assert {(g.role, g.scope) for g in rc.grants("grace")} == {("course_staff", CIRCUITS)}
+
+
+def test_changing_a_role_not_held_or_to_itself_is_bad_input(rc: Rolecall) -> None:
+    before = (rc.revision, len(rc.audit()))
+    with pytest.raises(BadInputError, match="eddie does not hold course_staff"):
+        rc.change_role("eddie", "course_staff", "course_editor", CIRCUITS, as_user="ada")
+    with pytest.raises(BadInputError, match="choose another"):
+        rc.change_role("grace", "course_staff", "course_staff", CIRCUITS, as_user="ada")
+    with pytest.raises(BadInputError):
+        rc.change_role("grace", "course_staff", "org_admin", CIRCUITS)  # not a course role
+    assert (rc.revision, len(rc.audit())) == before
+    assert not rc.grants("eddie")
+
+
+def test_a_change_to_a_role_already_held_only_removes_the_old(rc: Rolecall) -> None:
+    rc.assign("grace", "course_editor", CIRCUITS)
+    rc.change_role("grace", "course_staff", "course_editor", CIRCUITS, actor="ops")
+    assert {(g.role, g.scope) for g in rc.grants("grace")} == {("course_editor", CIRCUITS)}
+    assert rc.audit(user="grace")[-1].action == "revoke"
 
 
 def test_an_unknown_actor_is_bad_input(rc: Rolecall) -> None:

@@ -148,8 +148,8 @@ def remove_member(key: str) -> Response:
 
 @blueprint.post("/scopes/<path:key>/change")
 def change_role(key: str) -> Response:
-    """A new role in place of the old: the new one is given first, so a refusal of either
-    step leaves the member with at least what they had."""
+    """A new role in place of the old, in one change: a refusal of either the grant or the
+    removal leaves the member as they were."""
     service, user = rc(), viewer()
     scope = _scope_or_404(key)
     allow(authz.can_view_team(service, user, scope.key))
@@ -160,18 +160,12 @@ def change_role(key: str) -> Response:
         flash(f"Choose a different role for {member}.", "error")
         return back
     try:
-        service.assign(member, new, scope.key, as_user=user)
+        service.change_role(member, old, new, scope.key, as_user=user)
     except NotAllowedError as exc:
         flash(f"{member} keeps {old}: {refusal_words(exc)}", "error")
         return back
     except BadInputError as exc:
         flash(f"Nothing was changed: {exc}.", "error")
-        return back
-    try:
-        service.revoke(member, old, scope.key, as_user=user)
-    except (NotAllowedError, BadInputError) as exc:
-        why = refusal_words(exc) if isinstance(exc, NotAllowedError) else f"{exc}."
-        flash(f"{member} was given {new} but keeps {old}: {why}", "error")
         return back
     flash(f"{member} now holds {new} instead of {old} on {scope.key}.", "success")
     return back
