@@ -970,10 +970,7 @@ class Rolecall:
         ``as_user``, the delegation rules and guards decide (see :meth:`assign`)."""
         actor = self._acting(actor, as_user)
         reason = _text(reason, "reason")
-        try:
-            role_id = self.role(role).id
-        except BadInputError:
-            role_id = role  # a grant of a role whose plugin is gone can still be revoked
+        role_id = self._held_role_id(role)
         key = self.registry.scopes.resolve(scope).key
         guard = None
         if as_user is not None:
@@ -981,6 +978,14 @@ class Rolecall:
             self.sync()
             guard()  # refuse early, without taking the write lock; decided again under it
         return self._write(actor, self._revoke_work(user, role_id, key, reason), guard=guard)[0]
+
+    def _held_role_id(self, role: str) -> str:
+        """The id of a role to remove: a grant of a role whose plugin is gone can still be
+        removed, by the id it was stored under."""
+        try:
+            return self.role(role).id
+        except BadInputError:
+            return role
 
     def _revoke_guard(self, acting: str, user: str, role_id: str, key: str) -> Callable[[], None]:
         """The delegation rules' decision on ``acting`` removing ``role_id`` from ``user`` at
@@ -1055,10 +1060,7 @@ class Rolecall:
         actor = self._acting(actor, as_user)
         _check_expiry(expires_at)
         reason = _text(reason, "reason")
-        try:
-            old_id = self.role(old_role).id
-        except BadInputError:
-            old_id = old_role  # a role whose plugin is gone can still be given up
+        old_id = self._held_role_id(old_role)
         new_id, key = self._validate_grant(new_role, scope)
         if new_id == old_id:
             raise BadInputError(f"{new_id} is the role to replace: choose another")
