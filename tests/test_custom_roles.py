@@ -121,6 +121,26 @@ def test_a_retired_role_keeps_its_holders_but_is_not_assigned_again(rc: Rolecall
         rc.assign("ada", "designer", CIRCUITS)
 
 
+def test_explain_names_custom_roles_that_would_grant_it_unless_retired(rc: Rolecall) -> None:
+    rc.create_role(
+        "pages_keeper",
+        title="Pages keeper",
+        description="Keeps the course's pages.",
+        scope_types=("course",),
+        permissions=("courses.manage_pages_and_resources",),
+        actor="ops",
+    )
+
+    def givers() -> str:
+        decision = rc.explain("eddie", "courses.manage_pages_and_resources", CIRCUITS)
+        assert not decision.allowed
+        return next(m for m in decision.closest_misses if m.startswith("roles that grant"))
+
+    assert givers().startswith("roles that grant it here: pages_keeper, ")  # the smallest
+    rc.retire_role("pages_keeper", actor="ops")
+    assert "pages_keeper" not in givers()
+
+
 def test_plugin_roles_cannot_be_edited(rc: Rolecall) -> None:
     with pytest.raises(BadInputError, match="comes from a plugin"):
         rc.edit_role("course_staff", add=("courses.manage_course_team",))

@@ -1154,11 +1154,15 @@ class Index:
         ]
 
     def _roles_granting(self, permission: str, chain: tuple[str, ...]) -> list[str]:
+        """The smallest roles, plugins' and custom ones, that could be assigned on the chain
+        and would grant ``permission`` (a retired custom role cannot be assigned)."""
         types = {self._resolve(k).type for k in chain}
         fitting = [
             r
-            for r in self.registry.roles.values()
-            if permission in self._role_perms.get(r.id, _EMPTY) and types & set(r.scope_types)
+            for r in (*self.registry.roles.values(), *self.custom_roles.values())
+            if permission in self._role_perms.get(r.id, _EMPTY)
+            and types & set(r.scope_types)
+            and r.id not in self.retired_roles
         ]
         fitting.sort(key=lambda r: (len(self._role_perms[r.id]), r.id))
         return [r.id for r in fitting[:3]]
