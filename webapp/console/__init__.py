@@ -115,7 +115,7 @@ def _http_error(exc: HTTPException) -> Response:
     if code == 404 and exc.description and not exc.description.startswith("The requested URL"):
         detail = exc.description
     if code == 403 and g.get("viewer") is None:
-        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
     return _error(code, detail)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, cast
 
 from flask import abort, current_app, g, request
 from markupsafe import Markup, escape
@@ -152,7 +152,7 @@ def collect_pages(rolecall: Rolecall) -> dict[str, tuple[str, ConsolePage]]:
     manager = rolecall.plugins.manager
     for impl in manager.hook.register_console_pages.get_hookimpls():
         try:
-            found: Iterable[object] = impl.function() or ()
+            found = cast(Iterable[object], impl.function() or ())
             for page in found:
                 if not isinstance(page, ConsolePage):
                     raise TypeError(f"{page!r} is not a ConsolePage")

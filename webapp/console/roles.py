@@ -91,7 +91,7 @@ def _words(exc: Exception) -> str:
 def new_role() -> Response | tuple[str, int]:
     if request.method == "GET":
         return _editor(None, {"permissions": [], "scope_types": ["course"]}, [])
-    form = {
+    form: dict[str, Any] = {
         "id": request.form.get("id", "").strip(),
         "title": request.form.get("title", "").strip(),
         "description": request.form.get("description", "").strip(),
