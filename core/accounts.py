@@ -8,7 +8,8 @@ first use and kept in the database, so every process of one installation shares 
 fixed default exists.
 
 Reach it through the service: ``rc.accounts.set_password("ada", "...")``. Every change writes an
-audit event (never the password, token or secret itself).
+audit event (never the password, token or secret itself). Failed console sign-ins are counted
+here too (:class:`SignInThrottle`), in the database, so that every web process shares them.
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from .errors import BadInputError, StorageError
 from .scopes import show
 from .storage.audit import AuditWriter
-from .storage.models import Account, ApiToken, Secret, User
+from .storage.models import Account, ApiToken, Secret, SignInFailures, User
 
 if TYPE_CHECKING:
     from .service import Rolecall
@@ -101,6 +103,93 @@ class TokenInfo:
         return self.revoked_at is None
 
 
+FREE_FAILURES = 5
+"""Failed sign-ins of one key allowed before it is locked."""
+FIRST_LOCK = 30.0
+"""Seconds of the first lock; each further failure doubles it, up to ``MAX_LOCK``."""
+MAX_LOCK = 15 * 60.0
+FORGET_AFTER = 60 * 60.0
+"""A key whose latest failure is older than this starts again from nothing."""
+
+
+class SignInThrottle:
+    """Console sign-in throttling per key (``user:ada``, ``address:10.0.0.7``): failures past
+    a free allowance lock the key for a window that doubles with each further failure.
+
+    The counts are rows of ``rolecall_signin_failures``, so every web process of an
+    installation shares them: running more processes gives nobody more guesses. ``clock``
+    (epoch seconds) is replaceable for tests. A database failure raises
+    :class:`StorageError`.
+    """
+
+    def __init__(self, rc: Rolecall, clock: Callable[[], float] = time.time) -> None:
+        self.rc = rc
+        self.clock = clock
+
+    def retry_after(self, keys: Iterable[str]) -> int:
+        """Seconds until these keys may try again (0: now)."""
+        wanted, now = list(keys), self.clock()
+        try:
+            with Session(self.rc.engine) as session:
+                locks = session.scalars(
+                    select(SignInFailures.locked_until).where(SignInFailures.key.in_(wanted))
+                ).all()
+        except DBAPIError as exc:
+            raise StorageError(f"cannot read the sign-in failures: {exc.orig or exc}") from exc
+        wait = max((until - now for until in locks), default=0.0)
+        return int(wait + 0.999) if wait > 0 else 0
+
+    def failed(self, keys: Iterable[str]) -> None:
+        """One more failure for each key; a key past the allowance is locked."""
+        wanted, now = sorted(set(keys)), self.clock()  # sorted: processes lock rows alike
+        table = SignInFailures
+
+        def record(session: Session) -> None:
+            # A write first: on SQLite it takes the write lock before anything is read.
+            session.execute(delete(table).where(table.last < now - FORGET_AFTER))
+            for key in wanted:
+                counted = session.execute(
+                    update(table)
+                    .where(table.key == key)
+                    .values(failures=table.failures + 1, last=now)
+                )
+                if not counted.rowcount:  # type: ignore[attr-defined]
+                    session.add(table(key=key, failures=1, locked_until=0.0, last=now))
+                    session.flush()
+                over = int(session.scalar(select(table.failures).where(table.key == key)) or 0)
+                over -= FREE_FAILURES
+                if over >= 0:
+                    until = now + min(FIRST_LOCK * 2**over, MAX_LOCK)
+                    session.execute(
+                        update(table).where(table.key == key).values(locked_until=until)
+                    )
+
+        self._change(record)
+
+    def succeeded(self, keys: Iterable[str]) -> None:
+        """Forget these keys' failures."""
+        wanted = list(keys)
+        self._change(
+            lambda session: session.execute(
+                delete(SignInFailures).where(SignInFailures.key.in_(wanted))
+            )
+        )
+
+    def _change(self, work: Callable[[Session], object]) -> None:
+        for attempt in range(3):
+            try:
+                with Session(self.rc.engine) as session, session.begin():
+                    work(session)
+                return
+            except IntegrityError as exc:
+                # Another process added the same new key at the same moment: count again,
+                # on its row.
+                if attempt == 2:
+                    raise StorageError(f"cannot record a sign-in: {exc.orig or exc}") from exc
+            except DBAPIError as exc:
+                raise StorageError(f"cannot record a sign-in: {exc.orig or exc}") from exc
+
+
 def _check_password(password: str) -> str:
     if not isinstance(password, str):
         raise BadInputError("the password must be text")
@@ -118,6 +207,10 @@ class Accounts:
         self.rc = rc
         self._token_cache: dict[str, tuple[str, float]] = {}
         self._cache_lock = threading.Lock()
+
+    def sign_in_throttle(self, clock: Callable[[], float] = time.time) -> SignInThrottle:
+        """The console's sign-in throttle (see :class:`SignInThrottle`)."""
+        return SignInThrottle(self.rc, clock)
 
     # ------------------------------------------------------------------ passwords
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rolecall.core import BadInputError, Rolecall
+from rolecall.core.accounts import MAX_LOCK, SignInThrottle
 from rolecall.core.governance.lifecycle import retire_user
-from rolecall.core.storage.models import Account, ApiToken
+from rolecall.core.storage.models import Account, ApiToken, SignInFailures
 
 from support import run_cli
 
@@ -112,3 +114,31 @@ def test_create_admin_and_tokens_commands(tmp_path: Path) -> None:
     short = run_cli("--database", db, "create-admin", "other", input="short\n")
     assert short.returncode == 2
     assert "too short" in short.stderr
+
+
+def test_concurrent_sign_in_failures_are_all_counted(database_url: str) -> None:
+    """Two services of one database (two web processes) recording failures of the same new
+    key at once, from several threads: none is lost, and the lock follows the total."""
+    first = Rolecall.open(database_url, background_sync=False)
+    second = Rolecall.open(database_url, background_sync=False)
+    try:
+        throttles = [rc.accounts.sign_in_throttle(clock=lambda: 5000.0) for rc in (first, second)]
+
+        def fail(throttle: SignInThrottle) -> None:
+            for _ in range(5):
+                throttle.failed(["user:mallory", "address:192.0.2.9"])
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(fail, [*throttles, *throttles]))
+        with Session(first.engine) as session:
+            rows = session.execute(select(SignInFailures.key, SignInFailures.failures))
+            counts = {str(row.key): int(row.failures) for row in rows}
+        assert counts == {"user:mallory": 20, "address:192.0.2.9": 20}
+        # 20 failures: 15 past the allowance, so the lock is at its longest
+        assert throttles[1].retry_after(["user:mallory"]) == MAX_LOCK
+        throttles[0].succeeded(["user:mallory"])
+        assert throttles[1].retry_after(["user:mallory"]) == 0
+        assert throttles[1].retry_after(["address:192.0.2.9", "user:mallory"]) == MAX_LOCK
+    finally:
+        first.close()
+        second.close()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import PASSWORD, demo_service, post, sign_in, token
+from console_support import PASSWORD, demo_plugins, demo_service, post, sign_in, token
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -15,7 +15,6 @@ from rolecall.core import Rolecall
 from rolecall.core.search import managed_scopes, search
 from rolecall.webapp.app import create_app
 from rolecall.webapp.console.common import THROTTLE
-from rolecall.webapp.console.throttle import Throttle
 
 CIRCUITS = "course-v1:MITx+6.002x+2026_T1"
 CALCULUS = "course-v1:MITx+18.01x+2026_T1"
@@ -136,9 +135,11 @@ def _attempt(client: FlaskClient, user: str, password: str) -> int:
     ).status_code
 
 
-def test_five_failed_sign_ins_lock_the_account_with_429(app: Flask, client: FlaskClient) -> None:
+def test_five_failed_sign_ins_lock_the_account_with_429(
+    service: Rolecall, app: Flask, client: FlaskClient
+) -> None:
     now = [1000.0]
-    app.extensions[THROTTLE] = Throttle(clock=lambda: now[0])
+    app.extensions[THROTTLE] = service.accounts.sign_in_throttle(clock=lambda: now[0])
     assert [_attempt(client, "ada", "nope") for _ in range(5)] == [401] * 5
     page = client.get("/console/login")
     response = client.post(
@@ -152,9 +153,11 @@ def test_five_failed_sign_ins_lock_the_account_with_429(app: Flask, client: Flas
     assert _attempt(client, "ada", PASSWORD) == 302
 
 
-def test_the_lockout_grows_with_each_further_failure(app: Flask, client: FlaskClient) -> None:
+def test_the_lockout_grows_with_each_further_failure(
+    service: Rolecall, app: Flask, client: FlaskClient
+) -> None:
     now = [1000.0]
-    app.extensions[THROTTLE] = Throttle(clock=lambda: now[0])
+    app.extensions[THROTTLE] = service.accounts.sign_in_throttle(clock=lambda: now[0])
     for _ in range(5):
         _attempt(client, "ada", "nope")
     now[0] += 31
@@ -166,12 +169,38 @@ def test_the_lockout_grows_with_each_further_failure(app: Flask, client: FlaskCl
 
 
 def test_failures_from_one_address_lock_it_for_every_username(
-    app: Flask, client: FlaskClient
+    service: Rolecall, app: Flask, client: FlaskClient
 ) -> None:
-    app.extensions[THROTTLE] = Throttle(clock=lambda: 1000.0)
+    app.extensions[THROTTLE] = service.accounts.sign_in_throttle(clock=lambda: 1000.0)
     for name in ("u1", "u2", "u3", "u4", "u5"):
         assert _attempt(client, name, "nope") == 401
     assert _attempt(client, "admin", PASSWORD) == 429
+
+
+def test_every_web_process_counts_the_same_failures(database_url: str) -> None:
+    """Two applications on two services of one database (as two gunicorn workers are): three
+    failures at one and two at the other lock the account at both, and a success at either
+    clears it for both."""
+    first = demo_service(database_url)
+    second = Rolecall.open(database_url, plugins=demo_plugins(), background_sync=False)
+    try:
+        now = [1000.0]
+        clients = []
+        for rc in (first, second):
+            app = create_app(rc, config={"TESTING": True})
+            app.extensions[THROTTLE] = rc.accounts.sign_in_throttle(clock=lambda: now[0])
+            clients.append(app.test_client())
+        a, b = clients
+        assert [_attempt(a, "ada", "nope") for _ in range(3)] == [401] * 3
+        assert [_attempt(b, "ada", "nope") for _ in range(2)] == [401] * 2
+        assert _attempt(a, "ada", PASSWORD) == 429
+        assert _attempt(b, "ada", PASSWORD) == 429
+        now[0] += 31
+        assert _attempt(b, "ada", PASSWORD) == 302
+        assert _attempt(a, "ada", "nope") == 401  # counting again from one
+    finally:
+        first.close()
+        second.close()
 
 
 # ------------------------------------------------------------------ pages

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -219,6 +220,21 @@ class Secret(Base):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
+
+
+class SignInFailures(Base):
+    """Failed console sign-ins of one key (an account, a client address): shared by every web
+    process of the installation, so that running more processes gives no more guesses."""
+
+    __tablename__ = "rolecall_signin_failures"
+    __table_args__ = (Index("ix_signin_failures_last", "last"),)
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[float] = mapped_column(Float)
+    """Epoch seconds; 0 when the key is not locked."""
+    last: Mapped[float] = mapped_column(Float)
+    """Epoch seconds of the latest failure."""
 
 
 # The tables, typed as such, for Core bulk statements (the ORM's bulk path is slower).

@@ -24,7 +24,6 @@ from .. import authz
 from ..context import EXTENSION
 from . import csrf
 from .common import PAGES, THROTTLE, collect_pages, human_date, navigation, rc, role_title
-from .throttle import Throttle
 
 blueprint = Blueprint(
     "console",
@@ -43,7 +42,7 @@ PUBLIC = frozenset({"console.login", "console.static"})
 def _setup(state: BlueprintSetupState) -> None:
     app = state.app
     app.extensions[PAGES] = collect_pages(app.extensions[EXTENSION])
-    app.extensions.setdefault(THROTTLE, Throttle())
+    app.extensions.setdefault(THROTTLE, app.extensions[EXTENSION].accounts.sign_in_throttle())
 
 
 @blueprint.before_request

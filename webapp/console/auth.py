@@ -1,8 +1,9 @@
 """Signing in and out: local accounts (``rolecall create-admin``, ``rolecall passwd``), or a
 username set by a trusted proxy in the header named by ``ROLECALL_TRUSTED_HEADER``.
 
-Failed attempts are throttled per username and per client address (:mod:`.throttle`); a locked
-key is answered with 429 and says how long to wait.
+Failed attempts are throttled per username and per client address, counted in the database
+for every web process (:class:`rolecall.core.accounts.SignInThrottle`); a locked key is answered
+with 429 and says how long to wait.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from rolecall.core.accounts import SignInThrottle
 from rolecall.core.search import user_hit
 
 from . import blueprint, csrf
 from .common import THROTTLE, rc, safe_next
-from .throttle import Throttle
 
 MAX_USERNAME = 254
 
@@ -36,8 +37,8 @@ def signed_in_user() -> str | None:
     return name
 
 
-def _throttle() -> Throttle:
-    throttle: Throttle = current_app.extensions[THROTTLE]
+def _throttle() -> SignInThrottle:
+    throttle: SignInThrottle = current_app.extensions[THROTTLE]
     return throttle
 
 
@@ -57,7 +58,8 @@ def login() -> Response | str | tuple[str, int]:
     username = request.form.get("username", "").strip()[:MAX_USERNAME]
     password = request.form.get("password", "")
     address = request.remote_addr or "unknown"
-    keys = [("user", username.casefold()), ("address", address)]
+    # Bounded: casefolding can lengthen a name, and the keys are stored (up to 300 characters).
+    keys = [f"user:{username.casefold()[:MAX_USERNAME]}", f"address:{address[:64]}"]
     throttle = _throttle()
     wait = throttle.retry_after(keys)
     if wait:
