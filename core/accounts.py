@@ -159,7 +159,7 @@ class SignInThrottle:
                 over = int(session.scalar(select(table.failures).where(table.key == key)) or 0)
                 over -= FREE_FAILURES
                 if over >= 0:
-                    until = now + min(FIRST_LOCK * 2**over, MAX_LOCK)
+                    until = now + min(FIRST_LOCK * 2 ** min(over, 32), MAX_LOCK)
                     session.execute(
                         update(table).where(table.key == key).values(locked_until=until)
                     )
