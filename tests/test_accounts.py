@@ -142,3 +142,10 @@ def test_concurrent_sign_in_failures_are_all_counted(database_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_a_key_failing_without_end_stays_locked_at_the_longest(rc: Rolecall) -> None:
+    throttle = rc.accounts.sign_in_throttle(clock=lambda: 1000.0)
+    for _ in range(1100):  # past 2**1024, which a float cannot hold
+        throttle.failed(["user:mallory"])
+    assert throttle.retry_after(["user:mallory"]) == MAX_LOCK
