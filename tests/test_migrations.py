@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +13,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, Integer, MetaData, func, inspect, select, text, update
 
+from rolecall.core import Rolecall
 from rolecall.core.storage.database import (
     GENESIS_HASH,
     MIGRATIONS,
     SCHEMA_HEAD,
+    SQLITE_PAGE_SIZE,
     current_revision,
     head_revision,
     make_engine,
@@ -102,3 +106,21 @@ def test_the_head_revision_is_recorded(engine: Engine) -> None:
         versions = connection.scalars(text("SELECT version_num FROM alembic_version")).all()
         assert versions == [SCHEMA_HEAD]
         assert connection.scalar(select(func.count()).select_from(State)) == 1
+
+
+def test_a_new_sqlite_database_gets_16_kib_pages_and_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as made:  # as an earlier version made it: SQLite's default
+        made.execute("PRAGMA journal_mode=WAL")
+        made.execute("CREATE TABLE t (x INTEGER)")
+    for path in (tmp_path / "new.db", old):
+        with Rolecall.open(f"sqlite:///{path}", background_sync=False) as rc:
+            rc.add_users(["ada"])
+    sizes = {}
+    for path in (tmp_path / "new.db", old):
+        with sqlite3.connect(path) as probe:
+            sizes[path.name] = probe.execute("PRAGMA page_size").fetchone()[0]
+    assert sizes == {"new.db": SQLITE_PAGE_SIZE, "old.db": 4096}
+    assert SQLITE_PAGE_SIZE == 16384

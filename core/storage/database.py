@@ -50,10 +50,19 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
+SQLITE_PAGE_SIZE = 16384
+"""The page size of a new SQLite database (SQLite's default is 4096). Bulk writes fill
+indexes in random order, and with 16 KiB pages a million assignments loaded 12 % faster,
+measured in alternating runs (docs/performance.md). An existing database keeps its own: in
+WAL mode the page size cannot change."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Before WAL is set, which fixes a new file's page size; ignored by an existing database.
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
