@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from rolecall.core.cli import cli as cli_group
+from rolecall.core.storage.database import SCHEMA_HEAD
 
 from support import run_cli, write_dist
 
@@ -96,8 +97,9 @@ def test_db_upgrade_creates_then_reports_up_to_date(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cli = Cli(tmp_path, monkeypatch)
-    assert cli.ok("db", "upgrade") == "schema upgraded to revision 0003 (newest: 0003)\n"
-    assert cli.ok("db", "upgrade") == "schema already at revision 0003 (newest: 0003)\n"
+    head = SCHEMA_HEAD  # equal to Alembic's newest revision (tests/test_schema_head.py)
+    assert cli.ok("db", "upgrade") == f"schema upgraded to revision {head} (newest: {head})\n"
+    assert cli.ok("db", "upgrade") == f"schema already at revision {head} (newest: {head})\n"
     tables = {
         r[0]
         for r in sqlite3.connect(cli.db).execute(
