@@ -179,8 +179,8 @@ def test_failures_from_one_address_lock_it_for_every_username(
 
 def test_every_web_process_counts_the_same_failures(database_url: str) -> None:
     """Two applications on two services of one database (as two gunicorn workers are): three
-    failures at one and two at the other lock the account at both, and a success at either
-    clears it for both."""
+    failures at one and two at the other lock the account at both, and a success at one clears
+    the account's count at both."""
     first = demo_service(database_url)
     second = Rolecall.open(database_url, plugins=demo_plugins(), background_sync=False)
     try:
@@ -197,7 +197,7 @@ def test_every_web_process_counts_the_same_failures(database_url: str) -> None:
         assert _attempt(b, "ada", PASSWORD) == 429
         now[0] += 31
         assert _attempt(b, "ada", PASSWORD) == 302
-        assert _attempt(a, "ada", "nope") == 401  # counting again from one
+        assert _attempt(a, "ada", "nope") == 401  # the account counts from one again
     finally:
         first.close()
         second.close()
