@@ -237,6 +237,15 @@ class Accounts:
 
         return self.rc._write(actor, work)[0]
 
+    def has_password(self, username: str) -> bool:
+        """Whether ``username`` has a console password (``make run`` sets one for the demo
+        admin only when it has none)."""
+        with Session(self.rc.engine) as session:
+            found = session.scalar(
+                select(Account.user_id).join(User).where(User.username == username)
+            )
+        return found is not None
+
     def verify_password(self, username: str, password: str) -> bool:
         """True when ``username`` is an active user with this password. Unknown users cost
         the same time as a wrong password."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from rolecall.core import BadInputError, Rolecall
 from rolecall.core.accounts import MAX_LOCK, SignInThrottle
+from rolecall.core.demo import DEMO_ADMIN
 from rolecall.core.governance.lifecycle import retire_user
 from rolecall.core.storage.models import Account, ApiToken, SignInFailures
 
@@ -149,3 +152,34 @@ def test_a_key_failing_without_end_stays_locked_at_the_longest(rc: Rolecall) -> 
     for _ in range(1100):  # past 2**1024, which a float cannot hold
         throttle.failed(["user:mallory"])
     assert throttle.retry_after(["user:mallory"]) == MAX_LOCK
+
+
+def test_the_make_run_sign_in_script_sets_the_demo_admins_password_once(tmp_path: Path) -> None:
+    """``make run`` runs scripts/console-login.py after loading the demo: the demo admin gets
+    a generated password the first time, written to ``.console-login`` and printed; a second
+    run keeps it."""
+    db = f"sqlite:///{tmp_path / 'rolecall.db'}"
+    assert run_cli("--database", db, "demo").returncode == 0
+    script = Path(__file__).resolve().parent.parent / "scripts" / "console-login.py"
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, str(script), db],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        runs.append(done.stdout)
+    user, password = (tmp_path / ".console-login").read_text().split()
+    assert user == DEMO_ADMIN
+    assert (tmp_path / ".console-login").stat().st_mode & 0o077 == 0
+    assert all(
+        f"Sign in as {user} with the password in .console-login ({password})" in out for out in runs
+    )
+    with Rolecall.open(db, background_sync=False) as rc:
+        assert rc.accounts.has_password(DEMO_ADMIN)
+        assert not rc.accounts.has_password("ada")
+        assert rc.accounts.verify_password(DEMO_ADMIN, password)
