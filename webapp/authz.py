@@ -79,27 +79,17 @@ def can_view_team(rc: Rolecall, viewer: str, scope: str) -> bool:
 
 def can_view_teams(rc: Rolecall, viewer: str, scopes: Iterable[str]) -> dict[str, bool]:
     """:func:`can_view_team` of many scopes (a batch of checks about other users names up to
-    1,000): each scope type's permission is found once, and the checks are one
-    ``check_many``. A malformed key raises :class:`BadInputError`, as there."""
-    resolve = rc.registry.scopes.resolve
-    permissions = rc.registry.permissions
-    needed: dict[str, tuple[str, str]] = {}
-    by_type: dict[str, str | None] = {}
-    for scope in scopes:
-        kind = resolve(scope).type
-        if kind not in by_type:
-            permission = TEAM_VIEW.get(kind)
-            by_type[kind] = permission if permission in permissions else None
-        permission = by_type[kind]
-        needed[scope] = (permission, scope) if permission else (VIEW_PLATFORM_TEAM, PLATFORM)
-    if VIEW_PLATFORM_TEAM not in permissions:
-        # Only without the console's plugin, whose permission is the fallback: one by one.
-        return {s: can_view_team(rc, viewer, s) for s in needed}
+    1,000), answered by one ``check_many``. A malformed key raises :class:`BadInputError`, as
+    there; an unknown permission allows nothing, as in :func:`_check`."""
+    asks = {scope: team_view_permission(rc, scope) for scope in scopes}
+    known = [s for s, (permission, _) in asks.items() if permission in rc.registry.permissions]
     try:
-        answers = rc.check_many((viewer, p, where) for p, where in needed.values())
+        answers = rc.check_many((viewer, *asks[s]) for s in known)
     except BadInputError:  # an unknown viewer holds nothing
-        answers = [False] * len(needed)
-    return dict(zip(needed, answers, strict=True))
+        answers = [False] * len(known)
+    found = dict.fromkeys(asks, False)
+    found.update(zip(known, answers, strict=True))
+    return found
 
 
 def can_view_audit(rc: Rolecall, viewer: str) -> bool:
