@@ -376,7 +376,7 @@ class Rolecall:
     def _catch_up_after(
         self,
         revision: int,
-        rows: list[dict[str, Any]],
+        writer: AuditWriter,
         apply: Callable[[Index], None] | None = None,
     ) -> None:
         """After our own write: apply its events from memory when the index was at the
@@ -392,7 +392,7 @@ class Rolecall:
                     return
                 index.apply_many(
                     (r["revision"], r["action"], r["user"], r["role"], r["scope"], r["details"])
-                    for r in rows
+                    for r in writer.rows
                 )
                 return
         self.sync()
@@ -434,8 +434,9 @@ class Rolecall:
         *,
         rows: int = 1,
         apply: Callable[[Index], None] | None = None,
-    ) -> tuple[int, T, list[dict[str, Any]]]:
+    ) -> tuple[int, T, int]:
         """Run ``work`` in one transaction holding the write lock; commit only if it logged.
+        Returns the revision, what ``work`` returned, and how many audit events it logged.
 
         ``guard`` (a delegation decision) runs once the lock is held, on an index caught up
         with every write committed before: two changes decided at the same moment cannot both
@@ -467,11 +468,11 @@ class Rolecall:
                     with bulk_cache(session.connection()) if bulk else nullcontext():
                         writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
                         result = work(session, writer)
-                        if not writer.rows:
+                        if not len(writer):
                             raise _Unchanged(result)  # rolls back: no revision is spent
                         writer.flush()
             except _Unchanged as unchanged:
-                return self.index.revision, unchanged.result, []
+                return self.index.revision, unchanged.result, 0
             except DBAPIError as exc:
                 # Rolled back by the session: no row, no audit event, no revision was kept.
                 reason = " ".join(str(exc.orig or exc).split())[:300]
@@ -479,16 +480,16 @@ class Rolecall:
                 raise StorageError(
                     f"the database failed during the write and nothing of it was applied: {reason}"
                 ) from exc
-            self._catch_up_after(revision, writer.rows, apply)
-            self._announce(writer.rows)
-        return revision, result, writer.rows
+            self._catch_up_after(revision, writer, apply)
+            self._announce(writer)
+        return revision, result, len(writer)
 
-    def _announce(self, rows: Sequence[dict[str, Any]]) -> None:
+    def _announce(self, writer: AuditWriter) -> None:
         """Call the ``assignment_changed`` hooks; a failing plugin is logged, never fatal."""
         impls = self.plugins.manager.hook.assignment_changed.get_hookimpls()
         if not impls:
             return
-        for row in rows:
+        for row in writer.rows:
             op = row["details"].get("op", row["action"])
             if op not in ("assign", "revoke", "expire"):
                 continue
@@ -801,13 +802,16 @@ class Rolecall:
             if retired:
                 raise BadInputError(f"user {retired[0]} is retired: no role can be given to them")
             # Decided from the rows, under the write lock: the index may lag other writers.
-            current = self._current(session, ids, wanted)
-            inserts = [k for k in wanted if k not in current]
-            renewals = [
-                k
-                for k in wanted
-                if renew and k in current and current[k][1] != wanted[k].expires_at
-            ]
+            current = self._current(session, ids, users, wanted)
+            if current:
+                inserts = [k for k in wanted if k not in current]
+                renewals = [
+                    k
+                    for k in wanted
+                    if renew and k in current and current[k][1] != wanted[k].expires_at
+                ]
+            else:  # a load of new grants: every one is inserted
+                inserts, renewals = list(wanted), []
             # Ids are given here, under the write lock every writer takes, so one executemany
             # inserts the batch (RETURNING with ordered ids would cost a statement per row).
             # They come from a counter, never reused, so an id in the audit log names one grant.
@@ -859,22 +863,8 @@ class Rolecall:
                         row.reason,
                     )
                 )
-                events.append(
-                    (
-                        user,
-                        role,
-                        scope,
-                        {
-                            "op": "assign",
-                            "id": grant_id,
-                            "granted_by": granted_by,
-                            "granted_at": iso_at,
-                            "expires_at": iso_expiry,
-                            "reason": row.reason,
-                        },
-                        details_json(grant_id),
-                    )
-                )
+                # The details are JSON values only: their text alone is kept (AuditWriter).
+                events.append((user, role, scope, None, details_json(grant_id)))
                 applied.append((grant_id, user, role, scope, granted_by, epoch_at, epoch_expiry))
             audit.add_many(action, events)
             insert_rows(
@@ -937,12 +927,14 @@ class Rolecall:
         self,
         session: Session,
         ids: dict[str, int],
+        users: Iterable[str],
         wanted: Collection[tuple[str, str, str]],
     ) -> dict[tuple[str, str, str], tuple[int, datetime | None]]:
-        """The existing assignments among ``wanted``: key -> (id, expires_at)."""
+        """The existing assignments among ``wanted`` (whose users are ``users``, each once):
+        key -> (id, expires_at)."""
         names = {v: k for k, v in ids.items()}
         found: dict[tuple[str, str, str], tuple[int, datetime | None]] = {}
-        user_ids = sorted({ids[u] for u, _, _ in wanted})
+        user_ids = sorted(ids[u] for u in users)
         rows = rows_in(
             session.connection(),
             ASSIGNMENTS,
@@ -1106,7 +1098,7 @@ class Rolecall:
 
         def work(session: Session, audit: AuditWriter) -> None:
             ids = self._user_ids(session, (u for u, _, _ in wanted))
-            present = self._current(session, ids, wanted)
+            present = self._current(session, ids, ids, wanted)
             gone = [(key, present[key][0]) for key in sorted(present)]
             for start in range(0, len(gone), 10_000):
                 chunk = [grant_id for _, grant_id in gone[start : start + 10_000]]

@@ -291,6 +291,26 @@ def test_revoke_removes_the_access(people: Rolecall) -> None:
     assert audit_rows(people)[-1].action == "revoke"
 
 
+def test_revoke_many_removes_what_is_held_and_skips_the_rest(people: Rolecall) -> None:
+    people.assign_many([("ada", "editor", ORG), ("bob", "viewer", C1), ("cat", "viewer", C1)])
+    before = len(audit_rows(people))
+    people.revoke_many(
+        [
+            ("ada", "editor", ORG),
+            ("bob", "viewer", C1),
+            ("bob", "editor", C1),  # not held
+            ("nobody", "viewer", C1),  # not a known user: nothing to remove either
+        ],
+        actor="ada",
+    )
+    assert not people.check("ada", "t.edit", C1)
+    assert not people.check("bob", "t.view", C1)
+    assert people.check("cat", "t.view", C1)
+    assert count(people, Assignment) == 1
+    removed = audit_rows(people)[before:]
+    assert sorted((r.action, r.user) for r in removed) == [("revoke", "ada"), ("revoke", "bob")]
+
+
 def test_assigning_a_held_role_is_a_no_op(people: Rolecall) -> None:
     people.assign("ada", "editor", C1, expires_at=later())
     people.assign("bob", "editor", C1)
@@ -923,7 +943,9 @@ def test_assignment_changed_is_called_once_per_assignment_change(
         rc.add_scopes([C1])
         rc.restrict(C2, ["*"])
         assert recorder.events == []
-        first = rc.assign_many([("ada", "editor", C1), ("bob", "viewer", ORG)], actor="boss")
+        first = rc.assign_many(
+            [("ada", "editor", C1), ("bob", "viewer", ORG)], actor="boss", reason="joined"
+        )
         rc.assign("ada", "editor", C1)  # no change: no event
         second = rc.revoke("bob", "viewer", ORG, reason="moved", actor="boss")
         assert all(isinstance(e, AssignmentEvent) for e in recorder.events)
@@ -933,7 +955,7 @@ def test_assignment_changed_is_called_once_per_assignment_change(
             ("assign", "bob", "viewer", ORG, "boss", first),
         ]
         assert seen[2:] == [("revoke", "bob", "viewer", ORG, "boss", second)]
-        assert recorder.events[2].reason == "moved"
+        assert [e.reason for e in recorder.events] == ["joined", "joined", "moved"]
         assert all(s is rc for s in recorder.services)
 
 

@@ -223,8 +223,8 @@ def scope_removal(
             scopes=tuple(forgotten),
         )
 
-    revision, removal, rows = rc._write(actor, work, batch_id=str(uuid.uuid4()))
-    return removal if rows else Removal(revision=revision)
+    revision, removal, events = rc._write(actor, work, batch_id=str(uuid.uuid4()))
+    return removal if events else Removal(revision=revision)
 
 
 def remove_scope(
@@ -288,8 +288,8 @@ def user_retirement(
             )
         return Removal(revision=audit.revision, grants=tuple(grants), deactivated=user.active)
 
-    revision, removal, rows = rc._write(actor, work)
-    return removal if rows else Removal(revision=revision)
+    revision, removal, events = rc._write(actor, work)
+    return removal if events else Removal(revision=revision)
 
 
 def retire_user(

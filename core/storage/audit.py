@@ -94,7 +94,11 @@ def numbered(details: dict[str, Any], field: str) -> Callable[[int], str]:
 
 
 class AuditWriter:
-    """Collects the events of one write transaction and appends them, chained, at the end."""
+    """Collects the events of one write transaction and appends them, chained, at the end.
+
+    Each event is kept as the row the table takes (a tuple in the order of ``COLUMNS``), so a
+    bulk write of a million events builds no dictionary per event; :attr:`rows` makes the
+    dictionaries when something asks for them."""
 
     def __init__(
         self,
@@ -111,12 +115,57 @@ class AuditWriter:
         self.actor = actor
         self.batch_id = batch_id
         self._last = last_hash
-        self.rows: list[dict[str, Any]] = []
+        self._events: list[tuple[Any, ...]] = []
+        # Each event's details as given, or None where its JSON text is the whole record.
+        self._details: list[dict[str, Any] | None] = []
+        self._rows: list[dict[str, Any]] | None = None
+        self._at_param: Any = None
         # The payload of event_hash, built from its parts: the items every event of the
         # transaction shares are encoded once, and the details once (that text is stored too).
         self._head = f",{_json(revision)},{_json(at.astimezone(UTC).isoformat())},"
         self._actor = f",{_json(actor)},"
         self._tail = f",{_json(batch_id)}]"
+
+    def __len__(self) -> int:
+        """How many events the transaction has so far."""
+        return len(self._events)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The events so far, each as a dictionary of the table's columns (``at`` as the
+        datetime given, ``details`` as a dictionary) plus ``details_json``, the stored text."""
+        if self._rows is None or len(self._rows) != len(self._events):
+            at = self.at
+            self._rows = [
+                {
+                    "revision": revision,
+                    "at": at,
+                    "action": action,
+                    "actor": actor,
+                    "user": user,
+                    "role": role,
+                    "scope": scope,
+                    "details": json.loads(text) if details is None else details,
+                    "details_json": text,
+                    "batch_id": batch_id,
+                    "prev_hash": prev_hash,
+                    "hash": digest,
+                }
+                for (
+                    revision,
+                    _,
+                    action,
+                    actor,
+                    user,
+                    role,
+                    scope,
+                    text,
+                    batch_id,
+                    prev_hash,
+                    digest,
+                ), details in zip(self._events, self._details, strict=True)
+            ]
+        return self._rows
 
     def add(
         self,
@@ -137,18 +186,22 @@ class AuditWriter:
     def add_many(
         self,
         action: str,
-        events: Iterable[tuple[str | None, str | None, str | None, dict[str, Any], str]],
+        events: Iterable[tuple[str | None, str | None, str | None, dict[str, Any] | None, str]],
     ) -> None:
         """Append events of one action in order, each ``(user, role, scope, details,
         details_json)`` with the details' JSON text already made (as :func:`numbered` or
-        ``add`` makes it). A bulk write's events repeat the same roles and scopes: each
-        distinct value is encoded once, and the items all events share once."""
+        ``add`` makes it). ``details`` may be None when that text decodes to the details
+        exactly (JSON values only): :attr:`rows` decodes it if asked. A bulk write's events
+        repeat the same roles and scopes: each distinct value is encoded once, and the items
+        all events share once."""
         codes: dict[str | None, str] = {None: "null"}
         middle = f"{self._head}{_json(action)}{self._actor}"
         tail = self._tail
-        revision, at, actor, batch_id = self.revision, self.at, self.actor, self.batch_id
+        revision, actor, batch_id = self.revision, self.actor, self.batch_id
+        stored_at = self._stored_at()
         sha256 = hashlib.sha256
-        append = self.rows.append
+        append = self._events.append
+        keep = self._details.append
         last = self._last
         previous = _json(last)
         for user, role, scope, details, text in events:
@@ -163,52 +216,37 @@ class AuditWriter:
                 scope_code = codes[scope] = _json(scope)
             payload = f"[{previous}{middle}{user_code},{role_code},{scope_code},{text}{tail}"
             digest = sha256(payload.encode()).hexdigest()
+            # In the order of COLUMNS.
             append(
-                {
-                    "revision": revision,
-                    "at": at,
-                    "action": action,
-                    "actor": actor,
-                    "user": user,
-                    "role": role,
-                    "scope": scope,
-                    "details": details,
-                    "details_json": text,
-                    "batch_id": batch_id,
-                    "prev_hash": last,
-                    "hash": digest,
-                }
+                (
+                    revision,
+                    stored_at,
+                    action,
+                    actor,
+                    user,
+                    role,
+                    scope,
+                    text,
+                    batch_id,
+                    last,
+                    digest,
+                )
             )
+            keep(details)
             last = digest
             previous = f'"{digest}"'  # a hex digest encodes as itself in quotes
         self._last = last
 
+    def _stored_at(self) -> Any:
+        """The transaction's time as the driver takes it (see :func:`time_param`)."""
+        if self._at_param is None:
+            self._at_param = time_param(self.session.connection())(self.at)
+        return self._at_param
+
     def flush(self) -> None:
         """Write the collected events and move the state row's hash to the newest."""
-        if self.rows:
-            connection = self.session.connection()
-            at = time_param(connection)(self.at)
-            insert_rows(
-                connection,
-                AUDIT_EVENTS,
-                COLUMNS,
-                [
-                    (
-                        r["revision"],
-                        at,
-                        r["action"],
-                        r["actor"],
-                        r["user"],
-                        r["role"],
-                        r["scope"],
-                        r["details_json"],
-                        r["batch_id"],
-                        r["prev_hash"],
-                        r["hash"],
-                    )
-                    for r in self.rows
-                ],
-            )
+        if self._events:
+            insert_rows(self.session.connection(), AUDIT_EVENTS, COLUMNS, self._events)
             self.session.execute(update(State).where(State.id == 1).values(last_hash=self._last))
 
 
