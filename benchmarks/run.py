@@ -38,6 +38,7 @@ from rolecall.builtin_plugins import BUILTIN_PLUGINS
 from rolecall.core import Plugins, PluginSettings, Rolecall, load_plugins
 
 import dataset
+import driver_floor
 
 HERE = Path(__file__).resolve().parent
 PG_ADMIN_URL = os.environ.get(
@@ -207,6 +208,8 @@ class Result:
     hit_ratio: float = 0.0
     load: dict[str, float] = field(default_factory=dict)
     load_cpu: dict[str, float] = field(default_factory=dict)
+    floor_s: float = 0.0
+    floor_cpu_s: float = 0.0
     open_s: float = 0.0
     open_cpu_s: float = 0.0
     gc_ms: float = 0.0
@@ -224,11 +227,14 @@ class Result:
 
 
 def load(
-    rc: Rolecall, data: dataset.Dataset, chunk: int
+    rc: Rolecall,
+    data: dataset.Dataset,
+    chunk: int,
+    before_grants: Callable[[], object] | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Write the data set through the service, in transactions of ``chunk`` rows: the wall
     time and the CPU time of this process (the database's work included on SQLite) of each
-    step."""
+    step. ``before_grants`` runs, untimed, once the users and scopes are in."""
     times: dict[str, float] = {}
     cpu: dict[str, float] = {}
     steps: list[tuple[str, Callable[[int], object], Sequence[Any]]] = [
@@ -251,6 +257,8 @@ def load(
         ),
     ]
     for name, step, rows in steps:
+        if name == "assign_many" and before_grants is not None:
+            before_grants()
         start, start_cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(rows), chunk):
             step(i)
@@ -427,13 +435,32 @@ def measure(size: int, backend: str, quick: bool, chunk: int, casbin: bool) -> R
         f"({time.perf_counter() - t0:.1f} s to generate)"
     )
     with database(backend, size) as url:
+        snapshots: list[str] = []  # SQLite: the file before the grants, for the driver alone
+        path = make_url(url).database if backend == "sqlite" else None
         with Rolecall.open(url, plugins=make_plugins(), background_sync=False) as loader:
-            result.load, result.load_cpu = load(loader, data, chunk)
+            result.load, result.load_cpu = load(
+                loader,
+                data,
+                chunk,
+                (lambda: snapshots.append(driver_floor.snapshot(path))) if path else None,
+            )
         say(
             "load through the service, wall (CPU): "
             + ", ".join(f"{k} {v:.1f} s ({result.load_cpu[k]:.1f})" for k, v in result.load.items())
             + f" ({size / result.load['assign_many']:,.0f} assignments/s)"
         )
+        if snapshots:
+            try:
+                result.floor_s, result.floor_cpu_s = driver_floor.driver_alone(
+                    snapshots[0], data.grants, chunk
+                )
+            finally:
+                driver_floor.discard(snapshots[0])
+            say(
+                f"the same rows through the driver alone (sqlite3 executemany, made beforehand): "
+                f"{result.floor_s:.1f} s ({result.floor_cpu_s:.1f}); assign_many took "
+                f"{result.load['assign_many'] / result.floor_s:.2f}x that"
+            )
 
         probe = probe_open(url)
         result.open_s, result.rss_bytes = probe["open_s"], int(probe["rss_bytes"])
@@ -557,6 +584,15 @@ def table(results: list[Result]) -> str:
         "  of which assign_many, wall (CPU) s",
         [f"{r.load['assign_many']:.1f} ({r.load_cpu['assign_many']:.1f})" for r in results],
     )
+    if any(r.floor_s for r in results):
+        row(
+            "  the same rows, driver alone, wall (CPU) s",
+            [f"{r.floor_s:.1f} ({r.floor_cpu_s:.1f})" if r.floor_s else "-" for r in results],
+        )
+        row(
+            "  assign_many / driver alone, wall",
+            [f"{r.load['assign_many'] / r.floor_s:.2f}x" if r.floor_s else "-" for r in results],
+        )
     row(
         "Rolecall.open = index build, wall (CPU) s",
         [f"{r.open_s:.1f} ({r.open_cpu_s:.1f})" for r in results],
@@ -685,7 +721,13 @@ def goals(results: list[Result]) -> list[tuple[str, bool, str]]:
             "(issue 3: well under a minute)",
             largest.load["assign_many"] < GOAL_LOAD_S,
             f"{largest.load['assign_many']:.1f} s wall, {largest.load_cpu['assign_many']:.1f} s "
-            "CPU",
+            "CPU"
+            + (
+                f"; the driver alone {largest.floor_s:.1f} s for the same rows "
+                f"({largest.load['assign_many'] / largest.floor_s:.2f}x)"
+                if largest.floor_s
+                else ""
+            ),
         )
     )
     per = largest.per_assignment(largest.traced_bytes)

@@ -1,0 +1,147 @@
+"""The driver alone: what the rows ``assign_many`` writes cost SQLite, with no rolecall around.
+
+For each grant of the data set, ``assign_many`` writes an assignment row and an audit event
+(its details as JSON text, its hash chained to the event before). Here the same rows are made
+first, untimed, with the same columns, sizes and values; then they are inserted with the
+standard library's ``sqlite3`` ``executemany`` in transactions of the same size, into a copy of
+the database as it stood before the grants (users and scopes in), with the pragmas the service
+uses for a bulk write. The time is the database's share of the load: whatever ``assign_many``
+takes beyond it is rolecall's own work (validating, looking up user ids and existing grants,
+building and hashing the rows, the index taking the grants).
+
+Measured in the same run as ``assign_many``, right after it, the ratio of the two means more
+than either time on a machine whose speed moves from one minute to the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rolecall.core.storage.audit import COLUMNS
+from rolecall.core.storage.database import BULK_CACHE_KIB
+from rolecall.core.storage.models import ASSIGNMENTS, AUDIT_EVENTS, State
+
+STATE = State.__tablename__
+
+ACTOR = "bench-loader"
+REASON = "benchmark"
+ASSIGNMENT_COLUMNS = (
+    "id",
+    "user_id",
+    "role",
+    "scope",
+    "granted_by",
+    "granted_at",
+    "expires_at",
+    "reason",
+)
+
+
+def snapshot(path: str) -> str:
+    """A copy of the SQLite file at ``path`` (its write-ahead log folded in first), next to it:
+    its path, for :func:`driver_alone`; :func:`discard` removes it."""
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    copy = str(Path(path).with_suffix(".floor.db"))
+    shutil.copyfile(path, copy)
+    return copy
+
+
+def _rows(
+    path: str, grants: Sequence[tuple[str, str, str]], chunk: int
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The assignment rows and audit rows of ``grants`` as the service would write them in
+    transactions of ``chunk`` grants."""
+    with sqlite3.connect(path) as connection:
+        ids = dict(connection.execute("SELECT username, id FROM rolecall_users"))
+        query = f"SELECT revision FROM {STATE}"  # noqa: S608
+        revision = int(connection.execute(query).fetchone()[0])
+    connection.close()
+    stored_at = "2026-01-31 09:30:00.123456"  # as the service stores a time on SQLite
+    iso_at = "2026-01-31T09:30:00.123456+00:00"  # as its audit details give it
+    batch_id = "00000000-0000-4000-8000-000000000000"
+    assignments: list[tuple[object, ...]] = []
+    events: list[tuple[object, ...]] = []
+    previous = "0" * 64
+    for grant_id, (user, role, scope) in enumerate(grants, start=1):
+        assignments.append((grant_id, ids[user], role, scope, ACTOR, stored_at, None, REASON))
+        details = json.dumps(
+            {
+                "expires_at": None,
+                "granted_at": iso_at,
+                "granted_by": ACTOR,
+                "id": grant_id,
+                "op": "assign",
+                "reason": REASON,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        digest = hashlib.sha256(f"{previous}{user}{role}{scope}{details}".encode()).hexdigest()
+        events.append(
+            (
+                revision + 1 + (grant_id - 1) // chunk,
+                stored_at,
+                "assign",
+                ACTOR,
+                user,
+                role,
+                scope,
+                details,
+                batch_id,
+                previous,
+                digest,
+            )
+        )
+        previous = digest
+    return assignments, events
+
+
+def driver_alone(
+    path: str, grants: Sequence[tuple[str, str, str]], chunk: int
+) -> tuple[float, float]:
+    """Insert the rows of ``grants`` into the SQLite database at ``path`` (which holds the
+    users and scopes, no grants: a :func:`snapshot`) in transactions of ``chunk`` grants:
+    (wall s, CPU s)."""
+    assignments, events = _rows(path, grants, chunk)
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        for pragma in (
+            "foreign_keys=ON",
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            f"cache_size=-{BULK_CACHE_KIB}",
+        ):
+            connection.execute(f"PRAGMA {pragma}")
+        quoted = [f'"{c}"' for c in COLUMNS]  # "user" among them
+        insert_assignment = (
+            f"INSERT INTO {ASSIGNMENTS.name} ({', '.join(ASSIGNMENT_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' for _ in ASSIGNMENT_COLUMNS)})"
+        )
+        insert_event = (
+            f"INSERT INTO {AUDIT_EVENTS.name} ({', '.join(quoted)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+        )
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for first in range(0, len(assignments), chunk):
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(f"UPDATE {STATE} SET revision = revision + 1")  # noqa: S608
+            connection.executemany(insert_assignment, assignments[first : first + chunk])
+            connection.executemany(insert_event, events[first : first + chunk])
+            connection.execute("COMMIT")
+        return time.perf_counter() - start, time.process_time() - start_cpu
+    finally:
+        connection.close()
+
+
+def discard(path: str) -> None:
+    """Remove a :func:`snapshot` and its write-ahead log."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
