@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
@@ -199,6 +200,17 @@ def _username(name: object) -> str:
         )
     return name
 
+
+def _check_shared(row: GrantRow) -> None:
+    """What a grant row says besides user, role and scope: an expiry with a time zone, and a
+    reason that is plain text."""
+    if row.expires_at is not None and row.expires_at.tzinfo is None:
+        raise BadInputError("an expiry needs a time zone (for example 2027-01-31T00:00Z)")
+    _text(row.reason, "reason")
+
+
+_USER = itemgetter(0)
+_ROLE_SCOPE = itemgetter(1, 2)
 
 Applied = tuple[int, str, str, str, str | None, float, float | None]
 """A grant as a committed write hands it to the index: (id, user, role, scope, granted_by,
@@ -654,7 +666,7 @@ class Rolecall:
             self.sync()  # decide on the freshest grants: the actor's own may just have changed
         # One record of what every row shares: rows are validated and written as keys.
         shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
-        wanted = self._wanted((u, r, s, shared) for u, r, s in rows)
+        wanted = self._wanted_shared(rows, shared)
         guard = None
         if as_user is not None:
             guard = self._assign_guard(as_user, dict.fromkeys((r, s) for _, r, s in wanted))
@@ -712,40 +724,74 @@ class Rolecall:
         with _collector_paused():
             return self._validated(rows)
 
-    def _validated(
-        self, rows: Iterable[tuple[str, str, str, GrantRow]]
+    def _wanted_shared(
+        self, rows: Iterable[tuple[str, str, str]], shared: GrantRow
     ) -> dict[tuple[str, str, str], GrantRow]:
+        """:meth:`_wanted` of (user, role, scope) rows that all write ``shared``, checked in
+        bulk: the distinct users and (role, scope) pairs are gathered with set operations and
+        checked once each, and when every row already names its role by id and its scope by
+        its key (as a load does), the rows themselves become the keys, with no loop over
+        them in Python. Any other shape of row takes the general path, which raises the
+        documented errors."""
+        listed = rows if type(rows) is list else list(rows)
+        if set(map(type, listed)) - {tuple} or set(map(len, listed)) - {3}:
+            for number, row in enumerate(listed, start=1):
+                if not isinstance(row, tuple | list) or len(row) != 3:
+                    raise BadInputError(f"row {number} is not (user, role, scope): {show(row)}")
+            return self._wanted((u, r, s, shared) for u, r, s in listed)
+        with _collector_paused():
+            _check_shared(shared)
+            canonical = self._pair_checker()
+            # Each distinct value in the order of its first row, so the error reported for a
+            # batch with several bad rows is the same on every run.
+            pairs = {pair: canonical(*pair) for pair in dict.fromkeys(map(_ROLE_SCOPE, listed))}
+            known = self.index.users
+            for user in dict.fromkeys(map(_USER, listed)):
+                if user not in known:  # a user the index holds was checked when added
+                    _username(user)
+            if all(pair == found for pair, found in pairs.items()):
+                return dict.fromkeys(listed, shared)
+            return {(u, *pairs[(r, s)]): shared for u, r, s in listed}
+
+    def _pair_checker(self) -> Callable[[str, str], tuple[str, str]]:
+        """(role, scope) -> (role id, scope key), raising the documented error for a role or
+        scope that cannot be assigned there. A batch names thousands of scopes but few roles:
+        each of either is looked up once, then each pair only checks the scope's type."""
         valid: dict[tuple[str, str], tuple[str, str]] = {}
-        # A batch names thousands of scopes but few roles: each of either is looked up once,
-        # then each (role, scope) pair only checks the scope's type (as _validate_grant).
         roles: dict[str, Role] = {}
         places: dict[str, Scope] = {}
         resolve = self.registry.scopes.resolve
+
+        def check(role: str, scope: str) -> tuple[str, str]:
+            if type(role) is not str or type(scope) is not str:
+                return self._validate_grant(role, scope)  # raises the documented error
+            pair = valid.get((role, scope))
+            if pair is None:
+                definition = roles.get(role)
+                if definition is None:
+                    definition = roles[role] = self._assignable(role)
+                resolved = places.get(scope)
+                if resolved is None:
+                    resolved = places[scope] = resolve(scope)
+                if resolved.type not in definition.scope_types:
+                    raise _misplaced(definition, resolved.type)
+                pair = valid[(role, scope)] = (definition.id, resolved.key)
+            return pair
+
+        return check
+
+    def _validated(
+        self, rows: Iterable[tuple[str, str, str, GrantRow]]
+    ) -> dict[tuple[str, str, str], GrantRow]:
+        canonical = self._pair_checker()
         names: set[str] = set()
         checked: GrantRow | None = None
         known = self.index.users
         wanted: dict[tuple[str, str, str], GrantRow] = {}
         for user, role, scope, row in rows:
-            if type(role) is str and type(scope) is str:
-                pair = valid.get((role, scope))
-                if pair is None:
-                    definition = roles.get(role)
-                    if definition is None:
-                        definition = roles[role] = self._assignable(role)
-                    resolved = places.get(scope)
-                    if resolved is None:
-                        resolved = places[scope] = resolve(scope)
-                    if resolved.type not in definition.scope_types:
-                        raise _misplaced(definition, resolved.type)
-                    pair = valid[(role, scope)] = (definition.id, resolved.key)
-            else:
-                pair = self._validate_grant(role, scope)  # raises the documented error
+            pair = canonical(role, scope)
             if row is not checked:
-                if row.expires_at is not None and row.expires_at.tzinfo is None:
-                    raise BadInputError(
-                        "an expiry needs a time zone (for example 2027-01-31T00:00Z)"
-                    )
-                _text(row.reason, "reason")
+                _check_shared(row)
                 checked = row
             # A user the index holds was checked when added: only other names are checked.
             if type(user) is not str or (user not in names and user not in known):

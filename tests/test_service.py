@@ -26,6 +26,7 @@ from rolecall.core import (
     AssignmentEvent,
     BadInputError,
     Plugins,
+    Role,
     Rolecall,
     hookimpl,
 )
@@ -433,6 +434,11 @@ BAD: dict[str, Callable[[Rolecall], object]] = {
     "assign_many one wrong scope type": lambda rc: rc.assign_many(
         [("bob", "viewer", C1), ("cat", "admin", ORG)]
     ),
+    "assign_many one invalid username": lambda rc: rc.assign_many(
+        [("bob", "viewer", C1), ("a b", "viewer", C1)]
+    ),
+    "assign_many one row of two": lambda rc: rc.assign_many([("bob", "viewer", C1), ("cat", C1)]),
+    "assign_many one row not a sequence": lambda rc: rc.assign_many([("bob", "viewer", C1), 7]),
     "restrict unknown permission": lambda rc: rc.restrict(C1, ["t.nope"]),
     "restrict unknown exempt role": lambda rc: rc.restrict(C1, ["*"], exempt_roles=["nope"]),
     "restrict nothing": lambda rc: rc.restrict(C1, []),
@@ -484,6 +490,47 @@ def test_assign_many_loads_20000_rows_in_one_transaction(rc: Rolecall) -> None:
     assert rc.check("user1999", "t.view", courses[9])
     assert not rc.check("user1999", "t.edit", courses[9])
     assert len(rc.who_can("t.view", courses[3])) == 2_000
+
+
+class AliasPlugin:
+    """A role also known by an older name, as the legacy roles are."""
+
+    @hookimpl
+    def register_roles(self) -> list[Role]:
+        return [
+            Role(
+                id="coach",
+                title="Coach",
+                description="Coaches a course.",
+                scope_types=("course",),
+                permissions=("t.view",),
+                aliases=("old_coach",),
+            )
+        ]
+
+
+def test_assign_many_takes_rows_of_any_shape_and_names_them_as_stored(
+    database_url: str, plugins_with: Callable[..., Plugins]
+) -> None:
+    with Rolecall.open(
+        database_url, plugins=plugins_with(aliases=AliasPlugin()), background_sync=False
+    ) as rc:
+        rc.add_users(["ada", "bob", "cat", "dan"])
+        before = count(rc, AuditEvent)
+        # By the older name and by id: one grant, stored under the id.
+        rc.assign_many([("ada", "old_coach", C1), ("ada", "coach", C1), ("bob", "old_coach", C1)])
+        rc.assign_many([["cat", "viewer", C1]])  # lists, not tuples
+        rc.assign_many(row for row in [("dan", "viewer", C2)])  # a generator
+        assert count(rc, Assignment) == 4
+        assert count(rc, AuditEvent) == before + 4
+        with rc.engine.connect() as connection:
+            roles = set(connection.scalars(select(Assignment.role)))
+        assert roles == {"coach", "viewer"}
+        assert rc.check("ada", "t.view", C1)
+        assert rc.check("bob", "t.view", C1)
+        assert rc.check("cat", "t.view", C1)
+        assert rc.check("dan", "t.view", C2)
+        assert not rc.check("dan", "t.view", C1)
 
 
 # --- audit ------------------------------------------------------------------------------------
