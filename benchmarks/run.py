@@ -230,11 +230,13 @@ def load(
     rc: Rolecall,
     data: dataset.Dataset,
     chunk: int,
-    before_grants: Callable[[], object] | None = None,
-) -> tuple[dict[str, float], dict[str, float]]:
+    floor: Callable[[], driver_floor.DriverAlone] | None = None,
+) -> tuple[dict[str, float], dict[str, float], tuple[float, float] | None]:
     """Write the data set through the service, in transactions of ``chunk`` rows: the wall
     time and the CPU time of this process (the database's work included on SQLite) of each
-    step. ``before_grants`` runs, untimed, once the users and scopes are in."""
+    step. ``floor``, made (untimed) once the users and scopes are in, writes the same grants
+    with the driver alone: it takes turns with ``assign_many``, one transaction each, and
+    its (wall, CPU) time is returned third."""
     times: dict[str, float] = {}
     cpu: dict[str, float] = {}
     steps: list[tuple[str, Callable[[int], object], Sequence[Any]]] = [
@@ -256,17 +258,23 @@ def load(
             data.grants,
         ),
     ]
+    alone: tuple[float, float] | None = None
     for name, step, rows in steps:
-        if name == "assign_many" and before_grants is not None:
-            before_grants()
-        start, start_cpu = time.perf_counter(), time.process_time()
+        peer = floor() if floor is not None and name == "assign_many" else None
+        times[name] = cpu[name] = 0.0
         for i in range(0, len(rows), chunk):
+            start, start_cpu = time.perf_counter(), time.process_time()
             step(i)
-        times[name] = time.perf_counter() - start
-        cpu[name] = time.process_time() - start_cpu
+            times[name] += time.perf_counter() - start
+            cpu[name] += time.process_time() - start_cpu
+            if peer is not None:
+                wall, used = peer.write(i)
+                alone = (alone[0] + wall, alone[1] + used) if alone else (wall, used)
+        if peer is not None:
+            peer.close()
     times["total"] = sum(times.values())
     cpu["total"] = sum(cpu.values())
-    return times, cpu
+    return times, cpu, alone
 
 
 def time_checks(
@@ -435,30 +443,29 @@ def measure(size: int, backend: str, quick: bool, chunk: int, casbin: bool) -> R
         f"({time.perf_counter() - t0:.1f} s to generate)"
     )
     with database(backend, size) as url:
-        snapshots: list[str] = []  # SQLite: the file before the grants, for the driver alone
         path = make_url(url).database if backend == "sqlite" else None
         with Rolecall.open(url, plugins=make_plugins(), background_sync=False) as loader:
-            result.load, result.load_cpu = load(
+            result.load, result.load_cpu, alone = load(
                 loader,
                 data,
                 chunk,
-                (lambda: snapshots.append(driver_floor.snapshot(path))) if path else None,
+                # SQLite: the same grants written by the driver alone into a copy of the file
+                # as it stands before them, taking turns with assign_many.
+                (lambda: driver_floor.DriverAlone(driver_floor.snapshot(path), data.grants, chunk))
+                if path
+                else None,
             )
         say(
             "load through the service, wall (CPU): "
             + ", ".join(f"{k} {v:.1f} s ({result.load_cpu[k]:.1f})" for k, v in result.load.items())
             + f" ({size / result.load['assign_many']:,.0f} assignments/s)"
         )
-        if snapshots:
-            try:
-                result.floor_s, result.floor_cpu_s = driver_floor.driver_alone(
-                    snapshots[0], data.grants, chunk
-                )
-            finally:
-                driver_floor.discard(snapshots[0])
+        if alone is not None:
+            result.floor_s, result.floor_cpu_s = alone
             say(
-                f"the same rows through the driver alone (sqlite3 executemany, made beforehand): "
-                f"{result.floor_s:.1f} s ({result.floor_cpu_s:.1f}); assign_many took "
+                "the same grants through the driver alone (sqlite3 executemany of rows made "
+                f"beforehand, taking turns with assign_many): {result.floor_s:.1f} s "
+                f"({result.floor_cpu_s:.1f}); assign_many took "
                 f"{result.load['assign_many'] / result.floor_s:.2f}x that"
             )
 

@@ -48,22 +48,24 @@ def test_the_driver_alone_writes_what_assign_many_writes(tmp_path: Path) -> None
                 actor=driver_floor.ACTOR,
                 reason=driver_floor.REASON,
             )
-    wall, cpu = driver_floor.driver_alone(copy, data.grants, CHUNK)
-    assert wall > 0
-    assert cpu > 0
+    floor = driver_floor.DriverAlone(copy, data.grants, CHUNK)
+    for start in range(0, len(data.grants), CHUNK):
+        wall, cpu = floor.write(start)
+        assert wall > 0
+        assert cpu > 0
 
     grants = (
         "SELECT u.username, a.role, a.scope FROM rolecall_assignments a "
         "JOIN rolecall_users u ON u.id = a.user_id"
     )
-    with sqlite3.connect(path) as service, sqlite3.connect(copy) as floor:
-        assert sorted(floor.execute(grants)) == sorted(service.execute(grants))
+    with sqlite3.connect(path) as service, sqlite3.connect(copy) as written:
+        assert sorted(written.execute(grants)) == sorted(service.execute(grants))
         events = (
             "SELECT user, role, scope, action, actor FROM rolecall_audit WHERE action = 'assign'"
         )
-        assert sorted(floor.execute(events)) == sorted(service.execute(events))
+        assert sorted(written.execute(events)) == sorted(service.execute(events))
     service.close()
-    floor.close()
+    written.close()
 
     for table, columns in (
         ("rolecall_assignments", driver_floor.ASSIGNMENT_COLUMNS),
@@ -79,5 +81,5 @@ def test_the_driver_alone_writes_what_assign_many_writes(tmp_path: Path) -> None
                 found[column],
                 expected[column],
             )
-    driver_floor.discard(copy)
+    floor.close()
     assert not Path(copy).exists()
