@@ -210,6 +210,8 @@ def _check_shared(row: GrantRow) -> None:
 
 
 _USER = itemgetter(0)
+_ROLE = itemgetter(1)
+_SCOPE = itemgetter(2)
 _ROLE_SCOPE = itemgetter(1, 2)
 
 Applied = tuple[int, str, str, str, str | None, float, float | None]
@@ -728,10 +730,11 @@ class Rolecall:
         self, rows: Iterable[tuple[str, str, str]], shared: GrantRow
     ) -> dict[tuple[str, str, str], GrantRow]:
         """:meth:`_wanted` of (user, role, scope) rows that all write ``shared``, checked in
-        bulk: the distinct users and (role, scope) pairs are gathered with set operations and
-        checked once each, and when every row already names its role by id and its scope by
-        its key (as a load does), the rows themselves become the keys, with no loop over
-        them in Python. Any other shape of row takes the general path, which raises the
+        bulk: the distinct users, roles and scopes are gathered by C-level passes (``map``,
+        ``dict.fromkeys``) and each checked once, then each distinct (role, scope) pair only
+        for the scope's type. When every row already names its role by id and its scope by
+        its key (as a load does), the rows themselves become the keys: no row is visited by a
+        loop in Python. Any other shape of row takes the general path, which raises the
         documented errors."""
         listed = rows if type(rows) is list else list(rows)
         if set(map(type, listed)) - {tuple} or set(map(len, listed)) - {3}:
@@ -740,18 +743,29 @@ class Rolecall:
                     raise BadInputError(f"row {number} is not (user, role, scope): {show(row)}")
             return self._wanted((u, r, s, shared) for u, r, s in listed)
         with _collector_paused():
-            _check_shared(shared)
-            canonical = self._pair_checker()
             # Each distinct value in the order of its first row, so the error reported for a
             # batch with several bad rows is the same on every run.
-            pairs = {pair: canonical(*pair) for pair in dict.fromkeys(map(_ROLE_SCOPE, listed))}
+            named_roles = dict.fromkeys(map(_ROLE, listed))
+            named_scopes = dict.fromkeys(map(_SCOPE, listed))
+            if set(map(type, named_roles)) - {str} or set(map(type, named_scopes)) - {str}:
+                return self._wanted((u, r, s, shared) for u, r, s in listed)  # raises
+            _check_shared(shared)
+            roles = {r: self._assignable(r) for r in named_roles}
+            resolve = self.registry.scopes.resolve
+            places = {s: resolve(s) for s in named_scopes}
+            for role, scope in dict.fromkeys(map(_ROLE_SCOPE, listed)):
+                scope_type = places[scope].type
+                if scope_type not in roles[role].scope_types:
+                    raise _misplaced(roles[role], scope_type)
             known = self.index.users
             for user in dict.fromkeys(map(_USER, listed)):
                 if user not in known:  # a user the index holds was checked when added
                     _username(user)
-            if all(pair == found for pair, found in pairs.items()):
+            if all(r == d.id for r, d in roles.items()) and all(
+                s == p.key for s, p in places.items()
+            ):
                 return dict.fromkeys(listed, shared)
-            return {(u, *pairs[(r, s)]): shared for u, r, s in listed}
+            return {(u, roles[r].id, places[s].key): shared for u, r, s in listed}
 
     def _pair_checker(self) -> Callable[[str, str], tuple[str, str]]:
         """(role, scope) -> (role id, scope key), raising the documented error for a role or
@@ -834,7 +848,7 @@ class Rolecall:
         once it is committed is appended to ``applied``."""
 
         def work(session: Session, audit: AuditWriter) -> None:
-            users = dict.fromkeys(u for u, _, _ in wanted)
+            users = dict.fromkeys(map(_USER, wanted))
             ids = self._user_ids(session, users)
             missing = sorted(u for u in users if u not in ids)
             if missing:
