@@ -668,14 +668,20 @@ class Rolecall:
             self.sync()  # decide on the freshest grants: the actor's own may just have changed
         # One record of what every row shares: rows are validated and written as keys.
         shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
-        wanted = self._wanted_shared(rows, shared)
-        guard = None
-        if as_user is not None:
-            guard = self._assign_guard(as_user, dict.fromkeys((r, s) for _, r, s in wanted))
-            guard()  # refuse early, without taking the write lock; decided again under it
-        return self._grant(
-            wanted, actor=actor, batch_id=batch_id, action="assign", renew=True, guard=guard
-        )
+        # One pause of the collector for the whole call (the inner ones nest in it), ended
+        # once the rows, events and keys made on the way are freed: the collection that
+        # follows walks only what the index kept.
+        with _collector_paused():
+            wanted = self._wanted_shared(rows, shared)
+            guard = None
+            if as_user is not None:
+                guard = self._assign_guard(as_user, dict.fromkeys(map(_ROLE_SCOPE, wanted)))
+                guard()  # refuse early, without taking the write lock; decided again under it
+            revision = self._grant(
+                wanted, actor=actor, batch_id=batch_id, action="assign", renew=True, guard=guard
+            )
+            del wanted
+        return revision
 
     def _assign_guard(self, acting: str, pairs: Iterable[tuple[str, str]]) -> Callable[[], None]:
         """The delegation rules' decision on ``acting`` giving each (role id, scope key) of
