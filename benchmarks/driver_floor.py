@@ -26,22 +26,12 @@ from pathlib import Path
 
 from rolecall.core.storage.audit import COLUMNS
 from rolecall.core.storage.database import BULK_CACHE_KIB
-from rolecall.core.storage.models import ASSIGNMENTS, AUDIT_EVENTS, State
+from rolecall.core.storage.models import ASSIGNMENT_COLUMNS, ASSIGNMENTS, AUDIT_EVENTS, State
 
 STATE = State.__tablename__
 
 ACTOR = "bench-loader"
 REASON = "benchmark"
-ASSIGNMENT_COLUMNS = (
-    "id",
-    "user_id",
-    "role",
-    "scope",
-    "granted_by",
-    "granted_at",
-    "expires_at",
-    "reason",
-)
 
 
 def snapshot(path: str) -> str:

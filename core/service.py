@@ -58,6 +58,7 @@ from .storage.database import (
     upgrade,
 )
 from .storage.models import (
+    ASSIGNMENT_COLUMNS,
     ASSIGNMENTS,
     Assignment,
     AuditEvent,
@@ -933,21 +934,7 @@ class Rolecall:
                 events.append((user, role, scope, None, details_json(grant_id)))
                 applied.append((grant_id, user, role, scope, granted_by, epoch_at, epoch_expiry))
             audit.add_many(action, events)
-            insert_rows(
-                connection,
-                ASSIGNMENTS,
-                (
-                    "id",
-                    "user_id",
-                    "role",
-                    "scope",
-                    "granted_by",
-                    "granted_at",
-                    "expires_at",
-                    "reason",
-                ),
-                values,
-            )
+            insert_rows(connection, ASSIGNMENTS, ASSIGNMENT_COLUMNS, values)
             renewed: list[dict[str, Any]] = [
                 {
                     "id": current[k][0],

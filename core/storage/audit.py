@@ -135,36 +135,14 @@ class AuditWriter:
         """The events so far, each as a dictionary of the table's columns (``at`` as the
         datetime given, ``details`` as a dictionary) plus ``details_json``, the stored text."""
         if self._rows is None or len(self._rows) != len(self._events):
-            at = self.at
-            self._rows = [
-                {
-                    "revision": revision,
-                    "at": at,
-                    "action": action,
-                    "actor": actor,
-                    "user": user,
-                    "role": role,
-                    "scope": scope,
-                    "details": json.loads(text) if details is None else details,
-                    "details_json": text,
-                    "batch_id": batch_id,
-                    "prev_hash": prev_hash,
-                    "hash": digest,
-                }
-                for (
-                    revision,
-                    _,
-                    action,
-                    actor,
-                    user,
-                    role,
-                    scope,
-                    text,
-                    batch_id,
-                    prev_hash,
-                    digest,
-                ), details in zip(self._events, self._details, strict=True)
-            ]
+            rows = []
+            for event, details in zip(self._events, self._details, strict=True):
+                row = dict(zip(COLUMNS, event, strict=True))
+                row["at"] = self.at
+                row["details_json"] = text = row["details"]
+                row["details"] = json.loads(text) if details is None else details
+                rows.append(row)
+            self._rows = rows
         return self._rows
 
     def add(

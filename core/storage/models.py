@@ -239,4 +239,15 @@ class SignInFailures(Base):
 
 # The tables, typed as such, for Core bulk statements (the ORM's bulk path is slower).
 ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
+ASSIGNMENT_COLUMNS = (
+    "id",
+    "user_id",
+    "role",
+    "scope",
+    "granted_by",
+    "granted_at",
+    "expires_at",
+    "reason",
+)
+"""Every column of an assignment row, in the order bulk inserts give them."""
 AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
