@@ -18,7 +18,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -35,13 +34,16 @@ REASON = "benchmark"
 
 
 def snapshot(path: str) -> str:
-    """A copy of the SQLite file at ``path`` (its write-ahead log folded in first), next to it:
-    its path, for :class:`DriverAlone`."""
-    with sqlite3.connect(path) as connection:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    connection.close()
+    """A consistent copy of the SQLite database at ``path`` (SQLite's online backup, which
+    takes what the write-ahead log holds too and keeps the page size), next to it: its path,
+    for :class:`DriverAlone`."""
     copy = str(Path(path).with_suffix(".floor.db"))
-    shutil.copyfile(path, copy)
+    source, target = sqlite3.connect(path), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
     return copy
 
 
