@@ -708,8 +708,10 @@ def verify_writes(url: str, writes: list[dict[str, Any]], users: list[str]) -> l
                         AuditEvent.scope,
                     ).where(AuditEvent.revision.in_(revisions[start : start + 1000]))
                 )
-                for revision, action, user, role, scope in rows:
-                    events.setdefault(revision, []).append((action, user, role, scope))
+                for row in rows:
+                    events.setdefault(row.revision, []).append(
+                        (row.action, row.user, row.role, row.scope)
+                    )
     finally:
         engine.dispose()
     for key, w in last.items():

@@ -19,6 +19,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import casbin
@@ -138,7 +139,7 @@ def measure(size: int, checks: int, budget: float) -> None:
     )
 
 
-def _p99(values: list[float]) -> float:
+def _p99(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 

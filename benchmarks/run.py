@@ -28,6 +28,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -334,7 +335,7 @@ def reverse_queries(
         # The first call after the open builds whatever the index caches for teams (the
         # platform's and the org's, shared by every course below): timed on its own.
         who["first_ms"] = time_calls(lambda: rc.who(scopes[0]))[0]
-        ms = [t for s in scopes for t in time_calls(lambda s=s: rc.who(s))]
+        ms = [t for s in scopes for t in time_calls(partial(rc.who, s))]
         who.update(median=statistics.median(ms), p99=p99(ms), max=max(ms))
         team = rc.who("platform")
         who["platform_members"] = len(team.members)
@@ -345,7 +346,7 @@ def reverse_queries(
         where["platform_user_first_ms"] = time_calls(
             lambda: rc.scopes_where(platform_user, permission)
         )[0]
-        ms = [t for u in users for t in time_calls(lambda u=u: rc.scopes_where(u, permission))]
+        ms = [t for u in users for t in time_calls(partial(rc.scopes_where, u, permission))]
         where.update(median=statistics.median(ms), p99=p99(ms), max=max(ms))
         where["platform_user_ms"] = statistics.median(
             time_calls(lambda: rc.scopes_where(platform_user, permission), 3)
@@ -375,7 +376,9 @@ def run_casbin(size: int, checks: int, budget: float, timeout: float) -> dict[st
         partial = expired.stdout or ""
         output = partial.decode() if isinstance(partial, bytes) else partial
         error = f"cut off after {timeout:.0f} s"
-    events = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    events: list[dict[str, Any]] = [
+        json.loads(line) for line in output.splitlines() if line.startswith("{")
+    ]
     final = next((e for e in events if e.get("event") == "done"), None)
     if final is not None:
         return final
