@@ -184,11 +184,15 @@ def _memo(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any
     return converted
 
 
-def _misplaced(definition: Role, scope_type: str) -> BadInputError:
-    return BadInputError(
-        f"role {definition.id} cannot be assigned at a {scope_type} scope; it can be "
-        f"assigned at: {', '.join(definition.scope_types)}"
-    )
+def _placed(definition: Role, resolved: Scope) -> tuple[str, str]:
+    """(role id, scope key) of a grant of ``definition`` at ``resolved``; a role assigned at a
+    scope type it does not apply to is bad input."""
+    if resolved.type not in definition.scope_types:
+        raise BadInputError(
+            f"role {definition.id} cannot be assigned at a {resolved.type} scope; it can be "
+            f"assigned at: {', '.join(definition.scope_types)}"
+        )
+    return definition.id, resolved.key
 
 
 def _username(name: object) -> str:
@@ -611,11 +615,7 @@ class Rolecall:
         return role_of(self.index, self.registry, name)
 
     def _validate_grant(self, role: str, scope: str) -> tuple[str, str]:
-        definition = self._assignable(role)
-        resolved = self.registry.scopes.resolve(scope)
-        if resolved.type not in definition.scope_types:
-            raise _misplaced(definition, resolved.type)
-        return definition.id, resolved.key
+        return _placed(self._assignable(role), self.registry.scopes.resolve(scope))
 
     def _assignable(self, role: str) -> Role:
         """The role ``role`` names, if it can be assigned (it exists and is not retired)."""
@@ -755,15 +755,14 @@ class Rolecall:
             named_roles = dict.fromkeys(map(_ROLE, listed))
             named_scopes = dict.fromkeys(map(_SCOPE, listed))
             if set(map(type, named_roles)) - {str} or set(map(type, named_scopes)) - {str}:
-                return self._wanted((u, r, s, shared) for u, r, s in listed)  # raises
+                # Not text (or a subclass of it): the general path checks each row as it is.
+                return self._wanted((u, r, s, shared) for u, r, s in listed)
             _check_shared(shared)
             roles = {r: self._assignable(r) for r in named_roles}
             resolve = self.registry.scopes.resolve
             places = {s: resolve(s) for s in named_scopes}
             for role, scope in dict.fromkeys(map(_ROLE_SCOPE, listed)):
-                scope_type = places[scope].type
-                if scope_type not in roles[role].scope_types:
-                    raise _misplaced(roles[role], scope_type)
+                _placed(roles[role], places[scope])
             known = self.index.users
             for user in dict.fromkeys(map(_USER, listed)):
                 if user not in known:  # a user the index holds was checked when added
@@ -794,9 +793,7 @@ class Rolecall:
                 resolved = places.get(scope)
                 if resolved is None:
                     resolved = places[scope] = resolve(scope)
-                if resolved.type not in definition.scope_types:
-                    raise _misplaced(definition, resolved.type)
-                pair = valid[(role, scope)] = (definition.id, resolved.key)
+                pair = valid[(role, scope)] = _placed(definition, resolved)
             return pair
 
         return check
