@@ -126,8 +126,8 @@ def known_scopes(
     """Every scope rolecall knows (recorded, or holding a grant or restriction, and their
     ancestors), sorted by key."""
     wanted = _filter(resource, level)
-    with rc._lock:
-        keys = rc.index.known_scopes()
+    with rc.reading() as index:
+        keys = index.known_scopes()
     hits = (scope_hit(rc, key) for key in keys)
     return [hit for hit in hits if _keeps(hit.type, wanted)]
 
@@ -233,16 +233,16 @@ def managed_scopes(
 
 def custom_roles(rc: Rolecall) -> list[tuple[Role, bool]]:
     """The custom roles, each with whether it is retired, by id."""
-    with rc._lock:
-        roles = dict(rc.index.custom_roles)
-        retired = set(rc.index.retired_roles)
+    with rc.reading() as index:
+        roles = dict(index.custom_roles)
+        retired = set(index.retired_roles)
     return [(roles[key], key in retired) for key in sorted(roles)]
 
 
 def restrictions(rc: Rolecall) -> list[RestrictionInfo]:
     """The restrictions in force, by scope."""
-    with rc._lock:
-        return sorted(rc.index.restrictions(), key=lambda r: r.scope)
+    with rc.reading() as index:
+        return sorted(index.restrictions(), key=lambda r: r.scope)
 
 
 def recent_audit(

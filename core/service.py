@@ -442,6 +442,14 @@ class Rolecall:
     def revision(self) -> int:
         return self.index.revision
 
+    @contextmanager
+    def reading(self) -> Iterator[Index]:
+        """The index, held steady while the block reads it: the catch-up and this process's
+        own writes wait until the block ends. For reads that take several looks at the index
+        (a listing, a search) and must see one state."""
+        with self._lock:
+            yield self.index
+
     # ------------------------------------------------------------------ writes
 
     def _write(
