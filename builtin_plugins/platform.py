@@ -121,6 +121,35 @@ def register_permissions() -> list[Permission]:
             implies=("platform.view_org_team",),
             risks={Risk.TEAM_MANAGEMENT},
         ),
+        Permission(
+            id="platform.manage_restrictions",
+            title="Lock and unlock scopes",
+            description="Restrict any scope (deny permissions there and below, whatever roles "
+            "grant them, except to the exempt roles) and lift the restriction. Held on the "
+            "platform: lifting a restriction gives back what it denied, so it is as strong as "
+            "the roles it holds back.",
+            area="Administration",
+            scope_types=("platform",),
+            risks={Risk.TEAM_MANAGEMENT},
+        ),
+        Permission(
+            id="platform.remove_scopes",
+            title="Remove scopes",
+            description="Remove a course, library or organization from rolecall with every "
+            "role held on it and below (the rights to remove each of them are needed too).",
+            area="Administration",
+            scope_types=("org", "course", "library"),
+            risks={Risk.TEAM_MANAGEMENT},
+        ),
+        Permission(
+            id="platform.retire_users",
+            title="Retire users",
+            description="Remove every role a user holds and mark the user inactive (the rights "
+            "to remove each of those roles are needed too).",
+            area="Administration",
+            scope_types=("platform",),
+            risks={Risk.TEAM_MANAGEMENT},
+        ),
     ]
 
 

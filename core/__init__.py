@@ -40,7 +40,8 @@ from .records import (
 )
 from .registry import Contribution, Registry, build_registry
 from .scopes import ScopeResolver, split_key
-from .service import AuditRecord, GrantRow, Rolecall
+from .service import AuditRecord, Rolecall
+from .writes import GrantRow
 
 __all__ = [
     "ENTRY_POINT_GROUP",

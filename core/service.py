@@ -6,11 +6,13 @@
     token = rc.assign("ada", "ccx_coach", "course-v1:MITx+6.002x+2026_T1", actor="admin")
     rc.check("ada", "ccx.create_ccx", "course-v1:MITx+6.002x+2026_T1", at_least=token)
 
-Every write is one transaction: it takes the write lock (the state row), validates, changes the
-rows, appends one audit event per change and bumps the global revision, which it returns as a
-token. Reads answer from the compiled index; the index catches up with other processes' writes
-by replaying the audit events above its revision, at least every ``staleness`` seconds (a
-background thread) and at once when a caller passes a newer token.
+The service is a front: every write is one run of the unit of work (:mod:`.writes`: one
+transaction under the write lock, the guard of a change made as a user decided there, one audit
+event per change, the global revision bumped and returned as a token), with the guards of
+:mod:`.governance.guards`; every read answers from the compiled index (:mod:`.engine`), which
+catches up with other processes' writes by replaying the audit events above its revision, at
+least every ``staleness`` seconds (a background thread) and at once when a caller passes a newer
+token.
 """
 
 from __future__ import annotations
@@ -21,45 +23,32 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, String, Table, delete, func, insert, select, type_coerce, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, String, Table, delete, func, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from .accounts import Accounts
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
 from .engine.index import ALL
-from .errors import BadInputError, StorageError
-from .governance import Delegation, NotAllowedError
-from .governance.bulk import NOTHING_TO_DO, BulkResult
+from .errors import BadInputError
+from .governance import Delegation, guards
+from .governance.bulk import NOTHING_TO_DO, BulkResult, BulkRow
 from .governance.bulk import validate as bulk_validate
 from .governance.custom_roles import build_role, role_of
-from .governance.delegation import Refusal
 from .governance.whatif import Impact, what_if_assign, what_if_revoke, what_if_role_change
 from .plugins import Plugins, load_plugins
-from .records import AssignmentEvent, DelegationRule, Role, Scope
+from .records import DelegationRule, Role, Scope
 from .registry import Registry
 from .scopes import show
-from .storage.audit import AuditWriter, Verification, bump_revision, numbered, verify_chain
-from .storage.database import (
-    bulk_cache,
-    database_url,
-    insert_rows,
-    make_engine,
-    rows_in,
-    time_param,
-    upgrade,
-)
+from .storage.audit import AuditWriter, Verification, verify_chain
+from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
 from .storage.models import (
-    ASSIGNMENT_COLUMNS,
-    ASSIGNMENTS,
     Assignment,
     AuditEvent,
     CustomRole,
@@ -68,6 +57,17 @@ from .storage.models import (
     State,
     StoredRule,
     User,
+)
+from .writes import (
+    Applied,
+    GrantRow,
+    Guard,
+    UnitOfWork,
+    collector_paused,
+    grant_work,
+    revoke_many_work,
+    revoke_work,
+    user_ids,
 )
 
 log = logging.getLogger("rolecall.service")
@@ -79,8 +79,6 @@ _SPACE = re.compile(r"\s")
 RAW_TIME = String()
 """Reads a time column as the driver returns it (text on SQLite, datetime on PostgreSQL)."""
 MAX_TEXT = 1000
-BULK_ROWS = 1000
-"""From this many rows, a write pauses the cyclic garbage collector."""
 USERNAME_MAX = 150
 
 
@@ -144,46 +142,6 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
 
 
-_pauses = 0
-_resume = False
-_pauses_lock = threading.Lock()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector off inside (nested and concurrent uses included);
-    the last one out switches it back on if it was on before the first came in."""
-    global _pauses, _resume
-    with _pauses_lock:
-        if _pauses == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _pauses_lock:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()
-
-
-def _memo(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any]:
-    """``convert`` with each distinct time (and offset) converted once; ``None`` stays."""
-    done: dict[tuple[datetime, Any], Any] = {}
-
-    def converted(value: datetime | None) -> Any:
-        if value is None:
-            return None
-        key = (value, value.utcoffset())
-        found = done.get(key)
-        if found is None:
-            found = done[key] = convert(value)
-        return found
-
-    return converted
-
-
 def _placed(definition: Role, resolved: Scope) -> tuple[str, str]:
     """(role id, scope key) of a grant of ``definition`` at ``resolved``; a role assigned at a
     scope type it does not apply to is bad input."""
@@ -219,29 +177,6 @@ _ROLE = itemgetter(1)
 _SCOPE = itemgetter(2)
 _ROLE_SCOPE = itemgetter(1, 2)
 
-Applied = tuple[int, str, str, str, str | None, float, float | None]
-"""A grant as a committed write hands it to the index: (id, user, role, scope, granted_by,
-granted_at, expires_at), times in epoch seconds."""
-
-
-@dataclass(frozen=True)
-class GrantRow:
-    """One grant to write. ``granted_by`` and ``granted_at`` are for imports of grants made
-    elsewhere; an ordinary assignment takes the actor and the time of the write."""
-
-    user: str
-    role: str
-    scope: str
-    expires_at: datetime | None = None
-    reason: str | None = None
-    granted_by: str | None = None
-    granted_at: datetime | None = None
-
-
-class _Unchanged(Exception):
-    def __init__(self, result: Any) -> None:
-        self.result = result
-
 
 class Rolecall:
     """The service object. Open it with :meth:`open`; close it (or use ``with``) when done."""
@@ -253,8 +188,10 @@ class Rolecall:
         *,
         staleness: float = 1.0,
         background_sync: bool = True,
+        freeze_index: bool = False,
     ) -> None:
         self.engine = engine
+        self.freeze_index = freeze_index
         self.plugins = plugins
         self.registry: Registry = plugins.registry
         self.staleness = staleness
@@ -265,6 +202,16 @@ class Rolecall:
         self._fresh_until = 0.0
         """``last_sync + staleness``: until then a check needs no catch-up."""
         self.sync_error: str | None = None
+        self.writes = UnitOfWork(
+            engine,
+            plugins,
+            index=lambda: self.index,
+            sync=self.sync,
+            lock=self._lock,
+            service=self,
+            check_actor=_username,
+        )
+        """The unit of work every change runs through (:mod:`rolecall.core.writes`)."""
         self.accounts = Accounts(self)
         self._load()
         self._thread: threading.Thread | None = None
@@ -282,14 +229,26 @@ class Rolecall:
         plugins: Plugins | None = None,
         staleness: float = 1.0,
         background_sync: bool = True,
+        freeze_index: bool = False,
     ) -> Rolecall:
         """Open the database (``database``, else ``ROLECALL_DATABASE_URL``, else
         ``sqlite:///rolecall.db``), create or upgrade its schema, load the plugins and build the
-        index."""
+        index.
+
+        ``freeze_index``: once the index is built, move everything the process holds into the
+        collector's permanent generation (``gc.freeze``), so that full collections stop
+        walking millions of index objects. It is process-wide (the host's objects are frozen
+        too and never collected as cycles), so only rolecall's own processes (``rolecall
+        serve``, the CLI, the WSGI entry point) ask for it; an application embedding rolecall
+        leaves it off."""
         engine = make_engine(database_url(database))
         upgrade(engine)
         return cls(
-            engine, plugins or load_plugins(), staleness=staleness, background_sync=background_sync
+            engine,
+            plugins or load_plugins(),
+            staleness=staleness,
+            background_sync=background_sync,
+            freeze_index=freeze_index,
         )
 
     def close(self) -> None:
@@ -314,17 +273,13 @@ class Rolecall:
         index = Index(self.registry)
         # Millions of new objects and no garbage among them: the cyclic collector would only
         # walk them again and again while they are created.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             self._fill(engine, index)
-        finally:
-            if collecting:
-                gc.enable()
         with self._lock:
             self.index = index
-        # Long-lived: keep the collector from traversing the index on every full collection.
-        gc.freeze()
+        if self.freeze_index:
+            # Long-lived: keep the collector from traversing the index on every full collection.
+            gc.freeze()
         self.last_sync = time.monotonic()
         self._fresh_until = self.last_sync + self.staleness
 
@@ -392,30 +347,6 @@ class Rolecall:
             self.sync_error = None
             return index.revision
 
-    def _catch_up_after(
-        self,
-        revision: int,
-        writer: AuditWriter,
-        apply: Callable[[Index], None] | None = None,
-    ) -> None:
-        """After our own write: apply its events from memory when the index was at the
-        revision just before it (the usual case), else catch up from the change feed.
-        ``apply``, when given, makes the write's changes to the index from what it wrote,
-        exactly as its events would: then the events are not read back."""
-        with self._lock:
-            index = self.index
-            if index.revision == revision - 1:
-                if apply is not None:
-                    apply(index)
-                    index.revision = revision
-                    return
-                index.apply_many(
-                    (r["revision"], r["action"], r["user"], r["role"], r["scope"], r["details"])
-                    for r in writer.rows
-                )
-                return
-        self.sync()
-
     def _sync_loop(self) -> None:
         while not self._stop.wait(self.staleness):
             try:
@@ -452,97 +383,6 @@ class Rolecall:
 
     # ------------------------------------------------------------------ writes
 
-    def _write(
-        self,
-        actor: str | None,
-        work: Callable[[Session, AuditWriter], T],
-        batch_id: str | None = None,
-        guard: Callable[[], None] | None = None,
-        *,
-        rows: int = 1,
-        apply: Callable[[Index], None] | None = None,
-    ) -> tuple[int, T, int]:
-        """Run ``work`` in one transaction holding the write lock; commit only if it logged.
-        Returns the revision, what ``work`` returned, and how many audit events it logged.
-
-        ``guard`` (a delegation decision) runs once the lock is held, on an index caught up
-        with every write committed before: two changes decided at the same moment cannot both
-        pass on a state that only one of them leaves (two admins removing each other). It
-        raises to refuse, and nothing is written.
-
-        ``rows``: about how many rows it writes; a bulk write (``BULK_ROWS`` or more) pauses
-        the cyclic garbage collector and, on SQLite, enlarges the page cache while it runs.
-
-        ``apply``: the write's changes made to an index from the rows it wrote, the same as
-        replaying its audit events; used for this process's own index once committed.
-
-        A database failure rolls the whole transaction back and raises :class:`StorageError`.
-        """
-        if actor is not None:
-            actor = _username(actor)
-        bulk = rows >= BULK_ROWS
-        at = _now()
-        # Hundreds of thousands of new objects (rows, events, the index's cells) and no
-        # cyclic garbage among them: the collector would only walk the whole index again and
-        # again while they are created, so a large write would be slower the larger the index.
-        with _collector_paused() if bulk else nullcontext():
-            try:
-                with Session(self.engine) as session, session.begin():
-                    revision, last_hash = bump_revision(session)
-                    if guard is not None:
-                        self.sync()  # no other writer can commit now: this is the latest state
-                        guard()
-                    with bulk_cache(session.connection()) if bulk else nullcontext():
-                        writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
-                        result = work(session, writer)
-                        if not len(writer):
-                            raise _Unchanged(result)  # rolls back: no revision is spent
-                        writer.flush()
-            except _Unchanged as unchanged:
-                return self.index.revision, unchanged.result, 0
-            except DBAPIError as exc:
-                # Rolled back by the session: no row, no audit event, no revision was kept.
-                reason = " ".join(str(exc.orig or exc).split())[:300]
-                log.debug("a write was rolled back by a database error: %s", reason)
-                raise StorageError(
-                    f"the database failed during the write and nothing of it was applied: {reason}"
-                ) from exc
-            self._catch_up_after(revision, writer, apply)
-            self._announce(writer)
-        return revision, result, len(writer)
-
-    def _announce(self, writer: AuditWriter) -> None:
-        """Call the ``assignment_changed`` hooks; a failing plugin is logged, never fatal."""
-        impls = self.plugins.manager.hook.assignment_changed.get_hookimpls()
-        if not impls:
-            return
-        for row in writer.rows:
-            op = row["details"].get("op", row["action"])
-            if op not in ("assign", "revoke", "expire"):
-                continue
-            # Built from rows this process just wrote: trusted, so not validated again.
-            event = AssignmentEvent.model_construct(
-                action=op,
-                user=row["user"],
-                role=row["role"],
-                scope=row["scope"],
-                actor=row["actor"],
-                reason=row["details"].get("reason"),
-                at=row["at"],
-                revision=row["revision"],
-            )
-            arguments = {"event": event, "rolecall": self}
-            for impl in impls:
-                try:
-                    impl.function(*(arguments[name] for name in impl.argnames))
-                except Exception:
-                    log.exception("plugin %r failed in assignment_changed", impl.plugin_name)
-
-    def _user_ids(self, session: Session, usernames: Iterable[str]) -> dict[str, int]:
-        wanted = sorted(set(usernames))
-        rows = rows_in(session.connection(), USERS, ("username", "id"), "username", wanted)
-        return dict(cast(Iterator[tuple[str, int]], rows))
-
     def add_user(
         self,
         username: str,
@@ -568,7 +408,7 @@ class Rolecall:
             )
 
         def work(session: Session, audit: AuditWriter) -> None:
-            existing = self._user_ids(session, rows)
+            existing = user_ids(session, rows)
             new = [(n, e, d) for n, (e, d) in rows.items() if n not in existing]
             connection = session.connection()
             at = time_param(connection)(audit.at)
@@ -585,7 +425,7 @@ class Rolecall:
                     details={"email": email, "display_name": display, "active": True},
                 )
 
-        return self._write(actor, work, rows=len(rows))[0]
+        return self.writes.run(actor, work, rows=len(rows)).revision
 
     def add_scopes(
         self, scopes: Iterable[str | tuple[str, str | None]], *, actor: str | None = None
@@ -616,7 +456,7 @@ class Rolecall:
                 audit.add("scope_add", scope=scope.key, details={"title": title})
             insert_rows(session.connection(), SCOPES, ("key", "type", "title"), new)
 
-        return self._write(actor, work, rows=len(rows))[0]
+        return self.writes.run(actor, work, rows=len(rows)).revision
 
     def role(self, name: str) -> Role:
         """A role by id or alias, custom roles included; :class:`BadInputError` if none."""
@@ -673,38 +513,25 @@ class Rolecall:
         batch with nothing written. Returns the revision."""
         actor = self._acting(actor, as_user)
         _check_expiry(expires_at)
-        if as_user is not None:
-            self.sync()  # decide on the freshest grants: the actor's own may just have changed
         # One record of what every row shares: rows are validated and written as keys.
         shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
         # One pause of the collector for the whole call (the inner ones nest in it), ended
         # once the rows, events and keys made on the way are freed: the collection that
         # follows walks only what the index kept.
-        with _collector_paused():
+        with collector_paused():
             wanted = self._wanted_shared(rows, shared)
-            guard = None
-            if as_user is not None:
-                guard = self._assign_guard(as_user, dict.fromkeys(map(_ROLE_SCOPE, wanted)))
-                guard()  # refuse early, without taking the write lock; decided again under it
+            guard = None if as_user is None else guards.granting(as_user, wanted)
             revision = self._grant(
-                wanted, actor=actor, batch_id=batch_id, action="assign", renew=True, guard=guard
+                wanted,
+                actor=actor,
+                batch_id=batch_id,
+                action="assign",
+                renew=True,
+                as_user=as_user,
+                guard=guard,
             )
-            del wanted
+            del wanted, guard
         return revision
-
-    def _assign_guard(self, acting: str, pairs: Iterable[tuple[str, str]]) -> Callable[[], None]:
-        """The delegation rules' decision on ``acting`` giving each (role id, scope key) of
-        ``pairs``: raises :class:`NotAllowedError` to refuse."""
-        pairs = list(pairs)
-
-        def guard() -> None:
-            delegation = self.delegation()
-            for role_id, key in pairs:
-                refusal = delegation.may_assign(acting, role_id, key)
-                if refusal is not None:
-                    raise NotAllowedError(refusal)
-
-        return guard
 
     def delegation(self) -> Delegation:
         """The delegation rules in force, over the current index."""
@@ -738,7 +565,7 @@ class Rolecall:
         The cyclic garbage collector is paused meanwhile: a bulk write's keys are hundreds of
         thousands of new tuples, and the collections they would trigger walk the whole index
         (a full one now and then), which made validation slower the larger the index."""
-        with _collector_paused():
+        with collector_paused():
             return self._validated(rows)
 
     def _wanted_shared(
@@ -757,7 +584,7 @@ class Rolecall:
                 if not isinstance(row, tuple | list) or len(row) != 3:
                     raise BadInputError(f"row {number} is not (user, role, scope): {show(row)}")
             return self._wanted((u, r, s, shared) for u, r, s in listed)
-        with _collector_paused():
+        with collector_paused():
             # Each distinct value in the order of its first row, so the error reported for a
             # batch with several bad rows is the same on every run.
             named_roles = dict.fromkeys(map(_ROLE, listed))
@@ -833,178 +660,21 @@ class Rolecall:
         batch_id: str | None,
         action: str,
         renew: bool,
-        guard: Callable[[], None] | None = None,
+        as_user: str | None = None,
+        guard: Guard | None = None,
     ) -> int:
         if not wanted:
             return self.revision
         applied: list[Applied] = []  # what the index takes once the write is committed
-        return self._write(
+        return self.writes.run(
             actor,
-            self._grant_work(wanted, action=action, renew=renew, applied=applied),
-            batch_id or str(uuid.uuid4()),
+            grant_work(lambda: self.index, wanted, action=action, renew=renew, applied=applied),
+            batch_id=batch_id or str(uuid.uuid4()),
+            as_user=as_user,
             guard=guard,
             rows=len(wanted),
             apply=lambda index: index.put_grants(applied),
-        )[0]
-
-    def _grant_work(
-        self,
-        wanted: dict[tuple[str, str, str], GrantRow],
-        *,
-        action: str,
-        renew: bool,
-        applied: list[Applied],
-    ) -> Callable[[Session, AuditWriter], None]:
-        """The part of a write that grants ``wanted`` (inserting new grants, renewing those
-        whose expiry changes with ``renew``), with their audit events; what the index takes
-        once it is committed is appended to ``applied``."""
-
-        def work(session: Session, audit: AuditWriter) -> None:
-            users = dict.fromkeys(map(_USER, wanted))
-            ids = self._user_ids(session, users)
-            missing = sorted(u for u in users if u not in ids)
-            if missing:
-                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-                raise BadInputError(
-                    f"unknown user(s) {', '.join(map(show, missing[:5]))}{more}; "
-                    "add them with `rolecall users add`"
-                )
-            known = self.index.users
-            retired = sorted(u for u in users if u in known and not known[u].active)
-            if retired:
-                raise BadInputError(f"user {retired[0]} is retired: no role can be given to them")
-            # Decided from the rows, under the write lock: the index may lag other writers.
-            current = self._current(session, ids, users, wanted)
-            if current:
-                inserts = [k for k in wanted if k not in current]
-                renewals = [
-                    k
-                    for k in wanted
-                    if renew and k in current and current[k][1] != wanted[k].expires_at
-                ]
-            else:  # a load of new grants: every one is inserted
-                inserts, renewals = list(wanted), []
-            # Ids are given here, under the write lock every writer takes, so one executemany
-            # inserts the batch (RETURNING with ordered ids would cost a statement per row).
-            # They come from a counter, never reused, so an id in the audit log names one grant.
-            last = int(session.scalar(select(State.last_assignment_id)) or 0)
-            if inserts:
-                session.execute(
-                    update(State)
-                    .where(State.id == 1)
-                    .values(last_assignment_id=last + len(inserts))
-                )
-            connection = session.connection()
-            # A bulk write gives most rows the same times: each distinct one converts once
-            # (keyed with its offset, which its ISO text shows).
-            stored = _memo(time_param(connection))
-            iso = _memo(datetime.isoformat)
-            epoch = _memo(datetime.timestamp)
-            values = []
-            events = []
-            last_row: GrantRow | None = None
-            for grant_id, key in enumerate(inserts, start=last + 1):
-                user, role, scope = key
-                row = wanted[key]
-                if row is not last_row:  # assign_many: one record shared by every row
-                    last_row = row
-                    granted_by = row.granted_by or audit.actor
-                    granted_at = row.granted_at or audit.at
-                    stored_at, stored_expiry = stored(granted_at), stored(row.expires_at)
-                    iso_at, iso_expiry = iso(granted_at), iso(row.expires_at)
-                    epoch_at, epoch_expiry = epoch(granted_at), epoch(row.expires_at)
-                    details_json = numbered(
-                        {
-                            "op": "assign",
-                            "granted_by": granted_by,
-                            "granted_at": iso_at,
-                            "expires_at": iso_expiry,
-                            "reason": row.reason,
-                        },
-                        "id",
-                    )
-                values.append(
-                    (
-                        grant_id,
-                        ids[user],
-                        role,
-                        scope,
-                        granted_by,
-                        stored_at,
-                        stored_expiry,
-                        row.reason,
-                    )
-                )
-                # The details are JSON values only: their text alone is kept (AuditWriter).
-                events.append((user, role, scope, None, details_json(grant_id)))
-                applied.append((grant_id, user, role, scope, granted_by, epoch_at, epoch_expiry))
-            audit.add_many(action, events)
-            insert_rows(connection, ASSIGNMENTS, ASSIGNMENT_COLUMNS, values)
-            renewed: list[dict[str, Any]] = [
-                {
-                    "id": current[k][0],
-                    "granted_by": audit.actor,
-                    "granted_at": audit.at,
-                    "expires_at": wanted[k].expires_at,
-                    "reason": wanted[k].reason,
-                }
-                for k in renewals
-            ]
-            for start in range(0, len(renewed), 10_000):
-                session.execute(update(Assignment), renewed[start : start + 10_000])
-            for (user, role, scope), value in zip(renewals, renewed, strict=True):
-                audit.add(
-                    action,
-                    user=user,
-                    role=role,
-                    scope=scope,
-                    details={
-                        "op": "assign",
-                        "id": value["id"],
-                        "granted_by": value["granted_by"],
-                        "granted_at": iso(value["granted_at"]),
-                        "expires_at": iso(value["expires_at"]),
-                        "reason": value["reason"],
-                    },
-                )
-                applied.append(
-                    (
-                        value["id"],
-                        user,
-                        role,
-                        scope,
-                        value["granted_by"],
-                        epoch(value["granted_at"]),
-                        epoch(value["expires_at"]),
-                    )
-                )
-
-        return work
-
-    def _current(
-        self,
-        session: Session,
-        ids: dict[str, int],
-        users: Iterable[str],
-        wanted: Collection[tuple[str, str, str]],
-    ) -> dict[tuple[str, str, str], tuple[int, datetime | None]]:
-        """The existing assignments among ``wanted`` (whose users are ``users``, each once):
-        key -> (id, expires_at)."""
-        names = {v: k for k, v in ids.items()}
-        found: dict[tuple[str, str, str], tuple[int, datetime | None]] = {}
-        user_ids = sorted(ids[u] for u in users)
-        rows = rows_in(
-            session.connection(),
-            ASSIGNMENTS,
-            ("id", "user_id", "role", "scope", "expires_at"),
-            "user_id",
-            user_ids,
-        )
-        for grant_id, uid, role, scope, expires in rows:
-            key = (names[uid], role, scope)
-            if key in wanted:
-                found[key] = (grant_id, expires)
-        return found
+        ).revision
 
     def revoke(
         self,
@@ -1022,12 +692,12 @@ class Rolecall:
         reason = _text(reason, "reason")
         role_id = self._held_role_id(role)
         key = self.registry.scopes.resolve(scope).key
-        guard = None
-        if as_user is not None:
-            guard = self._revoke_guard(as_user, user, role_id, key)
-            self.sync()
-            guard()  # refuse early, without taking the write lock; decided again under it
-        return self._write(actor, self._revoke_work(user, role_id, key, reason), guard=guard)[0]
+        return self.writes.run(
+            actor,
+            revoke_work(user, role_id, key, reason),
+            as_user=as_user,
+            guard=None if as_user is None else guards.revoking(as_user, [(user, role_id, key)]),
+        ).revision
 
     def _held_role_id(self, role: str) -> str:
         """The id of a role to remove: a grant of a role whose plugin is gone can still be
@@ -1036,60 +706,6 @@ class Rolecall:
             return self.role(role).id
         except BadInputError:
             return role
-
-    def _revoke_guard(self, acting: str, user: str, role_id: str, key: str) -> Callable[[], None]:
-        """The delegation rules' decision on ``acting`` removing ``role_id`` from ``user`` at
-        ``key``: raises :class:`NotAllowedError` to refuse."""
-        definition = self.registry.roles.get(role_id)
-
-        def guard() -> None:
-            refusal = self.delegation().may_revoke(
-                acting,
-                user,
-                role_id,
-                key,
-                is_admin=bool(definition and definition.admin),
-                revocable_by=definition.revocable_by if definition else (),
-            )
-            if refusal is not None:
-                raise NotAllowedError(refusal)
-
-        return guard
-
-    def _revoke_work(
-        self, user: str, role_id: str, key: str, reason: str | None
-    ) -> Callable[[Session, AuditWriter], None]:
-        """The part of a write that removes one grant, with its audit event; a grant that is
-        not held is bad input."""
-
-        def work(session: Session, audit: AuditWriter) -> None:
-            uid = self._user_ids(session, [user]).get(user)
-            if uid is None:
-                raise BadInputError(f"unknown user {show(user)}")
-            gone = (
-                session.execute(
-                    delete(Assignment)
-                    .where(
-                        Assignment.user_id == uid,
-                        Assignment.role == role_id,
-                        Assignment.scope == key,
-                    )
-                    .returning(Assignment.id)
-                )
-                .scalars()
-                .all()
-            )
-            if not gone:
-                raise BadInputError(f"{user} does not hold {role_id} on {key}")
-            audit.add(
-                "revoke",
-                user=user,
-                role=role_id,
-                scope=key,
-                details={"id": gone[0], "reason": reason},
-            )
-
-        return work
 
     def change_role(
         self,
@@ -1118,24 +734,20 @@ class Rolecall:
         wanted = self._wanted([(user, new_id, key, shared)])
         guard = None
         if as_user is not None:
-            grant_allowed = self._assign_guard(as_user, [(new_id, key)])
-            removal_allowed = self._revoke_guard(as_user, user, old_id, key)
-
-            def guard() -> None:
-                grant_allowed()
-                removal_allowed()
-
-            self.sync()
-            guard()  # refuse early, without taking the write lock; decided again under it
-        remove = self._revoke_work(user, old_id, key, reason)
-        grant = self._grant_work(wanted, action="assign", renew=True, applied=[])
+            guard = guards.all_of(
+                guards.granting(as_user, wanted), guards.revoking(as_user, [(user, old_id, key)])
+            )
+        remove = revoke_work(user, old_id, key, reason)
+        grant = grant_work(lambda: self.index, wanted, action="assign", renew=True, applied=[])
 
         def work(session: Session, audit: AuditWriter) -> None:
             remove(session, audit)
             grant(session, audit)
 
         # The index takes both changes from the audit events, as another process would.
-        return self._write(actor, work, str(uuid.uuid4()), guard=guard)[0]
+        return self.writes.run(
+            actor, work, batch_id=str(uuid.uuid4()), as_user=as_user, guard=guard
+        ).revision
 
     def revoke_many(
         self,
@@ -1153,24 +765,9 @@ class Rolecall:
         }
         if not wanted:
             return self.revision
-
-        def work(session: Session, audit: AuditWriter) -> None:
-            ids = self._user_ids(session, (u for u, _, _ in wanted))
-            present = self._current(session, ids, ids, wanted)
-            gone = [(key, present[key][0]) for key in sorted(present)]
-            for start in range(0, len(gone), 10_000):
-                chunk = [grant_id for _, grant_id in gone[start : start + 10_000]]
-                session.execute(delete(Assignment).where(Assignment.id.in_(chunk)))
-            for (user, role, scope), grant_id in gone:
-                audit.add(
-                    "revoke",
-                    user=user,
-                    role=role,
-                    scope=scope,
-                    details={"id": grant_id, "reason": reason},
-                )
-
-        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
+        return self.writes.run(
+            actor, revoke_many_work(wanted, reason), batch_id=batch_id or str(uuid.uuid4())
+        ).revision
 
     def bulk(
         self,
@@ -1191,44 +788,85 @@ class Rolecall:
 
         All or nothing by default (one transaction, one audit batch id); ``partial`` applies
         the valid rows; ``dry_run`` writes nothing. With ``as_user`` the delegation rules
-        decide each row."""
+        decide each row, under the write lock: the rows written are those the caught-up index
+        allows when the write lock is held, and the report is that decision."""
         actor = self._acting(actor, as_user)
         _check_expiry(expires_at)
-        self.sync()
-        role_id, rows = bulk_validate(
-            self.index,
-            self.registry,
-            self.role,
-            self.delegation() if as_user is not None else None,
-            action,
-            role,
-            users,
-            scopes,
-            actor=as_user,
-            progress=progress,
-        )
-        ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
-        failed = any(r.status != "ok" and r.status not in NOTHING_TO_DO for r in rows)
-        apply = bool(ok) and not dry_run and (partial or not failed)
-        batch_id = str(uuid.uuid4()) if apply else None
-        revision = self.revision
-        if apply and action == "assign":
-            revision = self.assign_many(
-                ok, actor=actor, reason=reason, expires_at=expires_at, batch_id=batch_id
+        reason = _text(reason, "reason")
+        user_list, scope_list = list(users), list(scopes)
+        reported = [progress]
+
+        def decide(index: Index) -> tuple[str, list[BulkRow]]:
+            tell, reported[0] = reported[0], None  # progress is shown once, the first time
+            return bulk_validate(
+                index,
+                self.registry,
+                lambda name: role_of(index, self.registry, name),
+                Delegation(index, index.rules()) if as_user is not None else None,
+                action,
+                role,
+                user_list,
+                scope_list,
+                actor=as_user,
+                progress=tell,
             )
-        elif apply:
-            revision = self.revoke_many(ok, actor=actor, reason=reason, batch_id=batch_id)
-        impact = self.what_if(action, ok) if dry_run else None
+
+        if dry_run:
+            self.sync()
+            role_id, rows = decide(self.index)
+            ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
+            return BulkResult(
+                action=action,
+                role=role_id,
+                impact=self.what_if(action, ok),
+                rows=tuple(rows),
+                applied=False,
+                dry_run=True,
+                partial=partial,
+                revision=self.revision,
+            )
+        decided: list[tuple[str, list[BulkRow]]] = []
+
+        def guard(index: Index) -> None:
+            decided[:] = [decide(index)]
+
+        batch_id = str(uuid.uuid4())
+        shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
+
+        def work(session: Session, audit: AuditWriter) -> bool:
+            role_id, rows = decided[0]
+            ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
+            failed = any(r.status != "ok" and r.status not in NOTHING_TO_DO for r in rows)
+            if not ok or (failed and not partial):
+                return False  # nothing logged: nothing is written
+            if action == "assign":
+                wanted = dict.fromkeys(ok, shared)
+                grant_work(lambda: self.index, wanted, action="assign", renew=True, applied=[])(
+                    session, audit
+                )
+            else:
+                revoke_many_work(ok, reason)(session, audit)
+            return True
+
+        written = self.writes.run(
+            actor,
+            work,
+            batch_id=batch_id,
+            as_user=as_user,
+            guard=guard,
+            rows=len(user_list) * len(scope_list),
+        )
+        role_id, rows = decided[0]
         return BulkResult(
             action=action,
             role=role_id,
-            impact=impact,
+            impact=None,
             rows=tuple(rows),
-            applied=apply,
-            dry_run=dry_run,
+            applied=bool(written.events),
+            dry_run=False,
             partial=partial,
-            revision=revision,
-            batch_id=batch_id,
+            revision=written.revision,
+            batch_id=batch_id if written.events else None,
         )
 
     # ------------------------------------------------------------------ what-if
@@ -1257,29 +895,24 @@ class Rolecall:
 
     # ------------------------------------------------------------------ custom roles and rules
 
-    def _require_admin(self, as_user: str | None, *, platform_only: bool) -> None:
+    def _administering(self, as_user: str | None, *, platform_only: bool) -> Guard | None:
         """Custom roles take a platform or org admin; rule changes a platform admin."""
         if as_user is None:
-            return
-        wanted = {"platform_admin"} if platform_only else {"platform_admin", "org_admin"}
-        held = {
-            g.role
-            for cell in self.index.cells_of(as_user).values()
-            for g in cell.grants
-            if g.expires_at is None or g.expires_at > time.time()
-        }
-        if not held & wanted:
-            raise NotAllowedError(
-                Refusal(
-                    "administration",
-                    f"{as_user} may not change "
-                    f"{'delegation rules' if platform_only else 'custom roles'}: it takes "
-                    f"{' or '.join(sorted(wanted))}",
-                )
-            )
+            return None
+        wanted = ("platform_admin",) if platform_only else ("platform_admin", "org_admin")
+        doing = "change delegation rules" if platform_only else "change custom roles"
+        return guards.holding_any(as_user, wanted, doing)
 
     def _define(
-        self, role: Role, *, action: str, retired: bool, base: str | None, actor: str | None
+        self,
+        role: Role,
+        *,
+        action: str,
+        retired: bool,
+        base: str | None,
+        actor: str | None,
+        as_user: str | None,
+        guard: Guard | None,
     ) -> int:
         def work(session: Session, audit: AuditWriter) -> None:
             row = session.get(CustomRole, role.id)
@@ -1299,7 +932,7 @@ class Rolecall:
                 },
             )
 
-        return self._write(actor, work)[0]
+        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
 
     def create_role(
         self,
@@ -1315,7 +948,7 @@ class Rolecall:
     ) -> int:
         """Create a custom role from registered permissions (and those of ``base``)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=False)
+        guard = self._administering(as_user, platform_only=False)
         role = build_role(
             self.index,
             self.registry,
@@ -1326,7 +959,15 @@ class Rolecall:
             permissions=permissions,
             base=base,
         )
-        return self._define(role, action="role_create", retired=False, base=base, actor=actor)
+        return self._define(
+            role,
+            action="role_create",
+            retired=False,
+            base=base,
+            actor=actor,
+            as_user=as_user,
+            guard=guard,
+        )
 
     def edit_role(
         self,
@@ -1341,9 +982,11 @@ class Rolecall:
         actor: str | None = None,
     ) -> tuple[Impact, int]:
         """Change a custom role's permissions (or words). Returns who gains and loses what (the
-        what-if) and the revision; with ``dry_run`` nothing is written."""
+        what-if) and the revision; with ``dry_run`` nothing is written. As a user, it takes an
+        org or platform admin who could give the role, as it is and as it would be, to every
+        current holder where they hold it (:func:`.governance.guards.changing_role`)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=False)
+        allowed = self._administering(as_user, platform_only=False)
         current = self.index.custom_roles.get(role_id)
         if current is None:
             if role_id in self.registry.roles or role_id in self.registry.aliases:
@@ -1373,26 +1016,50 @@ class Rolecall:
         if dry_run:
             return impact, self.revision
         retired = role_id in self.index.retired_roles
-        revision = self._define(role, action="role_edit", retired=retired, base=None, actor=actor)
+        guard = None
+        if as_user is not None and allowed is not None:
+            guard = guards.all_of(allowed, guards.changing_role(as_user, role_id, closed))
+        revision = self._define(
+            role,
+            action="role_edit",
+            retired=retired,
+            base=None,
+            actor=actor,
+            as_user=as_user,
+            guard=guard,
+        )
         return impact, revision
 
     def retire_role(
         self, role_id: str, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
-        """Stop a custom role from being assigned; existing assignments keep working."""
+        """Stop a custom role from being assigned; existing assignments keep working. As a
+        user, it takes what an edit takes (see :meth:`edit_role`)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=False)
         role = self.index.custom_roles.get(role_id)
         if role is None:
             raise BadInputError(f"no custom role {role_id!r}")
-        return self._define(role, action="role_retire", retired=True, base=None, actor=actor)
+        return self._define(
+            role,
+            action="role_retire",
+            retired=True,
+            base=None,
+            actor=actor,
+            as_user=as_user,
+            guard=self._role_guard(as_user, role_id),
+        )
+
+    def _role_guard(self, as_user: str | None, role_id: str) -> Guard | None:
+        allowed = self._administering(as_user, platform_only=False)
+        if as_user is None or allowed is None:
+            return None
+        return guards.all_of(allowed, guards.changing_role(as_user, role_id))
 
     def delete_role(
         self, role_id: str, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
         """Delete a custom role no assignment uses (a role in use can only be retired)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=False)
         if role_id not in self.index.custom_roles:
             raise BadInputError(f"no custom role {role_id!r}")
 
@@ -1405,33 +1072,35 @@ class Rolecall:
             session.execute(delete(CustomRole).where(CustomRole.id == role_id))
             audit.add("role_delete", role=role_id, details={"op": "role_drop", "id": role_id})
 
-        return self._write(actor, work)[0]
+        return self.writes.run(
+            actor, work, as_user=as_user, guard=self._role_guard(as_user, role_id)
+        ).revision
 
     def set_rule(
         self, rule: DelegationRule, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
         """Add a delegation rule, or replace the one with the same id (platform admins)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=True)
         for name in (*rule.holders, *rule.assign, *rule.revoke):
             if name != "*":
                 self.role(name)
         for kind in rule.scope_types:
             if kind not in self.registry.scope_types:
                 raise BadInputError(f"unknown scope type {kind!r}")
-        return self._store_rule(rule.id, rule, actor)
+        return self._store_rule(rule.id, rule, actor, as_user)
 
     def disable_rule(
         self, rule_id: str, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
         """Switch a delegation rule off (platform admins)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=True)
         if rule_id not in self.index.rules():
             raise BadInputError(f"no delegation rule {rule_id!r} is in force")
-        return self._store_rule(rule_id, None, actor)
+        return self._store_rule(rule_id, None, actor, as_user)
 
-    def _store_rule(self, rule_id: str, rule: DelegationRule | None, actor: str | None) -> int:
+    def _store_rule(
+        self, rule_id: str, rule: DelegationRule | None, actor: str | None, as_user: str | None
+    ) -> int:
         def work(session: Session, audit: AuditWriter) -> None:
             row = session.get(StoredRule, rule_id)
             if row is None:
@@ -1450,7 +1119,8 @@ class Rolecall:
                     details={"op": "rule_set", "id": rule_id, "rule": rule.model_dump(mode="json")},
                 )
 
-        return self._write(actor, work)[0]
+        guard = self._administering(as_user, platform_only=True)
+        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
 
     def restrict(
         self,
@@ -1460,9 +1130,12 @@ class Rolecall:
         exempt_roles: Sequence[str] = (),
         reason: str | None = None,
         actor: str | None = None,
+        as_user: str | None = None,
     ) -> int:
         """Deny ``permissions`` (``*``: all) at ``scope`` and below, except to holders of
-        ``exempt_roles``. Replaces an earlier restriction on the same scope."""
+        ``exempt_roles``. Replaces an earlier restriction on the same scope. As a user, it takes
+        ``platform.manage_restrictions`` on the scope (:func:`.governance.guards.restricting`)."""
+        actor = self._acting(actor, as_user)
         key = self.registry.scopes.resolve(scope).key
         perms = list(dict.fromkeys(permissions))
         if not perms:
@@ -1491,9 +1164,19 @@ class Rolecall:
                 details={"permissions": perms, "exempt_roles": exempt, "reason": reason},
             )
 
-        return self._write(actor, work)[0]
+        return self._restriction_write(actor, as_user, key, work)
 
-    def unrestrict(self, scope: str, *, actor: str | None = None) -> int:
+    def _restriction_write(
+        self, actor: str | None, as_user: str | None, key: str, work: Callable[..., None]
+    ) -> int:
+        guard = None if as_user is None else guards.restricting(as_user, key)
+        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
+
+    def unrestrict(
+        self, scope: str, *, actor: str | None = None, as_user: str | None = None
+    ) -> int:
+        """Lift the restriction on ``scope`` (as a user: see :meth:`restrict`)."""
+        actor = self._acting(actor, as_user)
         key = self.registry.scopes.resolve(scope).key
 
         def work(session: Session, audit: AuditWriter) -> None:
@@ -1504,7 +1187,7 @@ class Rolecall:
                 raise BadInputError(f"{key} has no restriction")
             audit.add("unrestrict", scope=key)
 
-        return self._write(actor, work)[0]
+        return self._restriction_write(actor, as_user, key, work)
 
     # ------------------------------------------------------------------ reads
 
@@ -1621,7 +1304,7 @@ class Rolecall:
             return self.revision
 
         def work(session: Session, audit: AuditWriter) -> None:
-            existing = self._user_ids(session, rows)
+            existing = user_ids(session, rows)
             new = {name: value for name, value in rows.items() if name not in existing}
             if new:
                 session.execute(
@@ -1649,4 +1332,4 @@ class Rolecall:
                     },
                 )
 
-        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
+        return self.writes.run(actor, work, batch_id=batch_id or str(uuid.uuid4())).revision

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
 from rolecall.core import BadInputError, Permission, Rolecall
+from rolecall.core.governance import guards
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -19,7 +20,9 @@ R = TypeVar("R")
 PLATFORM = "platform"
 VIEW_PLATFORM_TEAM = "console.view_platform_team"
 VIEW_AUDIT_LOG = "console.view_audit_log"
-MANAGE_RESTRICTIONS = "console.manage_restrictions"
+MANAGE_RESTRICTIONS = guards.MANAGE_RESTRICTIONS
+"""Declared by the built-in platform plugin; the service decides restriction changes made as a
+user with it too."""
 
 TEAM_VIEW: dict[str, str] = {
     "course": "courses.view_course_team",
@@ -42,14 +45,6 @@ CONSOLE_PERMISSIONS = (
         title="View the audit log",
         description="See every recorded change of roles, restrictions and rules, and replay "
         "the access anyone had at a past moment.",
-        area="Console",
-        scope_types=(PLATFORM,),
-    ),
-    Permission(
-        id=MANAGE_RESTRICTIONS,
-        title="Lock and unlock scopes",
-        description="Restrict a course, library or organization (deny permissions there "
-        "whatever roles grant them) and lift the restriction.",
         area="Console",
         scope_types=(PLATFORM,),
     ),

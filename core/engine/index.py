@@ -210,6 +210,7 @@ class Index:
         """Bumped whenever the known scopes change."""
         """scope -> itself and its known descendants with their types, sorted."""
         self._type_permissions: dict[str, frozenset[str]] = {}
+        self._types_below: dict[str, set[str]] | None = None
         self.check: Callable[[str, str, str], bool] = self._compile_check()
         self._unions: dict[frozenset[str], frozenset[str]] = {}
         self.custom_roles: dict[str, Role] = {}
@@ -775,10 +776,86 @@ class Index:
     def role_permissions(self, role: str) -> frozenset[str]:
         return self._role_perms.get(role, _EMPTY)
 
+    def type_permissions(self, kind: str) -> frozenset[str]:
+        """The registered permissions that apply at scopes of type ``kind``."""
+        found = self._type_permissions.get(kind)
+        if found is None:
+            found = frozenset(p for p, kinds in self._applies.items() if kind in kinds)
+            self._type_permissions[kind] = found
+        return found
+
+    def types_below(self, kind: str) -> tuple[str, ...]:
+        """``kind`` and every scope type whose scopes can sit below a scope of type ``kind``
+        (``org``: org, course, library, and the plugins' types keyed under them), read from
+        the parent chain of each type's example key."""
+        below = self._types_below
+        if below is None:
+            below = {}
+            for st in self.registry.scope_types.values():
+                try:
+                    chain = self._resolve(st.example).chain
+                except BadInputError:
+                    chain = ()
+                for ancestor in chain:
+                    try:
+                        above = self._resolve(ancestor).type
+                    except BadInputError:
+                        continue
+                    below.setdefault(above, set()).add(st.id)
+            self._types_below = below
+        return tuple(sorted(below.get(kind, set()) | {kind}))
+
+    def restrictions_on(self, chain: Iterable[str]) -> list[tuple[frozenset[str], frozenset[str]]]:
+        """(denied permissions, exempt roles) of each restriction on ``chain``."""
+        found = []
+        for key in chain:
+            r = self._restrictions.get(key)
+            if r is not None:
+                found.append((r.denied, r.exempt))
+        return found
+
+    def restricted_below(self, key: str) -> list[str]:
+        """The scopes strictly below ``key`` that carry a restriction."""
+        found = []
+        for restricted in self._restrictions:
+            if restricted == key:
+                continue
+            try:
+                chain = self.place(restricted)[0]
+            except BadInputError:
+                continue
+            if key in chain:
+                found.append(restricted)
+        return sorted(found)
+
+    def live_roles(self, user: str, chain: Iterable[str], now: float | None = None) -> set[str]:
+        """The roles ``user`` holds, unexpired, on the scopes of ``chain``."""
+        when = time.time() if now is None else now
+        cells = self._by_user.get(user)
+        if not cells:
+            return set()
+        by_scope = self._by_scope
+        return {
+            g.role
+            for key in chain
+            if key in cells
+            for g in by_scope[key][user].grants
+            if g.live(when)
+        }
+
     def cells_of(self, user: str) -> dict[str, Cell]:
         """scope -> the user's grants there (a new dict: not for the check path)."""
         by_scope = self._by_scope
         return {key: by_scope[key][user] for key in self._by_user.get(user, ())}
+
+    def holders_of(self, role: str) -> list[tuple[str, str]]:
+        """(user, scope) of every grant of ``role``, expired ones included, sorted."""
+        return sorted(
+            (user, key)
+            for key, members in self._by_scope.items()
+            for user, cell in members.items()
+            if any(g.role == role for g in cell.grants)
+        )
 
     def users_on(self, chain: Iterable[str]) -> set[str]:
         """Users holding any grant on one of these scopes."""

@@ -2,7 +2,7 @@
 
 Custom roles and rules are changed as the caller: the service itself refuses anyone but the
 admins it names (custom roles: platform or org admins; rules: platform admins). Restrictions
-take ``console.manage_restrictions`` on the platform.
+take ``platform.manage_restrictions`` on the platform.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from .schemas import (
 COURSE = "course-v1:MITx+6.002x+2026_T1"
 ROLE_ADMINS = "Platform admins and org admins (the service refuses anyone else)."
 RULE_ADMINS = "Platform admins (the service refuses anyone else)."
-RESTRICTERS = "console.manage_restrictions on the platform."
+RESTRICTERS = "platform.manage_restrictions on the platform."
 
 
 def _custom(rc: Rolecall, role_id: str) -> RoleOut | None:
@@ -238,7 +238,7 @@ def post_restriction(caller: str, body: RestrictionIn) -> RestrictionWritten:
         body.permissions,
         exempt_roles=body.exempt_roles,
         reason=body.reason,
-        actor=caller,
+        as_user=caller,
     )
     return RestrictionWritten(restriction=restriction(rc, body.scope), revision=revision)
 
@@ -257,7 +257,7 @@ def delete_restriction(caller: str, key: str) -> Revision:
     rc = service()
     if restriction(rc, key) is None:
         raise not_found(f"{key} has no restriction")
-    return Revision(revision=rc.unrestrict(key, actor=caller))
+    return Revision(revision=rc.unrestrict(key, as_user=caller))
 
 
 # ---------------------------------------------------------------------- delegation rules

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError
+from rolecall.core.governance import NotAllowedError
 from rolecall.core.search import known_scopes, restrictions
 
 from .. import authz
@@ -64,9 +65,9 @@ def restrict() -> Response | tuple[str, int]:
             chosen,
             exempt_roles=list(form["exempt"]),  # type: ignore[call-overload]
             reason=str(form["reason"]) or None,
-            actor=user,
+            as_user=user,
         )
-    except BadInputError as exc:
+    except (BadInputError, NotAllowedError) as exc:
         return _render_restrictions(form, [f"{exc}."], 422)
     flash(f"{form['scope']} is locked.", "success")
     return redirect(url_for("console.restrictions_page"))
@@ -78,8 +79,8 @@ def unrestrict() -> Response:
     allow(authz.can_manage_restrictions(service, user))
     scope = request.form.get("scope", "")
     try:
-        service.unrestrict(scope, actor=user)
-    except BadInputError as exc:
+        service.unrestrict(scope, as_user=user)
+    except (BadInputError, NotAllowedError) as exc:
         flash(f"Nothing was unlocked: {exc}.", "error")
     else:
         flash(f"{scope} is unlocked.", "success")
