@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from rolecall.core import (
     DelegationRule,
@@ -23,6 +24,7 @@ from rolecall.core import (
     hookimpl,
     load_plugins,
 )
+from rolecall.core.cli import cli
 from rolecall.core.governance import NotAllowedError
 from rolecall.core.governance.lifecycle import remove_scope, retire_user
 from rolecall.core.plugins import Plugins
@@ -310,3 +312,28 @@ def test_a_change_made_as_a_user_without_a_guard_is_refused_by_the_unit_of_work(
 ) -> None:
     with pytest.raises(TypeError, match="needs the guard"):
         rc.writes.run("olivia", lambda session, audit: None, as_user="olivia")
+
+
+def test_the_cli_makes_restrictions_removals_and_retirements_as_a_user(
+    rc: Rolecall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = str(rc.engine.url)
+    monkeypatch.setenv("ROLECALL_DISABLE_PLUGINS", "")
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(cli, ["--database", url, *args])
+
+    for args in (
+        ("restrict", C1, "--as", "olivia"),
+        ("scopes", "remove", C1, "--as", "olivia"),
+        ("users", "retire", "eddie", "--as", "olivia"),
+    ):
+        result = run(*args)
+        assert result.exit_code == 3, (args, result.output, result.stderr)
+        assert "rolecall: not allowed: olivia may not" in result.stderr
+    assert run("restrict", C1, "--as", "root").exit_code == 0
+    assert run("unrestrict", C1, "--as", "olivia").exit_code == 3
+    assert run("unrestrict", C1, "--as", "root").exit_code == 0
+    assert run("users", "retire", "eddie", "--as", "root").exit_code == 0
+    assert run("scopes", "remove", C1, "--as", "root").exit_code == 0

@@ -263,6 +263,7 @@ def revoke_command(
 )
 @click.option("--exempt", "exempt", multiple=True, metavar="ROLE", help="An exempt role.")
 @click.option("--reason", help="Why, for the audit log and explanations.")
+@as_option
 @json_option
 @click.pass_context
 def restrict_command(
@@ -271,11 +272,14 @@ def restrict_command(
     permissions: tuple[str, ...],
     exempt: tuple[str, ...],
     reason: str | None,
+    as_user: str | None,
     as_json: bool,
 ) -> None:
     """Deny permissions at SCOPE and below (deny beats allow), except to exempt roles."""
     rc = service_of(ctx)
-    revision = rc.restrict(scope, permissions or (ALL,), exempt_roles=exempt, reason=reason)
+    revision = rc.restrict(
+        scope, permissions or (ALL,), exempt_roles=exempt, reason=reason, as_user=as_user
+    )
     if as_json:
         echo_json({"revision": revision})
         return
@@ -304,10 +308,11 @@ def restrictions_command(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command("unrestrict")
 @click.argument("scope")
+@as_option
 @click.pass_context
-def unrestrict_command(ctx: click.Context, scope: str) -> None:
+def unrestrict_command(ctx: click.Context, scope: str, as_user: str | None) -> None:
     """Remove the restriction at SCOPE."""
-    revision = service_of(ctx).unrestrict(scope)
+    revision = service_of(ctx).unrestrict(scope, as_user=as_user)
     click.echo(f"restriction on {scope} removed (revision {revision})")
 
 

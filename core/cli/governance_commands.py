@@ -10,7 +10,7 @@ from ..engine import GrantInfo
 from ..errors import BadInputError
 from ..governance.history import access_at, who_had_access
 from ..governance.lifecycle import Removal, expire, scope_removal, user_retirement
-from .access_commands import OPERATOR, parse_time, print_team, users_group
+from .access_commands import OPERATOR, as_option, parse_time, print_team, users_group
 from .main import cli, service_of
 from .output import echo_json, echo_table, json_option
 
@@ -109,11 +109,14 @@ def scopes_group() -> None:
 @scopes_group.command("remove")
 @click.argument("scope")
 @reason_option
+@as_option
 @json_option
 @click.pass_context
-def scopes_remove(ctx: click.Context, scope: str, reason: str | None, as_json: bool) -> None:
+def scopes_remove(
+    ctx: click.Context, scope: str, reason: str | None, as_user: str | None, as_json: bool
+) -> None:
     """Remove SCOPE and everything below it: assignments, restrictions, known scopes."""
-    removal = scope_removal(service_of(ctx), scope, reason=reason)
+    removal = scope_removal(service_of(ctx), scope, reason=reason, as_user=as_user)
     if as_json:
         echo_json({"scope": scope, **_removal_json(removal)})
         return
@@ -130,11 +133,14 @@ def scopes_remove(ctx: click.Context, scope: str, reason: str | None, as_json: b
 @users_group.command("retire")
 @click.argument("username")
 @reason_option
+@as_option
 @json_option
 @click.pass_context
-def users_retire(ctx: click.Context, username: str, reason: str | None, as_json: bool) -> None:
+def users_retire(
+    ctx: click.Context, username: str, reason: str | None, as_user: str | None, as_json: bool
+) -> None:
     """Remove every role USERNAME holds and mark the user inactive."""
-    removal = user_retirement(service_of(ctx), username, reason=reason)
+    removal = user_retirement(service_of(ctx), username, reason=reason, as_user=as_user)
     if as_json:
         echo_json({"user": username, "deactivated": removal.deactivated, **_removal_json(removal)})
         return
