@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import gc
 import logging
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
@@ -43,9 +41,8 @@ from .governance.bulk import validate as bulk_validate
 from .governance.custom_roles import build_role, role_of
 from .governance.whatif import Impact, what_if_assign, what_if_revoke, what_if_role_change
 from .plugins import Plugins, load_plugins
-from .records import DelegationRule, Role, Scope
+from .records import DelegationRule, Role
 from .registry import Registry
-from .scopes import show
 from .storage.audit import AuditWriter, Verification, verify_chain
 from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
 from .storage.models import (
@@ -58,6 +55,7 @@ from .storage.models import (
     StoredRule,
     User,
 )
+from .validation import GrantRows, check_expiry, text, username
 from .writes import (
     Applied,
     GrantRow,
@@ -75,11 +73,8 @@ USERS = cast(Table, User.__table__)
 SCOPES = cast(Table, KnownScope.__table__)
 
 T = TypeVar("T")
-_SPACE = re.compile(r"\s")
 RAW_TIME = String()
 """Reads a time column as the driver returns it (text on SQLite, datetime on PostgreSQL)."""
-MAX_TEXT = 1000
-USERNAME_MAX = 150
 
 
 class AuditRecord(BaseModel):
@@ -104,14 +99,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _text(value: str | None, what: str) -> str | None:
-    if value is None:
-        return None
-    if len(value) > MAX_TEXT:
-        raise BadInputError(f"the {what} is longer than {MAX_TEXT} characters")
-    return value
-
-
 def _role_record(row: CustomRole) -> Role:
     return Role(
         id=row.id,
@@ -131,51 +118,6 @@ def _rule_record(row: StoredRule) -> DelegationRule:
         revoke=tuple(row.revoke),
         scope_types=tuple(row.scope_types),
     )
-
-
-def _check_expiry(expires_at: datetime | None) -> None:
-    if expires_at is None:
-        return
-    if expires_at.tzinfo is None:
-        raise BadInputError("the expiry needs a time zone (for example 2027-01-31T00:00Z)")
-    if expires_at <= _now():
-        raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
-
-
-def _placed(definition: Role, resolved: Scope) -> tuple[str, str]:
-    """(role id, scope key) of a grant of ``definition`` at ``resolved``; a role assigned at a
-    scope type it does not apply to is bad input."""
-    if resolved.type not in definition.scope_types:
-        raise BadInputError(
-            f"role {definition.id} cannot be assigned at a {resolved.type} scope; it can be "
-            f"assigned at: {', '.join(definition.scope_types)}"
-        )
-    return definition.id, resolved.key
-
-
-def _username(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise BadInputError(f"a username must be non-empty text, not {show(name)}")
-    if len(name) > USERNAME_MAX or not name.isprintable() or _SPACE.search(name):
-        raise BadInputError(
-            f"username {show(name)} is not valid: at most {USERNAME_MAX} printable characters, "
-            "no spaces"
-        )
-    return name
-
-
-def _check_shared(row: GrantRow) -> None:
-    """What a grant row says besides user, role and scope: an expiry with a time zone, and a
-    reason that is plain text."""
-    if row.expires_at is not None and row.expires_at.tzinfo is None:
-        raise BadInputError("an expiry needs a time zone (for example 2027-01-31T00:00Z)")
-    _text(row.reason, "reason")
-
-
-_USER = itemgetter(0)
-_ROLE = itemgetter(1)
-_SCOPE = itemgetter(2)
-_ROLE_SCOPE = itemgetter(1, 2)
 
 
 class Rolecall:
@@ -209,7 +151,7 @@ class Rolecall:
             sync=self.sync,
             lock=self._lock,
             service=self,
-            check_actor=_username,
+            check_actor=username,
         )
         """The unit of work every change runs through (:mod:`rolecall.core.writes`)."""
         self.accounts = Accounts(self)
@@ -403,9 +345,7 @@ class Rolecall:
         for item in users:
             name, email, display = (item, None, None) if isinstance(item, str) else item
             # Every row is validated; the first of a name repeated in the input is kept.
-            rows.setdefault(
-                _username(name), (_text(email, "e-mail"), _text(display, "display name"))
-            )
+            rows.setdefault(username(name), (text(email, "e-mail"), text(display, "display name")))
 
         def work(session: Session, audit: AuditWriter) -> None:
             existing = user_ids(session, rows)
@@ -434,7 +374,7 @@ class Rolecall:
         rows = []
         for item in scopes:
             key, title = (item, None) if isinstance(item, str) else item
-            rows.append((self.registry.scopes.resolve(key), _text(title, "title")))
+            rows.append((self.registry.scopes.resolve(key), text(title, "title")))
 
         def work(session: Session, audit: AuditWriter) -> None:
             known: set[str] = set()
@@ -458,19 +398,13 @@ class Rolecall:
 
         return self.writes.run(actor, work, rows=len(rows)).revision
 
+    def _rows(self) -> GrantRows:
+        """Grant rows validated against the current index."""
+        return GrantRows(self.index, self.registry)
+
     def role(self, name: str) -> Role:
         """A role by id or alias, custom roles included; :class:`BadInputError` if none."""
         return role_of(self.index, self.registry, name)
-
-    def _validate_grant(self, role: str, scope: str) -> tuple[str, str]:
-        return _placed(self._assignable(role), self.registry.scopes.resolve(scope))
-
-    def _assignable(self, role: str) -> Role:
-        """The role ``role`` names, if it can be assigned (it exists and is not retired)."""
-        definition = self.role(role)
-        if definition.id in self.index.retired_roles:
-            raise BadInputError(f"role {definition.id} is retired: it cannot be assigned")
-        return definition
 
     def assign(
         self,
@@ -512,14 +446,14 @@ class Rolecall:
         (and, with ``as_user``, allowed by the delegation rules) and any bad row fails the whole
         batch with nothing written. Returns the revision."""
         actor = self._acting(actor, as_user)
-        _check_expiry(expires_at)
+        check_expiry(expires_at)
         # One record of what every row shares: rows are validated and written as keys.
         shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
         # One pause of the collector for the whole call (the inner ones nest in it), ended
         # once the rows, events and keys made on the way are freed: the collection that
         # follows walks only what the index kept.
         with collector_paused():
-            wanted = self._wanted_shared(rows, shared)
+            wanted = self._rows().wanted_shared(rows, shared)
             guard = None if as_user is None else guards.granting(as_user, wanted)
             revision = self._grant(
                 wanted,
@@ -542,7 +476,7 @@ class Rolecall:
             return actor
         if actor is not None and actor != as_user:
             raise BadInputError("give either actor (the operator's name) or as_user, not both")
-        self.index.require_user(_username(as_user))
+        self.index.require_user(username(as_user))
         return as_user
 
     def import_grants(
@@ -552,105 +486,8 @@ class Rolecall:
         time and expiry, which may be past (the grant is then listed as expired). A grant
         already present is left as it is, so importing twice changes nothing. Audit events
         have the action ``import`` and one batch id."""
-        wanted = self._wanted((r.user, r.role, r.scope, r) for r in rows)
+        wanted = self._rows().wanted((r.user, r.role, r.scope, r) for r in rows)
         return self._grant(wanted, actor=actor, batch_id=batch_id, action="import", renew=False)
-
-    def _wanted(
-        self, rows: Iterable[tuple[str, str, str, GrantRow]]
-    ) -> dict[tuple[str, str, str], GrantRow]:
-        """Validate (user, role, scope, what else to write) rows into (user, role id, scope
-        key) -> row. A bulk write repeats the same roles, scopes and users: each distinct one
-        is checked once.
-
-        The cyclic garbage collector is paused meanwhile: a bulk write's keys are hundreds of
-        thousands of new tuples, and the collections they would trigger walk the whole index
-        (a full one now and then), which made validation slower the larger the index."""
-        with collector_paused():
-            return self._validated(rows)
-
-    def _wanted_shared(
-        self, rows: Iterable[tuple[str, str, str]], shared: GrantRow
-    ) -> dict[tuple[str, str, str], GrantRow]:
-        """:meth:`_wanted` of (user, role, scope) rows that all write ``shared``, checked in
-        bulk: the distinct users, roles and scopes are gathered by C-level passes (``map``,
-        ``dict.fromkeys``) and each checked once, then each distinct (role, scope) pair only
-        for the scope's type. When every row already names its role by id and its scope by
-        its key (as a load does), the rows themselves become the keys: no row is visited by a
-        loop in Python. Any other shape of row takes the general path, which raises the
-        documented errors."""
-        listed = rows if type(rows) is list else list(rows)
-        if set(map(type, listed)) - {tuple} or set(map(len, listed)) - {3}:
-            for number, row in enumerate(listed, start=1):
-                if not isinstance(row, tuple | list) or len(row) != 3:
-                    raise BadInputError(f"row {number} is not (user, role, scope): {show(row)}")
-            return self._wanted((u, r, s, shared) for u, r, s in listed)
-        with collector_paused():
-            # Each distinct value in the order of its first row, so the error reported for a
-            # batch with several bad rows is the same on every run.
-            named_roles = dict.fromkeys(map(_ROLE, listed))
-            named_scopes = dict.fromkeys(map(_SCOPE, listed))
-            if set(map(type, named_roles)) - {str} or set(map(type, named_scopes)) - {str}:
-                # Not text (or a subclass of it): the general path checks each row as it is.
-                return self._wanted((u, r, s, shared) for u, r, s in listed)
-            _check_shared(shared)
-            roles = {r: self._assignable(r) for r in named_roles}
-            resolve = self.registry.scopes.resolve
-            places = {s: resolve(s) for s in named_scopes}
-            for role, scope in dict.fromkeys(map(_ROLE_SCOPE, listed)):
-                _placed(roles[role], places[scope])
-            known = self.index.users
-            for user in dict.fromkeys(map(_USER, listed)):
-                if user not in known:  # a user the index holds was checked when added
-                    _username(user)
-            if all(r == d.id for r, d in roles.items()) and all(
-                s == p.key for s, p in places.items()
-            ):
-                return dict.fromkeys(listed, shared)
-            return {(u, roles[r].id, places[s].key): shared for u, r, s in listed}
-
-    def _pair_checker(self) -> Callable[[str, str], tuple[str, str]]:
-        """(role, scope) -> (role id, scope key), raising the documented error for a role or
-        scope that cannot be assigned there. A batch names thousands of scopes but few roles:
-        each of either is looked up once, then each pair only checks the scope's type."""
-        valid: dict[tuple[str, str], tuple[str, str]] = {}
-        roles: dict[str, Role] = {}
-        places: dict[str, Scope] = {}
-        resolve = self.registry.scopes.resolve
-
-        def check(role: str, scope: str) -> tuple[str, str]:
-            if type(role) is not str or type(scope) is not str:
-                return self._validate_grant(role, scope)  # raises the documented error
-            pair = valid.get((role, scope))
-            if pair is None:
-                definition = roles.get(role)
-                if definition is None:
-                    definition = roles[role] = self._assignable(role)
-                resolved = places.get(scope)
-                if resolved is None:
-                    resolved = places[scope] = resolve(scope)
-                pair = valid[(role, scope)] = _placed(definition, resolved)
-            return pair
-
-        return check
-
-    def _validated(
-        self, rows: Iterable[tuple[str, str, str, GrantRow]]
-    ) -> dict[tuple[str, str, str], GrantRow]:
-        canonical = self._pair_checker()
-        names: set[str] = set()
-        checked: GrantRow | None = None
-        known = self.index.users
-        wanted: dict[tuple[str, str, str], GrantRow] = {}
-        for user, role, scope, row in rows:
-            pair = canonical(role, scope)
-            if row is not checked:
-                _check_shared(row)
-                checked = row
-            # A user the index holds was checked when added: only other names are checked.
-            if type(user) is not str or (user not in names and user not in known):
-                names.add(_username(user))
-            wanted[(user, pair[0], pair[1])] = row
-        return wanted
 
     def _grant(
         self,
@@ -689,7 +526,7 @@ class Rolecall:
         """Remove ``role`` from ``user`` at ``scope``; returns the revision token. With
         ``as_user``, the delegation rules and guards decide (see :meth:`assign`)."""
         actor = self._acting(actor, as_user)
-        reason = _text(reason, "reason")
+        reason = text(reason, "reason")
         role_id = self._held_role_id(role)
         key = self.registry.scopes.resolve(scope).key
         return self.writes.run(
@@ -724,14 +561,14 @@ class Rolecall:
         grant and the removal. A user already holding ``new_role`` there only loses the old
         one. Returns the revision token."""
         actor = self._acting(actor, as_user)
-        _check_expiry(expires_at)
-        reason = _text(reason, "reason")
+        check_expiry(expires_at)
+        reason = text(reason, "reason")
         old_id = self._held_role_id(old_role)
-        new_id, key = self._validate_grant(new_role, scope)
+        new_id, key = self._rows().grant(new_role, scope)
         if new_id == old_id:
             raise BadInputError(f"{new_id} is the role to replace: choose another")
         shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
-        wanted = self._wanted([(user, new_id, key, shared)])
+        wanted = self._rows().wanted([(user, new_id, key, shared)])
         guard = None
         if as_user is not None:
             guard = guards.all_of(
@@ -759,9 +596,9 @@ class Rolecall:
     ) -> int:
         """Remove many (user, role, scope) grants in one transaction (as the operator); rows
         not held are skipped. Returns the revision."""
-        reason = _text(reason, "reason")
+        reason = text(reason, "reason")
         wanted = {
-            (_username(u), self.role(r).id, self.registry.scopes.resolve(s).key) for u, r, s in rows
+            (username(u), self.role(r).id, self.registry.scopes.resolve(s).key) for u, r, s in rows
         }
         if not wanted:
             return self.revision
@@ -791,8 +628,8 @@ class Rolecall:
         decide each row, under the write lock: the rows written are those the caught-up index
         allows when the write lock is held, and the report is that decision."""
         actor = self._acting(actor, as_user)
-        _check_expiry(expires_at)
-        reason = _text(reason, "reason")
+        check_expiry(expires_at)
+        reason = text(reason, "reason")
         user_list, scope_list = list(users), list(scopes)
         reported = [progress]
 
@@ -879,7 +716,7 @@ class Rolecall:
         checked = []
         for user, role, scope in rows:
             role_id, key = (
-                self._validate_grant(role, scope)
+                self._rows().grant(role, scope)
                 if action == "assign"
                 else (
                     self.role(role).id,
@@ -1144,7 +981,7 @@ class Rolecall:
             if p != ALL:
                 self.registry.permission(p)
         exempt = [self.role(r).id for r in dict.fromkeys(exempt_roles)]
-        reason = _text(reason, "reason")
+        reason = text(reason, "reason")
 
         def work(session: Session, audit: AuditWriter) -> None:
             session.execute(delete(Restriction).where(Restriction.scope == key))
@@ -1297,7 +1134,7 @@ class Rolecall:
         with the action ``import`` and ``batch_id``. Existing users are left as they are, so
         importing twice writes nothing. Returns the revision."""
         rows = {
-            _username(name): (_text(email, "e-mail"), _text(display, "display name"))
+            username(name): (text(email, "e-mail"), text(display, "display name"))
             for name, email, display in users
         }
         if not rows:
