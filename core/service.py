@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, String, Table, delete, func, insert, select, type_coerce
+from sqlalchemy import Engine, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from .accounts import Accounts
@@ -45,6 +45,7 @@ from .records import DelegationRule, Role
 from .registry import Registry
 from .storage.audit import AuditWriter, Verification, verify_chain
 from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
+from .storage.feed import catch_up, fill_index
 from .storage.models import (
     Assignment,
     AuditEvent,
@@ -73,8 +74,6 @@ USERS = cast(Table, User.__table__)
 SCOPES = cast(Table, KnownScope.__table__)
 
 T = TypeVar("T")
-RAW_TIME = String()
-"""Reads a time column as the driver returns it (text on SQLite, datetime on PostgreSQL)."""
 
 
 class AuditRecord(BaseModel):
@@ -97,27 +96,6 @@ class AuditRecord(BaseModel):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _role_record(row: CustomRole) -> Role:
-    return Role(
-        id=row.id,
-        title=row.title,
-        description=row.description,
-        scope_types=tuple(row.scope_types),
-        permissions=tuple(row.permissions),
-    )
-
-
-def _rule_record(row: StoredRule) -> DelegationRule:
-    return DelegationRule(
-        id=row.id,
-        description=row.description,
-        holders=tuple(row.holders),
-        assign=tuple(row.assign),
-        revoke=tuple(row.revoke),
-        scope_types=tuple(row.scope_types),
-    )
 
 
 class Rolecall:
@@ -216,7 +194,7 @@ class Rolecall:
         # Millions of new objects and no garbage among them: the cyclic collector would only
         # walk them again and again while they are created.
         with collector_paused():
-            self._fill(engine, index)
+            fill_index(engine, index)
         with self._lock:
             self.index = index
         if self.freeze_index:
@@ -225,65 +203,11 @@ class Rolecall:
         self.last_sync = time.monotonic()
         self._fresh_until = self.last_sync + self.staleness
 
-    def _fill(self, engine: Engine, index: Index) -> None:
-        with Session(engine) as session, session.begin():
-            index.revision = int(session.scalar(select(State.revision)) or 0)
-            names: dict[int, str] = {}
-            for uid, username, email, display_name, active in session.execute(
-                select(User.id, User.username, User.email, User.display_name, User.active)
-            ):
-                names[uid] = username
-                index.add_user(username, email, display_name, active)
-            for scope in session.scalars(select(KnownScope)):
-                index.add_scope(scope.key, scope.title)
-            for custom in session.scalars(select(CustomRole)):
-                index.define_role(_role_record(custom), retired=custom.retired)
-            # Core rows, times as stored (text on SQLite): the index wants epoch seconds, and a
-            # bulk write gives many rows the same time, so each distinct value converts once.
-            rows = session.connection().execute(
-                select(
-                    Assignment.id,
-                    Assignment.user_id,
-                    Assignment.role,
-                    Assignment.scope,
-                    Assignment.granted_by,
-                    type_coerce(Assignment.granted_at, RAW_TIME),
-                    type_coerce(Assignment.expires_at, RAW_TIME),
-                ).execution_options(yield_per=50_000)
-            )
-            index.load_grants(
-                (gid, names[uid], role, scope, by, at, exp)
-                for gid, uid, role, scope, by, at, exp in rows
-            )
-            for r in session.scalars(select(Restriction)):
-                index.put_restriction(r.scope, r.permissions, r.exempt_roles, r.reason)
-            for rule in session.scalars(select(StoredRule)):
-                index.set_rule(rule.id, None if rule.disabled else _rule_record(rule))
-        index.warm()
-
     def sync(self) -> int:
         """Apply every change committed since the index's revision; return the new revision."""
         with self._lock:
             index = self.index
-            with self.engine.connect() as connection:
-                current = int(connection.scalar(select(State.revision)) or 0)
-                if current > index.revision:
-                    events = connection.execute(
-                        select(
-                            AuditEvent.revision,
-                            AuditEvent.action,
-                            AuditEvent.user,
-                            AuditEvent.role,
-                            AuditEvent.scope,
-                            AuditEvent.details,
-                        )
-                        .where(AuditEvent.revision > index.revision)
-                        .order_by(AuditEvent.id)
-                    )
-                    index.apply_many(
-                        (e.revision, e.action, e.user, e.role, e.scope, e.details) for e in events
-                    )
-                    index.revision = max(index.revision, current)
+            catch_up(self.engine, index)
             self.last_sync = time.monotonic()
             self._fresh_until = self.last_sync + self.staleness
             self.sync_error = None
