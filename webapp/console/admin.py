@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError
-from rolecall.core.search import known_scopes, restrictions
+from rolecall.core.reads import known_scopes, restrictions
 
 from .. import authz
 from . import blueprint
