@@ -11,6 +11,7 @@ import click
 from ..engine import Decision, GrantInfo, Team, TeamMember
 from ..engine.index import ALL
 from ..errors import BadInputError
+from ..reads import restrictions
 from ..service import Rolecall
 from ..storage.database import current_revision, database_url, head_revision, make_engine, upgrade
 from .main import State, cli, service_of
@@ -292,7 +293,7 @@ def restrict_command(
 @click.pass_context
 def restrictions_command(ctx: click.Context, as_json: bool) -> None:
     """List the restrictions in force."""
-    found = service_of(ctx).index.restrictions()
+    found = restrictions(service_of(ctx))
     if as_json:
         echo_json([r.model_dump(mode="json") for r in found])
         return

@@ -659,6 +659,8 @@ class Index:
         return place
 
     def _compile_check(self) -> Callable[[str, str, str], bool]:
+        # The decision rule, and which part of this path answers each of its steps: the
+        # docstring of rolecall.core.engine.
         # The check path in one function: its dictionaries are bound once, and a scope's cached
         # entry holds its chain (with the index's own key strings, found by identity) and the
         # permissions a check may answer there by the walk alone: those applying to its type,

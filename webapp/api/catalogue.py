@@ -7,7 +7,7 @@ It is the same for everyone, yet not public: the caller must hold a role somewhe
 from __future__ import annotations
 
 from rolecall.core import Role, Rolecall
-from rolecall.core.listing import custom_roles
+from rolecall.core.reads import custom_roles
 
 from .. import authz
 from ..context import service
@@ -73,15 +73,8 @@ def list_plugins(caller: str, query: PageQuery) -> PluginList:
     rc = service()
     require_staff(rc, caller)
     items = [PluginOut(**info.as_dict()) for info in rc.plugins.plugins]
-    page, cursor = paginate(
-        items,
-        lambda p: (p.name, p.module),
-        name="plugins",
-        width=2,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return PluginList(items=page, next_cursor=cursor)
+    page = paginate(query, items, lambda p: (p.name, p.module), name="plugins", width=2)
+    return PluginList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -115,15 +108,8 @@ def list_permissions(caller: str, query: PermissionsQuery) -> PermissionList:
         for p in registry.permissions.values()
         if query.plugin is None or registry.origin[f"permission:{p.id}"] == query.plugin
     ]
-    page, cursor = paginate(
-        items,
-        lambda p: (p.id,),
-        name="permissions",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return PermissionList(items=page, next_cursor=cursor)
+    page = paginate(query, items, lambda p: (p.id,), name="permissions")
+    return PermissionList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -138,15 +124,8 @@ def list_permissions(caller: str, query: PermissionsQuery) -> PermissionList:
 def list_roles(caller: str, query: PageQuery) -> RoleList:
     rc = service()
     require_staff(rc, caller)
-    page, cursor = paginate(
-        all_roles(rc),
-        lambda r: (r.id,),
-        name="roles",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return RoleList(items=page, next_cursor=cursor)
+    page = paginate(query, all_roles(rc), lambda r: (r.id,), name="roles")
+    return RoleList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -166,7 +145,7 @@ def get_role(caller: str, role_id: str) -> RoleDetail:
     if role_id in custom:
         row = custom[role_id]
         out = role_out(rc, row.role, custom=True, retired=row.retired)
-        closed = frozenset().union(*(registry.implied[p] for p in row.role.permissions))
+        closed = row.permissions
     elif registry.aliases.get(role_id, role_id) in registry.roles:
         role = registry.role(role_id)
         out = role_out(rc, role, custom=False)
@@ -200,12 +179,5 @@ def list_scope_types(caller: str, query: PageQuery) -> ScopeTypeList:
         )
         for t in rc.registry.scope_types.values()
     ]
-    page, cursor = paginate(
-        items,
-        lambda t: (t.id,),
-        name="scope-types",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return ScopeTypeList(items=page, next_cursor=cursor)
+    page = paginate(query, items, lambda t: (t.id,), name="scope-types")
+    return ScopeTypeList(items=page.items, next_cursor=page.next_cursor)

@@ -8,7 +8,7 @@ take ``platform.manage_restrictions`` on the platform.
 from __future__ import annotations
 
 from rolecall.core import DelegationRule, Rolecall
-from rolecall.core.listing import (
+from rolecall.core.reads import (
     RuleRow,
     custom_roles,
     delegation_rules,
@@ -78,15 +78,8 @@ def list_custom_roles(caller: str, query: ListedQuery) -> CustomRoleList:
     require_staff(rc, caller)
     require_revision(rc, query.at_least)
     items = [role_out(rc, r.role, custom=True, retired=r.retired) for r in custom_roles(rc)]
-    page, cursor = paginate(
-        items,
-        lambda r: (r.id,),
-        name="custom-roles",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return CustomRoleList(items=page, next_cursor=cursor)
+    page = paginate(query, items, lambda r: (r.id,), name="custom-roles")
+    return CustomRoleList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -203,15 +196,8 @@ def list_restrictions(caller: str, query: ListedQuery) -> RestrictionList:
     _require_restricter(caller)
     rc = service()
     require_revision(rc, query.at_least)
-    page, cursor = paginate(
-        restrictions(rc),
-        lambda r: (r.scope,),
-        name="restrictions",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return RestrictionList(items=page, next_cursor=cursor)
+    page = paginate(query, restrictions(rc), lambda r: (r.scope,), name="restrictions")
+    return RestrictionList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -296,10 +282,8 @@ def list_rules(caller: str, query: ListedQuery) -> RuleList:
     require_staff(rc, caller)
     require_revision(rc, query.at_least)
     items = [rule_out(r) for r in delegation_rules(rc)]
-    page, cursor = paginate(
-        items, lambda r: (r.id,), name="rules", width=1, limit=query.limit, cursor=query.cursor
-    )
-    return RuleList(items=page, next_cursor=cursor)
+    page = paginate(query, items, lambda r: (r.id,), name="rules")
+    return RuleList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError
 from rolecall.core.governance import NotAllowedError
-from rolecall.core.search import known_scopes, restrictions
+from rolecall.core.reads import known_scopes, restrictions
 
 from .. import authz
 from . import blueprint
