@@ -11,6 +11,7 @@ from rolecall.builtin_plugins.platform import register_scope_types
 from rolecall.core import (
     BadInputError,
     Contribution,
+    DelegationRule,
     ParsedKey,
     Permission,
     Registry,
@@ -467,6 +468,46 @@ def test_permission_implying_unknown_permission() -> None:
     )
     assert error.plugins == ("alpha",)
     assert error.item == "alpha.a"
+
+
+def _rule(**fields: object) -> DelegationRule:
+    values: dict[str, object] = {
+        "id": "alpha_rule",
+        "description": "A rule.",
+        "holders": ("alpha_role",),
+        "scope_types": ("course",),
+    }
+    return DelegationRule.model_validate({**values, **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"assign": ("ghost",)}, r"names unknown role 'ghost'"),
+        ({"holders": ("ghost",)}, r"names unknown role 'ghost'"),
+        ({"revoke": ("*", "ghost")}, r"names unknown role 'ghost'"),
+        ({"scope_types": ("galaxy",)}, r"names unknown scope type 'galaxy'"),
+    ],
+)
+def test_delegation_rule_naming_an_unknown_role_or_scope_type(
+    fields: dict[str, object], match: str
+) -> None:
+    error = fails(
+        Contribution(plugin="alpha", roles=(role("alpha_role"),), rules=(_rule(**fields),)),
+        match=r"delegation rule 'alpha_rule' \(plugin 'alpha'\) " + match,
+    )
+    assert error.plugins == ("alpha",)
+    assert error.item == "alpha_rule"
+
+
+def test_role_revocable_by_an_unknown_role() -> None:
+    sensitive = role("alpha_role").model_copy(update={"revocable_by": ("ghost",)})
+    error = fails(
+        Contribution(plugin="alpha", roles=(sensitive,)),
+        match=r"role 'alpha_role' \(plugin 'alpha'\) is revocable by unknown role 'ghost'",
+    )
+    assert error.plugins == ("alpha",)
+    assert error.item == "alpha_role"
 
 
 def test_scope_type_of_a_later_plugin_can_be_used_by_an_earlier_one() -> None:
