@@ -89,9 +89,6 @@ def download_permission_id(report_type: str) -> str:
     return f"instructor.download_{report_type}_report"
 
 
-DOWNLOADS_IDS = tuple(download_permission_id(r) for r, _, _ in REPORT_TYPES)
-
-
 def _permission(
     pid: str,
     title: str,

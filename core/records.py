@@ -210,10 +210,6 @@ class AssignmentEvent(_Record):
     revision: int
 
 
-def is_permission_id(text: str) -> bool:
-    return re.fullmatch(PERMISSION_ID_RE, text) is not None
-
-
 ConsoleContent = str | Mapping[str, object]
 """What a console page's ``render`` returns: plain text (shown escaped, one paragraph per blank
 line), or a mapping with any of ``"text"`` (plain text) and ``"tables"``: a list of mappings
