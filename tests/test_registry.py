@@ -14,8 +14,10 @@ from rolecall.core import (
     DelegationRule,
     ParsedKey,
     Permission,
+    PermissionFactory,
     Registry,
     RegistryError,
+    Risk,
     Role,
     ScopeType,
     build_registry,
@@ -710,3 +712,38 @@ def test_scope_type_is_frozen() -> None:
     with pytest.raises(ValidationError, match="Instance is frozen"):
         st.namespace = "other"  # type: ignore[misc]
     assert st.namespace == "thing-v1"
+
+
+# --- PermissionFactory ---------------------------------------------------------------------
+
+
+def test_permission_factory_fills_the_shared_defaults_and_the_namespace() -> None:
+    make = PermissionFactory(
+        scope_types=("course",), namespace="notes", area="Notes", risks=frozenset({Risk.GRADES})
+    )
+    edit = make("edit_notes", "Edit notes", "Change them.", implies=("view_notes", "other.view"))
+    assert edit == Permission(
+        id="notes.edit_notes",
+        title="Edit notes",
+        description="Change them.",
+        area="Notes",
+        scope_types=("course",),
+        implies=("notes.view_notes", "other.view"),
+        risks=frozenset({Risk.GRADES}),
+    )
+    other = make("courses.view", "View", "See it.", "Elsewhere", scope_types=("org",), risks=())
+    assert (other.id, other.area, other.scope_types, other.risks) == (
+        "courses.view",
+        "Elsewhere",
+        ("org",),
+        frozenset(),
+    )
+
+
+def test_permission_factory_without_a_namespace_or_an_area() -> None:
+    make = PermissionFactory(scope_types=("course",))
+    assert make("a.b", "T", "D", "Area").id == "a.b"
+    with pytest.raises(ValidationError):
+        make("plain", "T", "D", "Area")  # no namespace: not a dotted id
+    with pytest.raises(TypeError, match="needs an area"):
+        make("a.b", "T", "D")
