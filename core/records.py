@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
@@ -124,6 +124,54 @@ class Permission(_Record):
         return _unique(value, info)
 
 
+@dataclass(frozen=True)
+class PermissionFactory:
+    """Builds a plugin's permissions with the defaults they share::
+
+        from rolecall.core import PermissionFactory
+
+        permission = PermissionFactory(scope_types=("course",), namespace="notes", area="Notes")
+        permission("view_notes", "View notes", "Read the notes.")
+        permission("edit_notes", "Edit notes", "Change the notes.", implies=("view_notes",))
+
+    A name without a dot, as the id or in ``implies``, is put in ``namespace``
+    (``notes.view_notes``); one with a dot is taken as it is. ``area``, ``scope_types`` and
+    ``risks`` are defaults a call may replace. The result is an ordinary :class:`Permission`.
+    """
+
+    scope_types: tuple[str, ...]
+    namespace: str | None = None
+    area: str | None = None
+    risks: frozenset[Risk] = frozenset()
+
+    def _id(self, name: str) -> str:
+        return name if self.namespace is None or "." in name else f"{self.namespace}.{name}"
+
+    def __call__(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        area: str | None = None,
+        *,
+        scope_types: tuple[str, ...] | None = None,
+        implies: Iterable[str] = (),
+        risks: Iterable[Risk] | None = None,
+    ) -> Permission:
+        area = self.area if area is None else area
+        if area is None:
+            raise TypeError(f"permission {name!r} needs an area (this factory has none)")
+        return Permission(
+            id=self._id(name),
+            title=title,
+            description=description,
+            area=area,
+            scope_types=self.scope_types if scope_types is None else scope_types,
+            implies=tuple(self._id(i) for i in implies),
+            risks=self.risks if risks is None else frozenset(risks),
+        )
+
+
 class Role(_Record):
     """A named, described bundle of permissions.
 
@@ -208,10 +256,6 @@ class AssignmentEvent(_Record):
     reason: str | None = None
     at: datetime
     revision: int
-
-
-def is_permission_id(text: str) -> bool:
-    return re.fullmatch(PERMISSION_ID_RE, text) is not None
 
 
 ConsoleContent = str | Mapping[str, object]

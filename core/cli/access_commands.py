@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
 import click
 
-from ..engine import Decision, GrantInfo, Team, TeamMember
+from ..engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from ..engine.index import ALL
 from ..errors import BadInputError
 from ..reads import restrictions
@@ -414,6 +415,32 @@ def print_team(team: Team, title: str, *, now: bool) -> None:
     )
 
 
+def print_access(
+    entries: Sequence[AccessEntry],
+    empty: str,
+    *,
+    at: Callable[[datetime | None], str] = _when,
+    expiry: Callable[[GrantInfo], str] = _expiry,
+) -> None:
+    """A user's roles, one row per role and scope: assigned there or inherited, and from where.
+    ``at`` and ``expiry`` show the times (``rolecall history`` shows seconds)."""
+    echo_table(
+        ("scope", "role", "how", "granted by", "since", "expires"),
+        [
+            (
+                e.scope,
+                e.role,
+                "assigned here" if e.local else f"from {e.via}",
+                e.grant.granted_by or OPERATOR,
+                at(e.grant.granted_at),
+                expiry(e.grant),
+            )
+            for e in entries
+        ],
+        empty=empty,
+    )
+
+
 @cli.command("who")
 @click.argument("scope")
 @click.option("--permission", metavar="P", help="Only the users allowed this permission.")
@@ -447,21 +474,7 @@ def access_command(ctx: click.Context, user: str, as_json: bool) -> None:
     if as_json:
         echo_json([e.model_dump(mode="json") for e in entries])
         return
-    echo_table(
-        ("scope", "role", "how", "granted by", "since", "expires"),
-        [
-            (
-                e.scope,
-                e.role,
-                "assigned here" if e.local else f"from {e.via}",
-                e.grant.granted_by or OPERATOR,
-                _when(e.grant.granted_at),
-                _expiry(e.grant),
-            )
-            for e in entries
-        ],
-        empty=f"{user} holds no role",
-    )
+    print_access(entries, empty=f"{user} holds no role")
 
 
 @cli.command("where")

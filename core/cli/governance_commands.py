@@ -10,7 +10,7 @@ from ..engine import GrantInfo
 from ..errors import BadInputError
 from ..governance.history import access_at, who_had_access
 from ..governance.lifecycle import Removal, expire, scope_removal, user_retirement
-from .access_commands import OPERATOR, as_option, parse_time, print_team, users_group
+from .access_commands import as_option, parse_time, print_access, print_team, users_group
 from .main import cli, service_of
 from .output import echo_json, echo_table, json_option
 
@@ -84,20 +84,11 @@ def history_command(
     if as_json:
         echo_json([e.model_dump(mode="json") for e in entries])
         return
-    echo_table(
-        ("scope", "role", "how", "granted by", "since", "expires"),
-        [
-            (
-                e.scope,
-                e.role,
-                "assigned here" if e.local else f"from {e.via}",
-                e.grant.granted_by or OPERATOR,
-                _when(e.grant.granted_at),
-                _when(e.grant.expires_at),
-            )
-            for e in entries
-        ],
+    print_access(
+        entries,
         empty=f"{user} held no role at {_when(when)} UTC",
+        at=_when,
+        expiry=lambda grant: _when(grant.expires_at),
     )
 
 

@@ -7,7 +7,7 @@ It is the same for everyone, yet not public: the caller must hold a role somewhe
 from __future__ import annotations
 
 from rolecall.core import Role, Rolecall
-from rolecall.core.reads import custom_roles
+from rolecall.core.reads import CustomRoleRow, custom_roles
 
 from .. import authz
 from ..context import service
@@ -54,10 +54,18 @@ def role_out(rc: Rolecall, role: Role, *, custom: bool, retired: bool = False) -
     )
 
 
+def custom_role_out(rc: Rolecall, row: CustomRoleRow) -> RoleOut:
+    return role_out(rc, row.role, custom=True, retired=row.retired)
+
+
+def custom_roles_out(rc: Rolecall) -> list[RoleOut]:
+    """Every custom role, retired ones included."""
+    return [custom_role_out(rc, row) for row in custom_roles(rc)]
+
+
 def all_roles(rc: Rolecall) -> list[RoleOut]:
     plugin = [role_out(rc, r, custom=False) for r in rc.registry.roles.values()]
-    custom = [role_out(rc, c.role, custom=True, retired=c.retired) for c in custom_roles(rc)]
-    return plugin + custom
+    return plugin + custom_roles_out(rc)
 
 
 @route(
@@ -144,7 +152,7 @@ def get_role(caller: str, role_id: str) -> RoleDetail:
     registry = rc.registry
     if role_id in custom:
         row = custom[role_id]
-        out = role_out(rc, row.role, custom=True, retired=row.retired)
+        out = custom_role_out(rc, row)
         closed = row.permissions
     elif registry.aliases.get(role_id, role_id) in registry.roles:
         role = registry.role(role_id)

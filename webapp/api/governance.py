@@ -10,7 +10,6 @@ from __future__ import annotations
 from rolecall.core import DelegationRule, Rolecall
 from rolecall.core.reads import (
     RuleRow,
-    custom_roles,
     delegation_rules,
     require_revision,
     restriction,
@@ -19,7 +18,7 @@ from rolecall.core.reads import (
 
 from .. import authz
 from ..context import service
-from .catalogue import STAFF, require_staff, role_out
+from .catalogue import STAFF, custom_roles_out, require_staff
 from .errors import forbidden, not_found
 from .pagination import paginate
 from .routes import route
@@ -48,10 +47,7 @@ RESTRICTERS = "platform.manage_restrictions on the platform."
 
 
 def _custom(rc: Rolecall, role_id: str) -> RoleOut | None:
-    for row in custom_roles(rc):
-        if row.role.id == role_id:
-            return role_out(rc, row.role, custom=True, retired=row.retired)
-    return None
+    return next((out for out in custom_roles_out(rc) if out.id == role_id), None)
 
 
 def _existing_custom(rc: Rolecall, role_id: str) -> RoleOut:
@@ -77,7 +73,7 @@ def list_custom_roles(caller: str, query: ListedQuery) -> CustomRoleList:
     rc = service()
     require_staff(rc, caller)
     require_revision(rc, query.at_least)
-    items = [role_out(rc, r.role, custom=True, retired=r.retired) for r in custom_roles(rc)]
+    items = custom_roles_out(rc)
     page = paginate(query, items, lambda r: (r.id,), name="custom-roles")
     return CustomRoleList(items=page.items, next_cursor=page.next_cursor)
 
