@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, Table, delete, func, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .accounts import Accounts
@@ -44,6 +45,7 @@ from .plugins import Plugins, load_plugins
 from .records import DelegationRule, Role
 from .registry import Registry
 from .storage.audit import AuditWriter, Verification, verify_chain
+from .storage.contributions import remember, remembered
 from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
 from .storage.feed import catch_up, fill_index
 from .storage.models import (
@@ -134,6 +136,11 @@ class Rolecall:
         """The unit of work every change runs through (:mod:`rolecall.core.writes`)."""
         self.accounts = Accounts(self)
         self._load()
+        try:
+            remember(engine, self.registry)
+        except DBAPIError as exc:  # a read-only database user: the memory is only a courtesy
+            log.warning("cannot record what the plugins contribute: %s", exc.orig or exc)
+        self._memory: dict[tuple[str, str], str] | None = None
         self._thread: threading.Thread | None = None
         if background_sync and staleness > 0:
             self._thread = threading.Thread(
@@ -234,6 +241,13 @@ class Rolecall:
         elif self._thread is None and time.monotonic() - self.last_sync > self.staleness:
             self.sync()
         return index
+
+    def contributions(self) -> dict[tuple[str, str], str]:
+        """(kind, id) -> the plugin that registered it, as the database remembers: scope types
+        (by key namespace), roles and permissions, of the plugins loaded now and before."""
+        if self._memory is None:
+            self._memory = remembered(self.engine)
+        return self._memory
 
     @property
     def revision(self) -> int:

@@ -12,7 +12,7 @@ import click
 from ..engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from ..engine.index import ALL
 from ..errors import BadInputError
-from ..reads import restrictions
+from ..reads import dormant, restrictions
 from ..service import Rolecall
 from ..storage.database import current_revision, database_url, head_revision, make_engine, upgrade
 from .main import State, cli, service_of
@@ -470,11 +470,17 @@ def who_command(ctx: click.Context, scope: str, permission: str | None, as_json:
 @click.pass_context
 def access_command(ctx: click.Context, user: str, as_json: bool) -> None:
     """Every role USER holds on every scope, local or inherited and from where."""
-    entries = service_of(ctx).access(user)
+    rc = service_of(ctx)
+    entries = rc.access(user)
+    waiting = dormant(rc, user=user)
     if as_json:
         echo_json([e.model_dump(mode="json") for e in entries])
         return
     print_access(entries, empty=f"{user} holds no role")
+    if waiting:
+        click.echo("\nDormant (kept, granting nothing until their plugin returns):")
+        for row in waiting:
+            click.echo(f"  {row.describe()}")
 
 
 @cli.command("where")

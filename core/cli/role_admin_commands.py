@@ -23,7 +23,12 @@ def custom_list(ctx: click.Context, as_json: bool) -> None:
     """List the custom roles."""
     rows = custom_roles(service_of(ctx))
     if as_json:
-        echo_json([{**r.role.model_dump(mode="json"), "retired": r.retired} for r in rows])
+        echo_json(
+            [
+                {**r.role.model_dump(mode="json"), "retired": r.retired, "missing": list(r.missing)}
+                for r in rows
+            ]
+        )
         return
     echo_table(
         ("role", "title", "assignable at", "permissions", "state"),
@@ -33,7 +38,8 @@ def custom_list(ctx: click.Context, as_json: bool) -> None:
                 r.role.title,
                 joined(r.role.scope_types),
                 len(r.permissions),
-                "retired" if r.retired else "active",
+                ("retired" if r.retired else "active")
+                + (f"; missing {joined(r.missing)}" if r.missing else ""),
             )
             for r in rows
         ],

@@ -7,7 +7,8 @@ nor this layer write. Writes go through the service, one unit of work each.
 - :mod:`.pages`: pages and opaque cursors, limits, ``at_least`` revision tokens;
 - :mod:`.assignments`: the assignments from their table, filtered, sorted, page by page;
 - :mod:`.audit`: the audit log from its table, for the API (cursors) and the console;
-- :mod:`.state`: custom roles, restrictions and delegation rules, from the index;
+- :mod:`.state`: custom roles, restrictions and delegation rules, from the index, and the rows
+  that wait for an absent plugin;
 - :mod:`.lookup`: users and scopes by text, the scopes a user holds roles on, every known scope.
 
 One locking discipline. A read of the index takes it through :meth:`Rolecall.reading`, which
@@ -56,9 +57,11 @@ from .pages import (
 )
 from .state import (
     CustomRoleRow,
+    DormantRow,
     RuleRow,
     custom_roles,
     delegation_rules,
+    dormant,
     restriction,
     restrictions,
 )
@@ -76,6 +79,7 @@ __all__ = [
     "AuditPage",
     "AuditSort",
     "CustomRoleRow",
+    "DormantRow",
     "HeldRole",
     "Level",
     "ManagedScope",
@@ -90,6 +94,7 @@ __all__ = [
     "custom_roles",
     "decode_cursor",
     "delegation_rules",
+    "dormant",
     "encode_cursor",
     "find_assignment",
     "find_grant",

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError
 from rolecall.core.governance import NotAllowedError
-from rolecall.core.reads import known_scopes, restrictions
+from rolecall.core.reads import dormant, known_scopes, restrictions
 
 from .. import authz
 from . import blueprint
@@ -19,7 +19,9 @@ ALL = "*"
 @blueprint.get("/plugins")
 def plugins() -> str:
     service = rc()
-    return render_template("console/plugins.html", plugins=service.plugins.plugins)
+    # Dormant rows name users and scopes anywhere: only the platform team's viewers see them.
+    waiting = dormant(service) if authz.can_view_team(service, viewer(), "platform") else []
+    return render_template("console/plugins.html", plugins=service.plugins.plugins, dormant=waiting)
 
 
 def _render_restrictions(
