@@ -671,12 +671,15 @@ class Rolecall:
     # ------------------------------------------------------------------ custom roles and rules
 
     def _administering(self, as_user: str | None, *, platform_only: bool) -> Guard | None:
-        """Custom roles take a platform or org admin; rule changes a platform admin."""
+        """Custom roles take ``platform.manage_custom_roles`` (platform and org admins) on some
+        scope; rule changes ``platform.manage_delegation_rules`` (platform admins)."""
         if as_user is None:
             return None
-        wanted = ("platform_admin",) if platform_only else ("platform_admin", "org_admin")
-        doing = "change delegation rules" if platform_only else "change custom roles"
-        return guards.holding_any(as_user, wanted, doing)
+        if platform_only:
+            return guards.holding_somewhere(
+                as_user, guards.MANAGE_DELEGATION_RULES, "change delegation rules"
+            )
+        return guards.holding_somewhere(as_user, guards.MANAGE_CUSTOM_ROLES, "change custom roles")
 
     def _define(
         self,
@@ -860,7 +863,7 @@ class Rolecall:
             if name != "*":
                 self.role(name)
         for kind in rule.scope_types:
-            if kind not in self.registry.scope_types:
+            if kind != "*" and kind not in self.registry.scope_types:
                 raise BadInputError(f"unknown scope type {kind!r}")
         return self._store_rule(rule.id, rule, actor, as_user)
 
@@ -915,9 +918,17 @@ class Rolecall:
         perms = list(dict.fromkeys(permissions))
         if not perms:
             raise BadInputError("a restriction needs at least one permission (or * for all)")
+        kind = self.registry.scopes.resolve(scope).type
+        reach = self.index.types_below(kind)
         for p in perms:
-            if p != ALL:
-                self.registry.permission(p)
+            if p == ALL:
+                continue
+            applies = self.registry.permission(p).scope_types
+            if not set(applies) & set(reach):
+                raise BadInputError(
+                    f"{p} applies at {', '.join(applies)} scopes, never on or below a {kind} "
+                    f"scope such as {scope}: a restriction of it there would deny nothing"
+                )
         exempt = [self.role(r).id for r in dict.fromkeys(exempt_roles)]
         reason = text(reason, "reason")
 
