@@ -676,10 +676,17 @@ class Rolecall:
         if as_user is None:
             return None
         if platform_only:
-            return guards.holding_somewhere(
+            guard = guards.holding_somewhere(
                 as_user, guards.MANAGE_DELEGATION_RULES, "change delegation rules"
             )
-        return guards.holding_somewhere(as_user, guards.MANAGE_CUSTOM_ROLES, "change custom roles")
+        else:
+            guard = guards.holding_somewhere(
+                as_user, guards.MANAGE_CUSTOM_ROLES, "change custom roles"
+            )
+        # Refused before anything else is looked at: someone who may not change these learns
+        # nothing from a validation error or a dry run. Decided again under the write lock.
+        guard(self.index)
+        return guard
 
     def _define(
         self,
@@ -790,13 +797,14 @@ class Rolecall:
             permissions=[p for p in current.permissions if p not in gone] + list(add),
         )
         closed = frozenset().union(*(self.registry.implied[p] for p in role.permissions))
+        guard = None
+        if as_user is not None and allowed is not None:
+            guard = guards.all_of(allowed, guards.changing_role(as_user, role_id, closed))
+            guard(self.index)  # a dry run shows holders: only to who could make the change
         impact = what_if_role_change(self.index, role_id, closed)
         if dry_run:
             return impact, self.revision
         retired = role_id in self.index.retired_roles
-        guard = None
-        if as_user is not None and allowed is not None:
-            guard = guards.all_of(allowed, guards.changing_role(as_user, role_id, closed))
         revision = self._define(
             role,
             action="role_edit",
@@ -814,6 +822,7 @@ class Rolecall:
         """Stop a custom role from being assigned; existing assignments keep working. As a
         user, it takes what an edit takes (see :meth:`edit_role`)."""
         actor = self._acting(actor, as_user)
+        guard = self._role_guard(as_user, role_id)
         role = self.index.custom_roles.get(role_id)
         if role is None:
             raise BadInputError(f"no custom role {role_id!r}")
@@ -824,7 +833,7 @@ class Rolecall:
             base=None,
             actor=actor,
             as_user=as_user,
-            guard=self._role_guard(as_user, role_id),
+            guard=guard,
         )
 
     def _role_guard(self, as_user: str | None, role_id: str) -> Guard | None:
@@ -838,6 +847,7 @@ class Rolecall:
     ) -> int:
         """Delete a custom role no assignment uses (a role in use can only be retired)."""
         actor = self._acting(actor, as_user)
+        guard = self._role_guard(as_user, role_id)
         if role_id not in self.index.custom_roles:
             raise BadInputError(f"no custom role {role_id!r}")
 
@@ -850,15 +860,14 @@ class Rolecall:
             session.execute(delete(CustomRole).where(CustomRole.id == role_id))
             audit.add("role_delete", role=role_id, details={"op": "role_drop", "id": role_id})
 
-        return self.writes.run(
-            actor, work, as_user=as_user, guard=self._role_guard(as_user, role_id)
-        ).revision
+        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
 
     def set_rule(
         self, rule: DelegationRule, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
         """Add a delegation rule, or replace the one with the same id (platform admins)."""
         actor = self._acting(actor, as_user)
+        self._administering(as_user, platform_only=True)  # refused before validation
         for name in (*rule.holders, *rule.assign, *rule.revoke):
             if name != "*":
                 self.role(name)
@@ -872,6 +881,7 @@ class Rolecall:
     ) -> int:
         """Switch a delegation rule off (platform admins)."""
         actor = self._acting(actor, as_user)
+        self._administering(as_user, platform_only=True)  # refused before validation
         if rule_id not in self.index.rules():
             raise BadInputError(f"no delegation rule {rule_id!r} is in force")
         return self._store_rule(rule_id, None, actor, as_user)
@@ -915,6 +925,8 @@ class Rolecall:
         ``platform.manage_restrictions`` on the scope (:func:`.governance.guards.restricting`)."""
         actor = self._acting(actor, as_user)
         key = self.registry.scopes.resolve(scope).key
+        if as_user is not None:
+            guards.restricting(as_user, key)(self.index)  # refused before validation
         perms = list(dict.fromkeys(permissions))
         if not perms:
             raise BadInputError("a restriction needs at least one permission (or * for all)")
