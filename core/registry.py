@@ -290,7 +290,10 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
         ),
         aliases=MappingProxyType(aliases),
         rules=MappingProxyType(rules),
-        scopes=ScopeResolver(scope_types.values()),
+        scopes=ScopeResolver(
+            scope_types.values(),
+            plugins={t: origins.owner("scope_type", t) for t in scope_types},
+        ),
     )
 
 
