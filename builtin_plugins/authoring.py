@@ -539,6 +539,8 @@ def register_roles() -> list[Role]:
             scope_types=("org",),
             permissions=(
                 "platform.manage_org_team",
+                "platform.manage_custom_roles",
+                "platform.remove_scopes",
                 "certificates.manage_program_credentials",
             ),
             includes=(

@@ -100,6 +100,14 @@ class ScopeType(_Record):
     pattern: Text
     example: Text
     parse: KeyParser
+    team_permission: PermissionId | None = None
+    """The permission that shows a scope's team (who holds which role there), checked on the
+    scope itself. ``None``, or a permission no loaded plugin registers: those who may view the
+    platform's team see it."""
+    org_wildcard: Annotated[str, StringConstraints(max_length=120)] | None = None
+    """For a type whose keys carry an org: a key pattern with ``{org}`` and a trailing ``*``
+    (``course-v1:{org}+*``) that bulk operations read as "every scope of this type in the org",
+    that is the org itself (one org-wide grant covering current and future scopes)."""
 
 
 class Permission(_Record):
@@ -207,9 +215,10 @@ class DelegationRule(_Record):
     """Who may assign and revoke which roles where.
 
     Holders of any of ``holders`` (on a scope or above it) may assign the roles in ``assign``
-    and revoke those in ``revoke`` (``"*"``: every role) on scopes of ``scope_types`` at or
-    below where they hold it. Rules only widen what is allowed; the guards (no escalation, last
-    admin, own admin role, sensitive roles) apply on top of every rule.
+    and revoke those in ``revoke`` (``"*"``: every role) on scopes of ``scope_types`` (``"*"``:
+    every scope type, those of plugins loaded later included) at or below where they hold it.
+    Rules only widen what is allowed; the guards (no escalation, last admin, own admin role,
+    sensitive roles) apply on top of every rule.
     """
 
     id: Name
@@ -217,7 +226,7 @@ class DelegationRule(_Record):
     holders: tuple[Name, ...] = Field(min_length=1)
     assign: tuple[str, ...] = ()
     revoke: tuple[str, ...] = ()
-    scope_types: tuple[Name, ...] = Field(min_length=1)
+    scope_types: tuple[Name | Literal["*"], ...] = Field(min_length=1)
 
     @field_validator("holders", "assign", "revoke", "scope_types")
     @classmethod
@@ -227,6 +236,10 @@ class DelegationRule(_Record):
     def covers(self, role: str, action: str) -> bool:
         listed = self.assign if action == "assign" else self.revoke
         return "*" in listed or role in listed
+
+    def applies_at(self, scope_type: str) -> bool:
+        """Whether the rule works on scopes of ``scope_type``."""
+        return "*" in self.scope_types or scope_type in self.scope_types
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,9 +247,8 @@ def _claim_rules(
             named = [n for n in (*rule.holders, *rule.assign, *rule.revoke) if n != "*"]
             what = "delegation rule"
             _require_known(what, rule.id, c.plugin, "names unknown role", named, roles)
-            _require_known(
-                what, rule.id, c.plugin, "names unknown scope type", rule.scope_types, scope_types
-            )
+            kinds = [k for k in rule.scope_types if k != "*"]
+            _require_known(what, rule.id, c.plugin, "names unknown scope type", kinds, scope_types)
     return rules
 
 

@@ -671,12 +671,22 @@ class Rolecall:
     # ------------------------------------------------------------------ custom roles and rules
 
     def _administering(self, as_user: str | None, *, platform_only: bool) -> Guard | None:
-        """Custom roles take a platform or org admin; rule changes a platform admin."""
+        """Custom roles take ``platform.manage_custom_roles`` (platform and org admins) on some
+        scope; rule changes ``platform.manage_delegation_rules`` (platform admins)."""
         if as_user is None:
             return None
-        wanted = ("platform_admin",) if platform_only else ("platform_admin", "org_admin")
-        doing = "change delegation rules" if platform_only else "change custom roles"
-        return guards.holding_any(as_user, wanted, doing)
+        if platform_only:
+            guard = guards.holding_somewhere(
+                as_user, guards.MANAGE_DELEGATION_RULES, "change delegation rules"
+            )
+        else:
+            guard = guards.holding_somewhere(
+                as_user, guards.MANAGE_CUSTOM_ROLES, "change custom roles"
+            )
+        # Refused before anything else is looked at: someone who may not change these learns
+        # nothing from a validation error or a dry run. Decided again under the write lock.
+        guard(self.index)
+        return guard
 
     def _define(
         self,
@@ -787,13 +797,14 @@ class Rolecall:
             permissions=[p for p in current.permissions if p not in gone] + list(add),
         )
         closed = frozenset().union(*(self.registry.implied[p] for p in role.permissions))
+        guard = None
+        if as_user is not None and allowed is not None:
+            guard = guards.all_of(allowed, guards.changing_role(as_user, role_id, closed))
+            guard(self.index)  # a dry run shows holders: only to who could make the change
         impact = what_if_role_change(self.index, role_id, closed)
         if dry_run:
             return impact, self.revision
         retired = role_id in self.index.retired_roles
-        guard = None
-        if as_user is not None and allowed is not None:
-            guard = guards.all_of(allowed, guards.changing_role(as_user, role_id, closed))
         revision = self._define(
             role,
             action="role_edit",
@@ -811,6 +822,7 @@ class Rolecall:
         """Stop a custom role from being assigned; existing assignments keep working. As a
         user, it takes what an edit takes (see :meth:`edit_role`)."""
         actor = self._acting(actor, as_user)
+        guard = self._role_guard(as_user, role_id)
         role = self.index.custom_roles.get(role_id)
         if role is None:
             raise BadInputError(f"no custom role {role_id!r}")
@@ -821,7 +833,7 @@ class Rolecall:
             base=None,
             actor=actor,
             as_user=as_user,
-            guard=self._role_guard(as_user, role_id),
+            guard=guard,
         )
 
     def _role_guard(self, as_user: str | None, role_id: str) -> Guard | None:
@@ -835,6 +847,7 @@ class Rolecall:
     ) -> int:
         """Delete a custom role no assignment uses (a role in use can only be retired)."""
         actor = self._acting(actor, as_user)
+        guard = self._role_guard(as_user, role_id)
         if role_id not in self.index.custom_roles:
             raise BadInputError(f"no custom role {role_id!r}")
 
@@ -847,20 +860,19 @@ class Rolecall:
             session.execute(delete(CustomRole).where(CustomRole.id == role_id))
             audit.add("role_delete", role=role_id, details={"op": "role_drop", "id": role_id})
 
-        return self.writes.run(
-            actor, work, as_user=as_user, guard=self._role_guard(as_user, role_id)
-        ).revision
+        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
 
     def set_rule(
         self, rule: DelegationRule, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
         """Add a delegation rule, or replace the one with the same id (platform admins)."""
         actor = self._acting(actor, as_user)
+        self._administering(as_user, platform_only=True)  # refused before validation
         for name in (*rule.holders, *rule.assign, *rule.revoke):
             if name != "*":
                 self.role(name)
         for kind in rule.scope_types:
-            if kind not in self.registry.scope_types:
+            if kind != "*" and kind not in self.registry.scope_types:
                 raise BadInputError(f"unknown scope type {kind!r}")
         return self._store_rule(rule.id, rule, actor, as_user)
 
@@ -869,6 +881,7 @@ class Rolecall:
     ) -> int:
         """Switch a delegation rule off (platform admins)."""
         actor = self._acting(actor, as_user)
+        self._administering(as_user, platform_only=True)  # refused before validation
         if rule_id not in self.index.rules():
             raise BadInputError(f"no delegation rule {rule_id!r} is in force")
         return self._store_rule(rule_id, None, actor, as_user)
@@ -912,12 +925,22 @@ class Rolecall:
         ``platform.manage_restrictions`` on the scope (:func:`.governance.guards.restricting`)."""
         actor = self._acting(actor, as_user)
         key = self.registry.scopes.resolve(scope).key
+        if as_user is not None:
+            guards.restricting(as_user, key)(self.index)  # refused before validation
         perms = list(dict.fromkeys(permissions))
         if not perms:
             raise BadInputError("a restriction needs at least one permission (or * for all)")
+        kind = self.registry.scopes.resolve(scope).type
+        reach = self.index.types_below(kind)
         for p in perms:
-            if p != ALL:
-                self.registry.permission(p)
+            if p == ALL:
+                continue
+            applies = self.registry.permission(p).scope_types
+            if not set(applies) & set(reach):
+                raise BadInputError(
+                    f"{p} applies at {', '.join(applies)} scopes, never on or below a {kind} "
+                    f"scope such as {scope}: a restriction of it there would deny nothing"
+                )
         exempt = [self.role(r).id for r in dict.fromkeys(exempt_roles)]
         reason = text(reason, "reason")
 

@@ -1,9 +1,10 @@
 """Who may see and change what in the console and the API: every decision is an engine check.
 
 Deny by default. A team (the roles held on a scope) is visible to whoever holds the scope type's
-view-team permission there, and changeable under the delegation rules (the service enforces
-them when a change is made ``as_user``). Scopes of a type with no view-team permission of its
-own (a plugin's, such as ``ccx``) are visible to those who may view the platform's team.
+view-team permission there (``ScopeType.team_permission``, declared by the plugin that registers
+the type), and changeable under the delegation rules (the service enforces them when a change is
+made ``as_user``). Scopes of a type that declares none, or whose permission is not registered
+now, are visible to those who may view the platform's team.
 """
 
 from __future__ import annotations
@@ -24,13 +25,6 @@ MANAGE_RESTRICTIONS = guards.MANAGE_RESTRICTIONS
 """Declared by the built-in platform plugin; the service decides restriction changes made as a
 user with it too."""
 
-TEAM_VIEW: dict[str, str] = {
-    "course": "courses.view_course_team",
-    "library": "content_libraries.view_library_team",
-    "org": "platform.view_org_team",
-    "platform": VIEW_PLATFORM_TEAM,
-}
-"""The permission that shows a scope's team, per scope type."""
 
 CONSOLE_PERMISSIONS = (
     Permission(
@@ -61,7 +55,8 @@ def scope_type(rc: Rolecall, scope: str) -> str:
 def team_view_permission(rc: Rolecall, scope: str) -> tuple[str, str]:
     """(permission, scope at which to check it) for viewing ``scope``'s team."""
     kind = scope_type(rc, scope)
-    permission = TEAM_VIEW.get(kind)
+    # Declared by the scope type (ScopeType.team_permission), a plugin's as a built-in's.
+    permission = rc.registry.scope_types[kind].team_permission
     if permission is None or permission not in rc.registry.permissions:
         return VIEW_PLATFORM_TEAM, PLATFORM
     return permission, scope

@@ -89,7 +89,7 @@ class Delegation:
 
     def _rules_for(self, action: str, role: str, scope_type: str) -> list[DelegationRule]:
         return [
-            r for r in self.rules.values() if r.covers(role, action) and scope_type in r.scope_types
+            r for r in self.rules.values() if r.covers(role, action) and r.applies_at(scope_type)
         ]
 
     def _able(

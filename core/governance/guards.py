@@ -16,15 +16,15 @@ through one of these.
 | scope removal | :func:`removing_scope` |
 | user retirement | :func:`retiring_user` |
 
-The permissions behind the last three (:data:`MANAGE_RESTRICTIONS`, :data:`REMOVE_SCOPES`,
-:data:`RETIRE_USERS`) are declared by the built-in ``platform`` plugin; platform admins hold
-them. Without that plugin nobody may make these changes as a user: an unknown permission
-allows nothing. The operator (a change made without ``as_user``) is not judged.
+The permissions these guards take beyond the delegation rules (:data:`MANAGE_CUSTOM_ROLES`,
+:data:`MANAGE_DELEGATION_RULES`, :data:`MANAGE_RESTRICTIONS`, :data:`REMOVE_SCOPES`,
+:data:`RETIRE_USERS`) are declared by the built-in ``platform`` plugin; platform admins hold them
+all, org admins hold the first. Without that plugin nobody may make these changes as a user: an
+unknown permission allows nothing. The operator (a change made without ``as_user``) is not judged.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Iterable
 
 from ..engine import Index
@@ -33,6 +33,10 @@ from .delegation import Delegation, NotAllowedError, Refusal
 
 Guard = Callable[[Index], None]
 
+MANAGE_CUSTOM_ROLES = "platform.manage_custom_roles"
+"""Create custom roles (and change them, with :func:`changing_role` on top)."""
+MANAGE_DELEGATION_RULES = "platform.manage_delegation_rules"
+"""Set and switch off delegation rules."""
 MANAGE_RESTRICTIONS = "platform.manage_restrictions"
 """Place, change and lift restrictions (checked on the platform: a restriction that denies
 everything on a scope must not keep its holders from lifting it)."""
@@ -71,23 +75,15 @@ def _require(index: Index, actor: str, permission: str, scope: str, doing: str) 
         )
 
 
-def holding_any(actor: str, roles: Collection[str], doing: str) -> Guard:
-    """``actor`` holding, unexpired, one of ``roles`` somewhere (custom roles take a
-    platform or org admin; delegation rules a platform admin)."""
+def holding_somewhere(actor: str, permission: str, doing: str) -> Guard:
+    """``actor`` able to exercise ``permission`` on at least one scope where it holds a role
+    (custom roles take :data:`MANAGE_CUSTOM_ROLES`, held by platform and org admins; delegation
+    rules :data:`MANAGE_DELEGATION_RULES`, held by platform admins)."""
 
     def guard(index: Index) -> None:
-        held = {
-            g.role
-            for cell in index.cells_of(actor).values()
-            for g in cell.grants
-            if g.expires_at is None or g.expires_at > time.time()
-        }
-        if not held & set(roles):
+        if not any(_may(index, actor, permission, key) for key in index.cells_of(actor)):
             raise NotAllowedError(
-                Refusal(
-                    "administration",
-                    f"{actor} may not {doing}: it takes {' or '.join(sorted(roles))}",
-                )
+                Refusal("administration", f"{actor} may not {doing}: it takes {permission}")
             )
 
     return guard
