@@ -11,8 +11,8 @@ It contributes, one hook each:
   ``teams.manage_membership`` (on a team);
 - ``register_roles``: ``teams_coordinator`` (on a course or an org: every team below it) and
   ``team_leader`` (on one team);
-- ``register_delegation_rules``: coordinators appoint team leaders; platform admins assign and
-  revoke both roles on courses, orgs and teams;
+- ``register_delegation_rules``: coordinators appoint team leaders (platform admins manage
+  every scope type already, through the built-in rule ``platform_admins_manage_everything``);
 - ``register_commands``: ``rolecall teams add TEAM...`` and ``rolecall teams show TEAM`` (in
   :mod:`rolecall_teams.commands`);
 - ``register_console_pages``: the page ``/console/plugins/teams``;
@@ -86,6 +86,9 @@ def register_scope_types() -> list[ScopeType]:
             pattern=f"{NAMESPACE}:ORG+COURSE+RUN{MARKER}SLUG",
             example=f"{NAMESPACE}:MITx+6.002x+2026_T1{MARKER}blue",
             parse=parse_team,
+            # Who sees a team's roles in the console and the API: its leaders and coordinators
+            # (and, through the course, whoever holds the permission above it).
+            team_permission="teams.view_team",
         )
     ]
 
@@ -156,15 +159,6 @@ def register_delegation_rules() -> list[DelegationRule]:
             assign=("team_leader",),
             revoke=("team_leader",),
             scope_types=("team",),
-        ),
-        DelegationRule(
-            id="platform_admins_manage_teams",
-            description="Platform admins may assign and revoke the teams roles on orgs, "
-            "courses and teams.",
-            holders=("platform_admin",),
-            assign=ROLES,
-            revoke=ROLES,
-            scope_types=("org", "course", "team"),
         ),
     ]
 

@@ -66,7 +66,7 @@ def test_the_plugin_uses_every_hook_and_lists_every_contribution(plugins: Plugin
         "scope_types": ["team"],
         "permissions": ["teams.create_teams", "teams.view_team", "teams.manage_membership"],
         "roles": ["teams_coordinator", "team_leader"],
-        "rules": ["teams_coordinators_appoint_leaders", "platform_admins_manage_teams"],
+        "rules": ["teams_coordinators_appoint_leaders"],
         "console_pages": ["teams"],
         "commands": ["teams"],
     }
@@ -115,6 +115,21 @@ def test_a_platform_admin_assigns_and_revokes_the_teams_roles(rc: Rolecall) -> N
     assert rc.check("lena", "teams.manage_membership", ELSEWHERE)
     rc.revoke("leo", "team_leader", BLUE, as_user="root")
     assert not rc.check("leo", "teams.view_team", BLUE)
+
+
+def test_a_teams_leaders_and_coordinators_see_who_holds_roles_on_it(rc: Rolecall) -> None:
+    token = {u: rc.accounts.create_token(u)[1] for u in ("leo", "cora", "lena")}
+    rc.assign("lena", "course_staff", OTHER_COURSE)
+    client = create_app(rc).test_client()
+
+    def team_of(user: str, key: str) -> int:
+        headers = {"Authorization": f"Bearer {token[user]}"}
+        return client.get(f"/api/v1/scopes/{key}/team", headers=headers).status_code
+
+    assert team_of("leo", BLUE) == 200
+    assert team_of("cora", RED) == 200
+    assert team_of("leo", RED) == 403
+    assert team_of("lena", BLUE) == 403
 
 
 # ---------------------------------------------------------------------------- the event hook
