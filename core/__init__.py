@@ -41,6 +41,7 @@ from .records import (
 from .registry import Contribution, Registry, build_registry
 from .scopes import ScopeResolver, split_key
 from .service import AuditRecord, GrantRow, Rolecall
+from .usernames import check_username, skeleton
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -76,6 +77,7 @@ __all__ = [
     "TeamMember",
     "TokenInfo",
     "build_registry",
+    "check_username",
     "echo_json",
     "echo_table",
     "hookimpl",
@@ -85,5 +87,6 @@ __all__ = [
     "org_wide",
     "plugins_of",
     "service_of",
+    "skeleton",
     "split_key",
 ]

@@ -69,6 +69,7 @@ from .storage.models import (
     StoredRule,
     User,
 )
+from .usernames import check_username, refuse_lookalikes
 
 log = logging.getLogger("rolecall.service")
 USERS = cast(Table, User.__table__)
@@ -196,14 +197,7 @@ def _placed(definition: Role, resolved: Scope) -> tuple[str, str]:
 
 
 def _username(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise BadInputError(f"a username must be non-empty text, not {show(name)}")
-    if len(name) > USERNAME_MAX or not name.isprintable() or _SPACE.search(name):
-        raise BadInputError(
-            f"username {show(name)} is not valid: at most {USERNAME_MAX} printable characters, "
-            "no spaces"
-        )
-    return name
+    return check_username(name)
 
 
 def _check_shared(row: GrantRow) -> None:
@@ -585,7 +579,11 @@ class Rolecall:
                     details={"email": email, "display_name": display, "active": True},
                 )
 
-        return self._write(actor, work, rows=len(rows))[0]
+        return self._write(actor, work, guard=self._no_lookalikes(rows), rows=len(rows))[0]
+
+    def _no_lookalikes(self, names: Iterable[str]) -> Callable[[], None]:
+        """Refuses, once the write lock is held, a new name that looks like a known one."""
+        return lambda: refuse_lookalikes(names, self.index.users, self.index.lookalike)
 
     def add_scopes(
         self, scopes: Iterable[str | tuple[str, str | None]], *, actor: str | None = None
@@ -1649,4 +1647,5 @@ class Rolecall:
                     },
                 )
 
-        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
+        guard = self._no_lookalikes(rows)
+        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()), guard=guard)[0]

@@ -29,6 +29,7 @@ from ..errors import BadInputError
 from ..records import DelegationRule, Role
 from ..registry import Registry
 from ..scopes import show
+from ..usernames import skeleton
 from .decisions import (
     AccessEntry,
     Contribution,
@@ -182,6 +183,7 @@ class Index:
         self.registry = registry
         self.revision = 0
         self.users: dict[str, UserRecord] = {}
+        self._skeletons: dict[str, str] | None = None  # made on first use by lookalike()
         self.scope_titles: dict[str, str | None] = {}
         self._role_perms: dict[str, frozenset[str]] = dict(registry.role_permissions)
         self._applies: dict[str, frozenset[str]] = {
@@ -275,6 +277,19 @@ class Index:
         active: bool = True,
     ) -> None:
         self.users[username] = UserRecord(self._intern(username), email, display_name, active)
+        if self._skeletons is not None:
+            self._skeletons.setdefault(skeleton(username), username)
+
+    def lookalike(self, name: str) -> str | None:
+        """A known user whose name is a look-alike of ``name`` but not ``name`` itself
+        (:func:`rolecall.core.usernames.skeleton`), or None."""
+        if self._skeletons is None:
+            found: dict[str, str] = {}
+            for known in self.users:
+                found.setdefault(skeleton(known), known)
+            self._skeletons = found
+        other = self._skeletons.get(skeleton(name))
+        return other if other is not None and other != name else None
 
     def add_scope(self, key: str, title: str | None = None) -> None:
         self._know(key)
