@@ -17,6 +17,7 @@ from .errors import (
     ScopeKeyError,
     StorageError,
 )
+from .governance import NotAllowedError
 from .governance.bulk import org_wide
 from .hookspecs import hookimpl
 from .plugins import (
@@ -56,6 +57,7 @@ __all__ = [
     "DelegationRule",
     "GrantInfo",
     "GrantRow",
+    "NotAllowedError",
     "ParsedKey",
     "Permission",
     "PluginError",
