@@ -1121,6 +1121,7 @@ class Index:
         else:
             summary = f"denied: no role {user} holds on {scope} or above it grants {permission}"
         misses: list[str] = []
+        about: tuple[str | None, ...] = ()  # the scope of each miss about a grant elsewhere
         if not allowed and applies and not contributions:
             misses.extend(
                 f"{g.role} on {g.scope} would grant it, but expired at "
@@ -1132,11 +1133,15 @@ class Index:
                 f"{role} on {key} is held but does not include {permission}"
                 for role, key in held_without
             )
-            misses.extend(self._elsewhere(user, permission, chain, cells))
+            local = len(misses)
+            elsewhere = self._elsewhere(user, permission, chain, cells)
+            misses.extend(text for text, _ in elsewhere)
+            about = (None,) * local + tuple(key for _, key in elsewhere)
             givers = self._roles_granting(permission, chain)
             if givers:
                 misses.append(f"roles that grant it here: {', '.join(givers)}")
-        return Decision(
+                about += (None,)
+        decision = Decision(
             allowed=allowed,
             user=user,
             permission=permission,
@@ -1147,11 +1152,15 @@ class Index:
             denied_by=denied_by,
             closest_misses=tuple(misses),
         )
+        if any(about):
+            decision.about_scopes(about)
+        return decision
 
     def _elsewhere(
         self, user: str, permission: str, chain: tuple[str, ...], cells: Mapping[str, Cell]
-    ) -> list[str]:
-        """Grants of ``permission`` the user holds off the chain, nearest relatives first."""
+    ) -> list[tuple[str, str]]:
+        """Grants of ``permission`` the user holds off the chain, nearest relatives first: (what
+        to say, the scope of the grant)."""
         ancestors = set(chain)
         near = []
         for key, cell in cells.items():
@@ -1164,7 +1173,7 @@ class Index:
                     near.append((-shared, key, grant.role))
         near.sort()
         return [
-            f"{role} on {key} grants it, but {key} is not {chain[0]} or above it"
+            (f"{role} on {key} grants it, but {key} is not {chain[0]} or above it", key)
             for _, key, role in near[:3]
         ]
 
