@@ -256,7 +256,7 @@ class Accounts:
                 row.changed_at = audit.at
                 audit.add("password_change", user=username)
 
-        return self.rc._write(actor, work)[0]
+        return self.rc.writes.run(actor, work).revision
 
     def has_password(self, username: str) -> bool:
         """Whether ``username`` has a console password (``make run`` sets one for the demo
@@ -310,7 +310,7 @@ class Accounts:
             audit.add("token_create", user=username, details={"token": row.id, "prefix": prefix})
             created.append(TokenInfo(row.id, username, prefix, label, audit.actor, audit.at, None))
 
-        self.rc._write(actor, work)
+        self.rc.writes.run(actor, work)
         return created[0], token
 
     def tokens(self, username: str | None = None) -> list[TokenInfo]:
@@ -337,7 +337,7 @@ class Accounts:
             owner = session.scalar(select(User.username).where(User.id == row.user_id))
             audit.add("token_revoke", user=owner, details={"token": token_id})
 
-        revision = self.rc._write(actor, work)[0]
+        revision = self.rc.writes.run(actor, work).revision
         with self._cache_lock:
             self._token_cache.clear()
         return revision
@@ -421,4 +421,4 @@ class Accounts:
                 session.add(Secret(name=name, value=value, created_at=audit.at))
             audit.add("secret_rotate", details={"name": name})
 
-        return self.rc._write(actor, work)[0]
+        return self.rc.writes.run(actor, work).revision

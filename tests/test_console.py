@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from rolecall.core import Rolecall
 from rolecall.core.accounts import ACCOUNT_CEILING, MAX_LOCK
-from rolecall.core.search import managed_scopes, search
+from rolecall.core.reads import managed_scopes, search
 from rolecall.webapp.app import create_app
 from rolecall.webapp.console.common import THROTTLE
 

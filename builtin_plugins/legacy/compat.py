@@ -99,7 +99,7 @@ class LegacyAPI:
         try:
             self.rc.grants(name)
         except BadInputError:
-            self._decide_assign(role, scope)
+            self._decide_assign(name, role, scope)
             email = getattr(user, "email", None)
             self.rc.add_user(
                 name,
@@ -108,9 +108,10 @@ class LegacyAPI:
             )
         return name
 
-    def _decide_assign(self, role: str, scope: str) -> None:
-        """Raise what :meth:`Rolecall.assign` would for giving ``role`` at ``scope`` (a role
-        that cannot be assigned there, a refusal by the delegation rules), whoever the user."""
+    def _decide_assign(self, name: str, role: str, scope: str) -> None:
+        """Raise what :meth:`Rolecall.assign` would for giving ``role`` at ``scope`` to the
+        new user ``name`` (a role that cannot be assigned there, a refusal by the delegation
+        rules), before the user is added."""
         definition = self.rc.role(role)
         kind = self.rc.registry.scopes.resolve(scope).type
         if kind not in definition.scope_types:
@@ -120,7 +121,7 @@ class LegacyAPI:
             )
         if self.as_user is not None:
             self.rc.sync()  # decide on the freshest grants, as the assignment itself does
-            refusal = self.rc.delegation().may_assign(self.as_user, definition.id, scope)
+            refusal = self.rc.delegation().may_assign(self.as_user, definition.id, scope, name)
             if refusal is not None:
                 raise NotAllowedError(refusal)
 
