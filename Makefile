@@ -8,7 +8,7 @@ ROLECALL_TEST_POSTGRES_URL ?= postgresql+psycopg://rolecall:rolecall@127.0.0.1:5
 
 .PHONY: run test lint typecheck unit services browser clean
 
-$(STAMP): pyproject.toml plugins/ccx/pyproject.toml
+$(STAMP): pyproject.toml plugins/ccx/pyproject.toml plugins/teams/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
@@ -19,7 +19,8 @@ run: $(STAMP)
 	@$(BIN)/python scripts/console-login.py
 	@$(BIN)/rolecall serve --host 127.0.0.1 --port 5000
 
-## test: install what the tests need and run linters, type checks and the whole suite
+## test: install what the tests need and run linters, type checks and the whole suite (the
+## example plugins' own tests, plugins/teams/tests, included)
 test: $(STAMP) lint typecheck unit
 
 lint: $(STAMP)
@@ -41,4 +42,5 @@ unit: $(STAMP) services browser
 	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' $(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info plugins/ccx/build plugins/ccx/*.egg-info
+	rm -rf $(VENV) build *.egg-info plugins/ccx/build plugins/ccx/*.egg-info \
+		plugins/teams/build plugins/teams/*.egg-info

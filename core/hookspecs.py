@@ -141,6 +141,34 @@ def register_commands() -> Iterable[click.Command]:  # type: ignore[empty-body]
 
 
 @_spec
+@_registry
+def register_console_pages() -> Iterable[ConsolePage]:  # type: ignore[empty-body]
+    """Pages this plugin adds to the console, each shown to the holders of its permission.
+
+    A registry hook: called once, when the plugins are loaded (never on the check path). A
+    page whose permission no plugin registers, or whose ``scope`` does not parse, skips the
+    plugin like any other unknown reference. ``render`` is called on each visit and returns
+    plain text or a mapping of text and tables (see :class:`ConsolePage`); the console escapes
+    what it shows, so a plugin never writes HTML.
+
+    Example (the ``ccx`` plugin)::
+
+        from rolecall.core import ConsolePage, hookimpl
+
+        def coaches(viewer, rolecall):
+            course = "course-v1:MITx+6.002x+2026_T1"
+            rows = [[u] for u in rolecall.who_can("ccx.create_ccx", course)]
+            return {"tables": [{"caption": "Coaches", "headers": ["user"], "rows": rows}]}
+
+        @hookimpl
+        def register_console_pages():
+            return [ConsolePage(id="ccx", title="Custom courses",
+                                description="Coaches and seats.",
+                                permission="ccx.create_ccx", render=coaches)]
+    """
+
+
+@_spec
 def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
     """Called after an assignment change is committed (the ``rolecall`` argument is the service
     object that made it). Exceptions are logged and never undo or block the change.
@@ -170,28 +198,3 @@ def registry_hook_records() -> dict[str, type]:
         spec.__name__: typing.get_args(typing.get_type_hints(spec, names)["return"])[0]
         for spec in _registry_specs
     }
-
-
-@_spec
-def register_console_pages() -> Iterable[ConsolePage]:  # type: ignore[empty-body]
-    """Pages this plugin adds to the console, each shown to the holders of its permission.
-
-    Called once per web application, when its console is set up (never on the check path).
-    ``render`` returns plain text or a mapping of text and tables (see :class:`ConsolePage`);
-    the console escapes what it shows, so a plugin never writes HTML.
-
-    Example (the ``ccx`` plugin)::
-
-        from rolecall.core import ConsolePage, hookimpl
-
-        def coaches(viewer, rolecall):
-            course = "course-v1:MITx+6.002x+2026_T1"
-            rows = [[u] for u in rolecall.who_can("ccx.create_ccx", course)]
-            return {"tables": [{"caption": "Coaches", "headers": ["user"], "rows": rows}]}
-
-        @hookimpl
-        def register_console_pages():
-            return [ConsolePage(id="ccx", title="Custom courses",
-                                description="Coaches and seats.",
-                                permission="ccx.create_ccx", render=coaches)]
-    """

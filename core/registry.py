@@ -7,7 +7,8 @@ the plugin(s) and the offending id:
 - a duplicate id (or scope key namespace, or role alias) across plugins names both plugins;
 - a permission that implies an unknown permission, or an implication cycle;
 - a role that uses an unknown permission, includes an unknown role, or an inclusion cycle;
-- a permission or role naming an unknown scope type.
+- a permission or role naming an unknown scope type;
+- a console page needing an unknown permission, or shown at a scope that does not parse.
 
 Implications are closed transitively here, so the engine never walks them at check time.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .errors import BadInputError, RegistryError
-from .records import DelegationRule, Permission, Role, ScopeType
+from .records import ConsolePage, DelegationRule, Permission, Role, ScopeType
 from .scopes import ScopeResolver, show
 
 
@@ -33,6 +34,7 @@ class Contribution:
     permissions: tuple[Permission, ...] = ()
     roles: tuple[Role, ...] = ()
     rules: tuple[DelegationRule, ...] = ()
+    console_pages: tuple[ConsolePage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Registry:
     rules: Mapping[str, DelegationRule]
     """The plugins' default delegation rules, by id."""
     scopes: ScopeResolver = field(compare=False)
+    console_pages: Mapping[str, ConsolePage] = field(default_factory=dict)
+    """The pages plugins add to the console, by id (``origin["console_page:<id>"]`` names the
+    plugin)."""
 
     def role(self, name: str) -> Role:
         """The role called ``name`` (its id or an alias); :class:`BadInputError` if none."""
@@ -96,6 +101,7 @@ class Registry:
             "permissions": [],
             "roles": [],
             "rules": [],
+            "console_pages": [],
         }
         for key, owner in self.origin.items():
             if owner == plugin:
@@ -246,6 +252,36 @@ def _claim_rules(
     return rules
 
 
+def _claim_pages(
+    contributions: Sequence[Contribution],
+    permissions: Container[str],
+    scopes: ScopeResolver,
+    origins: _Origins,
+) -> dict[str, ConsolePage]:
+    """Console pages by id: each needs a registered permission, and its scope, when it names
+    one, must parse (a page nobody could ever open is refused, not shown as 403 to all)."""
+    pages: dict[str, ConsolePage] = {}
+    for c in contributions:
+        for page in c.console_pages:
+            origins.claim("console_page", page.id, c.plugin, "console page")
+            pages[page.id] = page
+            what = "console page"
+            _require_known(
+                what, page.id, c.plugin, "needs unknown permission", [page.permission], permissions
+            )
+            if page.scope is not None:
+                try:
+                    scopes.resolve(page.scope)
+                except BadInputError as exc:
+                    raise RegistryError(
+                        f"console page {page.id!r} (plugin {c.plugin!r}) is shown at scope "
+                        f"{show(page.scope)}, which does not parse: {exc}",
+                        plugins=(c.plugin,),
+                        item=page.id,
+                    ) from None
+    return pages
+
+
 def _role_permissions(
     roles: Mapping[str, Role], implied: Mapping[str, frozenset[str]], everything: frozenset[str]
 ) -> dict[str, frozenset[str]]:
@@ -266,8 +302,9 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
 
     The stages, each failing with one :class:`RegistryError`: claim every id (duplicates),
     check the permissions' references and implication cycles, the roles' references and
-    inclusion cycles, the delegation rules, the roles' ``revocable_by``; then close the
-    implications and the roles' permission sets and build.
+    inclusion cycles, the delegation rules, the roles' ``revocable_by``, the console pages'
+    permissions and scopes; then close the implications and the roles' permission sets and
+    build.
     """
     origins = _Origins(contributions)
     scope_types, permissions, roles, aliases = _claim_records(contributions, origins)
@@ -278,6 +315,11 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
     for r in roles.values():
         plugin = origins.owner("role", r.id)
         _require_known("role", r.id, plugin, "is revocable by unknown role", r.revocable_by, roles)
+    scopes = ScopeResolver(
+        scope_types.values(),
+        plugins={t: origins.owner("scope_type", t) for t in scope_types},
+    )
+    pages = _claim_pages(contributions, permissions, scopes, origins)
     return Registry(
         scope_types=MappingProxyType(scope_types),
         permissions=MappingProxyType(permissions),
@@ -289,7 +331,8 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
         ),
         aliases=MappingProxyType(aliases),
         rules=MappingProxyType(rules),
-        scopes=ScopeResolver(scope_types.values()),
+        scopes=scopes,
+        console_pages=MappingProxyType(pages),
     )
 
 

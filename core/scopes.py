@@ -9,7 +9,7 @@ no database is read.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .errors import ScopeKeyError
 from .records import ParsedKey, Scope, ScopeType
@@ -54,13 +54,25 @@ def split_key(key: str, prefix: str, separator: str, names: tuple[str, ...]) -> 
     return dict(zip(names, parts, strict=True))
 
 
+class _ParentError(ScopeKeyError):
+    """A parent a scope type's parser derived does not parse (``key`` is the child)."""
+
+
 class ScopeResolver:
     """Parses and caches scope keys for a fixed set of scope types."""
 
-    def __init__(self, scope_types: Iterable[ScopeType], cache_size: int = 200_000) -> None:
+    def __init__(
+        self,
+        scope_types: Iterable[ScopeType],
+        cache_size: int = 200_000,
+        *,
+        plugins: Mapping[str, str] | None = None,
+    ) -> None:
         self._by_namespace = {t.namespace: t for t in scope_types}
         self._cache: dict[str, Scope] = {}
         self._cache_size = cache_size
+        self._plugins = dict(plugins or {})
+        """Scope type id -> the plugin that registered it, named in errors its parser causes."""
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -73,7 +85,12 @@ class ScopeResolver:
         except TypeError:  # unhashable: certainly not a key
             scope = None
         if scope is None:
-            scope = self._parse(key, depth=0)
+            try:
+                scope = self._parse(key, depth=0)
+            except _ParentError as exc:
+                # An ancestor a parser derived does not parse: name the key asked about.
+                reason = exc.reason if exc.key == key else f"scope key {show(key)}: {exc.reason}"
+                raise ScopeKeyError(key, reason) from exc
         return scope
 
     def chain(self, key: str) -> tuple[str, ...]:
@@ -102,13 +119,34 @@ class ScopeResolver:
                 f"malformed {scope_type.id} key {show(key)}: {exc}; expected "
                 f"{scope_type.pattern}, for example {scope_type.example}",
             ) from None
+        except Exception as exc:
+            # A bug in the plugin's parser, not bad input: one line naming the plugin (the
+            # traceback stays chained, for `--debug`).
+            raise ScopeKeyError(
+                key,
+                f"the {self._parser(scope_type)} failed on {show(key)}: "
+                f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
+            ) from exc
         if not isinstance(parsed, ParsedKey):
             raise ScopeKeyError(
-                key, f"the {scope_type.id} parser returned {type(parsed).__name__}, not ParsedKey"
+                key,
+                f"the {self._parser(scope_type)} returned {type(parsed).__name__} for "
+                f"{show(key)}, not ParsedKey",
             )
         chain: tuple[str, ...] = (key,)
         if parsed.parent is not None:
-            parent = self._cache.get(parsed.parent) or self._parse(parsed.parent, depth + 1)
+            parent = self._cache.get(parsed.parent)
+            if parent is None:
+                try:
+                    parent = self._parse(parsed.parent, depth + 1)
+                except _ParentError:
+                    raise  # a parser further up the chain is named already
+                except ScopeKeyError as exc:
+                    raise _ParentError(
+                        key,
+                        f"the {self._parser(scope_type)} gives {show(key)} the parent "
+                        f"{show(parsed.parent)}, which is not a valid key ({exc.reason})",
+                    ) from exc
             chain += parent.chain
         scope = Scope(key=key, type=scope_type.id, fields=dict(parsed.fields), chain=chain)
         if len(self._cache) >= self._cache_size:
@@ -116,6 +154,11 @@ class ScopeResolver:
             self._cache.clear()
         self._cache[key] = scope
         return scope
+
+    def _parser(self, scope_type: ScopeType) -> str:
+        """``team parser (plugin 'teams')``, for errors a parser causes."""
+        plugin = self._plugins.get(scope_type.id)
+        return f"{scope_type.id} parser" + (f" (plugin {plugin!r})" if plugin else "")
 
     def _unknown_message(self, key: str) -> str:
         examples = ", ".join(t.example for t in self._by_namespace.values())

@@ -396,3 +396,9 @@ def test_every_change_needs_the_csrf_token(admin: FlaskClient) -> None:
     )
     assert response.status_code == 400
     assert "eddie" in admin.get(f"/console/scopes/{CIRCUITS}").text.split("Other users")[0]
+
+
+def test_the_plugins_page_lists_console_pages_and_commands(admin: FlaskClient) -> None:
+    html = admin.get("/console/plugins").text
+    assert "<strong>console pages:</strong> ccx" in html
+    assert "<strong>commands:</strong> serve" in html

@@ -181,6 +181,15 @@ def test_a_grant_that_frees_the_grantee_from_a_lock_takes_an_exempt_actor(rc: Ro
     assert not rc.check("grace", "survey.edit", C1)
 
 
+def test_a_bulk_grant_that_frees_the_grantee_from_a_lock_is_refused(rc: Rolecall) -> None:
+    rc.restrict(C1, ["survey.edit"], exempt_roles=["survey_warden"], reason="exam")
+    rc.assign("grace", "survey_editor", C1)
+    result = rc.bulk("assign", "survey_warden", ["grace", "eddie"], [C1], as_user="lena")
+    assert {r.user: r.status for r in result.rows} == {"grace": "not_allowed", "eddie": "ok"}
+    assert not result.applied
+    assert not rc.check("grace", "survey.edit", C1)
+
+
 def test_an_exempt_role_that_frees_nothing_may_be_given(rc: Rolecall) -> None:
     rc.restrict(C1, ["survey.edit"], exempt_roles=["survey_warden"], reason="exam")
     rc.assign("eddie", "survey_warden", C1, as_user="lena")

@@ -42,7 +42,7 @@ def _run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheels")
-    for project in (REPO, REPO / "plugins" / "ccx"):
+    for project in (REPO, REPO / "plugins" / "ccx", REPO / "plugins" / "teams"):
         _run(
             sys.executable,
             "-m",
@@ -164,7 +164,29 @@ def test_installing_the_ccx_distribution_makes_it_appear(
     ]
 
 
-def test_nothing_in_rolecall_imports_the_ccx_plugin() -> None:
+def test_installing_the_teams_distribution_makes_it_appear_with_every_contribution(
+    fresh_env: Path, wheels: Path, tmp_path: Path
+) -> None:
+    teams_wheel = next(wheels.glob("rolecall_teams-*.whl"))
+    target = tmp_path / "site"
+    _run(
+        fresh_env / "bin" / "pip", "install", "--quiet", "--no-deps", "--target", target,
+        teams_wheel,
+    )  # fmt: skip
+    env = {"PYTHONPATH": str(target), "ROLECALL_STRICT_PLUGINS": "1"}
+    rolecall = fresh_env / "bin" / "rolecall"
+    plugins = json.loads(_run(rolecall, "plugins", "--json", env=env, cwd=tmp_path))
+    teams = next(p for p in plugins if p["name"] == "teams")
+    assert teams["distribution"] == "rolecall-teams"
+    assert teams["entry_point"] == "teams = rolecall_teams"
+    assert teams["contributes"]["console_pages"] == ["teams"]
+    assert teams["contributes"]["commands"] == ["teams"]
+    key = "team-v1:MITx+6.002x+2026_T1+team@blue"
+    parsed = json.loads(_run(rolecall, "scope", "parse", key, "--json", env=env, cwd=tmp_path))
+    assert parsed["chain"] == [key, "course-v1:MITx+6.002x+2026_T1", "org:MITx", "platform"]
+
+
+def test_nothing_in_rolecall_imports_the_example_plugins() -> None:
     sources = [
         *REPO.glob("core/**/*.py"),
         *REPO.glob("builtin_plugins/**/*.py"),
@@ -172,6 +194,7 @@ def test_nothing_in_rolecall_imports_the_ccx_plugin() -> None:
     ]
     assert sources
     assert not [p for p in sources if "rolecall_ccx" in p.read_text()]
+    assert not [p for p in sources if "rolecall_teams" in p.read_text()]
 
 
 def test_installed_cli_survives_a_broken_plugin(fresh_env: Path, tmp_path: Path) -> None:

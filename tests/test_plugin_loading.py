@@ -24,6 +24,7 @@ import pytest
 from rolecall.builtin_plugins import BUILTIN_PLUGINS
 from rolecall.core import (
     ENTRY_POINT_GROUP,
+    ConsolePage,
     Permission,
     PluginError,
     PluginInfo,
@@ -233,6 +234,7 @@ def test_good_plugin_is_loaded_with_its_details(
         "permissions": ["good.view"],
         "roles": ["good_viewer"],
         "rules": [],
+        "console_pages": [],
         "commands": [],
     }
     assert info.as_dict()["entry_point"] == f"good = {module}"
@@ -1001,4 +1003,61 @@ def test_the_registry_hooks_and_their_record_types_come_from_the_hookspecs() -> 
     assert tuple(records) == hookspecs.REGISTRY_HOOKS
     assert records["register_permissions"] is Permission
     assert records["register_commands"] is click.Command
-    assert "register_console_pages" not in records  # called per web application, not at load
+    assert records["register_console_pages"] is ConsolePage  # collected and checked at load
+
+
+class _PagePlugin:
+    """A permission and a console page that needs ``needs``."""
+
+    def __init__(self, needs: str) -> None:
+        self.needs = needs
+
+    @hookimpl
+    def register_permissions(self) -> list[Permission]:
+        return [_permission("pages.view")]
+
+    @hookimpl
+    def register_console_pages(self) -> list[ConsolePage]:
+        return [
+            ConsolePage(
+                id="pages",
+                title="Pages",
+                description="A page.",
+                permission=self.needs,
+                render=lambda viewer, rolecall: "hello",
+            )
+        ]
+
+
+def test_a_console_page_is_a_contribution_checked_and_listed_at_load() -> None:
+    only_platform = PluginSettings(disabled=frozenset(BUILTIN_PLUGINS) - {"platform"})
+    plugins = _load_plugins(
+        only_platform, entry_points=[], extra={"pages": _PagePlugin("pages.view")}
+    )
+    info = only(plugins.info("pages"))
+    assert info.status == "loaded"
+    assert info.contributes["console_pages"] == ["pages"]
+    assert list(plugins.registry.console_pages) == ["pages"]
+
+
+def test_a_console_page_needing_an_unregistered_permission_skips_its_plugin() -> None:
+    only_platform = PluginSettings(disabled=frozenset(BUILTIN_PLUGINS) - {"platform"})
+    plugins = _load_plugins(
+        only_platform,
+        entry_points=[],
+        extra={"pages": _PagePlugin("pages.viwe"), "fine": _TwoImplementations()},
+    )
+    info = only(plugins.info("pages"))
+    assert info.status == "failed"
+    assert (
+        info.error == "console page 'pages' (plugin 'pages') needs unknown permission 'pages.viwe'"
+    )
+    assert plugins.registry.console_pages == {}
+    assert "pages.view" not in plugins.registry.permissions
+    assert only(plugins.info("fine")).status == "loaded"
+    with pytest.raises(PluginError, match=r"needs unknown permission 'pages\.viwe'"):
+        _load_plugins(
+            PluginSettings(strict=True, disabled=only_platform.disabled),
+            entry_points=[],
+            extra={"pages": _PagePlugin("pages.viwe")},
+        )

@@ -16,7 +16,7 @@ hours are expired when checked and those expiring after 4 or 5 hours are not.
 from __future__ import annotations
 
 import time as real_time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +57,13 @@ CHECK_AT = 3
 
 
 # --- the naive reference ----------------------------------------------------------------------
+
+
+def _never_applies(rc: Rolecall, scope: str, listed: Iterable[str]) -> bool:
+    """Whether a permission of ``listed`` can never apply on or below ``scope``: such a
+    restriction is bad input."""
+    below = set(rc.index.types_below(rc.registry.scopes.resolve(scope).type))
+    return any(p != "*" and not set(rc.registry.permissions[p].scope_types) & below for p in listed)
 
 
 def scope_type(key: str) -> str:
@@ -341,6 +348,10 @@ def run(rc: Rolecall, ref: Reference, ops: list[tuple[Any, ...]], now: datetime)
                     rc.revoke(USERS[pick % len(USERS)], next(iter(ref.roles)), scope)
         elif kind == "restrict":
             _, scope, listed, exempt = op
+            if _never_applies(rc, scope, listed):
+                with pytest.raises(BadInputError, match="would deny nothing"):
+                    rc.restrict(scope, list(listed), exempt_roles=list(exempt))
+                continue
             rc.restrict(scope, list(listed), exempt_roles=list(exempt))
             ref.restrictions = [r for r in ref.restrictions if r[0] != scope]
             ref.restrictions.append((scope, list(listed), list(exempt)))

@@ -119,7 +119,8 @@ def test_the_cli_lists_custom_roles_rules_and_restrictions_as_the_read_layer_doe
     )
 
     assert _cli_json(base, "custom-roles", "list") == [
-        {**row.role.model_dump(mode="json"), "retired": row.retired} for row in custom_roles(rc)
+        {**row.role.model_dump(mode="json"), "retired": row.retired, "missing": list(row.missing)}
+        for row in custom_roles(rc)
     ]
     assert _cli_json(base, "restrictions") == [r.model_dump(mode="json") for r in restrictions(rc)]
     rules = _cli_json(base, "rules", "list")

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from rolecall.builtin_plugins.platform import register_scope_types
 from rolecall.core import (
     BadInputError,
+    ConsolePage,
     Contribution,
     DelegationRule,
     ParsedKey,
@@ -272,24 +273,28 @@ def test_contributed_by_lists_each_plugins_ids_by_kind() -> None:
         "permissions": ["alpha.a", "alpha.b"],
         "roles": ["alpha_role"],
         "rules": [],
+        "console_pages": [],
     }
     assert registry.contributed_by("beta") == {
         "scope_types": [],
         "permissions": ["beta.c"],
         "roles": [],
         "rules": [],
+        "console_pages": [],
     }
     assert registry.contributed_by("platform") == {
         "scope_types": ["platform", "org", "course", "library"],
         "permissions": [],
         "roles": [],
         "rules": [],
+        "console_pages": [],
     }
     assert registry.contributed_by("nobody") == {
         "scope_types": [],
         "permissions": [],
         "roles": [],
         "rules": [],
+        "console_pages": [],
     }
 
 
@@ -747,3 +752,60 @@ def test_permission_factory_without_a_namespace_or_an_area() -> None:
         make("plain", "T", "D", "Area")  # no namespace: not a dotted id
     with pytest.raises(TypeError, match="needs an area"):
         make("a.b", "T", "D")
+
+
+# --- console pages -------------------------------------------------------------------------
+
+
+def page(page_id: str, permission: str, scope: str | None = None) -> ConsolePage:
+    return ConsolePage(
+        id=page_id,
+        title=f"Title of {page_id}",
+        description=f"Description of {page_id}.",
+        permission=permission,
+        render=lambda viewer, rolecall: "text",
+        scope=scope,
+    )
+
+
+def test_console_pages_are_in_the_registry_with_their_plugin() -> None:
+    notes = page("notes", "alpha.a", scope="course-v1:MITx+6.002x+2026_T1")
+    registry = build(
+        Contribution(plugin="alpha", permissions=(perm("alpha.a"),), console_pages=(notes,))
+    )
+    assert registry.console_pages == {"notes": notes}
+    assert registry.origin["console_page:notes"] == "alpha"
+    assert registry.contributed_by("alpha")["console_pages"] == ["notes"]
+
+
+def test_a_console_page_needing_an_unknown_permission_is_refused() -> None:
+    error = fails(
+        Contribution(plugin="alpha", permissions=(perm("alpha.a"),)),
+        Contribution(plugin="beta", console_pages=(page("beta_page", "alpha.b"),)),
+        match=r"console page 'beta_page' \(plugin 'beta'\) needs unknown permission 'alpha.b'",
+    )
+    assert error.culprit == "beta"
+
+
+def test_a_console_page_at_a_scope_that_does_not_parse_is_refused() -> None:
+    error = fails(
+        Contribution(
+            plugin="alpha",
+            permissions=(perm("alpha.a"),),
+            console_pages=(page("alpha_page", "alpha.a", scope="course-v1:MITx"),),
+        ),
+        match=r"console page 'alpha_page' \(plugin 'alpha'\) is shown at scope "
+        r"'course-v1:MITx', which does not parse: malformed course key .*",
+    )
+    assert error.culprit == "alpha"
+
+
+def test_two_plugins_adding_the_same_console_page_are_both_named() -> None:
+    error = fails(
+        Contribution(
+            plugin="alpha", permissions=(perm("alpha.a"),), console_pages=(page("p", "alpha.a"),)
+        ),
+        Contribution(plugin="beta", console_pages=(page("p", "alpha.a"),)),
+        match=r"duplicate console page 'p': registered by plugins 'alpha' and 'beta'",
+    )
+    assert error.culprit == "beta"

@@ -11,11 +11,21 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import load_only
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rolecall.builtin_plugins.platform import register_scope_types
-from rolecall.core import BadInputError, Scope, ScopeKeyError, ScopeResolver, split_key
+from rolecall.core import (
+    BadInputError,
+    ParsedKey,
+    Scope,
+    ScopeKeyError,
+    ScopeResolver,
+    ScopeType,
+    hookimpl,
+    split_key,
+)
 
 CCX_DIR = Path(__file__).parents[1] / "plugins" / "ccx"
 
@@ -486,3 +496,90 @@ def test_valid_course_keys_round_trip_their_fields(org: str, course: str, run: s
 def test_a_huge_integer_key_is_a_scope_key_error(resolver: ScopeResolver) -> None:
     with pytest.raises(ScopeKeyError, match=r"^a scope key must be text, not int$"):
         resolver.resolve(10**5000)  # type: ignore[arg-type]
+
+
+# --- a plugin's parser that fails -----------------------------------------------------------
+
+
+class _FaultyParsers:
+    """Scope types whose parsers misbehave: ``crash`` raises a TypeError on keys ending in
+    ``!``; ``orphan`` gives every key a parent no scope type knows; ``stray`` a parent that is
+    an ``orphan`` key."""
+
+    @staticmethod
+    def _crash(key: str) -> ParsedKey:
+        if key.endswith("!"):
+            raise TypeError("'NoneType' object is not subscriptable")
+        return ParsedKey(fields={}, parent="platform")
+
+    @staticmethod
+    def _orphan(key: str) -> ParsedKey:
+        return ParsedKey(fields={}, parent="nowhere:" + key.split(":", 1)[1])
+
+    @staticmethod
+    def _stray(key: str) -> ParsedKey:
+        return ParsedKey(fields={}, parent="orphan:" + key.split(":", 1)[1])
+
+    @hookimpl
+    def register_scope_types(self) -> list[ScopeType]:
+        return [
+            ScopeType(
+                id=name,
+                title=name.title(),
+                description=f"A {name} scope.",
+                namespace=name,
+                pattern=f"{name}:X",
+                example=f"{name}:x",
+                parse=parse,
+            )
+            for name, parse in (
+                ("crash", self._crash),
+                ("orphan", self._orphan),
+                ("stray", self._stray),
+            )
+        ]
+
+
+@pytest.fixture(scope="module")
+def faulty() -> ScopeResolver:
+    return load_only(faulty=_FaultyParsers()).registry.scopes
+
+
+def test_a_parser_raising_something_else_than_value_error_names_its_plugin(
+    faulty: ScopeResolver,
+) -> None:
+    assert faulty.resolve("crash:fine").chain == ("crash:fine", "platform")
+    with pytest.raises(ScopeKeyError) as caught:
+        faulty.resolve("crash:boom!")
+    assert str(caught.value) == (
+        "the crash parser (plugin 'faulty') failed on 'crash:boom!': "
+        "TypeError: 'NoneType' object is not subscriptable"
+    )
+    assert caught.value.key == "crash:boom!"
+    assert isinstance(caught.value.__cause__, TypeError)  # kept for --debug
+
+
+def test_an_unknown_parent_names_the_key_asked_about_and_the_plugin(
+    faulty: ScopeResolver,
+) -> None:
+    with pytest.raises(ScopeKeyError) as caught:
+        faulty.resolve("orphan:x")
+    assert type(caught.value) is ScopeKeyError
+    assert caught.value.key == "orphan:x"
+    assert str(caught.value).startswith(
+        "the orphan parser (plugin 'faulty') gives 'orphan:x' the parent 'nowhere:x', which is "
+        "not a valid key (unknown scope key 'nowhere:x': "
+    )
+
+
+def test_a_bad_parent_further_up_names_the_key_asked_about_and_the_plugin_at_fault(
+    faulty: ScopeResolver,
+) -> None:
+    with pytest.raises(ScopeKeyError) as caught:
+        faulty.resolve("stray:x")
+    assert type(caught.value) is ScopeKeyError
+    assert caught.value.key == "stray:x"
+    assert str(caught.value).startswith(
+        "scope key 'stray:x': the orphan parser (plugin 'faulty') gives 'orphan:x' the parent "
+        "'nowhere:x', which is not a valid key"
+    )

@@ -374,6 +374,11 @@ def set_up(rc: Rolecall, ops: list[tuple[Any, ...]]) -> None:
                 rc.assign(user, role_id, scope, expires_at=soon)
         else:
             _, scope, listed, exempt = op
+            below = set(rc.index.types_below(rc.registry.scopes.resolve(scope).type))
+            if any(
+                p != "*" and not set(rc.registry.permissions[p].scope_types) & below for p in listed
+            ):
+                continue  # a restriction that could never apply there is bad input
             rc.restrict(scope, listed, exempt_roles=exempt)
 
 

@@ -19,8 +19,14 @@ from .authz import CONSOLE_PERMISSIONS
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the console and the REST API (a threaded WSGI server; put it behind a proxy, or
-    run ``rolecall.webapp.wsgi:app`` under gunicorn, for production)."""
+    run ``rolecall.webapp.wsgi:app`` under gunicorn, for production). Its log (standard error)
+    carries the traceback of every logged exception: a failing console page, an API 500, an
+    ``assignment_changed`` hook that raised."""
+    from rolecall.core.cli.main import log_tracebacks
+
     from .app import create_app
+
+    log_tracebacks()
 
     database = ctx.find_root().params.get("database")  # the group's --database option
     app = create_app(database=database)

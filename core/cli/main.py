@@ -2,14 +2,19 @@
 
 Exit status: 0 on success, 1 for a negative answer (``check`` denied), 2 for bad input or a
 configuration error, 3 for a change the delegation rules refuse (``--as``), 4 when the database
-fails or cannot be reached (nothing was written); errors are one line on standard error, never a
-traceback.
+fails or cannot be reached (nothing was written), 5 for an unexpected failure: a plugin's own
+exception (the line names the plugin) or a bug. Errors are one line on standard error, never a
+traceback, unless ``--debug`` (or ``ROLECALL_DEBUG=1``) asks for the traceback too; log lines
+(a failing ``assignment_changed`` hook...) carry their exception's one-line cause, and the whole
+traceback under ``--debug`` and in ``rolecall serve``'s log.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import traceback
 from typing import Any
 
 import click
@@ -17,12 +22,16 @@ from sqlalchemy.exc import DBAPIError
 
 from ..errors import PluginError, RolecallError, StorageError
 from ..governance import NotAllowedError
-from ..plugins import Plugins, PluginSettings, load_plugins
+from ..plugins import Plugins, PluginSettings, load_plugins, one_line
 from ..service import Rolecall
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_ALLOWED = 3
 EXIT_DATABASE = 4
+EXIT_FAILED = 5
+
+DEBUG_VARIABLE = "ROLECALL_DEBUG"
+_TRUE = {"1", "true", "yes", "on"}
 
 
 class State:
@@ -61,7 +70,7 @@ class RolecallGroup(click.Group):
         return ctx.find_root().ensure_object(State)
 
     def loaded(self, ctx: click.Context) -> Plugins:
-        _configure_logging()
+        _configure_logging(debug=_debug(ctx))
         return self._state(ctx).plugins(sorted(self.commands))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -80,36 +89,103 @@ class RolecallGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: usage errors, ctx.exit(), Ctrl+C at a prompt
         except NotAllowedError as exc:
-            click.echo(f"rolecall: not allowed: {exc}", err=True)
-            ctx.exit(EXIT_NOT_ALLOWED)
+            self._fail(ctx, EXIT_NOT_ALLOWED, f"not allowed: {exc}")
         except StorageError as exc:
-            click.echo(f"rolecall: database error: {exc}", err=True)
-            ctx.exit(EXIT_DATABASE)
+            self._fail(ctx, EXIT_DATABASE, f"database error: {exc}")
         except DBAPIError as exc:  # the database cannot be reached at all (opening, reading)
             reason = " ".join(str(exc.orig or exc).split())[:300]
-            click.echo(f"rolecall: database error: {reason}", err=True)
-            ctx.exit(EXIT_DATABASE)
+            self._fail(ctx, EXIT_DATABASE, f"database error: {reason}")
         except RolecallError as exc:
             kind = "plugin error" if isinstance(exc, PluginError) else "error"
-            click.echo(f"rolecall: {kind}: {exc}", err=True)
-            ctx.exit(EXIT_BAD_INPUT)
+            self._fail(ctx, EXIT_BAD_INPUT, f"{kind}: {exc}")
+        except Exception as exc:
+            plugin = self._plugin_of(ctx)
+            if plugin is None:
+                line = f"internal error: {one_line(exc)}"
+            else:
+                line = (
+                    f"plugin error: plugin {plugin!r} failed in its command "
+                    f"{ctx.invoked_subcommand!r}: {one_line(exc)}"
+                )
+            if not _debug(ctx):
+                line += f" (--debug or {DEBUG_VARIABLE}=1 shows the traceback)"
+            self._fail(ctx, EXIT_FAILED, line)
+
+    def _fail(self, ctx: click.Context, status: int, line: str) -> None:
+        """One line on standard error (after the traceback, under ``--debug``), and exit."""
+        if _debug(ctx):
+            click.echo(traceback.format_exc().rstrip(), err=True)
+        click.echo(f"rolecall: {line}", err=True)
+        ctx.exit(status)
+
+    def _plugin_of(self, ctx: click.Context) -> str | None:
+        """The plugin whose command is running (``None`` for rolecall's own commands)."""
+        name = ctx.invoked_subcommand
+        if name is None or name in self.commands:
+            return None
+        with contextlib.suppress(RolecallError):
+            for info in self.loaded(ctx).plugins:
+                if name in info.contributes.get("commands", ()):
+                    return info.name
+        return None
+
+
+def _debug(ctx: click.Context) -> bool:
+    """``--debug`` was given, or ``ROLECALL_DEBUG`` is set to a yes value."""
+    if ctx.find_root().params.get("debug"):
+        return True
+    return os.environ.get(DEBUG_VARIABLE, "").strip().lower() in _TRUE
 
 
 class _OneLine(logging.Formatter):
+    """``rolecall: <level>: <message>: <exception in one line>``; with ``tracebacks``, the
+    exception's traceback follows on the next lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracebacks = False
+
     def format(self, record: logging.LogRecord) -> str:
-        return f"rolecall: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+        line = f"rolecall: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return line
+        line += f": {one_line(exc)}"
+        if self.tracebacks and record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
-def _configure_logging() -> None:
+def _handler() -> logging.Handler | None:
     logger = logging.getLogger("rolecall")
-    if not any(getattr(h, "_rolecall_cli", False) for h in logger.handlers):
+    return next((h for h in logger.handlers if getattr(h, "_rolecall_cli", False)), None)
+
+
+def _configure_logging(*, debug: bool = False) -> None:
+    """rolecall's log on standard error, one line a record (this process is rolecall's own)."""
+    handler = _handler()
+    if handler is None:
+        logger = logging.getLogger("rolecall")
         handler = logging.StreamHandler()
         handler.setFormatter(_OneLine())
         handler._rolecall_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+    if debug:
+        log_tracebacks()
+
+
+def log_tracebacks() -> None:
+    """From now on, a log record of an exception carries its traceback: a server's log
+    (``rolecall serve`` calls it), or any command under ``--debug``."""
+    _configure_logging()
+    handler = _handler()
+    if handler is not None and isinstance(handler.formatter, _OneLine):
+        handler.formatter.tracebacks = True
 
 
 @click.group(cls=RolecallGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,13 +195,18 @@ def _configure_logging() -> None:
     metavar="URL",
     help="Database URL (default: ROLECALL_DATABASE_URL, else sqlite:///rolecall.db).",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    help=f"Show the traceback of an error and of logged exceptions (also {DEBUG_VARIABLE}=1).",
+)
 @click.pass_context
-def cli(ctx: click.Context, database: str | None) -> None:
+def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
     """rolecall: who may do what, where.
 
     Plugins are read from the `rolecall` entry-point group; see `rolecall plugins`. Settings:
     ROLECALL_STRICT_PLUGINS, ROLECALL_DISABLE_PLUGINS, ROLECALL_REQUIRE_PLUGINS,
-    ROLECALL_DATABASE_URL.
+    ROLECALL_DATABASE_URL, ROLECALL_DEBUG.
     """
     ctx.ensure_object(State).database = database
 

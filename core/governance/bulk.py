@@ -172,7 +172,7 @@ def validate(
                 continue
             if delegation is not None and actor is not None:
                 refusal = (
-                    delegation.may_assign(actor, definition.id, key)
+                    delegation.may_assign(actor, definition.id, key, user)
                     if action == "assign"
                     else delegation.may_revoke(
                         actor,

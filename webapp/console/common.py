@@ -4,9 +4,9 @@ template filters (human dates, role titles) and the plugins' console pages."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from typing import Any, cast
+from typing import Any
 
 from flask import abort, current_app, g, request
 from markupsafe import Markup, escape
@@ -146,24 +146,13 @@ def safe_next(target: str | None) -> str | None:
 
 
 def collect_pages(rolecall: Rolecall) -> dict[str, tuple[str, ConsolePage]]:
-    """page id -> (plugin name, page); a page that is not a ConsolePage or repeats an id is
-    logged and left out."""
-    pages: dict[str, tuple[str, ConsolePage]] = {}
-    manager = rolecall.plugins.manager
-    for impl in manager.hook.register_console_pages.get_hookimpls():
-        try:
-            found = cast(Iterable[object], impl.function() or ())
-            for page in found:
-                if not isinstance(page, ConsolePage):
-                    raise TypeError(f"{page!r} is not a ConsolePage")
-                if page.id in pages:
-                    raise ValueError(
-                        f"console page {page.id!r} is also added by {pages[page.id][0]}"
-                    )
-                pages[page.id] = (impl.plugin_name, page)
-        except Exception:
-            log.exception("plugin %r: its console pages are left out", impl.plugin_name)
-    return pages
+    """page id -> (plugin name, page), from the registry: the pages were collected and checked
+    (their permission registered, their scope valid) when the plugins were loaded."""
+    registry = rolecall.registry
+    return {
+        page_id: (registry.origin[f"console_page:{page_id}"], page)
+        for page_id, page in registry.console_pages.items()
+    }
 
 
 def plugin_pages() -> dict[str, tuple[str, ConsolePage]]:
