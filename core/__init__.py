@@ -42,9 +42,11 @@ from .records import (
 )
 from .registry import Contribution, Registry, build_registry
 from .scopes import ScopeResolver, split_key
+from .usernames import check_username, skeleton
 
 if TYPE_CHECKING:
     from .accounts import Accounts, TokenInfo
+    from .governance import NotAllowedError
     from .governance.bulk import org_wide
     from .plugins import (
         ENTRY_POINT_GROUP,
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "Accounts": ".accounts",
     "TokenInfo": ".accounts",
+    "NotAllowedError": ".governance",
     "org_wide": ".governance.bulk",
     "ENTRY_POINT_GROUP": ".plugins",
     "PluginInfo": ".plugins",
@@ -118,6 +121,7 @@ __all__ = [
     "DelegationRule",
     "GrantInfo",
     "GrantRow",
+    "NotAllowedError",
     "ParsedKey",
     "Permission",
     "PermissionFactory",
@@ -140,9 +144,11 @@ __all__ = [
     "TeamMember",
     "TokenInfo",
     "build_registry",
+    "check_username",
     "hookimpl",
     "load_plugins",
     "make_plugin_manager",
     "org_wide",
+    "skeleton",
     "split_key",
 ]

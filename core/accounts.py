@@ -110,11 +110,32 @@ FIRST_LOCK = 30.0
 MAX_LOCK = 15 * 60.0
 FORGET_AFTER = 60 * 60.0
 """A key whose latest failure is older than this starts again from nothing."""
+ACCOUNT_CEILING = 50
+"""Failed sign-ins of one account, from every address together, allowed before the account is
+locked for everyone (the ``account:`` key): a guess spread over many addresses is stopped too,
+while a stranger at one address cannot lock its owner out with a few failures."""
+ALLOWANCES = {"account": ACCOUNT_CEILING}
+"""Free failures per kind of key (the text before its first colon); others: ``FREE_FAILURES``."""
+
+
+def sign_in_keys(username: str, address: str) -> list[str]:
+    """The throttle's keys of a console sign-in: this account from this address (``pair:``,
+    a digest, so a long name and address fit), this address for every account
+    (``address:``), and this account from everywhere (``account:``, the higher ceiling)."""
+    name = username.casefold()[:254]  # casefolding can lengthen a name; keys are 300 at most
+    pair = hashlib.sha256(f"{name}\n{address}".encode()).hexdigest()
+    return [f"pair:{pair}", f"address:{address[:64]}", f"account:{name}"]
+
+
+def allowance(key: str) -> int:
+    """Failures of ``key`` allowed before it is locked."""
+    return ALLOWANCES.get(key.partition(":")[0], FREE_FAILURES)
 
 
 class SignInThrottle:
-    """Console sign-in throttling per key (``user:ada``, ``address:10.0.0.7``): failures past
-    a free allowance lock the key for a window that doubles with each further failure.
+    """Console sign-in throttling per key (:func:`sign_in_keys`: an account from one address,
+    an address, an account from everywhere): failures past a free allowance
+    (:func:`allowance`) lock the key for a window that doubles with each further failure.
 
     The counts are rows of ``rolecall_signin_failures``, so every web process of an
     installation shares them: running more processes gives nobody more guesses. ``clock``
@@ -157,7 +178,7 @@ class SignInThrottle:
                     session.add(table(key=key, failures=1, locked_until=0.0, last=now))
                     session.flush()
                 over = int(session.scalar(select(table.failures).where(table.key == key)) or 0)
-                over -= FREE_FAILURES
+                over -= allowance(key)
                 if over >= 0:
                     until = now + min(FIRST_LOCK * 2 ** min(over, 32), MAX_LOCK)
                     session.execute(

@@ -58,6 +58,7 @@ from .storage.models import (
     StoredRule,
     User,
 )
+from .usernames import refuse_lookalikes
 from .validation import GrantRows, check_expiry, text, username
 from .writes import (
     Applied,
@@ -303,7 +304,13 @@ class Rolecall:
                     details={"email": email, "display_name": display, "active": True},
                 )
 
-        return self.writes.run(actor, work, rows=len(rows)).revision
+        guard = self._no_lookalikes(rows)
+        return self.writes.run(actor, work, rows=len(rows), guard=guard).revision
+
+    def _no_lookalikes(self, names: Iterable[str]) -> Guard:
+        """Refuses, on the caught-up index under the write lock, a new name that looks like a
+        known user's (:mod:`rolecall.core.usernames`)."""
+        return lambda index: refuse_lookalikes(names, index.users, index.lookalike)
 
     def add_scopes(
         self, scopes: Iterable[str | tuple[str, str | None]], *, actor: str | None = None
@@ -1130,4 +1137,6 @@ class Rolecall:
                     },
                 )
 
-        return self.writes.run(actor, work, batch_id=batch_id or str(uuid.uuid4())).revision
+        guard = self._no_lookalikes(rows)
+        batch = batch_id or str(uuid.uuid4())
+        return self.writes.run(actor, work, batch_id=batch, guard=guard).revision

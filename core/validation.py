@@ -10,7 +10,6 @@ rows but few distinct roles.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -21,12 +20,11 @@ from .governance.custom_roles import role_of
 from .records import Role, Scope
 from .registry import Registry
 from .scopes import show
+from .usernames import check_username
 from .writes import GrantRow, collector_paused
 
 MAX_TEXT = 1000
 """The longest reason, title, e-mail or display name accepted."""
-USERNAME_MAX = 150
-_SPACE = re.compile(r"\s")
 
 
 def text(value: str | None, what: str) -> str | None:
@@ -58,14 +56,7 @@ def placed(definition: Role, resolved: Scope) -> tuple[str, str]:
 
 
 def username(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise BadInputError(f"a username must be non-empty text, not {show(name)}")
-    if len(name) > USERNAME_MAX or not name.isprintable() or _SPACE.search(name):
-        raise BadInputError(
-            f"username {show(name)} is not valid: at most {USERNAME_MAX} printable characters, "
-            "no spaces"
-        )
-    return name
+    return check_username(name)  # the rule, and look-alikes: rolecall.core.usernames
 
 
 def check_shared(row: GrantRow) -> None:

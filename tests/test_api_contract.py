@@ -157,6 +157,61 @@ def test_every_route_refuses_a_caller_with_no_role(site: Api) -> None:
     assert failures == []
 
 
+def _security_problems(response: Any, endpoint: str) -> list[str]:
+    headers = response.headers
+    problems = []
+    csp = headers.get("Content-Security-Policy", "")
+    for directive in ("script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"):
+        if directive not in csp:
+            problems.append(f"CSP without {directive}")
+    if "unsafe-inline" in csp or "unsafe-eval" in csp:
+        problems.append("CSP allows inline script or style")
+    expected = {
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+    problems += [f"{k}: {headers.get(k)}" for k, v in expected.items() if headers.get(k) != v]
+    if endpoint != "console.static" and "no-store" not in headers.get("Cache-Control", ""):
+        problems.append(f"Cache-Control: {headers.get('Cache-Control')}")
+    return problems
+
+
+def test_every_response_carries_the_security_headers(site: Api) -> None:
+    """Every route, by every method, as a platform admin and as an anonymous caller, answers
+    with a CSP allowing no inline script, frame refusal, nosniff and a referrer policy, and
+    (but for static files) Cache-Control: no-store; so do errors and redirects."""
+    client = site.app.test_client()
+    walk = [
+        *requests_of(site.app),
+        *[
+            (rule.endpoint, "GET", example_url(rule), None)
+            for rule in site.app.url_map.iter_rules()
+            if rule.endpoint in public_endpoints(site.app) and "GET" in (rule.methods or ())
+        ],
+        ("console.static", "GET", "/console/static/console.css", None),
+        ("api.nothing", "GET", "/api/v1/no-such-endpoint", None),
+        ("nothing", "GET", "/no-such-page", None),
+    ]
+    failures = []
+    for caller in ("root", None):
+        for endpoint, method, url, body in walk:
+            with client.session_transaction() as session:
+                session.clear()
+                session["csrf"] = "walk"
+                if caller is not None:
+                    session["user"] = caller
+            if endpoint.startswith("api."):
+                response = client.open(url, method=method, json=body, headers=site.headers(caller))
+            else:
+                response = client.open(url, method=method, data={"csrf_token": "walk"})
+            problems = _security_problems(response, endpoint)
+            response.close()
+            if problems:
+                failures.append((caller, method, url, response.status_code, problems))
+    assert failures == []
+
+
 # ---------------------------------------------------------------------- the OpenAPI document
 
 

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from rolecall.core import Rolecall
+from rolecall.core.accounts import ACCOUNT_CEILING, MAX_LOCK
 from rolecall.core.reads import managed_scopes, search
 from rolecall.webapp.app import create_app
 from rolecall.webapp.console.common import THROTTLE
@@ -175,6 +176,51 @@ def test_failures_from_one_address_lock_it_for_every_username(
     for name in ("u1", "u2", "u3", "u4", "u5"):
         assert _attempt(client, name, "nope") == 401
     assert _attempt(client, "admin", PASSWORD) == 429
+
+
+def _attempt_from(client: FlaskClient, address: str, user: str, password: str) -> int:
+    environ = {"REMOTE_ADDR": address}
+    page = client.get("/console/login", environ_base=environ)
+    return client.post(
+        "/console/login",
+        data={"username": user, "password": password, "csrf_token": token(page.text)},
+        environ_base=environ,
+    ).status_code
+
+
+def test_a_stranger_elsewhere_cannot_lock_the_owner_out(
+    service: Rolecall, app: Flask, client: FlaskClient
+) -> None:
+    """Failures are counted per (account, address): a stranger who knows the username locks
+    only their own address out, and the owner signs in from theirs."""
+    now = [1000.0]
+    app.extensions[THROTTLE] = service.accounts.sign_in_throttle(clock=lambda: now[0])
+    stranger, owner = "203.0.113.5", "198.51.100.7"
+    assert [_attempt_from(client, stranger, "ada", "nope") for _ in range(5)] == [401] * 5
+    for _ in range(3):  # locked; then one more failure after each lock
+        assert _attempt_from(client, stranger, "ada", PASSWORD) == 429
+        now[0] += MAX_LOCK
+        assert _attempt_from(client, stranger, "ada", "nope") == 401
+    assert _attempt_from(client, owner, "ada", PASSWORD) == 302
+
+
+def test_the_account_ceiling_stops_a_guess_spread_over_many_addresses(
+    service: Rolecall, app: Flask
+) -> None:
+    """One failure from each of many addresses locks no address, but the account's failures
+    from everywhere together reach its ceiling: then nobody signs in as it for a while."""
+    now = [1000.0]
+    app.extensions[THROTTLE] = service.accounts.sign_in_throttle(clock=lambda: now[0])
+    guesser, owner = app.test_client(), app.test_client()
+    addresses = [f"192.0.2.{n}" for n in range(1, ACCOUNT_CEILING + 1)]
+    for address in addresses[:-1]:
+        assert _attempt_from(guesser, address, "ada", "nope") == 401
+    assert _attempt_from(owner, "198.51.100.7", "ada", PASSWORD) == 302
+    assert _attempt_from(guesser, addresses[-1], "ada", "nope") == 401  # the ceiling: locked
+    assert _attempt_from(guesser, "192.0.2.200", "ada", PASSWORD) == 429
+    assert _attempt_from(app.test_client(), "198.51.100.7", "ada", PASSWORD) == 429
+    now[0] += 31
+    assert _attempt_from(app.test_client(), "198.51.100.7", "ada", PASSWORD) == 302
 
 
 def test_every_web_process_counts_the_same_failures(database_url: str) -> None:

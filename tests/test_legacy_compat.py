@@ -10,7 +10,7 @@ import pytest
 
 from rolecall.builtin_plugins import legacy
 from rolecall.builtin_plugins.legacy import LegacyAPI, RoleDoesNotExist, compat
-from rolecall.core import PluginSettings, Rolecall, load_plugins
+from rolecall.core import BadInputError, PluginSettings, Rolecall, load_plugins
 from rolecall.core.governance import NotAllowedError
 
 C1 = "course-v1:MITx+6.002x+2026_T1"
@@ -129,6 +129,25 @@ def test_is_beta_tester_on_the_course_or_its_org(api: LegacyAPI) -> None:
 def test_a_user_rolecall_does_not_know_is_added(api: LegacyAPI, rc: Rolecall) -> None:
     api.allow_access(Course(C1), User("linus", "linus@example.org"), "staff")
     assert ("linus", "linus@example.org", None, True) in rc.users()
+    assert api.list_with_level(C1, "staff") == ["linus"]
+
+
+def test_a_refused_change_adds_no_user(api: LegacyAPI, rc: Rolecall) -> None:
+    """The user is added only once the assignment it is added for is allowed: a refused
+    change (by the delegation rules, or a role that cannot be held there) leaves no user row
+    and no audit event."""
+    api.allow_access(C1, "ada", "instructor")
+    as_ada = api.acting_as("ada")
+    events = len(rc.audit())
+    with pytest.raises(NotAllowedError):
+        as_ada.allow_access(C2, User("linus", "linus@example.org"), "staff")  # no role on C2
+    with pytest.raises(NotAllowedError):
+        as_ada.update_forum_role(H1, "margaret", "Moderator", "allow")
+    with pytest.raises(BadInputError, match="cannot be assigned"):
+        api.allow_access("lib:MITx:physics", "linus", "instructor")
+    assert {u[0] for u in rc.users()} == {"ada", "grace", "barbara", "frances"}
+    assert len(rc.audit()) == events
+    as_ada.allow_access(C1, User("linus", "linus@example.org"), "staff")  # allowed: added
     assert api.list_with_level(C1, "staff") == ["linus"]
 
 

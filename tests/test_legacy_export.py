@@ -183,3 +183,97 @@ def test_export_needs_one_target(full_rc: Rolecall) -> None:
     result = invoke(full_rc, "export")
     assert result.exit_code == 2
     assert result.stderr.strip() == "rolecall: error: give --to URL or --to-csv DIR (one of them)"
+
+
+# ------------------------------------------------------------------ a CSV export's files
+
+
+@pytest.fixture
+def lite_rc(tmp_path: Path) -> Iterator[Rolecall]:
+    with open_rc(f"sqlite:///{tmp_path / 'rc.db'}") as service:
+        service.add_user("ada", email="ada@example.org", display_name="Ada Lovelace")
+        service.assign("ada", "course_staff", C1)
+        yield service
+
+
+def test_csv_export_does_not_follow_a_link(lite_rc: Rolecall, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "auth_user.csv").symlink_to(victim)
+    result = invoke(lite_rc, "export", "--to-csv", str(out))
+    assert result.exit_code == 2
+    assert "is a symbolic link" in result.stderr
+    assert victim.read_text() == "keep me\n"
+    assert sorted(p.name for p in out.iterdir()) == ["auth_user.csv"]  # nothing else written
+    replaced = invoke(lite_rc, "export", "--to-csv", str(out), "--replace")
+    assert replaced.exit_code == 2
+    assert victim.read_text() == "keep me\n"
+    linked = tmp_path / "linked"
+    linked.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    assert invoke(lite_rc, "export", "--to-csv", str(linked)).exit_code == 2
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_csv_export_writes_new_files_only_unless_told_to_replace(
+    lite_rc: Rolecall, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert invoke(lite_rc, "export", "--to-csv", str(out)).exit_code == 0
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {
+        "auth_user.csv": 0o600,
+        "student_courseaccessrole.csv": 0o600,
+        "django_comment_client_role.csv": 0o600,
+        "django_comment_client_role_users.csv": 0o600,
+    }
+    lite_rc.add_user("grace")
+    lite_rc.assign("grace", "course_staff", C2)
+    again = invoke(lite_rc, "export", "--to-csv", str(out))
+    assert again.exit_code == 2
+    assert "exists: the export writes only new files" in again.stderr
+    assert csv_access_rows(out) == {("ada", "MITx", C1, "staff")}
+    assert invoke(lite_rc, "export", "--to-csv", str(out), "--replace").exit_code == 0
+    assert csv_access_rows(out) == {("ada", "MITx", C1, "staff"), ("grace", "MITx", C2, "staff")}
+    assert sorted(p.name for p in out.iterdir()) == [
+        "auth_user.csv",
+        "django_comment_client_role.csv",
+        "django_comment_client_role_users.csv",
+        "student_courseaccessrole.csv",
+    ]
+
+
+def test_csv_export_escapes_formula_cells_and_import_reads_them_back(
+    lite_rc: Rolecall, tmp_path: Path
+) -> None:
+    risky = {
+        '=HYPERLINK("x")': ("+1@example.org", "-Mallory @Home"),
+        "@sum": ("'=quoted@example.org", "Plain Name"),
+    }
+    for name, (email, display) in risky.items():
+        lite_rc.add_user(name, email=email, display_name=display)
+        lite_rc.assign(name, "course_staff", C1)
+    out = tmp_path / "out"
+    assert invoke(lite_rc, "export", "--to-csv", str(out)).exit_code == 0
+    with (out / "auth_user.csv").open(newline="") as handle:
+        cells = {row["username"]: row for row in csv.DictReader(handle)}
+    assert set(cells) == {"ada", '\'=HYPERLINK("x")', "'@sum"}
+    row = cells['\'=HYPERLINK("x")']
+    assert (row["email"], row["first_name"], row["last_name"]) == (
+        "'+1@example.org",
+        "'-Mallory",
+        "'@Home",
+    )
+    assert cells["'@sum"]["email"] == "''=quoted@example.org"
+    for row in cells.values():
+        assert all(not v or v[0] not in "=+-@" for v in row.values())
+    data = read_csv(out)
+    assert {(u.username, u.email) for u in data.users.values()} == {
+        ("ada", "ada@example.org"),
+        ('=HYPERLINK("x")', "+1@example.org"),
+        ("@sum", "'=quoted@example.org"),
+    }
+    with open_rc(f"sqlite:///{tmp_path / 'again.db'}") as again:
+        run_import(again, plan_import(again, data, RoleMapping()))
+        assert grants(again) == grants(lite_rc)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
-from rolecall.core import BadInputError, Permission, Rolecall
-from rolecall.core.governance import guards
+from rolecall.core import BadInputError, Decision, Permission, Rolecall
+from rolecall.core.governance import Refusal, guards
+from rolecall.core.governance.bulk import BulkResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -93,6 +94,86 @@ def can_manage_restrictions(rc: Rolecall, viewer: str) -> bool:
 def can_view_user(rc: Rolecall, viewer: str, user: str) -> bool:
     """A user's own access is theirs to see; anyone's else, the platform team's viewers'."""
     return viewer == user or _check(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
+
+
+def members_seen_by(rc: Rolecall, viewer: str, scope: str | None) -> Callable[[str], bool]:
+    """Which users ``viewer`` may be told hold a role on ``scope`` or above it: anyone when it
+    may view the scope's team (the team page lists them, those with access from above too),
+    else only the users it may view (itself; anyone for the platform team's viewers)."""
+    if scope is not None and _views_team(rc, viewer, scope):
+        return lambda user: True
+    platform = _check(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
+    return lambda user: platform or user == viewer
+
+
+def refusal_seen_by(rc: Rolecall, viewer: str, refusal: Refusal, scope: str | None) -> Refusal:
+    """``refusal`` (of a change on ``scope``, when known) naming as "could make the change"
+    only the users ``viewer`` may be told about (:func:`members_seen_by`)."""
+    return refusal.naming_only(members_seen_by(rc, viewer, scope))
+
+
+def decision_seen_by(rc: Rolecall, viewer: str, decision: Decision) -> Decision:
+    """``decision`` as ``viewer`` may see it: about someone else, its closest misses name
+    grants held elsewhere only on scopes whose team ``viewer`` may view."""
+    if decision.user == viewer:
+        return decision
+    seen: dict[str, bool] = {}
+
+    def may_view(scope: str) -> bool:
+        if scope not in seen:
+            seen[scope] = _views_team(rc, viewer, scope)
+        return seen[scope]
+
+    return decision.seen_by(may_view)
+
+
+def bulk_seen_by(rc: Rolecall, viewer: str, result: BulkResult) -> BulkResult:
+    """``result`` (of a bulk change made as ``viewer``) as ``viewer`` may see it.
+
+    A row on a scope whose team ``viewer`` may not view says nothing of what the user holds
+    there: when ``viewer`` may not make that change there, the row is ``not_allowed`` with
+    the refusal (whether the user already held the role, or did not, is not told), and a
+    refusal names only the users ``viewer`` may view. Rows on scopes it may view, and rows
+    about itself, are as they were."""
+    telling = ("already_has_role", "not_held", "not_allowed")
+    hidden = {r.scope: False for r in result.rows if r.status in telling and r.user != viewer}
+    if not hidden:
+        return result
+    for scope in hidden:
+        hidden[scope] = not _views_team(rc, viewer, scope)
+    if not any(hidden.values()):
+        return result
+    definition = rc.role(result.role)
+    delegation = rc.delegation()
+    keep = members_seen_by(rc, viewer, None)
+    rows = []
+    for row in result.rows:
+        if row.status not in telling or row.user == viewer or not hidden[row.scope]:
+            rows.append(row)
+            continue
+        if result.action == "assign":
+            refusal = delegation.may_assign(viewer, result.role, row.scope, row.user)
+        else:
+            refusal = delegation.may_revoke(
+                viewer,
+                row.user,
+                result.role,
+                row.scope,
+                is_admin=definition.admin and row.status == "not_allowed",
+                revocable_by=definition.revocable_by,
+            )
+        if refusal is not None:
+            message = str(refusal.naming_only(keep))
+            row = row.model_copy(update={"status": "not_allowed", "message": message})
+        rows.append(row)
+    return result.model_copy(update={"rows": tuple(rows)})
+
+
+def _views_team(rc: Rolecall, viewer: str, scope: str) -> bool:
+    try:
+        return can_view_team(rc, viewer, scope)
+    except BadInputError:  # a key that is not a scope: nobody's team
+        return False
 
 
 def is_staff(rc: Rolecall, viewer: str) -> bool:

@@ -166,7 +166,13 @@ def import_command(
     "--to-csv",
     "folder",
     type=click.Path(path_type=Path, file_okay=False),
-    help="A folder to write <table>.csv files into.",
+    help="A folder to write <table>.csv files into: new files only, never through a link.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="With --to-csv: replace the <table>.csv files of an earlier export (links are still "
+    "refused).",
 )
 @settings_option
 @staff_option
@@ -177,6 +183,7 @@ def export_command(
     ctx: click.Context,
     target: str | None,
     folder: Path | None,
+    replace: bool,
     settings: Path | None,
     staff_admins: bool,
     dry_run: bool,
@@ -196,7 +203,7 @@ def export_command(
         written = changes.summary()
         where = hide_password(target)
     else:
-        written = {} if dry_run else write_csv(export, folder or Path())
+        written = {} if dry_run else write_csv(export, folder or Path(), replace=replace)
         where = str(folder)
     unexported = [asdict(u) for u in export.unexported]
     if as_json:

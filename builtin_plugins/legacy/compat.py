@@ -19,7 +19,8 @@ Code written against the module-level functions configures a default once, at st
 ``course`` may be a key or an object with an ``id`` (a course descriptor); ``user`` a username
 or an object with a ``username`` (and optionally ``email``). openedx-authz's glob scopes
 (``course-v1:ORG+*``, ``lib:ORG:*``) mean the whole org. A user rolecall does not know yet is
-added on first use. ``send_email`` is accepted for compatibility: e-mails about role changes
+added on first use, once the change it is added for is allowed (a refused change adds nobody).
+``send_email`` is accepted for compatibility: e-mails about role changes
 are the ``communications`` plugin's, sent on every change.
 """
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rolecall.core import BadInputError, Rolecall, org_wide
+from rolecall.core import BadInputError, NotAllowedError, Rolecall, org_wide
 
 from .mapping import RoleMapping
 
@@ -91,11 +92,14 @@ class LegacyAPI:
     def _forum_role(self, rolename: str) -> str | None:
         return self.mapping.forum_roles.get(rolename)
 
-    def _ensure_user(self, user: object) -> str:
+    def _ensure_user(self, user: object, role: str, scope: str) -> str:
+        """The username of ``user``, added if rolecall does not know it yet, but only once
+        the assignment it is added for is allowed: a refused change adds nobody."""
         name = _username(user)
         try:
             self.rc.grants(name)
         except BadInputError:
+            self._decide_assign(name, role, scope)
             email = getattr(user, "email", None)
             self.rc.add_user(
                 name,
@@ -103,6 +107,23 @@ class LegacyAPI:
                 actor=self.as_user or self.actor,
             )
         return name
+
+    def _decide_assign(self, name: str, role: str, scope: str) -> None:
+        """Raise what :meth:`Rolecall.assign` would for giving ``role`` at ``scope`` to the
+        new user ``name`` (a role that cannot be assigned there, a refusal by the delegation
+        rules), before the user is added."""
+        definition = self.rc.role(role)
+        kind = self.rc.registry.scopes.resolve(scope).type
+        if kind not in definition.scope_types:
+            raise BadInputError(
+                f"role {definition.id} cannot be assigned at a {kind} scope; it can be "
+                f"assigned at: {', '.join(definition.scope_types)}"
+            )
+        if self.as_user is not None:
+            self.rc.sync()  # decide on the freshest grants, as the assignment itself does
+            refusal = self.rc.delegation().may_assign(self.as_user, definition.id, scope, name)
+            if refusal is not None:
+                raise NotAllowedError(refusal)
 
     def _holds(self, user: str, role: str, scope: str) -> bool:
         try:
@@ -114,7 +135,7 @@ class LegacyAPI:
     def _change(self, action: str, course: object, user: object, role: str) -> None:
         scope = self.rc.registry.scopes.resolve(scope_of(course)).key
         if action == "allow":
-            name = self._ensure_user(user)
+            name = self._ensure_user(user, role, scope)
             self.rc.assign(name, role, scope, actor=self.actor, as_user=self.as_user)
             return
         name = _username(user)

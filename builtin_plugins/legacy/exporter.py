@@ -11,7 +11,12 @@ removed. Legacy rows rolecall does not manage (unknown roles, malformed keys...)
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import os
+import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +27,15 @@ from rolecall.core import BadInputError, Rolecall, Scope, ScopeKeyError
 
 from .importer import plan_import
 from .mapping import ACCESS_TABLE, FORUM_TABLE, STAFF_ROLE, USER_TABLE, Level, RoleMapping
-from .reader import COLUMNS, ForumRole, hide_password, legacy_engine, read_database, reflect
+from .reader import (
+    COLUMNS,
+    ForumRole,
+    formula_escaped,
+    hide_password,
+    legacy_engine,
+    read_database,
+    reflect,
+)
 
 GrantKey = tuple[str, str, str]
 
@@ -149,13 +162,55 @@ def _names(display: str | None) -> tuple[str, str]:
     return first, last
 
 
-def write_csv(export: LegacyExport, folder: Path) -> dict[str, int]:
-    """Write the four tables as ``<table>.csv`` into ``folder`` (created if needed); user ids
-    are numbered in username order. Returns the number of rows per file."""
+CSV_MODE = 0o600
+"""The mode of the files ``write_csv`` creates: they name users and their e-mail addresses."""
+
+
+def _cell(value: object) -> object:
+    return formula_escaped(value) if isinstance(value, str) else value
+
+
+def _render(header: tuple[str, ...], rows: list[list[object]]) -> bytes:
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return text.getvalue().encode("utf-8")
+
+
+def _write_new(folder: int, name: str, data: bytes) -> None:
+    """Create ``name`` in the folder open as ``folder`` and write ``data`` into it; refuses a
+    name that exists, a symbolic link included (it is never followed)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(name, flags, CSV_MODE, dir_fd=folder)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _open_folder(folder: Path) -> int:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot create {folder}: {exc}") from None
+    try:
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if folder.is_symlink():
+            raise BadInputError(f"{folder} is a symbolic link: give the folder itself") from None
+        raise BadInputError(f"cannot open {folder}: {exc}") from None
+
+
+def write_csv(export: LegacyExport, folder: Path, *, replace: bool = False) -> dict[str, int]:
+    """Write the four tables as ``<table>.csv`` into ``folder`` (created if needed); user ids
+    are numbered in username order. Returns the number of rows per file.
+
+    The files are created new (mode 0600): a file of that name already there, or a symbolic
+    link, is refused before anything is written, so the export never writes through a link
+    nor over a file it did not create. With ``replace``, existing regular files are replaced
+    whole (each written beside it under a new name, then renamed over it); links are still
+    refused. Text cells that begin with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return get a single quote in front (:func:`.reader.formula_escaped`), so a spreadsheet
+    shows them as text; ``legacy import --from-csv`` removes it again."""
     ids = {name: n for n, name in enumerate(sorted(export.users), start=1)}
     users: list[list[object]] = []
     for name, uid in ids.items():
@@ -180,15 +235,56 @@ def write_csv(export: LegacyExport, folder: Path) -> dict[str, int]:
         "django_comment_client_role": roles,
         FORUM_TABLE: members,
     }
+    files = {f"{table}.csv": _render(COLUMNS[table], rows) for table, rows in tables.items()}
+    fd = _open_folder(folder)
     try:
-        for table, rows in tables.items():
-            with (folder / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(COLUMNS[table])
-                writer.writerows(rows)
-    except OSError as exc:
-        raise BadInputError(f"cannot write into {folder}: {exc}") from None
+        _write_files(fd, folder, files, replace=replace)
+    finally:
+        os.close(fd)
     return {f"{table}.csv": len(rows) for table, rows in tables.items()}
+
+
+def _write_files(fd: int, folder: Path, files: dict[str, bytes], *, replace: bool) -> None:
+    present = {}
+    for name in files:
+        try:
+            present[name] = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise BadInputError(f"cannot write into {folder}: {exc}") from None
+    links = [n for n, mode in present.items() if stat.S_ISLNK(mode)]
+    if links:
+        raise BadInputError(
+            f"{folder / links[0]} is a symbolic link: the export does not follow links; "
+            "nothing was written"
+        )
+    if present and not replace:
+        raise BadInputError(
+            f"{folder / sorted(present)[0]} exists: the export writes only new files (give "
+            "an empty folder, or --replace to replace the files of an earlier export); "
+            "nothing was written"
+        )
+    others = [n for n, mode in present.items() if not stat.S_ISREG(mode)]
+    if others:
+        raise BadInputError(f"{folder / others[0]} is not a regular file; nothing was written")
+    made: list[str] = []
+    try:
+        for name, data in files.items():
+            if name in present:
+                temporary = f".{name}.{secrets.token_hex(8)}.tmp"
+                _write_new(fd, temporary, data)
+                made.append(temporary)
+                os.replace(temporary, name, src_dir_fd=fd, dst_dir_fd=fd)
+                made.remove(temporary)
+            else:
+                _write_new(fd, name, data)
+                made.append(name)
+    except OSError as exc:
+        for name in made:  # only files this export created: an unfinished export leaves none
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=fd)
+        raise BadInputError(f"cannot write into {folder}: {exc}") from None
 
 
 def write_database(

@@ -15,7 +15,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from rolecall.core import BadInputError, GrantRow, Rolecall, Scope, ScopeKeyError
+from rolecall.core import (
+    BadInputError,
+    GrantRow,
+    Rolecall,
+    Scope,
+    ScopeKeyError,
+    check_username,
+    skeleton,
+)
 
 from .mapping import ACCESS_TABLE, FORUM_TABLE, STAFF_ROLE, USER_TABLE, Level, RoleMapping
 from .reader import LegacyData, LegacyUser
@@ -95,8 +103,13 @@ def username_problem(name: str) -> str | None:
     """Why rolecall cannot take ``name`` as a username, or None."""
     if not name:
         return "the username is empty"
-    if len(name) > USERNAME_MAX or not name.isprintable() or any(c.isspace() for c in name):
-        return f"username {name!r} is not valid in rolecall (printable, no spaces, at most 150)"
+    try:
+        check_username(name)
+    except BadInputError:
+        return (
+            f"username {name!r} is not valid in rolecall (printable, no spaces, no '/', "
+            "at most 150)"
+        )
     return None
 
 
@@ -110,10 +123,23 @@ class _Planner:
         self._held: dict[str, set[tuple[str, str]]] = {}
         self._seen: set[tuple[str, str, str]] = set()
         self._new_users: set[str] = set()
+        self._shapes: dict[str, str] | None = None  # skeleton -> username, made on first use
 
     def problem(self, table: str, row_id: int, kind: str, reason: str) -> None:
         target = self.plan.ignored if kind == "ignored" else self.plan.problems
         target.append(RowProblem(table, row_id, kind, reason))
+
+    def lookalike(self, name: str) -> str | None:
+        """The user known (or already planned) whose name looks like ``name``, a new name;
+        rolecall refuses to add such a look-alike."""
+        if name in self.known:
+            return None
+        if self._shapes is None:
+            self._shapes = {}
+            for known in self.known:
+                self._shapes.setdefault(skeleton(known), known)
+        other = self._shapes.setdefault(skeleton(name), name)
+        return None if other == name else other
 
     def held(self, user: str) -> set[tuple[str, str]]:
         if user not in self._held:
@@ -137,6 +163,16 @@ class _Planner:
         bad = username_problem(user.username)
         if bad is not None:
             self.problem(table, row_id, "invalid_username", bad)
+            return None
+        other = self.lookalike(user.username)
+        if other is not None:
+            self.problem(
+                table,
+                row_id,
+                "invalid_username",
+                f"username {user.username!r} looks like the user {other!r} (the same once case "
+                "and Unicode compatibility forms are set aside)",
+            )
             return None
         if self.known.get(user.username) is False:
             self.problem(table, row_id, "retired_user", f"{user.username} is retired in rolecall")

@@ -214,6 +214,27 @@ def read_database(url: str) -> LegacyData:
     return _build({name: iter(rows) for name, rows in raw.items()})
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula when a text begins with it."""
+
+
+def formula_escaped(value: str) -> str:
+    """``value`` made safe to open in a spreadsheet: a text that begins with a formula
+    character (after any single quotes) gets one more single quote in front, which the
+    spreadsheet shows as text. :func:`formula_unescaped` gives ``value`` back."""
+    bare = value.lstrip("'")
+    return "'" + value if bare[:1] and bare[0] in FORMULA_STARTS else value
+
+
+def formula_unescaped(value: str) -> str:
+    """The text :func:`formula_escaped` was given: one single quote in front of a formula
+    character (after any further single quotes) is removed; anything else is kept as is."""
+    bare = value.lstrip("'")
+    if value.startswith("'") and bare[:1] and bare[0] in FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
 def _csv_rows(path: Path, table: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
@@ -222,7 +243,9 @@ def _csv_rows(path: Path, table: str) -> Iterator[tuple[str, Mapping[str, Any]]]
         if missing:
             raise BadInputError(f"{path} has no column(s) {', '.join(missing)}")
         for row in reader:
-            yield f"{path.name} line {reader.line_num}", row
+            # A CSV export escapes formula-looking cells (:func:`formula_escaped`): undone.
+            cells = {k: formula_unescaped(v) if isinstance(v, str) else v for k, v in row.items()}
+            yield f"{path.name} line {reader.line_num}", cells
 
 
 def read_csv(folder: Path) -> LegacyData:

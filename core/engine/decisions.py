@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 
 class _Out(BaseModel):
@@ -54,6 +55,30 @@ class Decision(_Out):
     closest_misses: tuple[str, ...] = ()
     """For a denial: what came nearest (a role one scope away, a role lacking only this
     permission, an expired grant, the roles that would grant it)."""
+    _miss_scopes: tuple[str | None, ...] = PrivateAttr(default=())
+
+    def about_scopes(self, scopes: Sequence[str | None]) -> None:
+        """Record, for each closest miss, the scope it is about when that is off the chain
+        asked about (a grant the user holds elsewhere), else None: what :meth:`seen_by`
+        filters on. Not part of the decision's fields nor of its JSON."""
+        if len(scopes) != len(self.closest_misses):
+            raise ValueError("one scope (or None) per closest miss")
+        self._miss_scopes = tuple(scopes)
+
+    def seen_by(self, may_view: Callable[[str], bool]) -> Decision:
+        """This decision for a viewer who may see only some scopes: the closest misses about a
+        grant held elsewhere are kept only when ``may_view`` keeps its scope (what is about
+        the scope asked about, or above it, stays)."""
+        if not any(self._miss_scopes):
+            return self
+        kept = [
+            (miss, scope)
+            for miss, scope in zip(self.closest_misses, self._miss_scopes, strict=True)
+            if scope is None or may_view(scope)
+        ]
+        seen = self.model_copy(update={"closest_misses": tuple(miss for miss, _ in kept)})
+        seen._miss_scopes = tuple(scope for _, scope in kept)
+        return seen
 
 
 class TeamMember(_Out):

@@ -29,6 +29,7 @@ from ..errors import BadInputError
 from ..records import DelegationRule, Role
 from ..registry import Registry
 from ..scopes import show
+from ..usernames import skeleton
 from .decisions import (
     AccessEntry,
     Contribution,
@@ -197,6 +198,7 @@ class Index:
         self.registry = registry
         self.revision = 0
         self.users: dict[str, UserRecord] = {}
+        self._skeletons: dict[str, str] | None = None  # made on first use by lookalike()
         self.scope_titles: dict[str, str | None] = {}
         self._role_perms: dict[str, frozenset[str]] = dict(registry.role_permissions)
         self._applies: dict[str, frozenset[str]] = {
@@ -330,6 +332,19 @@ class Index:
         active: bool = True,
     ) -> None:
         self.users[username] = UserRecord(self._intern(username), email, display_name, active)
+        if self._skeletons is not None:
+            self._skeletons.setdefault(skeleton(username), username)
+
+    def lookalike(self, name: str) -> str | None:
+        """A known user whose name is a look-alike of ``name`` but not ``name`` itself
+        (:func:`rolecall.core.usernames.skeleton`), or None."""
+        if self._skeletons is None:
+            found: dict[str, str] = {}
+            for known in self.users:
+                found.setdefault(skeleton(known), known)
+            self._skeletons = found
+        other = self._skeletons.get(skeleton(name))
+        return other if other is not None and other != name else None
 
     def add_scope(self, key: str, title: str | None = None) -> None:
         if not self.placeable(key):
@@ -1284,6 +1299,7 @@ class Index:
         else:
             summary = f"denied: no role {user} holds on {scope} or above it grants {permission}"
         misses: list[str] = []
+        about: tuple[str | None, ...] = ()  # the scope of each miss about a grant elsewhere
         if not allowed and applies and not contributions:
             misses.extend(
                 f"{g.role} on {g.scope} would grant it, but expired at "
@@ -1295,11 +1311,15 @@ class Index:
                 f"{role} on {key} is held but does not include {permission}"
                 for role, key in held_without
             )
-            misses.extend(self._elsewhere(user, permission, chain, cells))
+            local = len(misses)
+            elsewhere = self._elsewhere(user, permission, chain, cells)
+            misses.extend(text for text, _ in elsewhere)
+            about = (None,) * local + tuple(key for _, key in elsewhere)
             givers = self._roles_granting(permission, chain)
             if givers:
                 misses.append(f"roles that grant it here: {', '.join(givers)}")
-        return Decision(
+                about += (None,)
+        decision = Decision(
             allowed=allowed,
             user=user,
             permission=permission,
@@ -1310,11 +1330,15 @@ class Index:
             denied_by=denied_by,
             closest_misses=tuple(misses),
         )
+        if any(about):
+            decision.about_scopes(about)
+        return decision
 
     def _elsewhere(
         self, user: str, permission: str, chain: tuple[str, ...], cells: Mapping[str, Cell]
-    ) -> list[str]:
-        """Grants of ``permission`` the user holds off the chain, nearest relatives first."""
+    ) -> list[tuple[str, str]]:
+        """Grants of ``permission`` the user holds off the chain, nearest relatives first: (what
+        to say, the scope of the grant)."""
         ancestors = set(chain)
         near = []
         for key, cell in cells.items():
@@ -1327,7 +1351,7 @@ class Index:
                     near.append((-shared, key, grant.role))
         near.sort()
         return [
-            f"{role} on {key} grants it, but {key} is not {chain[0]} or above it"
+            (f"{role} on {key} grants it, but {key} is not {chain[0]} or above it", key)
             for _, key, role in near[:3]
         ]
 

@@ -20,8 +20,8 @@ Every refusal names the rule or guard that refused and who could make the change
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 from ..engine.index import Index
 from ..errors import RolecallError
@@ -44,6 +44,11 @@ class Refusal:
         if not self.could:
             return f"{self.message} [{self.rule}]"
         return f"{self.message} [{self.rule}]; it could be done by: {', '.join(self.could)}"
+
+    def naming_only(self, keep: Callable[[str], bool]) -> Refusal:
+        """This refusal naming, in ``could``, only the users ``keep`` keeps: for a caller who
+        may not see everyone who holds a role on the scope (its ``str()`` follows)."""
+        return replace(self, could=tuple(user for user in self.could if keep(user)))
 
 
 class NotAllowedError(RolecallError):

@@ -57,9 +57,26 @@ def server(tmp_path: Path) -> Iterator[str]:
     rc.close()
 
 
+def csp_violations(page: Any) -> list[str]:
+    """The Content-Security-Policy violations Chromium has reported on ``page`` so far."""
+    return list(page.rolecall_csp)
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
+    """A tab in a fresh context; a test fails if Chromium reports any violation of the
+    console's Content-Security-Policy (an inline script, style or handler) on it."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
+    tab.rolecall_csp = []
+    tab.on(
+        "console",
+        lambda message: (
+            tab.rolecall_csp.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield tab
     context.close()
+    assert tab.rolecall_csp == [], tab.rolecall_csp

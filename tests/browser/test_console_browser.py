@@ -10,6 +10,7 @@ from typing import Any
 from console_support import PASSWORD
 
 from browser.axe_check import assert_accessible
+from browser.conftest import csp_violations
 
 CIRCUITS = "course-v1:MITx+6.002x+2026_T1"
 CALCULUS = "course-v1:MITx+18.01x+2026_T1"
@@ -131,3 +132,22 @@ def test_the_keyboard_alone_signs_in_and_adds_a_member(page: Any, server: str) -
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.get_by_text("Course beta tester (course_beta_tester) given to bea.").is_visible()
+
+
+def test_the_content_security_policy_refuses_inline_script(page: Any, server: str) -> None:
+    """Chromium enforces the console's policy: a script put into the page as text does not
+    run, and the violation is reported (the fixture fails any other test that reports one)."""
+    sign_in(page, server, "admin")
+    with page.expect_console_message(lambda m: "Content Security Policy" in m.text) as report:
+        ran = page.evaluate(
+            """() => {
+                const script = document.createElement("script");
+                script.textContent = "window.rolecallInline = true";
+                document.head.appendChild(script);
+                return window.rolecallInline === true;
+            }"""
+        )
+    assert ran is False
+    assert "inline script" in report.value.text
+    assert csp_violations(page) == [report.value.text]
+    page.rolecall_csp.clear()  # expected here: the fixture checks that nothing else was

@@ -21,7 +21,7 @@ from rolecall.core.reads import (
 from .. import authz
 from ..context import service
 from .catalogue import require_staff
-from .errors import forbidden, not_found
+from .errors import changing, forbidden, not_found
 from .routes import route
 from .schemas import (
     AssignmentCreate,
@@ -127,6 +127,7 @@ def get_assignments(caller: str, query: AssignmentsQuery) -> AssignmentList:
 )
 def post_assignment(caller: str, body: AssignmentCreate) -> tuple[AssignmentWritten, int]:
     rc = service()
+    changing(body.scope)
     before = find_grant(rc, body.user, body.role, body.scope)
     revision = rc.assign(
         body.user,
@@ -161,6 +162,7 @@ def delete_assignment(caller: str, grant_id: int, query: RevokeQuery) -> Revoked
         raise not_found(f"no assignment {grant_id}")
     if row.user != caller and not authz.can_view_team(rc, caller, row.scope):
         raise forbidden(f"assignment {grant_id} is on a scope whose team {caller} may not view")
+    changing(row.scope)
     revision = rc.revoke(row.user, row.role, row.scope, as_user=caller, reason=query.reason)
     return Revoked(id=grant_id, revision=revision)
 
@@ -186,7 +188,7 @@ def delete_assignment(caller: str, grant_id: int, query: RevokeQuery) -> Revoked
 def post_bulk(caller: str, body: BulkIn) -> BulkResult:
     rc = service()
     require_staff(rc, caller)
-    return rc.bulk(
+    result = rc.bulk(
         body.action,
         body.role,
         body.users,
@@ -197,3 +199,4 @@ def post_bulk(caller: str, body: BulkIn) -> BulkResult:
         reason=body.reason,
         expires_at=body.expires_at,
     )
+    return authz.bulk_seen_by(rc, caller, result)

@@ -2,7 +2,8 @@
 
 Asking about yourself needs nothing more than a token. Asking about someone else needs the
 view-team permission on the scope asked about: whoever may see a scope's team may see what its
-members may do there.
+members may do there. An explanation's closest misses about grants the user holds elsewhere
+name only scopes whose team the caller may view.
 """
 
 from __future__ import annotations
@@ -87,4 +88,5 @@ def get_explain(caller: str, query: ExplainQuery) -> Decision:
             f"{caller} may not ask about {query.user} on {query.scope}: that takes the "
             "view-team permission there"
         )
-    return rc.explain(query.user, query.permission, query.scope, at_least=query.at_least)
+    decision = rc.explain(query.user, query.permission, query.scope, at_least=query.at_least)
+    return authz.decision_seen_by(rc, caller, decision)

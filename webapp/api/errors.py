@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, g, request
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from rolecall.core import BadInputError, StorageError
+from rolecall.core import BadInputError, StorageError, org_wide
 from rolecall.core.governance import NotAllowedError
 
+from .. import authz
+from ..context import service
 from .schemas import ErrorBody, ErrorResponse
 
 log = logging.getLogger("rolecall.webapp.api")
@@ -106,8 +108,22 @@ def _bad_input(exc: BadInputError) -> Response:
     return error_response(400, "bad_input", str(exc))
 
 
+CHANGE_SCOPE = "rolecall_change_scope"
+"""Where a request's change is made (``flask.g``), set by the routes that know it: a refusal
+names whoever could make the change there only to a caller who may view that scope's team."""
+
+
+def changing(scope: str) -> None:
+    """Record that this request changes something on ``scope`` (see :data:`CHANGE_SCOPE`)."""
+    setattr(g, CHANGE_SCOPE, org_wide(scope))
+
+
 def _not_allowed(exc: NotAllowedError) -> Response:
     refusal = exc.refusal
+    caller = g.get("api_user")
+    if caller is not None:
+        # Only the users the caller may see: a refusal must not list another org's admins.
+        refusal = authz.refusal_seen_by(service(), caller, refusal, g.get(CHANGE_SCOPE))
     return error_response(
         403,
         "not_allowed",

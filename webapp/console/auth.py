@@ -1,8 +1,9 @@
 """Signing in and out: local accounts (``rolecall create-admin``, ``rolecall passwd``), or a
 username set by a trusted proxy in the header named by ``ROLECALL_TRUSTED_HEADER``.
 
-Failed attempts are throttled per username and per client address, counted in the database
-for every web process (:class:`rolecall.core.accounts.SignInThrottle`); a locked key is answered
+Failed attempts are throttled per (account, client address), per client address, and per
+account from every address together with a higher ceiling, counted in the database for every
+web process (:class:`rolecall.core.accounts.SignInThrottle`); a locked key is answered
 with 429 and says how long to wait.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from rolecall.core.accounts import SignInThrottle
+from rolecall.core.accounts import SignInThrottle, sign_in_keys
 from rolecall.core.reads import user_hit
 
 from . import blueprint, csrf
@@ -58,8 +59,9 @@ def login() -> Response | str | tuple[str, int]:
     username = request.form.get("username", "").strip()[:MAX_USERNAME]
     password = request.form.get("password", "")
     address = request.remote_addr or "unknown"
-    # Bounded: casefolding can lengthen a name, and the keys are stored (up to 300 characters).
-    keys = [f"user:{username.casefold()[:MAX_USERNAME]}", f"address:{address[:64]}"]
+    # This account from this address, this address, and this account from everywhere (a
+    # higher ceiling): a stranger elsewhere cannot lock the owner out with a few failures.
+    keys = sign_in_keys(username, address)
     throttle = _throttle()
     wait = throttle.retry_after(keys)
     if wait:
@@ -75,8 +77,9 @@ def login() -> Response | str | tuple[str, int]:
         return render_template(
             "console/login.html", next=target, username=username, error=error
         ), 401
-    # A successful sign-in clears the account's count only: an address keeps its failures, so
-    # one valid account does not reset guessing at others.
+    # A successful sign-in clears this account's count from this address only: the address
+    # keeps its failures, so one valid account does not reset guessing at others, and the
+    # account's ceiling keeps counting a guess spread over other addresses.
     throttle.succeeded(keys[:1])
     session.clear()
     session.permanent = True

@@ -34,9 +34,10 @@ def studio_link(key: str, kind: str) -> str | None:
     return str(template).replace("{key}", key)
 
 
-def refusal_words(exc: NotAllowedError) -> str:
-    """A refusal in words: why, and who could make the change instead."""
-    refusal = exc.refusal
+def refusal_words(exc: NotAllowedError, scope: str | None = None) -> str:
+    """A refusal in words: why, and who could make the change instead, naming only the users
+    the viewer may be told hold a role on ``scope`` (the change's, when known) or above it."""
+    refusal = authz.refusal_seen_by(rc(), viewer(), exc.refusal, scope)
     text = refusal.message[:1].upper() + refusal.message[1:] + "."
     if refusal.could:
         text += f" It could be done by: {', '.join(refusal.could)}."
@@ -111,7 +112,9 @@ def add_members(key: str) -> Response | tuple[str, int]:
             expires_at=expires,
         )
     except NotAllowedError as exc:
-        return render_scope(scope.key, form=form, errors=[refusal_words(exc)], status=403)
+        return render_scope(
+            scope.key, form=form, errors=[refusal_words(exc, scope.key)], status=403
+        )
     except BadInputError as exc:
         return render_scope(scope.key, form=form, errors=[f"{exc}."], status=422)
     failed = result.failed
@@ -138,7 +141,7 @@ def remove_member(key: str) -> Response:
     try:
         service.revoke(member, role, scope.key, as_user=user)
     except NotAllowedError as exc:
-        flash(f"{member} keeps {role}: {refusal_words(exc)}", "error")
+        flash(f"{member} keeps {role}: {refusal_words(exc, scope.key)}", "error")
     except BadInputError as exc:
         flash(f"Nothing was removed: {exc}.", "error")
     else:
@@ -162,7 +165,7 @@ def change_role(key: str) -> Response:
     try:
         service.change_role(member, old, new, scope.key, as_user=user)
     except NotAllowedError as exc:
-        flash(f"{member} keeps {old}: {refusal_words(exc)}", "error")
+        flash(f"{member} keeps {old}: {refusal_words(exc, scope.key)}", "error")
         return back
     except BadInputError as exc:
         flash(f"Nothing was changed: {exc}.", "error")

@@ -18,6 +18,7 @@ from rolecall.core.governance import NotAllowedError
 from rolecall.core.governance.whatif import Impact
 from rolecall.core.reads import known_scopes, managed_scopes, scope_hit, user_hit
 
+from .. import authz
 from . import blueprint
 from .common import all_roles, parse_expiry, rc, role_areas, split_names, viewer
 from .scopes import refusal_words
@@ -201,6 +202,8 @@ def wizard() -> Response | tuple[str, int]:
         return _render("where", state, [refusal_words(exc)], 403)
     except BadInputError as exc:
         return _render("where", state, [f"{exc}."], 422)
+    # Rows on scopes whose team the viewer may not view tell nothing of who holds what there.
+    result = authz.bulk_seen_by(service, user, result)
     if dry_run:
         return _render("preview", state, [], result=result, users=users)
     if not result.applied:
