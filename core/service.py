@@ -57,6 +57,7 @@ from .storage.database import (
     time_param,
     upgrade,
 )
+from .storage.keys import AUDIT_KEY, KeyRing
 from .storage.models import (
     ASSIGNMENT_COLUMNS,
     ASSIGNMENTS,
@@ -265,6 +266,7 @@ class Rolecall:
         self._fresh_until = 0.0
         """``last_sync + staleness``: until then a check needs no catch-up."""
         self.sync_error: str | None = None
+        self.keys = KeyRing.for_database(engine)  # outside the database (storage/keys.py)
         self.accounts = Accounts(self)
         self._load()
         self._thread: threading.Thread | None = None
@@ -493,7 +495,15 @@ class Rolecall:
                         self.sync()  # no other writer can commit now: this is the latest state
                         guard()
                     with bulk_cache(session.connection()) if bulk else nullcontext():
-                        writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
+                        writer = AuditWriter(
+                            session,
+                            revision,
+                            last_hash,
+                            at,
+                            actor,
+                            batch_id,
+                            key=self.keys.current(AUDIT_KEY),
+                        )
                         result = work(session, writer)
                         if not len(writer):
                             raise _Unchanged(result)  # rolls back: no revision is spent
@@ -1596,7 +1606,7 @@ class Rolecall:
                 select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=10_000)
             )
             try:
-                return verify_chain(events, last_hash)
+                return verify_chain(events, last_hash, self.keys)
             finally:
                 events.close()  # it may stop at the first bad event: free the cursor
 

@@ -133,6 +133,17 @@ def plugins_only() -> Callable[..., Plugins]:
     return load_only
 
 
+@pytest.fixture(autouse=True)
+def key_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's keys (session and audit) in a key file of its own, outside every database
+    (``ROLECALL_KEY_FILE``, kept by :func:`support.run_cli` for the CLI's child processes).
+    A test of where keys live by default removes the setting."""
+    path = tmp_path_factory.mktemp("keys") / "rolecall.keys"
+    monkeypatch.setenv("ROLECALL_KEY_FILE", str(path))
+    monkeypatch.delenv("ROLECALL_SECRET_KEY", raising=False)
+    return path
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'rolecall.db'}"

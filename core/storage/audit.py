@@ -3,11 +3,18 @@
 Each event's hash covers its content and the previous event's hash; the state row keeps the
 hash of the newest event, so removing the last events is detected as well as altering or
 removing any other.
+
+The hash is keyed: an HMAC-SHA256 with the audit key, which lives outside the database
+(:mod:`rolecall.core.storage.keys`), and each event records the id of the key version that
+signed it (``key_id``). Someone who can write the database but does not hold the key cannot
+rewrite the chain so that it verifies. Events written before keying began have no key id and
+a plain SHA-256: they verify as "unkeyed", which proves their order, not who wrote them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .database import GENESIS_HASH, insert_rows, time_param
+from .keys import AUDIT_KEY, Key, KeyRing
 from .models import AUDIT_EVENTS, AuditEvent, State
 
 _ENCODE = json.JSONEncoder(
@@ -37,6 +45,7 @@ COLUMNS = (
     "batch_id",
     "prev_hash",
     "hash",
+    "key_id",
 )
 
 
@@ -51,7 +60,10 @@ def event_hash(
     scope: str | None,
     details: dict[str, Any],
     batch_id: str | None,
+    key: Key | None = None,
 ) -> str:
+    """The event's hash: HMAC-SHA256 with ``key``, or a plain SHA-256 (an event written
+    before keying began) without one."""
     payload = json.dumps(
         [
             prev_hash,
@@ -69,6 +81,8 @@ def event_hash(
         separators=(",", ":"),
         default=str,
     )
+    if key is not None:
+        return hmac.digest(key.secret, payload.encode(), "sha256").hex()
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -108,8 +122,13 @@ class AuditWriter:
         at: datetime,
         actor: str | None,
         batch_id: str | None,
+        *,
+        key: Key | None = None,
     ) -> None:
+        """``key``: the audit key that signs the events (see the module's docstring); None
+        makes unkeyed events, as before keying began."""
         self.session = session
+        self.key = key
         self.revision = revision
         self.at = at
         self.actor = actor
@@ -178,6 +197,9 @@ class AuditWriter:
         revision, actor, batch_id = self.revision, self.actor, self.batch_id
         stored_at = self._stored_at()
         sha256 = hashlib.sha256
+        key = self.key
+        secret, kid = (key.secret, key.id) if key is not None else (b"", None)
+        mac = hmac.digest
         append = self._events.append
         keep = self._details.append
         last = self._last
@@ -193,7 +215,10 @@ class AuditWriter:
             if scope_code is None:
                 scope_code = codes[scope] = _json(scope)
             payload = f"[{previous}{middle}{user_code},{role_code},{scope_code},{text}{tail}"
-            digest = sha256(payload.encode()).hexdigest()
+            if kid is None:
+                digest = sha256(payload.encode()).hexdigest()
+            else:
+                digest = mac(secret, payload.encode(), "sha256").hex()
             # In the order of COLUMNS.
             append(
                 (
@@ -208,6 +233,7 @@ class AuditWriter:
                     batch_id,
                     last,
                     digest,
+                    kid,
                 )
             )
             keep(details)
@@ -245,22 +271,63 @@ class Verification:
     events: int
     message: str
     first_bad: int | None = None
+    keyed: int = 0
+    """Events signed with an audit key (HMAC)."""
+    unkeyed: int = 0
+    """Events from before keying began (plain SHA-256)."""
 
 
-def verify_chain(rows: Iterable[AuditEvent], last_hash: str) -> Verification:
-    """Recompute the chain; name the first event that does not match."""
+def verify_chain(
+    rows: Iterable[AuditEvent], last_hash: str, keys: KeyRing | None = None
+) -> Verification:
+    """Recompute the chain; name the first event that does not match.
+
+    A keyed event is checked with the version of the audit key it names (from ``keys``). An
+    unkeyed event is accepted only before the first keyed one and, when ``keys`` knows the
+    revision at which keying began, only up to it: a chain rewritten as unkeyed events by
+    someone without the key fails."""
     previous = GENESIS_HASH
-    count = 0
+    count = keyed = 0
+    found: dict[str, Key | None] = {}
+    keyed_after = None if keys is None else keys.keyed_after
+
+    def bad(event: AuditEvent, why: str) -> Verification:
+        return Verification(
+            False, count, f"event {event.id}: {why}", event.id, keyed, count - keyed
+        )
+
     for event in rows:
         count += 1
         if event.prev_hash != previous:
-            return Verification(
-                False,
-                count,
-                f"event {event.id}: its previous-hash link is "
-                f"broken (an event before it was removed or altered)",
-                event.id,
+            return bad(
+                event,
+                "its previous-hash link is broken (an event before it was removed or altered)",
             )
+        key: Key | None = None
+        if event.key_id is None:
+            if keyed:
+                return bad(
+                    event,
+                    "it is unkeyed but follows keyed events: the chain was rewritten "
+                    "without the audit key",
+                )
+            if keyed_after is not None and event.revision > keyed_after:
+                return bad(
+                    event,
+                    "it is unkeyed but was written after keying began (revision "
+                    f"{keyed_after}): the chain was rewritten without the audit key",
+                )
+        else:
+            if event.key_id not in found:
+                found[event.key_id] = None if keys is None else keys.find(AUDIT_KEY, event.key_id)
+            key = found[event.key_id]
+            if key is None:
+                return bad(
+                    event,
+                    f"it is signed with audit key {event.key_id}, which this installation "
+                    "does not have (restore the key file, or the secret, that held it)",
+                )
+            keyed += 1
         digest = event_hash(
             previous,
             event.revision,
@@ -272,15 +339,12 @@ def verify_chain(rows: Iterable[AuditEvent], last_hash: str) -> Verification:
             event.scope,
             event.details,
             event.batch_id,
+            key,
         )
         if digest != event.hash:
-            return Verification(
-                False,
-                count,
-                f"event {event.id}: its content does not match its hash (it was altered)",
-                event.id,
-            )
+            return bad(event, "its content does not match its hash (it was altered)")
         previous = event.hash
+    unkeyed = count - keyed
     if previous != last_hash:
         return Verification(
             False,
@@ -288,5 +352,17 @@ def verify_chain(rows: Iterable[AuditEvent], last_hash: str) -> Verification:
             "the newest events were removed: the chain ends at "
             f"{previous[:12]}, the state expects {last_hash[:12]}",
             None,
+            keyed,
+            unkeyed,
         )
-    return Verification(True, count, f"audit chain intact: {count} events")
+    parts = [f"{keyed} keyed"]
+    if unkeyed:
+        parts.append(f"{unkeyed} unkeyed (before keying)")
+    return Verification(
+        True,
+        count,
+        f"audit chain intact: {count} events ({', '.join(parts)})",
+        None,
+        keyed,
+        unkeyed,
+    )
