@@ -32,6 +32,17 @@ def write_dist(
     return site
 
 
+KEY_SETTINGS = ("ROLECALL_KEY_FILE", "ROLECALL_SECRET_KEY")
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment for a child process, without rolecall's settings but for
+    where the keys are: a child on the test's database signs and verifies with its keys."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_") or k in KEY_SETTINGS
+    }
+
+
 def run_cli(
     *args: str,
     env: dict[str, str] | None = None,

@@ -154,12 +154,14 @@ def test_processes_starting_together_make_one_key_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["shared.keys"]  # no temporary file left
 
 
-def test_a_key_file_others_can_read_is_refused(rc: Rolecall, key_file: Path) -> None:
-    rc.add_user("ada")
-    key_file.chmod(0o644)
-    other = KeyRing(path=key_file)
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rolecall.keys"
+    made = KeyRing(path=path).current(AUDIT_KEY)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert KeyRing(path=path).current(AUDIT_KEY) == made
+    path.chmod(0o644)
     with pytest.raises(KeyStoreError, match="chmod 600"):
-        other.current(AUDIT_KEY)
+        KeyRing(path=path).current(AUDIT_KEY)
 
 
 def test_a_server_database_without_keys_is_refused(
@@ -241,7 +243,9 @@ def test_rotating_the_audit_key_keeps_old_events_verifying(tmp_path: Path, key_f
     assert f"audit key {lost}" in broken.stderr
 
 
-def test_events_from_before_keying_verify_as_unkeyed_and_seal(sqlite_url: str) -> None:
+def test_events_from_before_keying_verify_as_unkeyed_and_seal(
+    key_file: Path, sqlite_url: str
+) -> None:
     # A database as the previous release left it: schema 0004, plain SHA-256 events.
     engine = make_engine(sqlite_url)
     config = _alembic_config()
