@@ -322,6 +322,10 @@ def _write_new(path: Path, content: bytes) -> None:
         raise KeyStoreError(f"cannot create the key file {path}: {exc}") from None
     try:
         os.link(temporary, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise KeyStoreError(f"cannot create the key file {path}: {exc}") from None
     finally:
         temporary.unlink()
 
