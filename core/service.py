@@ -1601,12 +1601,12 @@ class Rolecall:
     def verify_audit(self) -> Verification:
         """Recompute the hash chain from the first event; name the first bad one."""
         with Session(self.engine) as session, session.begin():
-            last_hash = session.scalar(select(State.last_hash)) or ""
+            last_hash, last_mac = session.execute(select(State.last_hash, State.last_mac)).one()
             events = session.scalars(
                 select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=10_000)
             )
             try:
-                return verify_chain(events, last_hash, self.keys)
+                return verify_chain(events, last_hash, self.keys, last_mac=last_mac)
             finally:
                 events.close()  # it may stop at the first bad event: free the cursor
 

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from rolecall.core import Rolecall
-from rolecall.core.storage.audit import event_hash
+from rolecall.core.storage.audit import event_hash, state_mac
 from rolecall.core.storage.database import GENESIS_HASH, _alembic_config, make_engine
 from rolecall.core.storage.keys import AUDIT_KEY, SESSION_KEY, Key, KeyRing, KeyStoreError
 from rolecall.core.storage.models import AuditEvent, State
@@ -46,10 +46,10 @@ def _write_some(rc: Rolecall) -> None:
     rc.revoke("bob", "viewer", C1)
 
 
-def _rewrite(rc: Rolecall, sign: Any) -> None:
+def _rewrite(rc: Rolecall, sign: Any, key: Key | None = None) -> None:
     """What someone who can write the database does: alter an event (bob made editor, not
     viewer), then rehash every event from the first with ``sign(payload_args) -> (hash,
-    key_id)`` and move the state row's hash to the newest."""
+    key_id)`` and move the state row's hash to the newest (signed, if they hold ``key``)."""
     with Session(rc.engine) as session, session.begin():
         events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
         previous = GENESIS_HASH
@@ -72,7 +72,7 @@ def _rewrite(rc: Rolecall, sign: Any) -> None:
                 )
             )
             previous = event.hash
-        session.execute(update(State).values(last_hash=previous))
+        session.execute(update(State).values(last_hash=previous, last_mac=state_mac(key, previous)))
 
 
 def test_a_rewritten_chain_fails_unless_the_key_is_stolen(rc: Rolecall) -> None:
@@ -99,8 +99,27 @@ def test_a_rewritten_chain_fails_unless_the_key_is_stolen(rc: Rolecall) -> None:
 
     # With the key itself (stolen from outside the database), a rewrite verifies: the limit
     # docs/security.md states.
-    _rewrite(rc, lambda args: (event_hash(*args, key), key.id))
+    _rewrite(rc, lambda args: (event_hash(*args, key), key.id), key)
     assert rc.verify_audit().ok
+
+
+def test_removing_the_newest_events_fails_even_with_the_state_row_moved_back(
+    rc: Rolecall,
+) -> None:
+    _write_some(rc)
+    assert rc.verify_audit().ok
+    with Session(rc.engine) as session, session.begin():
+        newest = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert newest is not None
+        session.delete(newest)
+        session.flush()
+        kept = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert kept is not None
+        # The chain now ends at the kept event: the state row is moved back to it.
+        session.execute(update(State).values(last_hash=kept.hash))
+    found = rc.verify_audit()
+    assert not found.ok
+    assert "not signed with the audit key" in found.message
 
 
 def test_the_key_file_is_made_beside_the_sqlite_database_private_and_once(

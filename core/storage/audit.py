@@ -106,6 +106,13 @@ def hmac_sha256(secret: bytes) -> Callable[[bytes], str]:
     return digest
 
 
+def state_mac(key: Key | None, last_hash: str) -> str | None:
+    """The state row's signature of the newest event's hash (None without a key)."""
+    if key is None:
+        return None
+    return hmac_sha256(key.secret)(b"rolecall state\0" + last_hash.encode())
+
+
 def _json(value: Any) -> str:
     """One item of the payload as :func:`event_hash` encodes it."""
     if type(value) is str:
@@ -278,7 +285,11 @@ class AuditWriter:
         """Write the collected events and move the state row's hash to the newest."""
         if self._events:
             insert_rows(self.session.connection(), AUDIT_EVENTS, COLUMNS, self._events)
-            self.session.execute(update(State).where(State.id == 1).values(last_hash=self._last))
+            self.session.execute(
+                update(State)
+                .where(State.id == 1)
+                .values(last_hash=self._last, last_mac=state_mac(self.key, self._last))
+            )
 
 
 def bump_revision(session: Session) -> tuple[int, str]:
@@ -305,17 +316,24 @@ class Verification:
 
 
 def verify_chain(
-    rows: Iterable[AuditEvent], last_hash: str, keys: KeyRing | None = None
+    rows: Iterable[AuditEvent],
+    last_hash: str,
+    keys: KeyRing | None = None,
+    *,
+    last_mac: str | None = None,
 ) -> Verification:
     """Recompute the chain; name the first event that does not match.
 
     A keyed event is checked with the version of the audit key it names (from ``keys``). An
     unkeyed event is accepted only before the first keyed one and, when ``keys`` knows the
     revision at which keying began, only up to it: a chain rewritten as unkeyed events by
-    someone without the key fails."""
+    someone without the key fails. When the newest event is keyed, the state row's
+    ``last_mac`` must sign ``last_hash`` with its key: moving the state row back to hide the
+    removal of the newest events takes the key (or an old copy of the row)."""
     previous = GENESIS_HASH
     count = keyed = 0
     found: dict[str, Key | None] = {}
+    key: Key | None = None
     keyed_after = None if keys is None else keys.keyed_after
 
     def bad(event: AuditEvent, why: str) -> Verification:
@@ -330,7 +348,7 @@ def verify_chain(
                 event,
                 "its previous-hash link is broken (an event before it was removed or altered)",
             )
-        key: Key | None = None
+        key = None
         if event.key_id is None:
             if keyed:
                 return bad(
@@ -372,6 +390,17 @@ def verify_chain(
             return bad(event, "its content does not match its hash (it was altered)")
         previous = event.hash
     unkeyed = count - keyed
+    # When the newest event is keyed, the state row must be signed with its key.
+    if previous == last_hash and key is not None and last_mac != state_mac(key, last_hash):
+        return Verification(
+            False,
+            count,
+            "the state row's hash of the newest event is not signed with the audit key: "
+            "it was moved back, and the newest events were removed",
+            None,
+            keyed,
+            unkeyed,
+        )
     if previous != last_hash:
         return Verification(
             False,

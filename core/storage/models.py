@@ -184,6 +184,10 @@ class State(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+    last_mac: Mapped[str | None] = mapped_column(String(64))
+    """``last_hash`` signed with the audit key of the newest event (None before keying): a
+    state row moved back to an earlier event, to hide the removal of the newest, does not
+    match unless the key is known."""
     last_assignment_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 

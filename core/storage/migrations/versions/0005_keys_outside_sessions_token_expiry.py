@@ -1,5 +1,6 @@
-"""Keys outside the database: the audit chain's key ids, server-side console sessions, token
-expiry; the session key once stored in the database is deleted.
+"""Keys outside the database: the audit chain's key ids and the state row's signed hash,
+server-side console sessions, token expiry; the session key once stored in the database is
+deleted.
 
 Revision ID: 0005
 Revises: 0004
@@ -22,6 +23,7 @@ def upgrade() -> None:
     # Plain ADD COLUMN on every database (no copy of the audit table on SQLite).
     op.add_column("rolecall_audit", sa.Column("key_id", sa.String(32), nullable=True))
     op.add_column("rolecall_tokens", sa.Column("expires_at", sa.DateTime(timezone=True)))
+    op.add_column("rolecall_state", sa.Column("last_mac", sa.String(64), nullable=True))
     op.create_table(
         "rolecall_console_sessions",
         sa.Column("id_hash", sa.String(64), primary_key=True),
@@ -42,6 +44,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_console_sessions_user", "rolecall_console_sessions")
     op.drop_table("rolecall_console_sessions")
+    with op.batch_alter_table("rolecall_state") as batch:
+        batch.drop_column("last_mac")
     with op.batch_alter_table("rolecall_tokens") as batch:
         batch.drop_column("expires_at")
     with op.batch_alter_table("rolecall_audit") as batch:
