@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -394,22 +394,17 @@ class Accounts:
             revision = self._caught_up()
             if cached is not None and cached[1] == revision:
                 username: str | None = cached[0]
+                until = cached[2]
             else:
                 with Session(self.rc.engine) as session:
-                    found = session.scalar(
-                        select(User.username)
+                    row = session.execute(
+                        select(User.username, ApiToken.expires_at)
                         .join(ApiToken, ApiToken.user_id == User.id)
-                        .where(
-                            ApiToken.token_hash == digest,
-                            ApiToken.revoked_at.is_(None),
-                            or_(
-                                ApiToken.expires_at.is_(None),
-                                ApiToken.expires_at > datetime.now(UTC),
-                            ),
-                        )
-                    )
-                username = None if found is None else str(found)
-                cached = None
+                        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+                    ).first()
+                username = None if row is None else str(row.username)
+                expires = None if row is None else row.expires_at
+                until = float("inf") if expires is None else expires.timestamp()
         except DBAPIError as exc:
             # The database is away: a token seen valid in the last OUTAGE_GRACE seconds
             # still works, so checks go on being answered from the index.
@@ -418,25 +413,15 @@ class Accounts:
                     "the database cannot be reached to check the token; try again soon"
                 ) from exc
             return self._active(cached[0])
-        if username is None:
+        if username is None or until <= time.time():  # unknown, revoked or expired
             with self._cache_lock:
                 self._token_cache.pop(digest, None)
             return None
-        if cached is None:
-            until = self._expiry(digest)
-            with self._cache_lock:
-                if len(self._token_cache) > 10_000:
-                    self._token_cache.clear()
-                self._token_cache[digest] = (username, revision, until, now)
-        elif cached[2] <= time.time():  # expired since it was last looked up
-            return None
+        with self._cache_lock:
+            if len(self._token_cache) > 10_000:
+                self._token_cache.clear()
+            self._token_cache[digest] = (username, revision, until, now)
         return self._active(username)
-
-    def _expiry(self, digest: str) -> float:
-        """The epoch second a token expires (infinity: never)."""
-        with Session(self.rc.engine) as session:
-            at = session.scalar(select(ApiToken.expires_at).where(ApiToken.token_hash == digest))
-        return float("inf") if at is None else at.timestamp()
 
     def _active(self, username: str) -> str | None:
         record = self.rc.index.users.get(username)
