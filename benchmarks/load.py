@@ -120,7 +120,11 @@ def make_app() -> Any:
     service on ``ROLECALL_DATABASE_URL``, with its own index and sync thread."""
     from rolecall.webapp.app import create_app
 
-    return create_app(Rolecall.open(os.environ["ROLECALL_DATABASE_URL"], plugins=make_plugins()))
+    return create_app(
+        Rolecall.open(
+            os.environ["ROLECALL_DATABASE_URL"], plugins=make_plugins(), freeze_index=True
+        )
+    )
 
 
 @contextmanager
@@ -150,7 +154,7 @@ def load(url: str, data: dataset.Dataset, clients: int, chunk: int = 50_000) -> 
     """The data set, the admin and the writers through the service's bulk paths; the admin's
     token (made through the service's accounts, as ``rolecall tokens create`` does)."""
     start = time.perf_counter()
-    with Rolecall.open(url, plugins=make_plugins(), background_sync=False) as rc:
+    with Rolecall.open(url, plugins=make_plugins(), background_sync=False, freeze_index=True) as rc:
         for i in range(0, len(data.users), chunk):
             rc.add_users(data.users[i : i + chunk], actor="load-loader")
         rc.add_users([ADMIN, *(u for group in writers(clients) for u in group)])
@@ -871,7 +875,9 @@ def main(argv: list[str] | None = None) -> int:
                 if verified:
                     say(f"  answers compared with the data set's: {verified:,}, wrong {wrong}")
         problems = verify_writes(url, writes, [u for group in writers(args.clients) for u in group])
-        with Rolecall.open(url, plugins=make_plugins(), background_sync=False) as rc:
+        with Rolecall.open(
+            url, plugins=make_plugins(), background_sync=False, freeze_index=True
+        ) as rc:
             verification = rc.verify_audit()
 
     say("")

@@ -417,7 +417,7 @@ def _probe_open(url: str) -> int:
     gc.collect()
     before = rss_bytes()
     start, cpu = time.perf_counter(), time.process_time()
-    rc = Rolecall.open(url, plugins=plugins, background_sync=False)
+    rc = Rolecall.open(url, plugins=plugins, background_sync=False, freeze_index=True)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     gc.collect()
     grown = rss_bytes() - before
@@ -447,7 +447,9 @@ def measure(size: int, backend: str, quick: bool, chunk: int, casbin: bool) -> R
     )
     with database(backend, size) as url:
         path = make_url(url).database if backend == "sqlite" else None
-        with Rolecall.open(url, plugins=make_plugins(), background_sync=False) as loader:
+        with Rolecall.open(
+            url, plugins=make_plugins(), background_sync=False, freeze_index=True
+        ) as loader:
             result.load, result.load_cpu, alone = load(
                 loader,
                 data,
@@ -482,13 +484,15 @@ def measure(size: int, backend: str, quick: bool, chunk: int, casbin: bool) -> R
             f"gc.collect() then takes {result.gc_ms:,.0f} ms"
         )
         start = time.perf_counter()
-        rc = Rolecall.open(url, plugins=make_plugins(), background_sync=False)
+        rc = Rolecall.open(url, plugins=make_plugins(), background_sync=False, freeze_index=True)
         say(f"Rolecall.open in this process, for the queries: {time.perf_counter() - start:.2f} s")
         try:
             # The memory of a second, fresh open, traced: everything it retains is the index
             # (plus a few kB of plugins and engine); RSS above also counts allocator slack.
             tracemalloc.start()
-            second = Rolecall.open(url, plugins=make_plugins(), background_sync=False)
+            second = Rolecall.open(
+                url, plugins=make_plugins(), background_sync=False, freeze_index=True
+            )
             result.traced_bytes, result.traced_peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             second.close()

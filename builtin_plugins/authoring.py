@@ -34,9 +34,7 @@ with an error naming the missing permission.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from rolecall.core import Permission, Risk, Role, hookimpl
+from rolecall.core import Permission, PermissionFactory, Risk, Role, hookimpl
 
 CONTENT = "Course content"
 UPDATES = "Course updates"
@@ -61,26 +59,7 @@ def _c(*names: str) -> tuple[str, ...]:
     return tuple(f"courses.{n}" for n in names)
 
 
-def _permission(
-    name: str,
-    title: str,
-    description: str,
-    area: str,
-    *,
-    scope_types: tuple[str, ...] = COURSE,
-    implies: tuple[str, ...] = (),
-    risks: Iterable[Risk] = (),
-) -> Permission:
-    pid = name if "." in name else f"courses.{name}"
-    return Permission(
-        id=pid,
-        title=title,
-        description=description,
-        area=area,
-        scope_types=scope_types,
-        implies=tuple(i if "." in i else f"courses.{i}" for i in implies),
-        risks=frozenset(risks),
-    )
+_permission = PermissionFactory(scope_types=COURSE, namespace="courses")
 
 
 @hookimpl
@@ -560,6 +539,8 @@ def register_roles() -> list[Role]:
             scope_types=("org",),
             permissions=(
                 "platform.manage_org_team",
+                "platform.manage_custom_roles",
+                "platform.remove_scopes",
                 "certificates.manage_program_credentials",
             ),
             includes=(

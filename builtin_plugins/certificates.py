@@ -24,33 +24,14 @@ is loaded before this one (see the ``platform`` plugin for why such roles are no
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from rolecall.core import Permission, Risk, Role, hookimpl
+from rolecall.core import Permission, PermissionFactory, Risk, Role, hookimpl
 
 AREA = "Certificates"
 COURSE = ("course",)
 EVERYWHERE = ("course", "org", "platform")
 
 
-def _permission(
-    pid: str,
-    title: str,
-    description: str,
-    *,
-    scope_types: tuple[str, ...] = COURSE,
-    implies: tuple[str, ...] = (),
-    risks: Iterable[Risk] = (),
-) -> Permission:
-    return Permission(
-        id=pid,
-        title=title,
-        description=description,
-        area=AREA,
-        scope_types=scope_types,
-        implies=implies,
-        risks=frozenset(risks),
-    )
+_permission = PermissionFactory(scope_types=COURSE, area=AREA)
 
 
 @hookimpl

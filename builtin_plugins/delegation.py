@@ -44,7 +44,7 @@ def register_delegation_rules() -> list[DelegationRule]:
             holders=("platform_admin",),
             assign=("*",),
             revoke=("*",),
-            scope_types=("platform", "org", "course", "library"),
+            scope_types=("*",),
         ),
         DelegationRule(
             id="org_admins_manage_their_org",

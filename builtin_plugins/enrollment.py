@@ -13,9 +13,7 @@ learners, which imply seeing the enrollments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from rolecall.core import Permission, Risk, hookimpl
+from rolecall.core import Permission, PermissionFactory, Risk, hookimpl
 
 ENROLLMENT = "Enrollment"
 COHORTS = "Cohorts"
@@ -25,25 +23,7 @@ COURSE = ("course",)
 EVERYWHERE = ("course", "org", "platform")
 
 
-def _permission(
-    pid: str,
-    title: str,
-    description: str,
-    area: str,
-    *,
-    scope_types: tuple[str, ...] = COURSE,
-    implies: tuple[str, ...] = (),
-    risks: Iterable[Risk] = (Risk.LEARNER_DATA,),
-) -> Permission:
-    return Permission(
-        id=pid,
-        title=title,
-        description=description,
-        area=area,
-        scope_types=scope_types,
-        implies=implies,
-        risks=frozenset(risks),
-    )
+_permission = PermissionFactory(scope_types=COURSE, risks=frozenset({Risk.LEARNER_DATA}))
 
 
 @hookimpl

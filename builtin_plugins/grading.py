@@ -20,9 +20,7 @@ Who holds what is decided by the roles of the ``authoring`` plugin: staff-level 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from rolecall.core import Permission, Risk, hookimpl
+from rolecall.core import Permission, PermissionFactory, Risk, hookimpl
 
 GRADING = "Grading"
 EXAMS = "Exams"
@@ -89,27 +87,7 @@ def download_permission_id(report_type: str) -> str:
     return f"instructor.download_{report_type}_report"
 
 
-DOWNLOADS_IDS = tuple(download_permission_id(r) for r, _, _ in REPORT_TYPES)
-
-
-def _permission(
-    pid: str,
-    title: str,
-    description: str,
-    area: str,
-    *,
-    implies: tuple[str, ...] = (),
-    risks: Iterable[Risk] = (),
-) -> Permission:
-    return Permission(
-        id=pid,
-        title=title,
-        description=description,
-        area=area,
-        scope_types=COURSE,
-        implies=implies,
-        risks=frozenset(risks),
-    )
+_permission = PermissionFactory(scope_types=COURSE)
 
 
 @hookimpl

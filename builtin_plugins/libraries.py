@@ -13,9 +13,7 @@ aliases because such bare words would clash with other plugins' names. They map 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from rolecall.core import Permission, Risk, Role, hookimpl
+from rolecall.core import Permission, PermissionFactory, Risk, Role, hookimpl
 
 CONTENT = "Library content"
 COLLECTIONS = "Library collections"
@@ -26,25 +24,7 @@ LIBRARY = ("library",)
 LIBRARY_ROLE_SCOPES = ("library", "org", "platform")
 
 
-def _permission(
-    pid: str,
-    title: str,
-    description: str,
-    area: str,
-    *,
-    scope_types: tuple[str, ...] = LIBRARY,
-    implies: tuple[str, ...] = (),
-    risks: Iterable[Risk] = (),
-) -> Permission:
-    return Permission(
-        id=f"content_libraries.{pid}",
-        title=title,
-        description=description,
-        area=area,
-        scope_types=scope_types,
-        implies=tuple(f"content_libraries.{i}" for i in implies),
-        risks=frozenset(risks),
-    )
+_permission = PermissionFactory(scope_types=LIBRARY, namespace="content_libraries")
 
 
 @hookimpl

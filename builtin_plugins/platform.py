@@ -75,6 +75,7 @@ def register_scope_types() -> list[ScopeType]:
             pattern="org:ORG",
             example="org:MITx",
             parse=parse_org,
+            team_permission="platform.view_org_team",
         ),
         ScopeType(
             id="course",
@@ -84,6 +85,8 @@ def register_scope_types() -> list[ScopeType]:
             pattern="course-v1:ORG+COURSE+RUN",
             example="course-v1:MITx+6.002x+2026_T1",
             parse=parse_course,
+            team_permission="courses.view_course_team",
+            org_wildcard="course-v1:{org}+*",
         ),
         ScopeType(
             id="library",
@@ -93,6 +96,8 @@ def register_scope_types() -> list[ScopeType]:
             pattern="lib:ORG:LIBRARY",
             example="lib:MITx:physics",
             parse=parse_library,
+            team_permission="content_libraries.view_library_team",
+            org_wildcard="lib:{org}:*",
         ),
     ]
 
@@ -119,6 +124,53 @@ def register_permissions() -> list[Permission]:
             area=TEAM,
             scope_types=("org",),
             implies=("platform.view_org_team",),
+            risks={Risk.TEAM_MANAGEMENT},
+        ),
+        Permission(
+            id="platform.manage_custom_roles",
+            title="Manage custom roles",
+            description="Create custom roles from registered permissions, and change, retire "
+            "or delete them where every current holder's grant is one this user could make.",
+            area="Administration",
+            scope_types=("platform", "org"),
+            risks={Risk.TEAM_MANAGEMENT},
+        ),
+        Permission(
+            id="platform.manage_delegation_rules",
+            title="Manage delegation rules",
+            description="Add, replace and switch off the rules that say who may assign and "
+            "revoke which roles where.",
+            area="Administration",
+            scope_types=("platform",),
+            risks={Risk.TEAM_MANAGEMENT},
+        ),
+        Permission(
+            id="platform.manage_restrictions",
+            title="Lock and unlock scopes",
+            description="Restrict any scope (deny permissions there and below, whatever roles "
+            "grant them, except to the exempt roles) and lift the restriction. Held on the "
+            "platform: lifting a restriction gives back what it denied, so it is as strong as "
+            "the roles it holds back.",
+            area="Administration",
+            scope_types=("platform",),
+            risks={Risk.TEAM_MANAGEMENT},
+        ),
+        Permission(
+            id="platform.remove_scopes",
+            title="Remove scopes",
+            description="Remove a course, library or organization from rolecall with every "
+            "role held on it and below (the rights to remove each of them are needed too).",
+            area="Administration",
+            scope_types=("org", "course", "library"),
+            risks={Risk.TEAM_MANAGEMENT},
+        ),
+        Permission(
+            id="platform.retire_users",
+            title="Retire users",
+            description="Remove every role a user holds and mark the user inactive (the rights "
+            "to remove each of those roles are needed too).",
+            area="Administration",
+            scope_types=("platform",),
             risks={Risk.TEAM_MANAGEMENT},
         ),
     ]

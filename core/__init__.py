@@ -3,11 +3,21 @@
 Plugins import only from here::
 
     from rolecall.core import Permission, Role, ScopeType, hookimpl
+
+Importing this package is light: it loads the records, the hook markers, the errors, scope keys
+and the registry (pydantic and pluggy), never SQLAlchemy, click, Flask or Alembic. The service
+(:class:`Rolecall`), the accounts, plugin loading and the bulk helpers are imported the first time
+one of their names is used (``from rolecall.core import Rolecall`` works as before). The helpers
+for plugin commands (``service_of``, ``json_option``, ``echo_table``...) live in
+:mod:`rolecall.core.cli`.
 """
 
-from .accounts import Accounts, TokenInfo
-from .cli.main import plugins_of, service_of
-from .cli.output import echo_json, echo_table, json_option
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import TYPE_CHECKING, Any
+
 from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from .errors import (
     BadInputError,
@@ -17,22 +27,14 @@ from .errors import (
     ScopeKeyError,
     StorageError,
 )
-from .governance.bulk import org_wide
 from .hookspecs import hookimpl
-from .plugins import (
-    ENTRY_POINT_GROUP,
-    PluginInfo,
-    Plugins,
-    PluginSettings,
-    load_plugins,
-    make_plugin_manager,
-)
 from .records import (
     AssignmentEvent,
     ConsolePage,
     DelegationRule,
     ParsedKey,
     Permission,
+    PermissionFactory,
     Risk,
     Role,
     Scope,
@@ -40,7 +42,68 @@ from .records import (
 )
 from .registry import Contribution, Registry, build_registry
 from .scopes import ScopeResolver, split_key
-from .service import AuditRecord, GrantRow, Rolecall
+
+if TYPE_CHECKING:
+    from .accounts import Accounts, TokenInfo
+    from .governance.bulk import org_wide
+    from .plugins import (
+        ENTRY_POINT_GROUP,
+        PluginInfo,
+        Plugins,
+        PluginSettings,
+        load_plugins,
+        make_plugin_manager,
+    )
+    from .service import AuditRecord, Rolecall
+    from .writes import GrantRow
+
+_LAZY: dict[str, str] = {
+    "Accounts": ".accounts",
+    "TokenInfo": ".accounts",
+    "org_wide": ".governance.bulk",
+    "ENTRY_POINT_GROUP": ".plugins",
+    "PluginInfo": ".plugins",
+    "PluginSettings": ".plugins",
+    "Plugins": ".plugins",
+    "load_plugins": ".plugins",
+    "make_plugin_manager": ".plugins",
+    "AuditRecord": ".service",
+    "GrantRow": ".writes",
+    "Rolecall": ".service",
+}
+"""Names whose modules load SQLAlchemy, click or importlib-metadata: imported on first use."""
+
+_MOVED: dict[str, str] = {
+    "echo_json": ".cli",
+    "echo_table": ".cli",
+    "json_option": ".cli",
+    "plugins_of": ".cli",
+    "service_of": ".cli",
+}
+"""The command-line helpers, which now live in :mod:`rolecall.core.cli`; still found here, with a
+:class:`DeprecationWarning`."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        module = _MOVED.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        warnings.warn(
+            f"rolecall.core.{name} has moved: import it from rolecall.core.cli",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(module, __name__), name)
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups find it without calling this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -57,6 +120,7 @@ __all__ = [
     "GrantRow",
     "ParsedKey",
     "Permission",
+    "PermissionFactory",
     "PluginError",
     "PluginInfo",
     "PluginSettings",
@@ -76,14 +140,9 @@ __all__ = [
     "TeamMember",
     "TokenInfo",
     "build_registry",
-    "echo_json",
-    "echo_table",
     "hookimpl",
-    "json_option",
     "load_plugins",
     "make_plugin_manager",
     "org_wide",
-    "plugins_of",
-    "service_of",
     "split_key",
 ]

@@ -254,7 +254,7 @@ class Accounts:
             # A new password ends every console session of the account, in every process.
             session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == uid))
 
-        return self.rc._write(actor, work)[0]
+        return self.rc.writes.run(actor, work).revision
 
     def has_password(self, username: str) -> bool:
         """Whether ``username`` has a console password (``make run`` sets one for the demo
@@ -325,7 +325,7 @@ class Accounts:
                 TokenInfo(row.id, username, prefix, label, audit.actor, audit.at, None, expires_at)
             )
 
-        self.rc._write(actor, work)
+        self.rc.writes.run(actor, work)
         return created[0], token
 
     def tokens(self, username: str | None = None) -> list[TokenInfo]:
@@ -361,7 +361,7 @@ class Accounts:
             owner = session.scalar(select(User.username).where(User.id == row.user_id))
             audit.add("token_revoke", user=owner, details={"token": token_id})
 
-        revision = self.rc._write(actor, work)[0]
+        revision = self.rc.writes.run(actor, work).revision
         with self._cache_lock:
             self._token_cache.clear()
         return revision
@@ -453,7 +453,7 @@ class Accounts:
         def work(session: Session, audit: AuditWriter) -> None:
             audit.add("secret_rotate", details={"name": name, "key_id": key.id})
 
-        return self.rc._write(actor, work)[0]
+        return self.rc.writes.run(actor, work).revision
 
 
 class ConsoleSessions:

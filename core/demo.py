@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .service import GrantRow, Rolecall
+from .service import Rolecall
+from .writes import GrantRow
 
 DEMO_ADMIN = "admin"
 

@@ -11,8 +11,10 @@ on the check path. Each returns an iterable of frozen records; returning nothing
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+import functools
+import typing
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -34,8 +36,19 @@ _spec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a function as the implementation of the rolecall hook of the same name."""
 
+_Spec = TypeVar("_Spec", bound=Callable[..., Any])
+_registry_specs: list[Callable[..., Any]] = []
+
+
+def _registry(spec: _Spec) -> _Spec:
+    """Marks a registry hook: called once per plugin when the plugins are loaded, its results
+    collected and checked against the record type its return annotation names."""
+    _registry_specs.append(spec)
+    return spec
+
 
 @_spec
+@_registry
 def register_scope_types() -> Iterable[ScopeType]:  # type: ignore[empty-body]
     """Scope types this plugin adds: a key namespace, a parser and the parent of each key.
 
@@ -56,6 +69,7 @@ def register_scope_types() -> Iterable[ScopeType]:  # type: ignore[empty-body]
 
 
 @_spec
+@_registry
 def register_permissions() -> Iterable[Permission]:  # type: ignore[empty-body]
     """Permissions this plugin adds; their ids are lowercase dotted names.
 
@@ -75,6 +89,7 @@ def register_permissions() -> Iterable[Permission]:  # type: ignore[empty-body]
 
 
 @_spec
+@_registry
 def register_roles() -> Iterable[Role]:  # type: ignore[empty-body]
     """Roles this plugin adds, built from registered permissions (its own or another plugin's).
 
@@ -88,6 +103,7 @@ def register_roles() -> Iterable[Role]:  # type: ignore[empty-body]
 
 
 @_spec
+@_registry
 def register_delegation_rules() -> Iterable[DelegationRule]:  # type: ignore[empty-body]
     """Default delegation rules: which roles may assign and revoke which roles where.
 
@@ -106,6 +122,7 @@ def register_delegation_rules() -> Iterable[DelegationRule]:  # type: ignore[emp
 
 
 @_spec
+@_registry
 def register_commands() -> Iterable[click.Command]:  # type: ignore[empty-body]
     """``click`` commands to add to the ``rolecall`` command line.
 
@@ -136,13 +153,23 @@ def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
     """
 
 
-REGISTRY_HOOKS = (
-    "register_scope_types",
-    "register_permissions",
-    "register_roles",
-    "register_delegation_rules",
-)
-"""The hooks whose results make up the registry."""
+REGISTRY_HOOKS = tuple(spec.__name__ for spec in _registry_specs)
+"""The hooks called once per plugin at load time, in the order they are called: their results
+make up the registry and the command line."""
+
+
+@functools.cache
+def registry_hook_records() -> dict[str, type]:
+    """Each registry hook and the type of record it returns, read from its return annotation
+    (``Iterable[Permission]`` -> :class:`Permission`). It imports click, which the annotation of
+    ``register_commands`` names: call it when loading plugins, not at import."""
+    import click
+
+    names = {**globals(), "click": click}
+    return {
+        spec.__name__: typing.get_args(typing.get_type_hints(spec, names)["return"])[0]
+        for spec in _registry_specs
+    }
 
 
 @_spec

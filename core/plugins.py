@@ -22,17 +22,18 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import click
 import importlib_metadata
 import pluggy
 from pydantic import ValidationError
 
 from . import hookspecs
 from .errors import PluginError, RegistryError
-from .records import DelegationRule, Permission, Role, ScopeType
 from .registry import Contribution, Registry, build_registry
+
+if TYPE_CHECKING:
+    import click
 
 log = logging.getLogger("rolecall.plugins")
 
@@ -137,6 +138,26 @@ def make_plugin_manager() -> pluggy.PluginManager:
     return manager
 
 
+class _Skip(Exception):
+    """A plugin failure, with the one-line cause."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line, no traceback: ``ModuleNotFoundError: No module named 'x'``."""
+    if isinstance(exc, ValidationError):
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']) or 'value'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        text = f"invalid {exc.title}: {details}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------- discover
+
+
 @dataclass
 class _Candidate:
     info: PluginInfo
@@ -161,13 +182,20 @@ def _builtin_candidates() -> list[_Candidate]:
     return found
 
 
+def _application_candidates(extra: Mapping[str, object]) -> list[_Candidate]:
+    found = []
+    for name, obj in extra.items():
+        info = PluginInfo(name=name, builtin=False, module=getattr(obj, "__name__", repr(obj)))
+        found.append(_Candidate(info, lambda obj=obj: obj))
+    return found
+
+
 def _entry_point_candidates(
     entry_points: Iterable[importlib_metadata.EntryPoint] | None,
-) -> tuple[list[_Candidate], list[tuple[PluginInfo, str]]]:
+) -> list[_Candidate]:
     if entry_points is None:
         entry_points = importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)
-    seen: dict[str, _Candidate] = {}
-    clashes: list[tuple[PluginInfo, str]] = []
+    found = []
     for ep in sorted(entry_points, key=lambda e: (e.name, e.value)):
         dist = ep.dist
         info = PluginInfo(
@@ -178,59 +206,83 @@ def _entry_point_candidates(
             distribution=dist.name if dist else None,
             entry_point=f"{ep.name} = {ep.value}",
         )
-        earlier = seen.get(ep.name)
-        if earlier is not None:
-            if (earlier.info.distribution, earlier.info.entry_point) == (
-                info.distribution,
-                info.entry_point,
-            ):
-                continue  # the same distribution found twice on sys.path
+        found.append(_Candidate(info, ep.load))
+    return found
+
+
+# ---------------------------------------------------------------------------- dedupe
+
+
+def _dedupe(
+    builtins: list[_Candidate], third_party: list[_Candidate]
+) -> tuple[list[_Candidate], list[tuple[PluginInfo, str]]]:
+    """The candidates to load, in load order, and the entry points refused for their name: one
+    whose name an earlier distribution or a built-in (or the application) already uses. The
+    same distribution seen twice on ``sys.path`` counts once."""
+    seen: dict[str, _Candidate] = {}
+    clashes: list[tuple[PluginInfo, str]] = []
+    for candidate in third_party:
+        info = candidate.info
+        earlier = seen.get(info.name)
+        if earlier is None:
+            seen[info.name] = candidate
+        elif (earlier.info.distribution, earlier.info.entry_point) != (
+            info.distribution,
+            info.entry_point,
+        ):
             clashes.append(
                 (
                     info,
-                    f"the plugin name {ep.name!r} is already used by distribution "
+                    f"the plugin name {info.name!r} is already used by distribution "
                     f"{earlier.info.distribution}",
                 )
             )
-            continue
-        seen[ep.name] = _Candidate(info, ep.load)
-    return list(seen.values()), clashes
+    builtin_names = {c.info.name for c in builtins}
+    candidates = list(builtins)
+    for candidate in seen.values():
+        if candidate.info.name in builtin_names:
+            clashes.append((candidate.info, f"the name {candidate.info.name!r} is a built-in's"))
+        else:
+            candidates.append(candidate)
+    return candidates, clashes
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception as one line, no traceback: ``ModuleNotFoundError: No module named 'x'``."""
-    if isinstance(exc, ValidationError):
-        details = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc']) or 'value'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        text = f"invalid {exc.title}: {details}"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
+# ---------------------------------------------------------------------------- collect
 
 
-_EXPECTED: dict[str, type] = {
-    "register_scope_types": ScopeType,
-    "register_permissions": Permission,
-    "register_roles": Role,
-    "register_delegation_rules": DelegationRule,
-    "register_commands": click.Command,
-}
+def _call_own(manager: pluggy.PluginManager, hook_name: str, plugin: object) -> list[Any]:
+    """The results of ``plugin``'s own implementations of a registry hook, in its order.
+
+    The call goes through pluggy's hook caller, so hook wrappers (of any plugin) and tracing
+    see it; the other plugins' plain implementations are left out of it, because each record
+    must be attributed to the plugin that returned it (a duplicate names both plugins). A
+    plugin with both a wrapper and a plain implementation of the same hook is left out of the
+    other plugins' calls, its wrapper included."""
+    impls = getattr(manager.hook, hook_name).get_hookimpls()
+
+    def plain(impl: Any) -> bool:
+        return not (impl.wrapper or impl.hookwrapper)
+
+    if not any(impl.plugin is plugin and plain(impl) for impl in impls):
+        return []
+    others = {impl.plugin for impl in impls if impl.plugin is not plugin and plain(impl)}
+    results = manager.subset_hook_caller(hook_name, remove_plugins=others)()
+    return list(reversed(results))  # pluggy calls the last registered implementation first
 
 
 def _collect(manager: pluggy.PluginManager, plugin: object) -> dict[str, tuple[Any, ...]]:
     """Call the plugin's own registry hooks and check what they return."""
     out: dict[str, tuple[Any, ...]] = {}
-    for hook_name, expected in _EXPECTED.items():
-        impls = [i for i in getattr(manager.hook, hook_name).get_hookimpls() if i.plugin is plugin]
+    for hook_name, expected in hookspecs.registry_hook_records().items():
+        try:
+            results = [
+                [] if result is None else list(result)
+                for result in _call_own(manager, hook_name, plugin)
+            ]
+        except Exception as exc:
+            raise _Skip(f"{hook_name}() raised {one_line(exc)}") from None
         items: list[Any] = []
-        for impl in impls:
-            try:
-                result = impl.function()
-                result = [] if result is None else list(result)
-            except Exception as exc:
-                raise _Skip(f"{hook_name}() raised {one_line(exc)}") from None
+        for result in results:
             for item in result:
                 if not isinstance(item, expected):
                     raise _Skip(
@@ -242,8 +294,137 @@ def _collect(manager: pluggy.PluginManager, plugin: object) -> dict[str, tuple[A
     return out
 
 
-class _Skip(Exception):
-    """A plugin failure, with the one-line cause."""
+def _contribution(name: str, collected: Mapping[str, tuple[Any, ...]]) -> Contribution:
+    return Contribution(
+        plugin=name,
+        scope_types=collected["register_scope_types"],
+        permissions=collected["register_permissions"],
+        roles=collected["register_roles"],
+        rules=collected["register_delegation_rules"],
+    )
+
+
+class _Loading:
+    """One run of :func:`load_plugins`: the plugin manager, and what has happened so far."""
+
+    def __init__(self, settings: PluginSettings) -> None:
+        self.settings = settings
+        self.manager = make_plugin_manager()
+        self.warnings: list[str] = []
+        self.infos: list[PluginInfo] = []
+        self.objects: dict[str, object] = {}
+        self.contributions: dict[str, dict[str, tuple[Any, ...]]] = {}
+
+    def warn(self, line: str) -> None:
+        log.warning(line)
+        self.warnings.append(line)
+
+    def fail(self, info: PluginInfo, reason: str) -> None:
+        """Skip a plugin with one line, or stop (strict mode, or the essential plugin)."""
+        info.status = "failed"
+        info.error = reason
+        line = f"plugin {info.name!r} skipped ({info.origin}): {reason}"
+        if self.settings.strict or (info.builtin and info.name == ESSENTIAL):
+            raise PluginError(line)
+        self.warn(line)
+
+    def drop(self, info: PluginInfo, reason: str) -> None:
+        """Unregister a plugin that was registered, then skip it."""
+        if info.name in self.objects:
+            self.manager.unregister(self.objects.pop(info.name))
+        self.contributions.pop(info.name, None)
+        self.fail(info, reason)
+
+    # ------------------------------------------------------------------ disabled and clashes
+
+    def refuse(
+        self, candidates: list[_Candidate], clashes: list[tuple[PluginInfo, str]]
+    ) -> list[_Candidate]:
+        """Report what cannot be loaded; the candidates left to import, in load order."""
+        disabled = self.settings.disabled
+        known = {c.info.name for c in candidates} | {info.name for info, _ in clashes}
+        for name in sorted(disabled - known):
+            self.warn(f"ROLECALL_DISABLE_PLUGINS names {name!r}, which is not installed")
+        for info, reason in clashes:
+            self.infos.append(info)
+            if info.name in disabled:
+                info.status = "disabled"
+            else:
+                self.fail(info, reason)
+        wanted = []
+        for candidate in candidates:
+            self.infos.append(candidate.info)
+            if candidate.info.name in disabled:
+                candidate.info.status = "disabled"
+            else:
+                wanted.append(candidate)
+        return wanted
+
+    # ------------------------------------------------------------------------------- import
+
+    def register(self, candidate: _Candidate) -> None:
+        """Import the plugin and register it under its name; it must implement only known hooks."""
+        info = candidate.info
+        try:
+            plugin = candidate.load()
+        except Exception as exc:
+            raise _Skip(f"import failed: {one_line(exc)}") from None
+        try:
+            self.manager.register(plugin, name=info.name)
+        except Exception as exc:
+            raise _Skip(one_line(exc)) from None
+        self.objects[info.name] = plugin
+        callers = self.manager.get_hookcallers(plugin) or []
+        unknown = sorted(c.name for c in callers if c.spec is None)
+        if unknown:
+            raise _Skip(f"implements unknown hook(s) {', '.join(unknown)}")
+        info.hooks = tuple(sorted(c.name for c in callers))
+
+    def collect(self, info: PluginInfo, reserved: set[str]) -> None:
+        """Call the plugin's registry hooks; its commands may not take a reserved name."""
+        collected = _collect(self.manager, self.objects[info.name])
+        for command in collected["register_commands"]:
+            if command.name in reserved:
+                raise _Skip(f"command {command.name!r} is already taken")
+        reserved.update(c.name for c in collected["register_commands"] if c.name)
+        self.contributions[info.name] = collected
+
+    # ----------------------------------------------------------------------- validate, build
+
+    def build(self) -> Registry:
+        """The registry of every collected contribution; a plugin whose contribution does not fit
+        is skipped (the one :class:`RegistryError` names) and the rest built again."""
+        while True:
+            try:
+                return build_registry(
+                    [_contribution(name, c) for name, c in self.contributions.items()]
+                )
+            except RegistryError as exc:
+                culprit = next(
+                    i for i in self.infos if i.name == exc.culprit and i.status == "loaded"
+                )
+                self.drop(culprit, str(exc))
+
+    def describe(self, registry: Registry) -> None:
+        for info in self.infos:
+            if info.status == "loaded":
+                info.contributes = registry.contributed_by(info.name)
+                info.contributes["commands"] = sorted(
+                    c.name or "" for c in self.contributions[info.name]["register_commands"]
+                )
+
+    def check_required(self) -> None:
+        by_name = {i.name: i for i in self.infos}
+        for name in sorted(self.settings.required):
+            wanted = by_name.get(name)
+            if wanted is None:
+                raise PluginError(f"required plugin {name!r} is not installed")
+            if wanted.status == "disabled":
+                raise PluginError(
+                    f"required plugin {name!r} is disabled by ROLECALL_DISABLE_PLUGINS"
+                )
+            if wanted.status == "failed":
+                raise PluginError(f"required plugin {name!r} failed to load: {wanted.error}")
 
 
 def load_plugins(
@@ -259,6 +440,11 @@ def load_plugins(
     ``extra`` maps names to plugin objects an application registers itself (modules or
     instances with ``@hookimpl`` methods); ``entry_points`` replaces discovery;
     ``reserved_commands`` are command names a plugin may not take (the CLI's own).
+
+    The stages: discover the candidates, dedupe their names, leave out the disabled and the
+    clashing ones, import and register each, collect each one's registry hooks (once every
+    plugin is registered, so hook wrappers see every call), then validate and build the
+    registry. A plugin failing at any stage is skipped (and unregistered) and the others go on.
     """
     settings = PluginSettings.from_env() if settings is None else settings
     if ESSENTIAL in settings.disabled:
@@ -266,125 +452,32 @@ def load_plugins(
             f"the {ESSENTIAL!r} plugin cannot be disabled: it defines the platform, org, course "
             "and library scope types (remove it from ROLECALL_DISABLE_PLUGINS)"
         )
-    manager = make_plugin_manager()
-    warnings: list[str] = []
-    infos: list[PluginInfo] = []
-
-    def fail(info: PluginInfo, reason: str) -> None:
-        info.status = "failed"
-        info.error = reason
-        line = f"plugin {info.name!r} skipped ({info.origin}): {reason}"
-        if settings.strict or (info.builtin and info.name == ESSENTIAL):
-            raise PluginError(line)
-        log.warning(line)
-        warnings.append(line)
-
-    builtins = _builtin_candidates()
-    for name, obj in (extra or {}).items():
-        info = PluginInfo(name=name, builtin=False, module=getattr(obj, "__name__", repr(obj)))
-        builtins.append(_Candidate(info, lambda obj=obj: obj))
-    third_party, clashes = _entry_point_candidates(entry_points)
-    builtin_names = {c.info.name for c in builtins}
-    candidates: list[_Candidate] = list(builtins)
-    for candidate in third_party:
-        if candidate.info.name in builtin_names:
-            clashes.append((candidate.info, f"the name {candidate.info.name!r} is a built-in's"))
-        else:
-            candidates.append(candidate)
-
-    known = {c.info.name for c in candidates} | {info.name for info, _ in clashes}
-    for name in sorted(settings.disabled - known):
-        line = f"ROLECALL_DISABLE_PLUGINS names {name!r}, which is not installed"
-        log.warning(line)
-        warnings.append(line)
-
-    for info, reason in clashes:
-        infos.append(info)
-        if info.name in settings.disabled:
-            info.status = "disabled"
-        else:
-            fail(info, reason)
-
-    contributions: dict[str, dict[str, tuple[Any, ...]]] = {}
-    objects: dict[str, object] = {}
-    reserved = set(reserved_commands)
-    for candidate in candidates:
-        info = candidate.info
-        infos.append(info)
-        if info.name in settings.disabled:
-            info.status = "disabled"
-            continue
+    run = _Loading(settings)
+    builtins = _builtin_candidates() + _application_candidates(extra or {})
+    candidates, clashes = _dedupe(builtins, _entry_point_candidates(entry_points))
+    wanted = run.refuse(candidates, clashes)
+    registered = []
+    for candidate in wanted:
         try:
-            try:
-                plugin = candidate.load()
-            except Exception as exc:
-                raise _Skip(f"import failed: {one_line(exc)}") from None
-            try:
-                manager.register(plugin, name=info.name)
-            except Exception as exc:
-                raise _Skip(one_line(exc)) from None
-            objects[info.name] = plugin
-            callers = manager.get_hookcallers(plugin) or []
-            unknown = sorted(c.name for c in callers if c.spec is None)
-            if unknown:
-                raise _Skip(f"implements unknown hook(s) {', '.join(unknown)}")
-            info.hooks = tuple(sorted(c.name for c in callers))
-            collected = _collect(manager, plugin)
-            for command in collected["register_commands"]:
-                if command.name in reserved:
-                    raise _Skip(f"command {command.name!r} is already taken")
-            reserved.update(c.name for c in collected["register_commands"] if c.name)
-            contributions[info.name] = collected
+            run.register(candidate)
+            registered.append(candidate.info)
         except _Skip as skip:
-            if info.name in objects:
-                manager.unregister(objects.pop(info.name))
-            fail(info, str(skip))
-
-    while True:
+            run.drop(candidate.info, str(skip))
+    reserved = set(reserved_commands)
+    for info in registered:
         try:
-            registry = build_registry(
-                [
-                    Contribution(
-                        plugin=name,
-                        scope_types=c["register_scope_types"],
-                        permissions=c["register_permissions"],
-                        roles=c["register_roles"],
-                        rules=c["register_delegation_rules"],
-                    )
-                    for name, c in contributions.items()
-                ]
-            )
-            break
-        except RegistryError as exc:
-            culprit = next(i for i in infos if i.name == exc.culprit and i.status == "loaded")
-            del contributions[culprit.name]
-            manager.unregister(objects.pop(culprit.name))
-            fail(culprit, str(exc))
-
-    for info in infos:
-        if info.status == "loaded":
-            info.contributes = registry.contributed_by(info.name)
-            info.contributes["commands"] = sorted(
-                c.name or "" for c in contributions[info.name]["register_commands"]
-            )
-
-    by_name = {i.name: i for i in infos}
-    for name in sorted(settings.required):
-        wanted = by_name.get(name)
-        if wanted is None:
-            raise PluginError(f"required plugin {name!r} is not installed")
-        if wanted.status == "disabled":
-            raise PluginError(f"required plugin {name!r} is disabled by ROLECALL_DISABLE_PLUGINS")
-        if wanted.status == "failed":
-            raise PluginError(f"required plugin {name!r} failed to load: {wanted.error}")
-
-    commands = tuple(cmd for c in contributions.values() for cmd in c["register_commands"])
+            run.collect(info, reserved)
+        except _Skip as skip:
+            run.drop(info, str(skip))
+    registry = run.build()
+    run.describe(registry)
+    run.check_required()
     return Plugins(
-        manager=manager,
+        manager=run.manager,
         registry=registry,
-        plugins=tuple(infos),
-        commands=commands,
-        warnings=tuple(warnings),
+        plugins=tuple(run.infos),
+        commands=tuple(cmd for c in run.contributions.values() for cmd in c["register_commands"]),
+        warnings=tuple(run.warnings),
     )
 
 

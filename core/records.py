@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
@@ -100,6 +100,14 @@ class ScopeType(_Record):
     pattern: Text
     example: Text
     parse: KeyParser
+    team_permission: PermissionId | None = None
+    """The permission that shows a scope's team (who holds which role there), checked on the
+    scope itself. ``None``, or a permission no loaded plugin registers: those who may view the
+    platform's team see it."""
+    org_wildcard: Annotated[str, StringConstraints(max_length=120)] | None = None
+    """For a type whose keys carry an org: a key pattern with ``{org}`` and a trailing ``*``
+    (``course-v1:{org}+*``) that bulk operations read as "every scope of this type in the org",
+    that is the org itself (one org-wide grant covering current and future scopes)."""
 
 
 class Permission(_Record):
@@ -122,6 +130,54 @@ class Permission(_Record):
     @classmethod
     def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         return _unique(value, info)
+
+
+@dataclass(frozen=True)
+class PermissionFactory:
+    """Builds a plugin's permissions with the defaults they share::
+
+        from rolecall.core import PermissionFactory
+
+        permission = PermissionFactory(scope_types=("course",), namespace="notes", area="Notes")
+        permission("view_notes", "View notes", "Read the notes.")
+        permission("edit_notes", "Edit notes", "Change the notes.", implies=("view_notes",))
+
+    A name without a dot, as the id or in ``implies``, is put in ``namespace``
+    (``notes.view_notes``); one with a dot is taken as it is. ``area``, ``scope_types`` and
+    ``risks`` are defaults a call may replace. The result is an ordinary :class:`Permission`.
+    """
+
+    scope_types: tuple[str, ...]
+    namespace: str | None = None
+    area: str | None = None
+    risks: frozenset[Risk] = frozenset()
+
+    def _id(self, name: str) -> str:
+        return name if self.namespace is None or "." in name else f"{self.namespace}.{name}"
+
+    def __call__(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        area: str | None = None,
+        *,
+        scope_types: tuple[str, ...] | None = None,
+        implies: Iterable[str] = (),
+        risks: Iterable[Risk] | None = None,
+    ) -> Permission:
+        area = self.area if area is None else area
+        if area is None:
+            raise TypeError(f"permission {name!r} needs an area (this factory has none)")
+        return Permission(
+            id=self._id(name),
+            title=title,
+            description=description,
+            area=area,
+            scope_types=self.scope_types if scope_types is None else scope_types,
+            implies=tuple(self._id(i) for i in implies),
+            risks=self.risks if risks is None else frozenset(risks),
+        )
 
 
 class Role(_Record):
@@ -159,9 +215,10 @@ class DelegationRule(_Record):
     """Who may assign and revoke which roles where.
 
     Holders of any of ``holders`` (on a scope or above it) may assign the roles in ``assign``
-    and revoke those in ``revoke`` (``"*"``: every role) on scopes of ``scope_types`` at or
-    below where they hold it. Rules only widen what is allowed; the guards (no escalation, last
-    admin, own admin role, sensitive roles) apply on top of every rule.
+    and revoke those in ``revoke`` (``"*"``: every role) on scopes of ``scope_types`` (``"*"``:
+    every scope type, those of plugins loaded later included) at or below where they hold it.
+    Rules only widen what is allowed; the guards (no escalation, last admin, own admin role,
+    sensitive roles) apply on top of every rule.
     """
 
     id: Name
@@ -169,7 +226,7 @@ class DelegationRule(_Record):
     holders: tuple[Name, ...] = Field(min_length=1)
     assign: tuple[str, ...] = ()
     revoke: tuple[str, ...] = ()
-    scope_types: tuple[Name, ...] = Field(min_length=1)
+    scope_types: tuple[Name | Literal["*"], ...] = Field(min_length=1)
 
     @field_validator("holders", "assign", "revoke", "scope_types")
     @classmethod
@@ -179,6 +236,10 @@ class DelegationRule(_Record):
     def covers(self, role: str, action: str) -> bool:
         listed = self.assign if action == "assign" else self.revoke
         return "*" in listed or role in listed
+
+    def applies_at(self, scope_type: str) -> bool:
+        """Whether the rule works on scopes of ``scope_type``."""
+        return "*" in self.scope_types or scope_type in self.scope_types
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +269,6 @@ class AssignmentEvent(_Record):
     reason: str | None = None
     at: datetime
     revision: int
-
-
-def is_permission_id(text: str) -> bool:
-    return re.fullmatch(PERMISSION_ID_RE, text) is not None
 
 
 ConsoleContent = str | Mapping[str, object]

@@ -15,7 +15,7 @@ Implications are closed transitively here, so the engine never walks them at che
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -109,16 +109,18 @@ def _plugins(*names: str, order: Mapping[str, int]) -> tuple[str, ...]:
     return tuple(sorted(set(names), key=lambda n: order[n]))
 
 
-def build_registry(contributions: Sequence[Contribution]) -> Registry:
-    """Validate and merge the contributions of all plugins, in load order."""
-    order = {c.plugin: i for i, c in enumerate(contributions)}
-    origin: dict[str, str] = {}
+class _Origins:
+    """Which plugin gave each id, claimed in load order; a second claim is a duplicate."""
 
-    def claim(kind: str, item: str, plugin: str, label: str | None = None) -> None:
+    def __init__(self, contributions: Sequence[Contribution]) -> None:
+        self.order = {c.plugin: i for i, c in enumerate(contributions)}
+        self.origin: dict[str, str] = {}
+
+    def claim(self, kind: str, item: str, plugin: str, label: str | None = None) -> None:
         key = f"{kind}:{item}"
-        first = origin.get(key)
+        first = self.origin.get(key)
         if first is not None:
-            owners = _plugins(first, plugin, order=order)
+            owners = _plugins(first, plugin, order=self.order)
             if len(owners) == 1:
                 message = f"plugin {plugin!r} registers {label or kind} {item!r} twice"
             else:
@@ -127,126 +129,127 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
                     f"plugins {owners[0]!r} and {owners[1]!r}"
                 )
             raise RegistryError(message, plugins=owners, item=item)
-        origin[key] = plugin
+        self.origin[key] = plugin
 
+    def owner(self, kind: str, item: str) -> str:
+        return self.origin[f"{kind}:{item}"]
+
+    def public(self) -> dict[str, str]:
+        return {k: v for k, v in self.origin.items() if not _internal(k)}
+
+
+def _require_known(
+    kind: str, item: str, plugin: str, relation: str, names: Iterable[str], known: Container[str]
+) -> None:
+    """The one "unknown reference" check: ``<kind> <item> (plugin P) <relation> <name>`` for
+    the first of ``names`` that is not in ``known``."""
+    for name in names:
+        if name not in known:
+            raise RegistryError(
+                f"{kind} {item!r} (plugin {plugin!r}) {relation} {name!r}",
+                plugins=(plugin,),
+                item=item,
+            )
+
+
+def _claim_records(
+    contributions: Sequence[Contribution], origins: _Origins
+) -> tuple[dict[str, ScopeType], dict[str, Permission], dict[str, Role], dict[str, str]]:
+    """Scope types, permissions, roles and role aliases by id; duplicates across plugins fail."""
     scope_types: dict[str, ScopeType] = {}
     permissions: dict[str, Permission] = {}
     roles: dict[str, Role] = {}
     for c in contributions:
         for st in c.scope_types:
-            claim("scope_type", st.id, c.plugin, "scope type")
-            claim("namespace", st.namespace, c.plugin, "scope key namespace")
+            origins.claim("scope_type", st.id, c.plugin, "scope type")
+            origins.claim("namespace", st.namespace, c.plugin, "scope key namespace")
             scope_types[st.id] = st
         for p in c.permissions:
-            claim("permission", p.id, c.plugin)
+            origins.claim("permission", p.id, c.plugin)
             permissions[p.id] = p
         for r in c.roles:
-            claim("role", r.id, c.plugin)
+            origins.claim("role", r.id, c.plugin)
             roles[r.id] = r
     aliases: dict[str, str] = {}
     for c in contributions:
         for r in c.roles:
             for alias in r.aliases:
                 if alias in roles:
-                    owners = _plugins(origin[f"role:{alias}"], c.plugin, order=order)
+                    holder = origins.owner("role", alias)
                     raise RegistryError(
                         f"role alias {alias!r} of role {r.id!r} (plugin {c.plugin!r}) is the id "
-                        f"of role {alias!r} (plugin {origin[f'role:{alias}']!r})",
-                        plugins=owners,
+                        f"of role {alias!r} (plugin {holder!r})",
+                        plugins=_plugins(holder, c.plugin, order=origins.order),
                         item=alias,
                     )
-                claim("alias", alias, c.plugin, "role alias")
+                origins.claim("alias", alias, c.plugin, "role alias")
                 aliases[alias] = r.id
+    return scope_types, permissions, roles, aliases
 
-    def owner(kind: str, item: str) -> str:
-        return origin[f"{kind}:{item}"]
 
+def _check_permissions(
+    permissions: Mapping[str, Permission], scope_types: Container[str], origins: _Origins
+) -> None:
     for p in permissions.values():
-        for type_id in p.scope_types:
-            if type_id not in scope_types:
-                raise RegistryError(
-                    f"permission {p.id!r} (plugin {owner('permission', p.id)!r}) applies to "
-                    f"unknown scope type {type_id!r}",
-                    plugins=(owner("permission", p.id),),
-                    item=p.id,
-                )
-        for target in p.implies:
-            if target not in permissions:
-                raise RegistryError(
-                    f"permission {p.id!r} (plugin {owner('permission', p.id)!r}) implies "
-                    f"unknown permission {target!r}",
-                    plugins=(owner("permission", p.id),),
-                    item=p.id,
-                )
+        plugin = origins.owner("permission", p.id)
+        _require_known(
+            "permission", p.id, plugin, "applies to unknown scope type", p.scope_types, scope_types
+        )
+        _require_known(
+            "permission", p.id, plugin, "implies unknown permission", p.implies, permissions
+        )
     _reject_cycle(
         {p.id: p.implies for p in permissions.values()},
         "implication cycle among permissions",
-        lambda item: owner("permission", item),
-        order,
+        lambda item: origins.owner("permission", item),
+        origins.order,
     )
-    implied = _close({p.id: p.implies for p in permissions.values()})
 
+
+def _check_roles(
+    roles: Mapping[str, Role],
+    permissions: Container[str],
+    scope_types: Container[str],
+    origins: _Origins,
+) -> None:
     for r in roles.values():
-        plugin = owner("role", r.id)
-        for type_id in r.scope_types:
-            if type_id not in scope_types:
-                raise RegistryError(
-                    f"role {r.id!r} (plugin {plugin!r}) is assignable at unknown scope type "
-                    f"{type_id!r}",
-                    plugins=(plugin,),
-                    item=r.id,
-                )
-        for pid in r.permissions:
-            if pid not in permissions:
-                raise RegistryError(
-                    f"role {r.id!r} (plugin {plugin!r}) uses unknown permission {pid!r}",
-                    plugins=(plugin,),
-                    item=r.id,
-                )
-        for included in r.includes:
-            if included not in roles:
-                raise RegistryError(
-                    f"role {r.id!r} (plugin {plugin!r}) includes unknown role {included!r}",
-                    plugins=(plugin,),
-                    item=r.id,
-                )
+        plugin = origins.owner("role", r.id)
+        _require_known(
+            "role", r.id, plugin, "is assignable at unknown scope type", r.scope_types, scope_types
+        )
+        _require_known("role", r.id, plugin, "uses unknown permission", r.permissions, permissions)
+        _require_known("role", r.id, plugin, "includes unknown role", r.includes, roles)
     _reject_cycle(
         {r.id: r.includes for r in roles.values()},
         "inclusion cycle among roles",
-        lambda item: owner("role", item),
-        order,
+        lambda item: origins.owner("role", item),
+        origins.order,
     )
+
+
+def _claim_rules(
+    contributions: Sequence[Contribution],
+    roles: Container[str],
+    scope_types: Container[str],
+    origins: _Origins,
+) -> dict[str, DelegationRule]:
     rules: dict[str, DelegationRule] = {}
     for c in contributions:
         for rule in c.rules:
-            claim("rule", rule.id, c.plugin, "delegation rule")
+            origins.claim("rule", rule.id, c.plugin, "delegation rule")
             rules[rule.id] = rule
-            for name in (*rule.holders, *rule.assign, *rule.revoke):
-                if name != "*" and name not in roles:
-                    raise RegistryError(
-                        f"delegation rule {rule.id!r} (plugin {c.plugin!r}) names unknown role "
-                        f"{name!r}",
-                        plugins=(c.plugin,),
-                        item=rule.id,
-                    )
-            for type_id in rule.scope_types:
-                if type_id not in scope_types:
-                    raise RegistryError(
-                        f"delegation rule {rule.id!r} (plugin {c.plugin!r}) names unknown scope "
-                        f"type {type_id!r}",
-                        plugins=(c.plugin,),
-                        item=rule.id,
-                    )
-    for r in roles.values():
-        for name in r.revocable_by:
-            if name not in roles:
-                raise RegistryError(
-                    f"role {r.id!r} (plugin {owner('role', r.id)!r}) is revocable by unknown "
-                    f"role {name!r}",
-                    plugins=(owner("role", r.id),),
-                    item=r.id,
-                )
-    everything = frozenset(permissions)
+            named = [n for n in (*rule.holders, *rule.assign, *rule.revoke) if n != "*"]
+            what = "delegation rule"
+            _require_known(what, rule.id, c.plugin, "names unknown role", named, roles)
+            kinds = [k for k in rule.scope_types if k != "*"]
+            _require_known(what, rule.id, c.plugin, "names unknown scope type", kinds, scope_types)
+    return rules
+
+
+def _role_permissions(
+    roles: Mapping[str, Role], implied: Mapping[str, frozenset[str]], everything: frozenset[str]
+) -> dict[str, frozenset[str]]:
+    """Each role's closed permission set: its own, its included roles', and what they imply."""
     role_closure = _close({r.id: r.includes for r in roles.values()})
     role_permissions: dict[str, frozenset[str]] = {}
     for r in roles.values():
@@ -255,14 +258,35 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
             continue
         own = {pid for i in role_closure[r.id] for pid in roles[i].permissions}
         role_permissions[r.id] = frozenset().union(*(implied[pid] for pid in own))
+    return role_permissions
 
+
+def build_registry(contributions: Sequence[Contribution]) -> Registry:
+    """Validate and merge the contributions of all plugins, in load order.
+
+    The stages, each failing with one :class:`RegistryError`: claim every id (duplicates),
+    check the permissions' references and implication cycles, the roles' references and
+    inclusion cycles, the delegation rules, the roles' ``revocable_by``; then close the
+    implications and the roles' permission sets and build.
+    """
+    origins = _Origins(contributions)
+    scope_types, permissions, roles, aliases = _claim_records(contributions, origins)
+    _check_permissions(permissions, scope_types, origins)
+    implied = _close({p.id: p.implies for p in permissions.values()})
+    _check_roles(roles, permissions, scope_types, origins)
+    rules = _claim_rules(contributions, roles, scope_types, origins)
+    for r in roles.values():
+        plugin = origins.owner("role", r.id)
+        _require_known("role", r.id, plugin, "is revocable by unknown role", r.revocable_by, roles)
     return Registry(
         scope_types=MappingProxyType(scope_types),
         permissions=MappingProxyType(permissions),
         roles=MappingProxyType(roles),
-        origin=MappingProxyType({k: v for k, v in origin.items() if not _internal(k)}),
+        origin=MappingProxyType(origins.public()),
         implied=MappingProxyType(implied),
-        role_permissions=MappingProxyType(role_permissions),
+        role_permissions=MappingProxyType(
+            _role_permissions(roles, implied, frozenset(permissions))
+        ),
         aliases=MappingProxyType(aliases),
         rules=MappingProxyType(rules),
         scopes=ScopeResolver(scope_types.values()),

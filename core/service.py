@@ -6,61 +6,50 @@
     token = rc.assign("ada", "ccx_coach", "course-v1:MITx+6.002x+2026_T1", actor="admin")
     rc.check("ada", "ccx.create_ccx", "course-v1:MITx+6.002x+2026_T1", at_least=token)
 
-Every write is one transaction: it takes the write lock (the state row), validates, changes the
-rows, appends one audit event per change and bumps the global revision, which it returns as a
-token. Reads answer from the compiled index; the index catches up with other processes' writes
-by replaying the audit events above its revision, at least every ``staleness`` seconds (a
-background thread) and at once when a caller passes a newer token.
+The service is a front: every write is one run of the unit of work (:mod:`.writes`: one
+transaction under the write lock, the guard of a change made as a user decided there, one audit
+event per change, the global revision bumped and returned as a token), with the guards of
+:mod:`.governance.guards`; every read answers from the compiled index (:mod:`.engine`), which
+catches up with other processes' writes by replaying the audit events above its revision, at
+least every ``staleness`` seconds (a background thread) and at once when a caller passes a newer
+token.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, String, Table, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Engine, Table, delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .accounts import Accounts
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
 from .engine.index import ALL
-from .errors import BadInputError, StorageError
-from .governance import Delegation, NotAllowedError
-from .governance.bulk import NOTHING_TO_DO, BulkResult
+from .errors import BadInputError
+from .governance import Delegation, guards
+from .governance.bulk import NOTHING_TO_DO, BulkResult, BulkRow
 from .governance.bulk import validate as bulk_validate
 from .governance.custom_roles import build_role, role_of
-from .governance.delegation import Refusal
 from .governance.whatif import Impact, what_if_assign, what_if_revoke, what_if_role_change
 from .plugins import Plugins, load_plugins
-from .records import AssignmentEvent, DelegationRule, Role, Scope
+from .records import DelegationRule, Role
 from .registry import Registry
-from .scopes import show
-from .storage.audit import AuditWriter, Verification, bump_revision, numbered, verify_chain
-from .storage.database import (
-    bulk_cache,
-    database_url,
-    insert_rows,
-    make_engine,
-    rows_in,
-    time_param,
-    upgrade,
-)
-from .storage.keys import AUDIT_KEY, KeyRing
+from .storage.audit import AuditWriter, Verification, verify_chain
+from .storage.contributions import remember, remembered
+from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
+from .storage.feed import catch_up, fill_index
+from .storage.keys import KeyRing
 from .storage.models import (
-    ASSIGNMENT_COLUMNS,
-    ASSIGNMENTS,
     Assignment,
     AuditEvent,
     CustomRole,
@@ -70,19 +59,24 @@ from .storage.models import (
     StoredRule,
     User,
 )
+from .validation import GrantRows, check_expiry, text, username
+from .writes import (
+    Applied,
+    GrantRow,
+    Guard,
+    UnitOfWork,
+    collector_paused,
+    grant_work,
+    revoke_many_work,
+    revoke_work,
+    user_ids,
+)
 
 log = logging.getLogger("rolecall.service")
 USERS = cast(Table, User.__table__)
 SCOPES = cast(Table, KnownScope.__table__)
 
 T = TypeVar("T")
-_SPACE = re.compile(r"\s")
-RAW_TIME = String()
-"""Reads a time column as the driver returns it (text on SQLite, datetime on PostgreSQL)."""
-MAX_TEXT = 1000
-BULK_ROWS = 1000
-"""From this many rows, a write pauses the cyclic garbage collector."""
-USERNAME_MAX = 150
 
 
 class AuditRecord(BaseModel):
@@ -107,143 +101,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _text(value: str | None, what: str) -> str | None:
-    if value is None:
-        return None
-    if len(value) > MAX_TEXT:
-        raise BadInputError(f"the {what} is longer than {MAX_TEXT} characters")
-    return value
-
-
-def _role_record(row: CustomRole) -> Role:
-    return Role(
-        id=row.id,
-        title=row.title,
-        description=row.description,
-        scope_types=tuple(row.scope_types),
-        permissions=tuple(row.permissions),
-    )
-
-
-def _rule_record(row: StoredRule) -> DelegationRule:
-    return DelegationRule(
-        id=row.id,
-        description=row.description,
-        holders=tuple(row.holders),
-        assign=tuple(row.assign),
-        revoke=tuple(row.revoke),
-        scope_types=tuple(row.scope_types),
-    )
-
-
-def _check_expiry(expires_at: datetime | None) -> None:
-    if expires_at is None:
-        return
-    if expires_at.tzinfo is None:
-        raise BadInputError("the expiry needs a time zone (for example 2027-01-31T00:00Z)")
-    if expires_at <= _now():
-        raise BadInputError(f"the expiry {expires_at.isoformat()} is in the past")
-
-
-_pauses = 0
-_resume = False
-_pauses_lock = threading.Lock()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector off inside (nested and concurrent uses included);
-    the last one out switches it back on if it was on before the first came in."""
-    global _pauses, _resume
-    with _pauses_lock:
-        if _pauses == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _pauses_lock:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()
-
-
-def _memo(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any]:
-    """``convert`` with each distinct time (and offset) converted once; ``None`` stays."""
-    done: dict[tuple[datetime, Any], Any] = {}
-
-    def converted(value: datetime | None) -> Any:
-        if value is None:
-            return None
-        key = (value, value.utcoffset())
-        found = done.get(key)
-        if found is None:
-            found = done[key] = convert(value)
-        return found
-
-    return converted
-
-
-def _placed(definition: Role, resolved: Scope) -> tuple[str, str]:
-    """(role id, scope key) of a grant of ``definition`` at ``resolved``; a role assigned at a
-    scope type it does not apply to is bad input."""
-    if resolved.type not in definition.scope_types:
-        raise BadInputError(
-            f"role {definition.id} cannot be assigned at a {resolved.type} scope; it can be "
-            f"assigned at: {', '.join(definition.scope_types)}"
-        )
-    return definition.id, resolved.key
-
-
-def _username(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise BadInputError(f"a username must be non-empty text, not {show(name)}")
-    if len(name) > USERNAME_MAX or not name.isprintable() or _SPACE.search(name):
-        raise BadInputError(
-            f"username {show(name)} is not valid: at most {USERNAME_MAX} printable characters, "
-            "no spaces"
-        )
-    return name
-
-
-def _check_shared(row: GrantRow) -> None:
-    """What a grant row says besides user, role and scope: an expiry with a time zone, and a
-    reason that is plain text."""
-    if row.expires_at is not None and row.expires_at.tzinfo is None:
-        raise BadInputError("an expiry needs a time zone (for example 2027-01-31T00:00Z)")
-    _text(row.reason, "reason")
-
-
-_USER = itemgetter(0)
-_ROLE = itemgetter(1)
-_SCOPE = itemgetter(2)
-_ROLE_SCOPE = itemgetter(1, 2)
-
-Applied = tuple[int, str, str, str, str | None, float, float | None]
-"""A grant as a committed write hands it to the index: (id, user, role, scope, granted_by,
-granted_at, expires_at), times in epoch seconds."""
-
-
-@dataclass(frozen=True)
-class GrantRow:
-    """One grant to write. ``granted_by`` and ``granted_at`` are for imports of grants made
-    elsewhere; an ordinary assignment takes the actor and the time of the write."""
-
-    user: str
-    role: str
-    scope: str
-    expires_at: datetime | None = None
-    reason: str | None = None
-    granted_by: str | None = None
-    granted_at: datetime | None = None
-
-
-class _Unchanged(Exception):
-    def __init__(self, result: Any) -> None:
-        self.result = result
-
-
 class Rolecall:
     """The service object. Open it with :meth:`open`; close it (or use ``with``) when done."""
 
@@ -254,8 +111,10 @@ class Rolecall:
         *,
         staleness: float = 1.0,
         background_sync: bool = True,
+        freeze_index: bool = False,
     ) -> None:
         self.engine = engine
+        self.freeze_index = freeze_index
         self.plugins = plugins
         self.registry: Registry = plugins.registry
         self.staleness = staleness
@@ -267,8 +126,24 @@ class Rolecall:
         """``last_sync + staleness``: until then a check needs no catch-up."""
         self.sync_error: str | None = None
         self.keys = KeyRing.for_database(engine)  # outside the database (storage/keys.py)
+        self.writes = UnitOfWork(
+            engine,
+            plugins,
+            index=lambda: self.index,
+            sync=self.sync,
+            lock=self._lock,
+            service=self,
+            check_actor=username,
+            keys=self.keys,
+        )
+        """The unit of work every change runs through (:mod:`rolecall.core.writes`)."""
         self.accounts = Accounts(self)
         self._load()
+        try:
+            remember(engine, self.registry)
+        except DBAPIError as exc:  # a read-only database user: the memory is only a courtesy
+            log.warning("cannot record what the plugins contribute: %s", exc.orig or exc)
+        self._memory: dict[tuple[str, str], str] | None = None
         self._thread: threading.Thread | None = None
         if background_sync and staleness > 0:
             self._thread = threading.Thread(
@@ -284,14 +159,26 @@ class Rolecall:
         plugins: Plugins | None = None,
         staleness: float = 1.0,
         background_sync: bool = True,
+        freeze_index: bool = False,
     ) -> Rolecall:
         """Open the database (``database``, else ``ROLECALL_DATABASE_URL``, else
         ``sqlite:///rolecall.db``), create or upgrade its schema, load the plugins and build the
-        index."""
+        index.
+
+        ``freeze_index``: once the index is built, move everything the process holds into the
+        collector's permanent generation (``gc.freeze``), so that full collections stop
+        walking millions of index objects. It is process-wide (the host's objects are frozen
+        too and never collected as cycles), so only rolecall's own processes (``rolecall
+        serve``, the CLI, the WSGI entry point) ask for it; an application embedding rolecall
+        leaves it off."""
         engine = make_engine(database_url(database))
         upgrade(engine)
         return cls(
-            engine, plugins or load_plugins(), staleness=staleness, background_sync=background_sync
+            engine,
+            plugins or load_plugins(),
+            staleness=staleness,
+            background_sync=background_sync,
+            freeze_index=freeze_index,
         )
 
     def close(self) -> None:
@@ -316,107 +203,25 @@ class Rolecall:
         index = Index(self.registry)
         # Millions of new objects and no garbage among them: the cyclic collector would only
         # walk them again and again while they are created.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self._fill(engine, index)
-        finally:
-            if collecting:
-                gc.enable()
+        with collector_paused():
+            fill_index(engine, index)
         with self._lock:
             self.index = index
-        # Long-lived: keep the collector from traversing the index on every full collection.
-        gc.freeze()
+        if self.freeze_index:
+            # Long-lived: keep the collector from traversing the index on every full collection.
+            gc.freeze()
         self.last_sync = time.monotonic()
         self._fresh_until = self.last_sync + self.staleness
-
-    def _fill(self, engine: Engine, index: Index) -> None:
-        with Session(engine) as session, session.begin():
-            index.revision = int(session.scalar(select(State.revision)) or 0)
-            names: dict[int, str] = {}
-            for uid, username, email, display_name, active in session.execute(
-                select(User.id, User.username, User.email, User.display_name, User.active)
-            ):
-                names[uid] = username
-                index.add_user(username, email, display_name, active)
-            for scope in session.scalars(select(KnownScope)):
-                index.add_scope(scope.key, scope.title)
-            for custom in session.scalars(select(CustomRole)):
-                index.define_role(_role_record(custom), retired=custom.retired)
-            # Core rows, times as stored (text on SQLite): the index wants epoch seconds, and a
-            # bulk write gives many rows the same time, so each distinct value converts once.
-            rows = session.connection().execute(
-                select(
-                    Assignment.id,
-                    Assignment.user_id,
-                    Assignment.role,
-                    Assignment.scope,
-                    Assignment.granted_by,
-                    type_coerce(Assignment.granted_at, RAW_TIME),
-                    type_coerce(Assignment.expires_at, RAW_TIME),
-                ).execution_options(yield_per=50_000)
-            )
-            index.load_grants(
-                (gid, names[uid], role, scope, by, at, exp)
-                for gid, uid, role, scope, by, at, exp in rows
-            )
-            for r in session.scalars(select(Restriction)):
-                index.put_restriction(r.scope, r.permissions, r.exempt_roles, r.reason)
-            for rule in session.scalars(select(StoredRule)):
-                index.set_rule(rule.id, None if rule.disabled else _rule_record(rule))
-        index.warm()
 
     def sync(self) -> int:
         """Apply every change committed since the index's revision; return the new revision."""
         with self._lock:
             index = self.index
-            with self.engine.connect() as connection:
-                current = int(connection.scalar(select(State.revision)) or 0)
-                if current > index.revision:
-                    events = connection.execute(
-                        select(
-                            AuditEvent.revision,
-                            AuditEvent.action,
-                            AuditEvent.user,
-                            AuditEvent.role,
-                            AuditEvent.scope,
-                            AuditEvent.details,
-                        )
-                        .where(AuditEvent.revision > index.revision)
-                        .order_by(AuditEvent.id)
-                    )
-                    index.apply_many(
-                        (e.revision, e.action, e.user, e.role, e.scope, e.details) for e in events
-                    )
-                    index.revision = max(index.revision, current)
+            catch_up(self.engine, index)
             self.last_sync = time.monotonic()
             self._fresh_until = self.last_sync + self.staleness
             self.sync_error = None
             return index.revision
-
-    def _catch_up_after(
-        self,
-        revision: int,
-        writer: AuditWriter,
-        apply: Callable[[Index], None] | None = None,
-    ) -> None:
-        """After our own write: apply its events from memory when the index was at the
-        revision just before it (the usual case), else catch up from the change feed.
-        ``apply``, when given, makes the write's changes to the index from what it wrote,
-        exactly as its events would: then the events are not read back."""
-        with self._lock:
-            index = self.index
-            if index.revision == revision - 1:
-                if apply is not None:
-                    apply(index)
-                    index.revision = revision
-                    return
-                index.apply_many(
-                    (r["revision"], r["action"], r["user"], r["role"], r["scope"], r["details"])
-                    for r in writer.rows
-                )
-                return
-        self.sync()
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(self.staleness):
@@ -440,6 +245,13 @@ class Rolecall:
             self.sync()
         return index
 
+    def contributions(self) -> dict[tuple[str, str], str]:
+        """(kind, id) -> the plugin that registered it, as the database remembers: scope types
+        (by key namespace), roles and permissions, of the plugins loaded now and before."""
+        if self._memory is None:
+            self._memory = remembered(self.engine)
+        return self._memory
+
     @property
     def revision(self) -> int:
         return self.index.revision
@@ -453,105 +265,6 @@ class Rolecall:
             yield self.index
 
     # ------------------------------------------------------------------ writes
-
-    def _write(
-        self,
-        actor: str | None,
-        work: Callable[[Session, AuditWriter], T],
-        batch_id: str | None = None,
-        guard: Callable[[], None] | None = None,
-        *,
-        rows: int = 1,
-        apply: Callable[[Index], None] | None = None,
-    ) -> tuple[int, T, int]:
-        """Run ``work`` in one transaction holding the write lock; commit only if it logged.
-        Returns the revision, what ``work`` returned, and how many audit events it logged.
-
-        ``guard`` (a delegation decision) runs once the lock is held, on an index caught up
-        with every write committed before: two changes decided at the same moment cannot both
-        pass on a state that only one of them leaves (two admins removing each other). It
-        raises to refuse, and nothing is written.
-
-        ``rows``: about how many rows it writes; a bulk write (``BULK_ROWS`` or more) pauses
-        the cyclic garbage collector and, on SQLite, enlarges the page cache while it runs.
-
-        ``apply``: the write's changes made to an index from the rows it wrote, the same as
-        replaying its audit events; used for this process's own index once committed.
-
-        A database failure rolls the whole transaction back and raises :class:`StorageError`.
-        """
-        if actor is not None:
-            actor = _username(actor)
-        bulk = rows >= BULK_ROWS
-        at = _now()
-        # Hundreds of thousands of new objects (rows, events, the index's cells) and no
-        # cyclic garbage among them: the collector would only walk the whole index again and
-        # again while they are created, so a large write would be slower the larger the index.
-        with _collector_paused() if bulk else nullcontext():
-            try:
-                with Session(self.engine) as session, session.begin():
-                    revision, last_hash = bump_revision(session)
-                    if guard is not None:
-                        self.sync()  # no other writer can commit now: this is the latest state
-                        guard()
-                    with bulk_cache(session.connection()) if bulk else nullcontext():
-                        writer = AuditWriter(
-                            session,
-                            revision,
-                            last_hash,
-                            at,
-                            actor,
-                            batch_id,
-                            key=self.keys.current(AUDIT_KEY),
-                        )
-                        result = work(session, writer)
-                        if not len(writer):
-                            raise _Unchanged(result)  # rolls back: no revision is spent
-                        writer.flush()
-            except _Unchanged as unchanged:
-                return self.index.revision, unchanged.result, 0
-            except DBAPIError as exc:
-                # Rolled back by the session: no row, no audit event, no revision was kept.
-                reason = " ".join(str(exc.orig or exc).split())[:300]
-                log.debug("a write was rolled back by a database error: %s", reason)
-                raise StorageError(
-                    f"the database failed during the write and nothing of it was applied: {reason}"
-                ) from exc
-            self._catch_up_after(revision, writer, apply)
-            self._announce(writer)
-        return revision, result, len(writer)
-
-    def _announce(self, writer: AuditWriter) -> None:
-        """Call the ``assignment_changed`` hooks; a failing plugin is logged, never fatal."""
-        impls = self.plugins.manager.hook.assignment_changed.get_hookimpls()
-        if not impls:
-            return
-        for row in writer.rows:
-            op = row["details"].get("op", row["action"])
-            if op not in ("assign", "revoke", "expire"):
-                continue
-            # Built from rows this process just wrote: trusted, so not validated again.
-            event = AssignmentEvent.model_construct(
-                action=op,
-                user=row["user"],
-                role=row["role"],
-                scope=row["scope"],
-                actor=row["actor"],
-                reason=row["details"].get("reason"),
-                at=row["at"],
-                revision=row["revision"],
-            )
-            arguments = {"event": event, "rolecall": self}
-            for impl in impls:
-                try:
-                    impl.function(*(arguments[name] for name in impl.argnames))
-                except Exception:
-                    log.exception("plugin %r failed in assignment_changed", impl.plugin_name)
-
-    def _user_ids(self, session: Session, usernames: Iterable[str]) -> dict[str, int]:
-        wanted = sorted(set(usernames))
-        rows = rows_in(session.connection(), USERS, ("username", "id"), "username", wanted)
-        return dict(cast(Iterator[tuple[str, int]], rows))
 
     def add_user(
         self,
@@ -573,12 +286,10 @@ class Rolecall:
         for item in users:
             name, email, display = (item, None, None) if isinstance(item, str) else item
             # Every row is validated; the first of a name repeated in the input is kept.
-            rows.setdefault(
-                _username(name), (_text(email, "e-mail"), _text(display, "display name"))
-            )
+            rows.setdefault(username(name), (text(email, "e-mail"), text(display, "display name")))
 
         def work(session: Session, audit: AuditWriter) -> None:
-            existing = self._user_ids(session, rows)
+            existing = user_ids(session, rows)
             new = [(n, e, d) for n, (e, d) in rows.items() if n not in existing]
             connection = session.connection()
             at = time_param(connection)(audit.at)
@@ -595,7 +306,7 @@ class Rolecall:
                     details={"email": email, "display_name": display, "active": True},
                 )
 
-        return self._write(actor, work, rows=len(rows))[0]
+        return self.writes.run(actor, work, rows=len(rows)).revision
 
     def add_scopes(
         self, scopes: Iterable[str | tuple[str, str | None]], *, actor: str | None = None
@@ -604,7 +315,7 @@ class Rolecall:
         rows = []
         for item in scopes:
             key, title = (item, None) if isinstance(item, str) else item
-            rows.append((self.registry.scopes.resolve(key), _text(title, "title")))
+            rows.append((self.registry.scopes.resolve(key), text(title, "title")))
 
         def work(session: Session, audit: AuditWriter) -> None:
             known: set[str] = set()
@@ -626,21 +337,15 @@ class Rolecall:
                 audit.add("scope_add", scope=scope.key, details={"title": title})
             insert_rows(session.connection(), SCOPES, ("key", "type", "title"), new)
 
-        return self._write(actor, work, rows=len(rows))[0]
+        return self.writes.run(actor, work, rows=len(rows)).revision
+
+    def _rows(self) -> GrantRows:
+        """Grant rows validated against the current index."""
+        return GrantRows(self.index, self.registry)
 
     def role(self, name: str) -> Role:
         """A role by id or alias, custom roles included; :class:`BadInputError` if none."""
         return role_of(self.index, self.registry, name)
-
-    def _validate_grant(self, role: str, scope: str) -> tuple[str, str]:
-        return _placed(self._assignable(role), self.registry.scopes.resolve(scope))
-
-    def _assignable(self, role: str) -> Role:
-        """The role ``role`` names, if it can be assigned (it exists and is not retired)."""
-        definition = self.role(role)
-        if definition.id in self.index.retired_roles:
-            raise BadInputError(f"role {definition.id} is retired: it cannot be assigned")
-        return definition
 
     def assign(
         self,
@@ -682,39 +387,26 @@ class Rolecall:
         (and, with ``as_user``, allowed by the delegation rules) and any bad row fails the whole
         batch with nothing written. Returns the revision."""
         actor = self._acting(actor, as_user)
-        _check_expiry(expires_at)
-        if as_user is not None:
-            self.sync()  # decide on the freshest grants: the actor's own may just have changed
+        check_expiry(expires_at)
         # One record of what every row shares: rows are validated and written as keys.
         shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
         # One pause of the collector for the whole call (the inner ones nest in it), ended
         # once the rows, events and keys made on the way are freed: the collection that
         # follows walks only what the index kept.
-        with _collector_paused():
-            wanted = self._wanted_shared(rows, shared)
-            guard = None
-            if as_user is not None:
-                guard = self._assign_guard(as_user, dict.fromkeys(map(_ROLE_SCOPE, wanted)))
-                guard()  # refuse early, without taking the write lock; decided again under it
+        with collector_paused():
+            wanted = self._rows().wanted_shared(rows, shared)
+            guard = None if as_user is None else guards.granting(as_user, wanted)
             revision = self._grant(
-                wanted, actor=actor, batch_id=batch_id, action="assign", renew=True, guard=guard
+                wanted,
+                actor=actor,
+                batch_id=batch_id,
+                action="assign",
+                renew=True,
+                as_user=as_user,
+                guard=guard,
             )
-            del wanted
+            del wanted, guard
         return revision
-
-    def _assign_guard(self, acting: str, pairs: Iterable[tuple[str, str]]) -> Callable[[], None]:
-        """The delegation rules' decision on ``acting`` giving each (role id, scope key) of
-        ``pairs``: raises :class:`NotAllowedError` to refuse."""
-        pairs = list(pairs)
-
-        def guard() -> None:
-            delegation = self.delegation()
-            for role_id, key in pairs:
-                refusal = delegation.may_assign(acting, role_id, key)
-                if refusal is not None:
-                    raise NotAllowedError(refusal)
-
-        return guard
 
     def delegation(self) -> Delegation:
         """The delegation rules in force, over the current index."""
@@ -725,7 +417,7 @@ class Rolecall:
             return actor
         if actor is not None and actor != as_user:
             raise BadInputError("give either actor (the operator's name) or as_user, not both")
-        self.index.require_user(_username(as_user))
+        self.index.require_user(username(as_user))
         return as_user
 
     def import_grants(
@@ -735,105 +427,8 @@ class Rolecall:
         time and expiry, which may be past (the grant is then listed as expired). A grant
         already present is left as it is, so importing twice changes nothing. Audit events
         have the action ``import`` and one batch id."""
-        wanted = self._wanted((r.user, r.role, r.scope, r) for r in rows)
+        wanted = self._rows().wanted((r.user, r.role, r.scope, r) for r in rows)
         return self._grant(wanted, actor=actor, batch_id=batch_id, action="import", renew=False)
-
-    def _wanted(
-        self, rows: Iterable[tuple[str, str, str, GrantRow]]
-    ) -> dict[tuple[str, str, str], GrantRow]:
-        """Validate (user, role, scope, what else to write) rows into (user, role id, scope
-        key) -> row. A bulk write repeats the same roles, scopes and users: each distinct one
-        is checked once.
-
-        The cyclic garbage collector is paused meanwhile: a bulk write's keys are hundreds of
-        thousands of new tuples, and the collections they would trigger walk the whole index
-        (a full one now and then), which made validation slower the larger the index."""
-        with _collector_paused():
-            return self._validated(rows)
-
-    def _wanted_shared(
-        self, rows: Iterable[tuple[str, str, str]], shared: GrantRow
-    ) -> dict[tuple[str, str, str], GrantRow]:
-        """:meth:`_wanted` of (user, role, scope) rows that all write ``shared``, checked in
-        bulk: the distinct users, roles and scopes are gathered by C-level passes (``map``,
-        ``dict.fromkeys``) and each checked once, then each distinct (role, scope) pair only
-        for the scope's type. When every row already names its role by id and its scope by
-        its key (as a load does), the rows themselves become the keys: no row is visited by a
-        loop in Python. Any other shape of row takes the general path, which raises the
-        documented errors."""
-        listed = rows if type(rows) is list else list(rows)
-        if set(map(type, listed)) - {tuple} or set(map(len, listed)) - {3}:
-            for number, row in enumerate(listed, start=1):
-                if not isinstance(row, tuple | list) or len(row) != 3:
-                    raise BadInputError(f"row {number} is not (user, role, scope): {show(row)}")
-            return self._wanted((u, r, s, shared) for u, r, s in listed)
-        with _collector_paused():
-            # Each distinct value in the order of its first row, so the error reported for a
-            # batch with several bad rows is the same on every run.
-            named_roles = dict.fromkeys(map(_ROLE, listed))
-            named_scopes = dict.fromkeys(map(_SCOPE, listed))
-            if set(map(type, named_roles)) - {str} or set(map(type, named_scopes)) - {str}:
-                # Not text (or a subclass of it): the general path checks each row as it is.
-                return self._wanted((u, r, s, shared) for u, r, s in listed)
-            _check_shared(shared)
-            roles = {r: self._assignable(r) for r in named_roles}
-            resolve = self.registry.scopes.resolve
-            places = {s: resolve(s) for s in named_scopes}
-            for role, scope in dict.fromkeys(map(_ROLE_SCOPE, listed)):
-                _placed(roles[role], places[scope])
-            known = self.index.users
-            for user in dict.fromkeys(map(_USER, listed)):
-                if user not in known:  # a user the index holds was checked when added
-                    _username(user)
-            if all(r == d.id for r, d in roles.items()) and all(
-                s == p.key for s, p in places.items()
-            ):
-                return dict.fromkeys(listed, shared)
-            return {(u, roles[r].id, places[s].key): shared for u, r, s in listed}
-
-    def _pair_checker(self) -> Callable[[str, str], tuple[str, str]]:
-        """(role, scope) -> (role id, scope key), raising the documented error for a role or
-        scope that cannot be assigned there. A batch names thousands of scopes but few roles:
-        each of either is looked up once, then each pair only checks the scope's type."""
-        valid: dict[tuple[str, str], tuple[str, str]] = {}
-        roles: dict[str, Role] = {}
-        places: dict[str, Scope] = {}
-        resolve = self.registry.scopes.resolve
-
-        def check(role: str, scope: str) -> tuple[str, str]:
-            if type(role) is not str or type(scope) is not str:
-                return self._validate_grant(role, scope)  # raises the documented error
-            pair = valid.get((role, scope))
-            if pair is None:
-                definition = roles.get(role)
-                if definition is None:
-                    definition = roles[role] = self._assignable(role)
-                resolved = places.get(scope)
-                if resolved is None:
-                    resolved = places[scope] = resolve(scope)
-                pair = valid[(role, scope)] = _placed(definition, resolved)
-            return pair
-
-        return check
-
-    def _validated(
-        self, rows: Iterable[tuple[str, str, str, GrantRow]]
-    ) -> dict[tuple[str, str, str], GrantRow]:
-        canonical = self._pair_checker()
-        names: set[str] = set()
-        checked: GrantRow | None = None
-        known = self.index.users
-        wanted: dict[tuple[str, str, str], GrantRow] = {}
-        for user, role, scope, row in rows:
-            pair = canonical(role, scope)
-            if row is not checked:
-                _check_shared(row)
-                checked = row
-            # A user the index holds was checked when added: only other names are checked.
-            if type(user) is not str or (user not in names and user not in known):
-                names.add(_username(user))
-            wanted[(user, pair[0], pair[1])] = row
-        return wanted
 
     def _grant(
         self,
@@ -843,178 +438,21 @@ class Rolecall:
         batch_id: str | None,
         action: str,
         renew: bool,
-        guard: Callable[[], None] | None = None,
+        as_user: str | None = None,
+        guard: Guard | None = None,
     ) -> int:
         if not wanted:
             return self.revision
         applied: list[Applied] = []  # what the index takes once the write is committed
-        return self._write(
+        return self.writes.run(
             actor,
-            self._grant_work(wanted, action=action, renew=renew, applied=applied),
-            batch_id or str(uuid.uuid4()),
+            grant_work(lambda: self.index, wanted, action=action, renew=renew, applied=applied),
+            batch_id=batch_id or str(uuid.uuid4()),
+            as_user=as_user,
             guard=guard,
             rows=len(wanted),
             apply=lambda index: index.put_grants(applied),
-        )[0]
-
-    def _grant_work(
-        self,
-        wanted: dict[tuple[str, str, str], GrantRow],
-        *,
-        action: str,
-        renew: bool,
-        applied: list[Applied],
-    ) -> Callable[[Session, AuditWriter], None]:
-        """The part of a write that grants ``wanted`` (inserting new grants, renewing those
-        whose expiry changes with ``renew``), with their audit events; what the index takes
-        once it is committed is appended to ``applied``."""
-
-        def work(session: Session, audit: AuditWriter) -> None:
-            users = dict.fromkeys(map(_USER, wanted))
-            ids = self._user_ids(session, users)
-            missing = sorted(u for u in users if u not in ids)
-            if missing:
-                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-                raise BadInputError(
-                    f"unknown user(s) {', '.join(map(show, missing[:5]))}{more}; "
-                    "add them with `rolecall users add`"
-                )
-            known = self.index.users
-            retired = sorted(u for u in users if u in known and not known[u].active)
-            if retired:
-                raise BadInputError(f"user {retired[0]} is retired: no role can be given to them")
-            # Decided from the rows, under the write lock: the index may lag other writers.
-            current = self._current(session, ids, users, wanted)
-            if current:
-                inserts = [k for k in wanted if k not in current]
-                renewals = [
-                    k
-                    for k in wanted
-                    if renew and k in current and current[k][1] != wanted[k].expires_at
-                ]
-            else:  # a load of new grants: every one is inserted
-                inserts, renewals = list(wanted), []
-            # Ids are given here, under the write lock every writer takes, so one executemany
-            # inserts the batch (RETURNING with ordered ids would cost a statement per row).
-            # They come from a counter, never reused, so an id in the audit log names one grant.
-            last = int(session.scalar(select(State.last_assignment_id)) or 0)
-            if inserts:
-                session.execute(
-                    update(State)
-                    .where(State.id == 1)
-                    .values(last_assignment_id=last + len(inserts))
-                )
-            connection = session.connection()
-            # A bulk write gives most rows the same times: each distinct one converts once
-            # (keyed with its offset, which its ISO text shows).
-            stored = _memo(time_param(connection))
-            iso = _memo(datetime.isoformat)
-            epoch = _memo(datetime.timestamp)
-            values = []
-            events = []
-            last_row: GrantRow | None = None
-            for grant_id, key in enumerate(inserts, start=last + 1):
-                user, role, scope = key
-                row = wanted[key]
-                if row is not last_row:  # assign_many: one record shared by every row
-                    last_row = row
-                    granted_by = row.granted_by or audit.actor
-                    granted_at = row.granted_at or audit.at
-                    stored_at, stored_expiry = stored(granted_at), stored(row.expires_at)
-                    iso_at, iso_expiry = iso(granted_at), iso(row.expires_at)
-                    epoch_at, epoch_expiry = epoch(granted_at), epoch(row.expires_at)
-                    details_json = numbered(
-                        {
-                            "op": "assign",
-                            "granted_by": granted_by,
-                            "granted_at": iso_at,
-                            "expires_at": iso_expiry,
-                            "reason": row.reason,
-                        },
-                        "id",
-                    )
-                values.append(
-                    (
-                        grant_id,
-                        ids[user],
-                        role,
-                        scope,
-                        granted_by,
-                        stored_at,
-                        stored_expiry,
-                        row.reason,
-                    )
-                )
-                # The details are JSON values only: their text alone is kept (AuditWriter).
-                events.append((user, role, scope, None, details_json(grant_id)))
-                applied.append((grant_id, user, role, scope, granted_by, epoch_at, epoch_expiry))
-            audit.add_many(action, events)
-            insert_rows(connection, ASSIGNMENTS, ASSIGNMENT_COLUMNS, values)
-            renewed: list[dict[str, Any]] = [
-                {
-                    "id": current[k][0],
-                    "granted_by": audit.actor,
-                    "granted_at": audit.at,
-                    "expires_at": wanted[k].expires_at,
-                    "reason": wanted[k].reason,
-                }
-                for k in renewals
-            ]
-            for start in range(0, len(renewed), 10_000):
-                session.execute(update(Assignment), renewed[start : start + 10_000])
-            for (user, role, scope), value in zip(renewals, renewed, strict=True):
-                audit.add(
-                    action,
-                    user=user,
-                    role=role,
-                    scope=scope,
-                    details={
-                        "op": "assign",
-                        "id": value["id"],
-                        "granted_by": value["granted_by"],
-                        "granted_at": iso(value["granted_at"]),
-                        "expires_at": iso(value["expires_at"]),
-                        "reason": value["reason"],
-                    },
-                )
-                applied.append(
-                    (
-                        value["id"],
-                        user,
-                        role,
-                        scope,
-                        value["granted_by"],
-                        epoch(value["granted_at"]),
-                        epoch(value["expires_at"]),
-                    )
-                )
-
-        return work
-
-    def _current(
-        self,
-        session: Session,
-        ids: dict[str, int],
-        users: Iterable[str],
-        wanted: Collection[tuple[str, str, str]],
-    ) -> dict[tuple[str, str, str], tuple[int, datetime | None]]:
-        """The existing assignments among ``wanted`` (whose users are ``users``, each once):
-        key -> (id, expires_at)."""
-        names = {v: k for k, v in ids.items()}
-        found: dict[tuple[str, str, str], tuple[int, datetime | None]] = {}
-        user_ids = sorted(ids[u] for u in users)
-        rows = rows_in(
-            session.connection(),
-            ASSIGNMENTS,
-            ("id", "user_id", "role", "scope", "expires_at"),
-            "user_id",
-            user_ids,
-        )
-        for grant_id, uid, role, scope, expires in rows:
-            key = (names[uid], role, scope)
-            if key in wanted:
-                found[key] = (grant_id, expires)
-        return found
+        ).revision
 
     def revoke(
         self,
@@ -1029,15 +467,15 @@ class Rolecall:
         """Remove ``role`` from ``user`` at ``scope``; returns the revision token. With
         ``as_user``, the delegation rules and guards decide (see :meth:`assign`)."""
         actor = self._acting(actor, as_user)
-        reason = _text(reason, "reason")
+        reason = text(reason, "reason")
         role_id = self._held_role_id(role)
         key = self.registry.scopes.resolve(scope).key
-        guard = None
-        if as_user is not None:
-            guard = self._revoke_guard(as_user, user, role_id, key)
-            self.sync()
-            guard()  # refuse early, without taking the write lock; decided again under it
-        return self._write(actor, self._revoke_work(user, role_id, key, reason), guard=guard)[0]
+        return self.writes.run(
+            actor,
+            revoke_work(user, role_id, key, reason),
+            as_user=as_user,
+            guard=None if as_user is None else guards.revoking(as_user, [(user, role_id, key)]),
+        ).revision
 
     def _held_role_id(self, role: str) -> str:
         """The id of a role to remove: a grant of a role whose plugin is gone can still be
@@ -1046,60 +484,6 @@ class Rolecall:
             return self.role(role).id
         except BadInputError:
             return role
-
-    def _revoke_guard(self, acting: str, user: str, role_id: str, key: str) -> Callable[[], None]:
-        """The delegation rules' decision on ``acting`` removing ``role_id`` from ``user`` at
-        ``key``: raises :class:`NotAllowedError` to refuse."""
-        definition = self.registry.roles.get(role_id)
-
-        def guard() -> None:
-            refusal = self.delegation().may_revoke(
-                acting,
-                user,
-                role_id,
-                key,
-                is_admin=bool(definition and definition.admin),
-                revocable_by=definition.revocable_by if definition else (),
-            )
-            if refusal is not None:
-                raise NotAllowedError(refusal)
-
-        return guard
-
-    def _revoke_work(
-        self, user: str, role_id: str, key: str, reason: str | None
-    ) -> Callable[[Session, AuditWriter], None]:
-        """The part of a write that removes one grant, with its audit event; a grant that is
-        not held is bad input."""
-
-        def work(session: Session, audit: AuditWriter) -> None:
-            uid = self._user_ids(session, [user]).get(user)
-            if uid is None:
-                raise BadInputError(f"unknown user {show(user)}")
-            gone = (
-                session.execute(
-                    delete(Assignment)
-                    .where(
-                        Assignment.user_id == uid,
-                        Assignment.role == role_id,
-                        Assignment.scope == key,
-                    )
-                    .returning(Assignment.id)
-                )
-                .scalars()
-                .all()
-            )
-            if not gone:
-                raise BadInputError(f"{user} does not hold {role_id} on {key}")
-            audit.add(
-                "revoke",
-                user=user,
-                role=role_id,
-                scope=key,
-                details={"id": gone[0], "reason": reason},
-            )
-
-        return work
 
     def change_role(
         self,
@@ -1118,34 +502,30 @@ class Rolecall:
         grant and the removal. A user already holding ``new_role`` there only loses the old
         one. Returns the revision token."""
         actor = self._acting(actor, as_user)
-        _check_expiry(expires_at)
-        reason = _text(reason, "reason")
+        check_expiry(expires_at)
+        reason = text(reason, "reason")
         old_id = self._held_role_id(old_role)
-        new_id, key = self._validate_grant(new_role, scope)
+        new_id, key = self._rows().grant(new_role, scope)
         if new_id == old_id:
             raise BadInputError(f"{new_id} is the role to replace: choose another")
         shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
-        wanted = self._wanted([(user, new_id, key, shared)])
+        wanted = self._rows().wanted([(user, new_id, key, shared)])
         guard = None
         if as_user is not None:
-            grant_allowed = self._assign_guard(as_user, [(new_id, key)])
-            removal_allowed = self._revoke_guard(as_user, user, old_id, key)
-
-            def guard() -> None:
-                grant_allowed()
-                removal_allowed()
-
-            self.sync()
-            guard()  # refuse early, without taking the write lock; decided again under it
-        remove = self._revoke_work(user, old_id, key, reason)
-        grant = self._grant_work(wanted, action="assign", renew=True, applied=[])
+            guard = guards.all_of(
+                guards.granting(as_user, wanted), guards.revoking(as_user, [(user, old_id, key)])
+            )
+        remove = revoke_work(user, old_id, key, reason)
+        grant = grant_work(lambda: self.index, wanted, action="assign", renew=True, applied=[])
 
         def work(session: Session, audit: AuditWriter) -> None:
             remove(session, audit)
             grant(session, audit)
 
         # The index takes both changes from the audit events, as another process would.
-        return self._write(actor, work, str(uuid.uuid4()), guard=guard)[0]
+        return self.writes.run(
+            actor, work, batch_id=str(uuid.uuid4()), as_user=as_user, guard=guard
+        ).revision
 
     def revoke_many(
         self,
@@ -1157,30 +537,15 @@ class Rolecall:
     ) -> int:
         """Remove many (user, role, scope) grants in one transaction (as the operator); rows
         not held are skipped. Returns the revision."""
-        reason = _text(reason, "reason")
+        reason = text(reason, "reason")
         wanted = {
-            (_username(u), self.role(r).id, self.registry.scopes.resolve(s).key) for u, r, s in rows
+            (username(u), self.role(r).id, self.registry.scopes.resolve(s).key) for u, r, s in rows
         }
         if not wanted:
             return self.revision
-
-        def work(session: Session, audit: AuditWriter) -> None:
-            ids = self._user_ids(session, (u for u, _, _ in wanted))
-            present = self._current(session, ids, ids, wanted)
-            gone = [(key, present[key][0]) for key in sorted(present)]
-            for start in range(0, len(gone), 10_000):
-                chunk = [grant_id for _, grant_id in gone[start : start + 10_000]]
-                session.execute(delete(Assignment).where(Assignment.id.in_(chunk)))
-            for (user, role, scope), grant_id in gone:
-                audit.add(
-                    "revoke",
-                    user=user,
-                    role=role,
-                    scope=scope,
-                    details={"id": grant_id, "reason": reason},
-                )
-
-        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
+        return self.writes.run(
+            actor, revoke_many_work(wanted, reason), batch_id=batch_id or str(uuid.uuid4())
+        ).revision
 
     def bulk(
         self,
@@ -1201,44 +566,85 @@ class Rolecall:
 
         All or nothing by default (one transaction, one audit batch id); ``partial`` applies
         the valid rows; ``dry_run`` writes nothing. With ``as_user`` the delegation rules
-        decide each row."""
+        decide each row, under the write lock: the rows written are those the caught-up index
+        allows when the write lock is held, and the report is that decision."""
         actor = self._acting(actor, as_user)
-        _check_expiry(expires_at)
-        self.sync()
-        role_id, rows = bulk_validate(
-            self.index,
-            self.registry,
-            self.role,
-            self.delegation() if as_user is not None else None,
-            action,
-            role,
-            users,
-            scopes,
-            actor=as_user,
-            progress=progress,
-        )
-        ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
-        failed = any(r.status != "ok" and r.status not in NOTHING_TO_DO for r in rows)
-        apply = bool(ok) and not dry_run and (partial or not failed)
-        batch_id = str(uuid.uuid4()) if apply else None
-        revision = self.revision
-        if apply and action == "assign":
-            revision = self.assign_many(
-                ok, actor=actor, reason=reason, expires_at=expires_at, batch_id=batch_id
+        check_expiry(expires_at)
+        reason = text(reason, "reason")
+        user_list, scope_list = list(users), list(scopes)
+        reported = [progress]
+
+        def decide(index: Index) -> tuple[str, list[BulkRow]]:
+            tell, reported[0] = reported[0], None  # progress is shown once, the first time
+            return bulk_validate(
+                index,
+                self.registry,
+                lambda name: role_of(index, self.registry, name),
+                Delegation(index, index.rules()) if as_user is not None else None,
+                action,
+                role,
+                user_list,
+                scope_list,
+                actor=as_user,
+                progress=tell,
             )
-        elif apply:
-            revision = self.revoke_many(ok, actor=actor, reason=reason, batch_id=batch_id)
-        impact = self.what_if(action, ok) if dry_run else None
+
+        if dry_run:
+            self.sync()
+            role_id, rows = decide(self.index)
+            ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
+            return BulkResult(
+                action=action,
+                role=role_id,
+                impact=self.what_if(action, ok),
+                rows=tuple(rows),
+                applied=False,
+                dry_run=True,
+                partial=partial,
+                revision=self.revision,
+            )
+        decided: list[tuple[str, list[BulkRow]]] = []
+
+        def guard(index: Index) -> None:
+            decided[:] = [decide(index)]
+
+        batch_id = str(uuid.uuid4())
+        shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
+
+        def work(session: Session, audit: AuditWriter) -> bool:
+            role_id, rows = decided[0]
+            ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
+            failed = any(r.status != "ok" and r.status not in NOTHING_TO_DO for r in rows)
+            if not ok or (failed and not partial):
+                return False  # nothing logged: nothing is written
+            if action == "assign":
+                wanted = dict.fromkeys(ok, shared)
+                grant_work(lambda: self.index, wanted, action="assign", renew=True, applied=[])(
+                    session, audit
+                )
+            else:
+                revoke_many_work(ok, reason)(session, audit)
+            return True
+
+        written = self.writes.run(
+            actor,
+            work,
+            batch_id=batch_id,
+            as_user=as_user,
+            guard=guard,
+            rows=len(user_list) * len(scope_list),
+        )
+        role_id, rows = decided[0]
         return BulkResult(
             action=action,
             role=role_id,
-            impact=impact,
+            impact=None,
             rows=tuple(rows),
-            applied=apply,
-            dry_run=dry_run,
+            applied=bool(written.events),
+            dry_run=False,
             partial=partial,
-            revision=revision,
-            batch_id=batch_id,
+            revision=written.revision,
+            batch_id=batch_id if written.events else None,
         )
 
     # ------------------------------------------------------------------ what-if
@@ -1251,7 +657,7 @@ class Rolecall:
         checked = []
         for user, role, scope in rows:
             role_id, key = (
-                self._validate_grant(role, scope)
+                self._rows().grant(role, scope)
                 if action == "assign"
                 else (
                     self.role(role).id,
@@ -1267,29 +673,34 @@ class Rolecall:
 
     # ------------------------------------------------------------------ custom roles and rules
 
-    def _require_admin(self, as_user: str | None, *, platform_only: bool) -> None:
-        """Custom roles take a platform or org admin; rule changes a platform admin."""
+    def _administering(self, as_user: str | None, *, platform_only: bool) -> Guard | None:
+        """Custom roles take ``platform.manage_custom_roles`` (platform and org admins) on some
+        scope; rule changes ``platform.manage_delegation_rules`` (platform admins)."""
         if as_user is None:
-            return
-        wanted = {"platform_admin"} if platform_only else {"platform_admin", "org_admin"}
-        held = {
-            g.role
-            for cell in self.index.cells_of(as_user).values()
-            for g in cell.grants
-            if g.expires_at is None or g.expires_at > time.time()
-        }
-        if not held & wanted:
-            raise NotAllowedError(
-                Refusal(
-                    "administration",
-                    f"{as_user} may not change "
-                    f"{'delegation rules' if platform_only else 'custom roles'}: it takes "
-                    f"{' or '.join(sorted(wanted))}",
-                )
+            return None
+        if platform_only:
+            guard = guards.holding_somewhere(
+                as_user, guards.MANAGE_DELEGATION_RULES, "change delegation rules"
             )
+        else:
+            guard = guards.holding_somewhere(
+                as_user, guards.MANAGE_CUSTOM_ROLES, "change custom roles"
+            )
+        # Refused before anything else is looked at: someone who may not change these learns
+        # nothing from a validation error or a dry run. Decided again under the write lock.
+        guard(self.index)
+        return guard
 
     def _define(
-        self, role: Role, *, action: str, retired: bool, base: str | None, actor: str | None
+        self,
+        role: Role,
+        *,
+        action: str,
+        retired: bool,
+        base: str | None,
+        actor: str | None,
+        as_user: str | None,
+        guard: Guard | None,
     ) -> int:
         def work(session: Session, audit: AuditWriter) -> None:
             row = session.get(CustomRole, role.id)
@@ -1309,7 +720,7 @@ class Rolecall:
                 },
             )
 
-        return self._write(actor, work)[0]
+        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
 
     def create_role(
         self,
@@ -1325,7 +736,7 @@ class Rolecall:
     ) -> int:
         """Create a custom role from registered permissions (and those of ``base``)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=False)
+        guard = self._administering(as_user, platform_only=False)
         role = build_role(
             self.index,
             self.registry,
@@ -1336,7 +747,15 @@ class Rolecall:
             permissions=permissions,
             base=base,
         )
-        return self._define(role, action="role_create", retired=False, base=base, actor=actor)
+        return self._define(
+            role,
+            action="role_create",
+            retired=False,
+            base=base,
+            actor=actor,
+            as_user=as_user,
+            guard=guard,
+        )
 
     def edit_role(
         self,
@@ -1351,9 +770,11 @@ class Rolecall:
         actor: str | None = None,
     ) -> tuple[Impact, int]:
         """Change a custom role's permissions (or words). Returns who gains and loses what (the
-        what-if) and the revision; with ``dry_run`` nothing is written."""
+        what-if) and the revision; with ``dry_run`` nothing is written. As a user, it takes an
+        org or platform admin who could give the role, as it is and as it would be, to every
+        current holder where they hold it (:func:`.governance.guards.changing_role`)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=False)
+        allowed = self._administering(as_user, platform_only=False)
         current = self.index.custom_roles.get(role_id)
         if current is None:
             if role_id in self.registry.roles or role_id in self.registry.aliases:
@@ -1379,30 +800,57 @@ class Rolecall:
             permissions=[p for p in current.permissions if p not in gone] + list(add),
         )
         closed = frozenset().union(*(self.registry.implied[p] for p in role.permissions))
+        guard = None
+        if as_user is not None and allowed is not None:
+            guard = guards.all_of(allowed, guards.changing_role(as_user, role_id, closed))
+            guard(self.index)  # a dry run shows holders: only to who could make the change
         impact = what_if_role_change(self.index, role_id, closed)
         if dry_run:
             return impact, self.revision
         retired = role_id in self.index.retired_roles
-        revision = self._define(role, action="role_edit", retired=retired, base=None, actor=actor)
+        revision = self._define(
+            role,
+            action="role_edit",
+            retired=retired,
+            base=None,
+            actor=actor,
+            as_user=as_user,
+            guard=guard,
+        )
         return impact, revision
 
     def retire_role(
         self, role_id: str, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
-        """Stop a custom role from being assigned; existing assignments keep working."""
+        """Stop a custom role from being assigned; existing assignments keep working. As a
+        user, it takes what an edit takes (see :meth:`edit_role`)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=False)
+        guard = self._role_guard(as_user, role_id)
         role = self.index.custom_roles.get(role_id)
         if role is None:
             raise BadInputError(f"no custom role {role_id!r}")
-        return self._define(role, action="role_retire", retired=True, base=None, actor=actor)
+        return self._define(
+            role,
+            action="role_retire",
+            retired=True,
+            base=None,
+            actor=actor,
+            as_user=as_user,
+            guard=guard,
+        )
+
+    def _role_guard(self, as_user: str | None, role_id: str) -> Guard | None:
+        allowed = self._administering(as_user, platform_only=False)
+        if as_user is None or allowed is None:
+            return None
+        return guards.all_of(allowed, guards.changing_role(as_user, role_id))
 
     def delete_role(
         self, role_id: str, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
         """Delete a custom role no assignment uses (a role in use can only be retired)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=False)
+        guard = self._role_guard(as_user, role_id)
         if role_id not in self.index.custom_roles:
             raise BadInputError(f"no custom role {role_id!r}")
 
@@ -1415,33 +863,35 @@ class Rolecall:
             session.execute(delete(CustomRole).where(CustomRole.id == role_id))
             audit.add("role_delete", role=role_id, details={"op": "role_drop", "id": role_id})
 
-        return self._write(actor, work)[0]
+        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
 
     def set_rule(
         self, rule: DelegationRule, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
         """Add a delegation rule, or replace the one with the same id (platform admins)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=True)
+        self._administering(as_user, platform_only=True)  # refused before validation
         for name in (*rule.holders, *rule.assign, *rule.revoke):
             if name != "*":
                 self.role(name)
         for kind in rule.scope_types:
-            if kind not in self.registry.scope_types:
+            if kind != "*" and kind not in self.registry.scope_types:
                 raise BadInputError(f"unknown scope type {kind!r}")
-        return self._store_rule(rule.id, rule, actor)
+        return self._store_rule(rule.id, rule, actor, as_user)
 
     def disable_rule(
         self, rule_id: str, *, as_user: str | None = None, actor: str | None = None
     ) -> int:
         """Switch a delegation rule off (platform admins)."""
         actor = self._acting(actor, as_user)
-        self._require_admin(as_user, platform_only=True)
+        self._administering(as_user, platform_only=True)  # refused before validation
         if rule_id not in self.index.rules():
             raise BadInputError(f"no delegation rule {rule_id!r} is in force")
-        return self._store_rule(rule_id, None, actor)
+        return self._store_rule(rule_id, None, actor, as_user)
 
-    def _store_rule(self, rule_id: str, rule: DelegationRule | None, actor: str | None) -> int:
+    def _store_rule(
+        self, rule_id: str, rule: DelegationRule | None, actor: str | None, as_user: str | None
+    ) -> int:
         def work(session: Session, audit: AuditWriter) -> None:
             row = session.get(StoredRule, rule_id)
             if row is None:
@@ -1460,7 +910,8 @@ class Rolecall:
                     details={"op": "rule_set", "id": rule_id, "rule": rule.model_dump(mode="json")},
                 )
 
-        return self._write(actor, work)[0]
+        guard = self._administering(as_user, platform_only=True)
+        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
 
     def restrict(
         self,
@@ -1470,18 +921,31 @@ class Rolecall:
         exempt_roles: Sequence[str] = (),
         reason: str | None = None,
         actor: str | None = None,
+        as_user: str | None = None,
     ) -> int:
         """Deny ``permissions`` (``*``: all) at ``scope`` and below, except to holders of
-        ``exempt_roles``. Replaces an earlier restriction on the same scope."""
+        ``exempt_roles``. Replaces an earlier restriction on the same scope. As a user, it takes
+        ``platform.manage_restrictions`` on the scope (:func:`.governance.guards.restricting`)."""
+        actor = self._acting(actor, as_user)
         key = self.registry.scopes.resolve(scope).key
+        if as_user is not None:
+            guards.restricting(as_user, key)(self.index)  # refused before validation
         perms = list(dict.fromkeys(permissions))
         if not perms:
             raise BadInputError("a restriction needs at least one permission (or * for all)")
+        kind = self.registry.scopes.resolve(scope).type
+        reach = self.index.types_below(kind)
         for p in perms:
-            if p != ALL:
-                self.registry.permission(p)
+            if p == ALL:
+                continue
+            applies = self.registry.permission(p).scope_types
+            if not set(applies) & set(reach):
+                raise BadInputError(
+                    f"{p} applies at {', '.join(applies)} scopes, never on or below a {kind} "
+                    f"scope such as {scope}: a restriction of it there would deny nothing"
+                )
         exempt = [self.role(r).id for r in dict.fromkeys(exempt_roles)]
-        reason = _text(reason, "reason")
+        reason = text(reason, "reason")
 
         def work(session: Session, audit: AuditWriter) -> None:
             session.execute(delete(Restriction).where(Restriction.scope == key))
@@ -1501,9 +965,19 @@ class Rolecall:
                 details={"permissions": perms, "exempt_roles": exempt, "reason": reason},
             )
 
-        return self._write(actor, work)[0]
+        return self._restriction_write(actor, as_user, key, work)
 
-    def unrestrict(self, scope: str, *, actor: str | None = None) -> int:
+    def _restriction_write(
+        self, actor: str | None, as_user: str | None, key: str, work: Callable[..., None]
+    ) -> int:
+        guard = None if as_user is None else guards.restricting(as_user, key)
+        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
+
+    def unrestrict(
+        self, scope: str, *, actor: str | None = None, as_user: str | None = None
+    ) -> int:
+        """Lift the restriction on ``scope`` (as a user: see :meth:`restrict`)."""
+        actor = self._acting(actor, as_user)
         key = self.registry.scopes.resolve(scope).key
 
         def work(session: Session, audit: AuditWriter) -> None:
@@ -1514,7 +988,7 @@ class Rolecall:
                 raise BadInputError(f"{key} has no restriction")
             audit.add("unrestrict", scope=key)
 
-        return self._write(actor, work)[0]
+        return self._restriction_write(actor, as_user, key, work)
 
     # ------------------------------------------------------------------ reads
 
@@ -1624,14 +1098,14 @@ class Rolecall:
         with the action ``import`` and ``batch_id``. Existing users are left as they are, so
         importing twice writes nothing. Returns the revision."""
         rows = {
-            _username(name): (_text(email, "e-mail"), _text(display, "display name"))
+            username(name): (text(email, "e-mail"), text(display, "display name"))
             for name, email, display in users
         }
         if not rows:
             return self.revision
 
         def work(session: Session, audit: AuditWriter) -> None:
-            existing = self._user_ids(session, rows)
+            existing = user_ids(session, rows)
             new = {name: value for name, value in rows.items() if name not in existing}
             if new:
                 session.execute(
@@ -1659,4 +1133,4 @@ class Rolecall:
                     },
                 )
 
-        return self._write(actor, work, batch_id=batch_id or str(uuid.uuid4()))[0]
+        return self.writes.run(actor, work, batch_id=batch_id or str(uuid.uuid4())).revision

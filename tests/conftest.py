@@ -33,7 +33,10 @@ from rolecall.core import (
 )
 
 from legacy_db import legacy_url  # noqa: F401
-from pg import postgres_url  # noqa: F401
+
+# With postgres_url, the hooks of tests/pg.py: without ROLECALL_TEST_POSTGRES_URL the PostgreSQL
+# tests are skipped, with one line in the short summary.
+from pg import postgres_url, pytest_collection_modifyitems, pytest_runtest_makereport  # noqa: F401
 
 COURSE_ROLE_TYPES = ("course", "org", "platform")
 

@@ -4,6 +4,12 @@
 PostgreSQL and creates the role and database behind :data:`POSTGRES_URL`. That role may create
 databases, so each test gets its own, named after a prefix and a random suffix.
 
+Without ``ROLECALL_TEST_POSTGRES_URL`` in the environment, every test that needs PostgreSQL is
+skipped with the one reason :data:`SKIP_REASON`, and ``pytest -ra`` shows one line for all of
+them; ``make test`` always sets it. When it is set and the server cannot be reached, they fail.
+Its hooks (``conftest.py`` imports them; ``-p pg`` loads them elsewhere) mark those tests skipped
+at collection, before any fixture runs.
+
 Use the fixture by importing it into a test module (or into ``conftest.py``)::
 
     from pg import postgres_url  # noqa: F401
@@ -18,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -26,8 +32,15 @@ from sqlalchemy.pool import NullPool
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://rolecall:rolecall@127.0.0.1:5432/rolecall_test"
 
+#: Whether ``ROLECALL_TEST_POSTGRES_URL`` is set: without it the PostgreSQL tests are skipped.
+CONFIGURED = bool(os.environ.get("ROLECALL_TEST_POSTGRES_URL"))
 #: The admin URL: a role that may create databases, connected to the ``rolecall_test`` database.
-POSTGRES_URL = os.environ.get("ROLECALL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+POSTGRES_URL = os.environ.get("ROLECALL_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
+
+SKIP_REASON = (
+    "PostgreSQL tests skipped: ROLECALL_TEST_POSTGRES_URL is not set "
+    "(make test sets it and starts the server)"
+)
 
 HINT = "run scripts/test-services.sh (make test runs it) to install and start PostgreSQL"
 
@@ -107,17 +120,64 @@ def drop_database(url: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The URL of a brand-new, empty PostgreSQL database, dropped after the test.
+def require_postgres() -> str:
+    """The admin URL of the PostgreSQL server the tests use, for a test that needs it.
 
-    Fails (never skips) when PostgreSQL is not reachable: ``make test`` always starts it."""
+    Skips the test when ``ROLECALL_TEST_POSTGRES_URL`` is not set (always with
+    :data:`SKIP_REASON`, raised from this one place, so ``pytest -ra`` folds every such skip
+    into one line); fails when it is set and the server is not reachable: ``make test`` always
+    starts it."""
+    if not CONFIGURED:
+        pytest.skip(SKIP_REASON)
     error = postgres_available()
     if error is not None:
         where = make_url(POSTGRES_URL).render_as_string(hide_password=True)
         pytest.fail(f"PostgreSQL is not reachable at {where}: {error}\n{HINT}", pytrace=False)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a brand-new, empty PostgreSQL database, dropped after the test (skipped or
+    failing as :func:`require_postgres` says)."""
+    require_postgres()
     url = fresh_database("rolecall_test_")
     try:
         yield url
     finally:
         drop_database(url)
+
+
+# ------------------------------------------------------------------- the hooks of the plugin
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    """Whether a test uses a PostgreSQL database: the ``postgres_url`` fixture, or the
+    ``postgresql`` parameter of ``database_url`` or ``legacy_url``."""
+    if "postgres_url" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return any(params.get(name) == "postgresql" for name in ("database_url", "legacy_url"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if CONFIGURED:
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if needs_postgres(item):
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Every skip for want of PostgreSQL reported at one place, so ``-ra`` folds them into one
+    line instead of one per test module."""
+    report = yield
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and longrepr[2].endswith(SKIP_REASON):
+        report.longrepr = (__file__, None, longrepr[2])
+    return report

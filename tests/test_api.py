@@ -241,7 +241,6 @@ def test_catalogue_lists_plugins_permissions_roles_and_scope_types(lite: Api) ->
     assert {p["id"] for p in perms} == {
         "console.view_platform_team",
         "console.view_audit_log",
-        "console.manage_restrictions",
     }
     roles = lite.get("roles?limit=500", "bob").get_json()["items"]
     assert "course_staff" in {r["id"] for r in roles}

@@ -5,7 +5,8 @@
   gives the table), the hash chain is intact, and every process ends with the same answers.
 - Two course admins remove each other at the same moment, many times: the delegation guards are
   decided again under the write lock, so exactly one of them succeeds and the course always
-  keeps an admin.
+  keeps an admin. The same holds for two org admins removing each other with bulk operations,
+  on SQLite and PostgreSQL: a bulk operation's rows are decided under the lock too.
 
 Each child is a script run with ``sys.executable -c``; every wait is bounded and every child is
 killed in a ``finally``.
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import make_plugins
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
@@ -39,6 +41,7 @@ WRITER = r"""
 import json, random, sys
 url, seed, ops, tests = sys.argv[1:5]
 sys.path.insert(0, tests)
+import pytest
 from conftest import make_plugins
 from rolecall.core import BadInputError, Rolecall
 
@@ -75,7 +78,7 @@ rc.close()
 
 ADMIN = r"""
 import json, sys
-url, me, other, course = sys.argv[1:5]
+url, me, other, scope, how = sys.argv[1:6]
 from rolecall.core import BadInputError, PluginSettings, Rolecall, load_plugins
 from rolecall.core.governance import NotAllowedError
 
@@ -86,8 +89,13 @@ for line in sys.stdin:
     if line.strip() != "go":
         break
     try:
-        rc.revoke(other, "course_admin", course, as_user=me)
-        outcome = "revoked"
+        if how == "single":
+            rc.revoke(other, "course_admin", scope, as_user=me)
+            outcome = "revoked"
+        else:
+            result = rc.bulk("revoke", "org_admin", [other], [scope], as_user=me)
+            statuses = sorted(row.status for row in result.rows)
+            outcome = "revoked" if result.applied else "refused: " + ",".join(statuses)
     except NotAllowedError as exc:
         outcome = "refused: " + exc.refusal.rule
     except BadInputError as exc:
@@ -200,20 +208,28 @@ def test_concurrent_writers_lose_nothing_and_agree(postgres_url: str) -> None:
         assert result["answers"] == expected
 
 
-def test_two_admins_removing_each_other_leave_one(postgres_url: str) -> None:
-    course = "course-v1:MITx+6.002x+2026_T1"
+@pytest.mark.parametrize(
+    ("how", "role", "scope"),
+    [
+        ("single", "course_admin", "course-v1:MITx+6.002x+2026_T1"),
+        ("bulk", "org_admin", "org:MITx"),
+    ],
+)
+def test_two_admins_removing_each_other_leave_one(
+    database_url: str, how: str, role: str, scope: str
+) -> None:
     plugins = load_plugins(PluginSettings(), entry_points=[])
-    with Rolecall.open(postgres_url, plugins=plugins, background_sync=False) as rc:
+    with Rolecall.open(database_url, plugins=plugins, background_sync=False) as rc:
         rc.add_users(["ada", "bob"])
-        rc.add_scopes([course])
-        a = _start(ADMIN, postgres_url, "ada", "bob", course)
-        b = _start(ADMIN, postgres_url, "bob", "ada", course)
+        rc.add_scopes([scope])
+        a = _start(ADMIN, database_url, "ada", "bob", scope, how)
+        b = _start(ADMIN, database_url, "bob", "ada", scope, how)
         try:
             assert _answer(a)["ready"] is True
             assert _answer(b)["ready"] is True
             for _ in range(15):
-                rc.assign("ada", "course_admin", course)
-                rc.assign("bob", "course_admin", course)
+                rc.assign("ada", role, scope)
+                rc.assign("bob", role, scope)
                 for child in (a, b):
                     assert child.stdin is not None
                     child.stdin.write("go\n")
@@ -222,7 +238,7 @@ def test_two_admins_removing_each_other_leave_one(postgres_url: str) -> None:
                 assert outcomes[1] == "revoked", outcomes
                 assert outcomes[0].startswith("refused"), outcomes
                 rc.sync()
-                assert len(rc.who(course).members) == 1
+                assert len(rc.who(scope).members) == 1
         finally:
             _stop([a, b])
         assert rc.verify_audit().ok

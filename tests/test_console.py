@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from rolecall.core import Rolecall
-from rolecall.core.search import managed_scopes, search
+from rolecall.core.reads import managed_scopes, search
 from rolecall.webapp.app import create_app
 from rolecall.webapp.console.common import THROTTLE
 

@@ -11,7 +11,7 @@ from console_support import demo_service, post, sign_in
 from flask.testing import FlaskClient
 
 from rolecall.core import Rolecall
-from rolecall.core.search import restrictions
+from rolecall.core.reads import restrictions
 from rolecall.webapp.app import create_app
 
 CIRCUITS = "course-v1:MITx+6.002x+2026_T1"

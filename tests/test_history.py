@@ -238,3 +238,23 @@ def test_cli_history_bad_input_exits_2(run: Run, args: tuple[str, ...], message:
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_access_now_and_then_print_the_same_table(run: Run) -> None:
+    """`access` and `history --user` print one table; the history shows seconds."""
+    assert run("users", "add", "ada").exit_code == 0
+    assert run("assign", "ada", "course_staff", "org:MITx", "--expires", "2999-01-02T03:04:05Z")
+    now = run("access", "ada").stdout.splitlines()
+    then = run("history", "--user", "ada", "--at", moment().isoformat()).stdout.splitlines()
+    header = ["SCOPE", "ROLE", "HOW", "GRANTED", "BY", "SINCE", "EXPIRES"]
+    for lines in (now, then):
+        assert lines[0].split() == header
+        assert lines[1].split()[:5] == [
+            "org:MITx",
+            "course_staff",
+            "assigned",
+            "here",
+            "(operator)",
+        ]
+    assert now[1].endswith("2999-01-02 03:04")
+    assert then[1].endswith("2999-01-02 03:04:05")

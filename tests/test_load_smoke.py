@@ -17,7 +17,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from rolecall.core import Rolecall
-from rolecall.core.listing import find_grant
+from rolecall.core.reads import find_grant
 from rolecall.webapp.app import create_app
 
 from pg import postgres_url  # noqa: F401

@@ -17,10 +17,21 @@ import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import click
 import importlib_metadata
 import pytest
 
-from rolecall.core import ENTRY_POINT_GROUP, PluginError, PluginInfo, Plugins, PluginSettings
+from rolecall.builtin_plugins import BUILTIN_PLUGINS
+from rolecall.core import (
+    ENTRY_POINT_GROUP,
+    Permission,
+    PluginError,
+    PluginInfo,
+    Plugins,
+    PluginSettings,
+    hookimpl,
+    hookspecs,
+)
 from rolecall.core import load_plugins as _load_plugins
 
 LOGGER = "rolecall.plugins"
@@ -919,3 +930,75 @@ def test_from_env_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -
     assert settings.strict is True
     assert settings.required == {"a", "b"}
     assert settings.disabled == frozenset()
+
+
+# --------------------------------------------------- registry hooks go through pluggy's caller
+
+
+def _permission(pid: str) -> Permission:
+    return Permission(
+        id=pid, title=f"Title {pid}", description="A permission.", area="A", scope_types=("course",)
+    )
+
+
+class _Notes:
+    @hookimpl
+    def register_permissions(self) -> list[Permission]:
+        return [_permission("notes.view"), _permission("notes.edit")]
+
+
+class _Marker:
+    """A hook wrapper around every plugin's ``register_permissions``: it marks their titles."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    @hookimpl(wrapper=True)
+    def register_permissions(self) -> Iterator[None]:
+        results = yield
+        self.calls.append([p.id for result in results for p in result])
+        return [  # type: ignore[return-value]
+            [p.model_copy(update={"title": f"Marked: {p.title}"}) for p in result]
+            for result in results
+        ]
+
+
+def test_a_hook_wrapper_wraps_each_plugins_registry_hook_and_records_keep_their_plugin() -> None:
+    marker = _Marker()
+    only_platform = PluginSettings(disabled=frozenset(BUILTIN_PLUGINS) - {"platform"})
+    # The wrapper's plugin is registered last: it still wraps the plugins loaded before it.
+    plugins = _load_plugins(only_platform, entry_points=[], extra={"notes": _Notes(), "m": marker})
+    assert [p.status for p in plugins.plugins if p.name in ("notes", "m")] == ["loaded", "loaded"]
+    registry = plugins.registry
+    assert registry.permissions
+    assert all(p.title.startswith("Marked: ") for p in registry.permissions.values())
+    assert registry.contributed_by("notes")["permissions"] == ["notes.view", "notes.edit"]
+    platform_ids = registry.contributed_by("platform")["permissions"]
+    assert platform_ids
+    assert all(registry.origin[f"permission:{p}"] == "platform" for p in platform_ids)
+    # One call per plugin with permissions, each seeing only that plugin's records.
+    assert marker.calls == [platform_ids, ["notes.view", "notes.edit"]]
+
+
+class _TwoImplementations:
+    @hookimpl(specname="register_permissions")
+    def first(self) -> list[Permission]:
+        return [_permission("two.first")]
+
+    @hookimpl(specname="register_permissions")
+    def second(self) -> list[Permission]:
+        return [_permission("two.second")]
+
+
+def test_several_implementations_of_one_hook_keep_the_plugins_order() -> None:
+    only_platform = PluginSettings(disabled=frozenset(BUILTIN_PLUGINS) - {"platform"})
+    plugins = _load_plugins(only_platform, entry_points=[], extra={"two": _TwoImplementations()})
+    assert plugins.registry.contributed_by("two")["permissions"] == ["two.first", "two.second"]
+
+
+def test_the_registry_hooks_and_their_record_types_come_from_the_hookspecs() -> None:
+    records = hookspecs.registry_hook_records()
+    assert tuple(records) == hookspecs.REGISTRY_HOOKS
+    assert records["register_permissions"] is Permission
+    assert records["register_commands"] is click.Command
+    assert "register_console_pages" not in records  # called per web application, not at load

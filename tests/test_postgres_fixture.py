@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from pg import POSTGRES_URL, postgres_url  # noqa: F401
+from pg import POSTGRES_URL, SKIP_REASON, postgres_url, require_postgres  # noqa: F401
 
 TESTS = Path(__file__).resolve().parent
 
@@ -54,6 +54,7 @@ def test_round_trip(postgres_url: str) -> None:  # noqa: F811
 
 
 def test_each_use_gets_its_own_database_dropped_afterwards(tmp_path: Path) -> None:
+    require_postgres()
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_two_uses.py").write_text(TWO_USES)
     env = {
@@ -89,3 +90,45 @@ def test_each_use_gets_its_own_database_dropped_afterwards(tmp_path: Path) -> No
     finally:
         engine.dispose()
     assert left == []
+
+
+def _inner_pytest(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The two tests of TWO_USES in a pytest session of their own, with ``env``."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_two_uses.py").write_text(TWO_USES)
+    env = {
+        **env,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    quick = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-ra", "-p", "pg", *quick, "-W", "error"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_without_the_variable_the_postgresql_tests_are_skipped_with_one_line(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ROLECALL_TEST_POSTGRES_URL"}
+    result = _inner_pytest(tmp_path, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert len(skipped) == 1, result.stdout
+    assert skipped[0].startswith("SKIPPED [2] ")
+    assert skipped[0].endswith(SKIP_REASON)
+    assert "2 skipped" in result.stdout
+    assert not (tmp_path / "urls.txt").exists()
+
+
+def test_with_the_variable_an_unreachable_server_fails(tmp_path: Path) -> None:
+    nowhere = "postgresql+psycopg://rolecall:rolecall@127.0.0.1:1/rolecall_test"
+    result = _inner_pytest(tmp_path, {**os.environ, "ROLECALL_TEST_POSTGRES_URL": nowhere})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 errors" in result.stdout
+    assert "PostgreSQL is not reachable at" in result.stdout
+    assert "skipped" not in result.stdout

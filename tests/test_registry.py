@@ -11,10 +11,13 @@ from rolecall.builtin_plugins.platform import register_scope_types
 from rolecall.core import (
     BadInputError,
     Contribution,
+    DelegationRule,
     ParsedKey,
     Permission,
+    PermissionFactory,
     Registry,
     RegistryError,
+    Risk,
     Role,
     ScopeType,
     build_registry,
@@ -469,6 +472,46 @@ def test_permission_implying_unknown_permission() -> None:
     assert error.item == "alpha.a"
 
 
+def _rule(**fields: object) -> DelegationRule:
+    values: dict[str, object] = {
+        "id": "alpha_rule",
+        "description": "A rule.",
+        "holders": ("alpha_role",),
+        "scope_types": ("course",),
+    }
+    return DelegationRule.model_validate({**values, **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"assign": ("ghost",)}, r"names unknown role 'ghost'"),
+        ({"holders": ("ghost",)}, r"names unknown role 'ghost'"),
+        ({"revoke": ("*", "ghost")}, r"names unknown role 'ghost'"),
+        ({"scope_types": ("galaxy",)}, r"names unknown scope type 'galaxy'"),
+    ],
+)
+def test_delegation_rule_naming_an_unknown_role_or_scope_type(
+    fields: dict[str, object], match: str
+) -> None:
+    error = fails(
+        Contribution(plugin="alpha", roles=(role("alpha_role"),), rules=(_rule(**fields),)),
+        match=r"delegation rule 'alpha_rule' \(plugin 'alpha'\) " + match,
+    )
+    assert error.plugins == ("alpha",)
+    assert error.item == "alpha_rule"
+
+
+def test_role_revocable_by_an_unknown_role() -> None:
+    sensitive = role("alpha_role").model_copy(update={"revocable_by": ("ghost",)})
+    error = fails(
+        Contribution(plugin="alpha", roles=(sensitive,)),
+        match=r"role 'alpha_role' \(plugin 'alpha'\) is revocable by unknown role 'ghost'",
+    )
+    assert error.plugins == ("alpha",)
+    assert error.item == "alpha_role"
+
+
 def test_scope_type_of_a_later_plugin_can_be_used_by_an_earlier_one() -> None:
     """References are checked after every plugin's records are in, not in load order."""
     registry = build(
@@ -669,3 +712,38 @@ def test_scope_type_is_frozen() -> None:
     with pytest.raises(ValidationError, match="Instance is frozen"):
         st.namespace = "other"  # type: ignore[misc]
     assert st.namespace == "thing-v1"
+
+
+# --- PermissionFactory ---------------------------------------------------------------------
+
+
+def test_permission_factory_fills_the_shared_defaults_and_the_namespace() -> None:
+    make = PermissionFactory(
+        scope_types=("course",), namespace="notes", area="Notes", risks=frozenset({Risk.GRADES})
+    )
+    edit = make("edit_notes", "Edit notes", "Change them.", implies=("view_notes", "other.view"))
+    assert edit == Permission(
+        id="notes.edit_notes",
+        title="Edit notes",
+        description="Change them.",
+        area="Notes",
+        scope_types=("course",),
+        implies=("notes.view_notes", "other.view"),
+        risks=frozenset({Risk.GRADES}),
+    )
+    other = make("courses.view", "View", "See it.", "Elsewhere", scope_types=("org",), risks=())
+    assert (other.id, other.area, other.scope_types, other.risks) == (
+        "courses.view",
+        "Elsewhere",
+        ("org",),
+        frozenset(),
+    )
+
+
+def test_permission_factory_without_a_namespace_or_an_area() -> None:
+    make = PermissionFactory(scope_types=("course",))
+    assert make("a.b", "T", "D", "Area").id == "a.b"
+    with pytest.raises(ValidationError):
+        make("plain", "T", "D", "Area")  # no namespace: not a dotted id
+    with pytest.raises(TypeError, match="needs an area"):
+        make("a.b", "T", "D")

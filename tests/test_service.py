@@ -30,9 +30,9 @@ from rolecall.core import (
     Rolecall,
     hookimpl,
 )
-from rolecall.core.service import GrantRow
 from rolecall.core.storage.database import BULK_CACHE_KIB, GENESIS_HASH, bulk_cache
 from rolecall.core.storage.models import Assignment, AuditEvent, Base, State, User
+from rolecall.core.writes import GrantRow
 
 ORG = "org:MITx"
 ORG2 = "org:HarvardX"

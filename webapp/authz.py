@@ -1,9 +1,10 @@
 """Who may see and change what in the console and the API: every decision is an engine check.
 
 Deny by default. A team (the roles held on a scope) is visible to whoever holds the scope type's
-view-team permission there, and changeable under the delegation rules (the service enforces
-them when a change is made ``as_user``). Scopes of a type with no view-team permission of its
-own (a plugin's, such as ``ccx``) are visible to those who may view the platform's team.
+view-team permission there (``ScopeType.team_permission``, declared by the plugin that registers
+the type), and changeable under the delegation rules (the service enforces them when a change is
+made ``as_user``). Scopes of a type that declares none, or whose permission is not registered
+now, are visible to those who may view the platform's team.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
 from rolecall.core import BadInputError, Permission, Rolecall
+from rolecall.core.governance import guards
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -19,15 +21,10 @@ R = TypeVar("R")
 PLATFORM = "platform"
 VIEW_PLATFORM_TEAM = "console.view_platform_team"
 VIEW_AUDIT_LOG = "console.view_audit_log"
-MANAGE_RESTRICTIONS = "console.manage_restrictions"
+MANAGE_RESTRICTIONS = guards.MANAGE_RESTRICTIONS
+"""Declared by the built-in platform plugin; the service decides restriction changes made as a
+user with it too."""
 
-TEAM_VIEW: dict[str, str] = {
-    "course": "courses.view_course_team",
-    "library": "content_libraries.view_library_team",
-    "org": "platform.view_org_team",
-    "platform": VIEW_PLATFORM_TEAM,
-}
-"""The permission that shows a scope's team, per scope type."""
 
 CONSOLE_PERMISSIONS = (
     Permission(
@@ -45,14 +42,6 @@ CONSOLE_PERMISSIONS = (
         area="Console",
         scope_types=(PLATFORM,),
     ),
-    Permission(
-        id=MANAGE_RESTRICTIONS,
-        title="Lock and unlock scopes",
-        description="Restrict a course, library or organization (deny permissions there "
-        "whatever roles grant them) and lift the restriction.",
-        area="Console",
-        scope_types=(PLATFORM,),
-    ),
 )
 """The web application's own permissions (its plugin registers them); ``platform_admin``
 holds them, since it holds every permission."""
@@ -66,7 +55,8 @@ def scope_type(rc: Rolecall, scope: str) -> str:
 def team_view_permission(rc: Rolecall, scope: str) -> tuple[str, str]:
     """(permission, scope at which to check it) for viewing ``scope``'s team."""
     kind = scope_type(rc, scope)
-    permission = TEAM_VIEW.get(kind)
+    # Declared by the scope type (ScopeType.team_permission), a plugin's as a built-in's.
+    permission = rc.registry.scope_types[kind].team_permission
     if permission is None or permission not in rc.registry.permissions:
         return VIEW_PLATFORM_TEAM, PLATFORM
     return permission, scope

@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from rolecall.core import BadInputError, echo_json, echo_table, json_option, service_of
+from rolecall.core import BadInputError
+from rolecall.core.cli import echo_json, echo_table, json_option, service_of
 
 from .exporter import build_export, write_csv, write_database
 from .importer import DEFAULT_BATCH, ImportPlan, plan_import, run_import

@@ -86,10 +86,6 @@ class RoleMapping:
     def forum_legacy_name(self, role: str) -> str | None:
         return next((name for name, target in self.forum_roles.items() if target == role), None)
 
-    @property
-    def forum_names(self) -> tuple[str, ...]:
-        return tuple(self.forum_roles)
-
 
 def _role_value(value: object, where: str) -> str | None:
     if value is None or (isinstance(value, str) and value.strip()):

@@ -32,8 +32,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "django_comment_client_role": ("id", "name", "course_id"),
     "django_comment_client_role_users": ("id", "role_id", "user_id"),
 }
-SOFT_DELETED = ("student_courseaccessrole", "django_comment_client_role_users")
-"""The tables whose rows may carry ``_sdc_deleted_at``."""
 
 
 @dataclass(frozen=True)
@@ -88,10 +86,6 @@ class LegacyData:
     access: list[AccessRow] = field(default_factory=list)
     forum_roles: dict[int, ForumRole] = field(default_factory=dict)
     forum_members: list[ForumMember] = field(default_factory=list)
-
-    @property
-    def row_count(self) -> int:
-        return len(self.access) + len(self.forum_members)
 
 
 def _text(value: Any) -> str:

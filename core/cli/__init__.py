@@ -1,4 +1,13 @@
-"""The ``rolecall`` command line; ``main`` is the console script."""
+"""The ``rolecall`` command line; ``main`` is the console script.
+
+A plugin's commands (the ``register_commands`` hook) use the helpers exported here::
+
+    from rolecall.core.cli import echo_json, echo_table, json_option, service_of
+
+``service_of(ctx)`` is the service on the database the user chose (``--database``),
+``plugins_of(ctx)`` the loaded plugins, ``json_option`` the ``--json`` flag every command takes,
+``echo_json`` and ``echo_table`` print for scripts and for people.
+"""
 
 # Importing the command modules registers their commands on the group.
 from . import access_commands as _access_commands  # noqa: F401
@@ -9,11 +18,20 @@ from . import demo_commands as _demo_commands  # noqa: F401
 from . import governance_commands as _governance_commands  # noqa: F401
 from . import registry_commands as _registry_commands  # noqa: F401
 from . import role_admin_commands as _role_admin_commands  # noqa: F401
-from .main import cli
+from .main import cli, plugins_of, service_of
+from .output import echo_json, echo_table, json_option
 
 
 def main() -> None:
     cli(prog_name="rolecall")
 
 
-__all__ = ["cli", "main"]
+__all__ = [
+    "cli",
+    "echo_json",
+    "echo_table",
+    "json_option",
+    "main",
+    "plugins_of",
+    "service_of",
+]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
 import click
 
-from ..engine import Decision, GrantInfo, Team, TeamMember
+from ..engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from ..engine.index import ALL
 from ..errors import BadInputError
+from ..reads import dormant, restrictions
 from ..service import Rolecall
 from ..storage.database import current_revision, database_url, head_revision, make_engine, upgrade
 from .main import State, cli, service_of
@@ -263,6 +265,7 @@ def revoke_command(
 )
 @click.option("--exempt", "exempt", multiple=True, metavar="ROLE", help="An exempt role.")
 @click.option("--reason", help="Why, for the audit log and explanations.")
+@as_option
 @json_option
 @click.pass_context
 def restrict_command(
@@ -271,11 +274,14 @@ def restrict_command(
     permissions: tuple[str, ...],
     exempt: tuple[str, ...],
     reason: str | None,
+    as_user: str | None,
     as_json: bool,
 ) -> None:
     """Deny permissions at SCOPE and below (deny beats allow), except to exempt roles."""
     rc = service_of(ctx)
-    revision = rc.restrict(scope, permissions or (ALL,), exempt_roles=exempt, reason=reason)
+    revision = rc.restrict(
+        scope, permissions or (ALL,), exempt_roles=exempt, reason=reason, as_user=as_user
+    )
     if as_json:
         echo_json({"revision": revision})
         return
@@ -288,7 +294,7 @@ def restrict_command(
 @click.pass_context
 def restrictions_command(ctx: click.Context, as_json: bool) -> None:
     """List the restrictions in force."""
-    found = service_of(ctx).index.restrictions()
+    found = restrictions(service_of(ctx))
     if as_json:
         echo_json([r.model_dump(mode="json") for r in found])
         return
@@ -304,10 +310,11 @@ def restrictions_command(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command("unrestrict")
 @click.argument("scope")
+@as_option
 @click.pass_context
-def unrestrict_command(ctx: click.Context, scope: str) -> None:
+def unrestrict_command(ctx: click.Context, scope: str, as_user: str | None) -> None:
     """Remove the restriction at SCOPE."""
-    revision = service_of(ctx).unrestrict(scope)
+    revision = service_of(ctx).unrestrict(scope, as_user=as_user)
     click.echo(f"restriction on {scope} removed (revision {revision})")
 
 
@@ -408,6 +415,32 @@ def print_team(team: Team, title: str, *, now: bool) -> None:
     )
 
 
+def print_access(
+    entries: Sequence[AccessEntry],
+    empty: str,
+    *,
+    at: Callable[[datetime | None], str] = _when,
+    expiry: Callable[[GrantInfo], str] = _expiry,
+) -> None:
+    """A user's roles, one row per role and scope: assigned there or inherited, and from where.
+    ``at`` and ``expiry`` show the times (``rolecall history`` shows seconds)."""
+    echo_table(
+        ("scope", "role", "how", "granted by", "since", "expires"),
+        [
+            (
+                e.scope,
+                e.role,
+                "assigned here" if e.local else f"from {e.via}",
+                e.grant.granted_by or OPERATOR,
+                at(e.grant.granted_at),
+                expiry(e.grant),
+            )
+            for e in entries
+        ],
+        empty=empty,
+    )
+
+
 @cli.command("who")
 @click.argument("scope")
 @click.option("--permission", metavar="P", help="Only the users allowed this permission.")
@@ -437,25 +470,17 @@ def who_command(ctx: click.Context, scope: str, permission: str | None, as_json:
 @click.pass_context
 def access_command(ctx: click.Context, user: str, as_json: bool) -> None:
     """Every role USER holds on every scope, local or inherited and from where."""
-    entries = service_of(ctx).access(user)
+    rc = service_of(ctx)
+    entries = rc.access(user)
+    waiting = dormant(rc, user=user)
     if as_json:
         echo_json([e.model_dump(mode="json") for e in entries])
         return
-    echo_table(
-        ("scope", "role", "how", "granted by", "since", "expires"),
-        [
-            (
-                e.scope,
-                e.role,
-                "assigned here" if e.local else f"from {e.via}",
-                e.grant.granted_by or OPERATOR,
-                _when(e.grant.granted_at),
-                _expiry(e.grant),
-            )
-            for e in entries
-        ],
-        empty=f"{user} holds no role",
-    )
+    print_access(entries, empty=f"{user} holds no role")
+    if waiting:
+        click.echo("\nDormant (kept, granting nothing until their plugin returns):")
+        for row in waiting:
+            click.echo(f"  {row.describe()}")
 
 
 @cli.command("where")

@@ -10,7 +10,7 @@ from ..engine import GrantInfo
 from ..errors import BadInputError
 from ..governance.history import access_at, who_had_access
 from ..governance.lifecycle import Removal, expire, scope_removal, user_retirement
-from .access_commands import OPERATOR, parse_time, print_team, users_group
+from .access_commands import as_option, parse_time, print_access, print_team, users_group
 from .main import cli, service_of
 from .output import echo_json, echo_table, json_option
 
@@ -84,20 +84,11 @@ def history_command(
     if as_json:
         echo_json([e.model_dump(mode="json") for e in entries])
         return
-    echo_table(
-        ("scope", "role", "how", "granted by", "since", "expires"),
-        [
-            (
-                e.scope,
-                e.role,
-                "assigned here" if e.local else f"from {e.via}",
-                e.grant.granted_by or OPERATOR,
-                _when(e.grant.granted_at),
-                _when(e.grant.expires_at),
-            )
-            for e in entries
-        ],
+    print_access(
+        entries,
         empty=f"{user} held no role at {_when(when)} UTC",
+        at=_when,
+        expiry=lambda grant: _when(grant.expires_at),
     )
 
 
@@ -109,11 +100,14 @@ def scopes_group() -> None:
 @scopes_group.command("remove")
 @click.argument("scope")
 @reason_option
+@as_option
 @json_option
 @click.pass_context
-def scopes_remove(ctx: click.Context, scope: str, reason: str | None, as_json: bool) -> None:
+def scopes_remove(
+    ctx: click.Context, scope: str, reason: str | None, as_user: str | None, as_json: bool
+) -> None:
     """Remove SCOPE and everything below it: assignments, restrictions, known scopes."""
-    removal = scope_removal(service_of(ctx), scope, reason=reason)
+    removal = scope_removal(service_of(ctx), scope, reason=reason, as_user=as_user)
     if as_json:
         echo_json({"scope": scope, **_removal_json(removal)})
         return
@@ -130,11 +124,14 @@ def scopes_remove(ctx: click.Context, scope: str, reason: str | None, as_json: b
 @users_group.command("retire")
 @click.argument("username")
 @reason_option
+@as_option
 @json_option
 @click.pass_context
-def users_retire(ctx: click.Context, username: str, reason: str | None, as_json: bool) -> None:
+def users_retire(
+    ctx: click.Context, username: str, reason: str | None, as_user: str | None, as_json: bool
+) -> None:
     """Remove every role USERNAME holds and mark the user inactive."""
-    removal = user_retirement(service_of(ctx), username, reason=reason)
+    removal = user_retirement(service_of(ctx), username, reason=reason, as_user=as_user)
     if as_json:
         echo_json({"user": username, "deactivated": removal.deactivated, **_removal_json(removal)})
         return

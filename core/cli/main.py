@@ -40,8 +40,14 @@ class State:
 
     def service(self, ctx: click.Context) -> Rolecall:
         if self._service is None:
+            # A process of rolecall's own (`rolecall serve` included): the index may be
+            # frozen out of the cyclic collector.
             self._service = Rolecall.open(
-                self.database, plugins=plugins_of(ctx), staleness=0, background_sync=False
+                self.database,
+                plugins=plugins_of(ctx),
+                staleness=0,
+                background_sync=False,
+                freeze_index=True,
             )
             ctx.find_root().call_on_close(self._service.close)
         return self._service

@@ -1,4 +1,5 @@
-"""Commands that show the registries: plugins, permissions, roles, scope keys."""
+"""Commands that show the registries: plugins, permissions, roles, scope keys; and `doctor`,
+what waits for a plugin that is not loaded."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import click
 
 from ..errors import BadInputError
 from ..plugins import PluginInfo
-from .main import cli, plugins_of
+from ..reads import dormant
+from .main import cli, plugins_of, service_of
 from .output import echo_json, echo_table, joined, json_option
 
 
@@ -171,3 +173,43 @@ def scope_parse(ctx: click.Context, key: str, as_json: bool) -> None:
     fields = " ".join(f"{k}={v}" for k, v in scope.fields.items())
     click.echo(f"fields: {fields or '-'}")
     click.echo(f"chain:  {' -> '.join(scope.chain)}")
+
+
+@cli.command("doctor")
+@json_option
+@click.pass_context
+def doctor_command(ctx: click.Context, as_json: bool) -> None:
+    """What is not working as installed: plugins that did not load, and the stored rows that
+    wait for one (dormant: kept intact, granting nothing until their plugin returns)."""
+    rc = service_of(ctx)
+    absent = [p for p in rc.plugins.plugins if p.status != "loaded"]
+    rows = dormant(rc)
+    if as_json:
+        echo_json(
+            {
+                "plugins": [p.as_dict() for p in absent],
+                "dormant": [
+                    {
+                        "kind": r.kind,
+                        "user": r.user,
+                        "role": r.role,
+                        "scope": r.scope,
+                        "needs": list(r.needs),
+                        "plugins": list(r.plugins),
+                    }
+                    for r in rows
+                ],
+            }
+        )
+        return
+    if not absent and not rows:
+        click.echo("every plugin loaded; no stored row waits for a plugin")
+        return
+    for info in absent:
+        click.echo(
+            f"plugin {info.name}: {info.status}" + (f" ({info.error})" if info.error else "")
+        )
+    if rows:
+        click.echo(f"{len(rows)} stored row(s) wait for a plugin (kept, granting nothing):")
+        for row in rows:
+            click.echo(f"  {row.describe()}")

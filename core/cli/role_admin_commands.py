@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..reads import custom_roles, delegation_rules
 from ..records import DelegationRule
 from .access_commands import as_option
 from .main import cli, service_of
@@ -20,24 +21,27 @@ def custom_roles_group() -> None:
 @click.pass_context
 def custom_list(ctx: click.Context, as_json: bool) -> None:
     """List the custom roles."""
-    index = service_of(ctx).index
-    roles = sorted(index.custom_roles.values(), key=lambda r: r.id)
+    rows = custom_roles(service_of(ctx))
     if as_json:
         echo_json(
-            [{**r.model_dump(mode="json"), "retired": r.id in index.retired_roles} for r in roles]
+            [
+                {**r.role.model_dump(mode="json"), "retired": r.retired, "missing": list(r.missing)}
+                for r in rows
+            ]
         )
         return
     echo_table(
         ("role", "title", "assignable at", "permissions", "state"),
         [
             (
-                r.id,
-                r.title,
-                joined(r.scope_types),
-                len(index.role_permissions(r.id)),
-                "retired" if r.id in index.retired_roles else "active",
+                r.role.id,
+                r.role.title,
+                joined(r.role.scope_types),
+                len(r.permissions),
+                ("retired" if r.retired else "active")
+                + (f"; missing {joined(r.missing)}" if r.missing else ""),
             )
-            for r in roles
+            for r in rows
         ],
         empty="no custom roles",
     )
@@ -159,11 +163,14 @@ def rules_group() -> None:
 @click.pass_context
 def rules_list(ctx: click.Context, as_json: bool) -> None:
     """The delegation rules in force."""
-    index = service_of(ctx).index
-    rules = sorted(index.rules().values(), key=lambda r: r.id)
+    in_force = [row for row in delegation_rules(service_of(ctx)) if row.enabled]
+    rules = [row.rule for row in in_force]
     if as_json:
         echo_json(
-            [{**r.model_dump(mode="json"), "changed": r.id in index.stored_rules} for r in rules]
+            [
+                {**row.rule.model_dump(mode="json"), "changed": row.source == "stored"}
+                for row in in_force
+            ]
         )
         return
     echo_table(

@@ -23,7 +23,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import BadInputError
 from ..records import DelegationRule, Role
@@ -175,6 +175,21 @@ class UserRecord:
         self.active = active
 
 
+class Dormant(NamedTuple):
+    """A stored row that names a scope type, role or permission no loaded plugin registers: kept
+    in the database as it is, granting and denying nothing until its plugin returns.
+
+    ``kind`` is ``assignment``, ``restriction``, ``known_scope`` or ``custom_role``; ``needs``
+    says what is missing, as ``scope_type:<namespace>``, ``role:<id>`` or
+    ``permission:<id>`` (the service names the plugin that registered it, when it remembers)."""
+
+    kind: str
+    user: str | None
+    role: str | None
+    scope: str | None
+    needs: tuple[str, ...]
+
+
 class Index:
     """Users, grants, restrictions and known scopes, compiled for fast queries."""
 
@@ -210,6 +225,7 @@ class Index:
         """Bumped whenever the known scopes change."""
         """scope -> itself and its known descendants with their types, sorted."""
         self._type_permissions: dict[str, frozenset[str]] = {}
+        self._types_below: dict[str, set[str]] | None = None
         self.check: Callable[[str, str, str], bool] = self._compile_check()
         self._unions: dict[frozenset[str], frozenset[str]] = {}
         self.custom_roles: dict[str, Role] = {}
@@ -217,6 +233,12 @@ class Index:
         self.stored_rules: dict[str, DelegationRule | None] = {}
         """Rules set at run time by id; ``None`` disables the plugin rule of that id."""
         self._strings: dict[str, str] = {}
+        self.dormant: dict[tuple[str, str | None, str | None, str | None], Dormant] = {}
+        """Stored rows that wait for an absent plugin, by (kind, user, role, scope)."""
+        self.missing_permissions: dict[str, tuple[str, ...]] = {}
+        """Custom role -> the permissions it lists that no loaded plugin registers."""
+        self._unplaced: dict[str, str] = {}
+        """Keys whose scope type is not registered -> the namespace it would have."""
 
     # ---------------------------------------------------------------- building and changes
 
@@ -238,6 +260,39 @@ class Index:
             if g.expires_at is not None
         )
         return Cell(grants, perms, timed)
+
+    def placeable(self, key: str) -> bool:
+        """Whether ``key`` parses with the scope types registered now. A stored key of a type
+        whose plugin is absent does not: its rows are dormant."""
+        if key in self._places or key in self.scope_titles or key in self._by_scope:
+            return True
+        if key in self._unplaced:
+            return False
+        try:
+            self._resolve(key)
+        except BadInputError:
+            self._unplaced[key] = key.partition(":")[0]
+            return False
+        return True
+
+    def _needs(self, role: str | None, scope: str | None) -> tuple[str, ...]:
+        """What a stored row naming ``role`` and ``scope`` lacks to be placed, if anything."""
+        needs = []
+        if scope is not None and not self.placeable(scope):
+            needs.append(f"scope_type:{self._unplaced[scope]}")
+        if role is not None and role not in self._role_perms:
+            needs.append(f"role:{role}")
+        return tuple(needs)
+
+    def _set_dormant(
+        self,
+        kind: str,
+        user: str | None,
+        role: str | None,
+        scope: str | None,
+        needs: tuple[str, ...],
+    ) -> None:
+        self.dormant[(kind, user, role, scope)] = Dormant(kind, user, role, scope, needs)
 
     def _know(self, key: str) -> None:
         chain = self._resolve(key).chain
@@ -277,12 +332,19 @@ class Index:
         self.users[username] = UserRecord(self._intern(username), email, display_name, active)
 
     def add_scope(self, key: str, title: str | None = None) -> None:
+        if not self.placeable(key):
+            self._set_dormant("known_scope", None, None, key, self._needs(None, key))
+            return
         self._know(key)
         self.scope_titles[key] = title
 
     def forget_scope(self, key: str) -> None:
         """Drop ``key`` and its known descendants from the known scopes (after their grants
         and restrictions were removed), and ancestors left with nothing below or on them."""
+        if not self.placeable(key):
+            for entry in [e for e in self.dormant if e[3] == key]:
+                del self.dormant[entry]
+            return
         self._below_cache.clear()
         self._below_typed.clear()
         self._scopes_generation += 1
@@ -361,11 +423,18 @@ class Index:
             return found
 
         count = 0
+        role_perms = self._role_perms
         for grant_id, user, role, scope, granted_by, granted_at, expires_at in rows:
             count += 1
             if scope not in seen:
+                if not self.placeable(scope):
+                    self._set_dormant("assignment", user, role, scope, self._needs(role, scope))
+                    continue
                 seen.add(scope)
                 self._know(scope)
+            if role not in role_perms:
+                self._set_dormant("assignment", user, role, scope, self._needs(role, scope))
+                continue
             grant = Grant(
                 grant_id,
                 intern(role, role),
@@ -429,6 +498,7 @@ class Index:
                 self._set_grants(user, scope, (*kept, grant))
 
     def drop_grant(self, user: str, role: str, scope: str) -> None:
+        self.dormant.pop(("assignment", user, role, scope), None)
         old = self._by_scope.get(scope, {}).get(user)
         if old is not None:
             self._set_grants(user, scope, tuple(g for g in old.grants if g.role != role))
@@ -440,8 +510,18 @@ class Index:
         exempt_roles: Iterable[str],
         reason: str | None,
     ) -> None:
-        self._know(scope)
         listed = tuple(permissions)
+        unknown = tuple(p for p in listed if p != ALL and p not in self._applies)
+        if not self.placeable(scope):
+            self._set_dormant("restriction", None, None, scope, self._needs(None, scope))
+            return
+        if unknown:
+            # The rest of it holds: a deny is never dropped because part of it waits.
+            needs = tuple(f"permission:{p}" for p in unknown)
+            self._set_dormant("restriction", None, None, scope, needs)
+        else:
+            self.dormant.pop(("restriction", None, None, scope), None)
+        self._know(scope)
         if ALL in listed:
             denied = frozenset(self._applies)
         else:
@@ -469,6 +549,7 @@ class Index:
         return [info for key in sorted(self._restrictions) if (info := self.restriction(key))]
 
     def drop_restriction(self, scope: str) -> None:
+        self.dormant.pop(("restriction", None, None, scope), None)
         if self._restrictions.pop(scope, None) is not None:
             self._restriction_generation += 1
             self._places.clear()
@@ -476,8 +557,19 @@ class Index:
             self._walkable.clear()
 
     def define_role(self, role: Role, *, retired: bool = False) -> None:
-        """Add or change a custom role; cells holding it are rebuilt with its new permissions."""
-        closed = frozenset().union(*(self.registry.implied[p] for p in role.permissions))
+        """Add or change a custom role; cells holding it are rebuilt with its new permissions.
+        Permissions no loaded plugin registers are left out (and listed in
+        :attr:`missing_permissions`): the role keeps the others."""
+        implied = self.registry.implied
+        missing = tuple(p for p in role.permissions if p not in implied)
+        if missing:
+            self.missing_permissions[role.id] = missing
+            needs = tuple(f"permission:{p}" for p in missing)
+            self._set_dormant("custom_role", None, role.id, None, needs)
+        else:
+            self.missing_permissions.pop(role.id, None)
+            self.dormant.pop(("custom_role", None, role.id, None), None)
+        closed = frozenset().union(*(implied[p] for p in role.permissions if p in implied))
         self.custom_roles[role.id] = role
         if retired:
             self.retired_roles.add(role.id)
@@ -489,6 +581,8 @@ class Index:
             self._rebuild_cells_holding(role.id)
 
     def drop_role(self, role_id: str) -> None:
+        self.missing_permissions.pop(role_id, None)
+        self.dormant.pop(("custom_role", None, role_id, None), None)
         self.custom_roles.pop(role_id, None)
         self.retired_roles.discard(role_id)
         if self._role_perms.pop(role_id, None) is not None:
@@ -551,8 +645,14 @@ class Index:
                 newest = revision
             if details.get("op", action) == "assign" and user and role and scope:
                 user, role, scope = intern(user, user), intern(role, role), intern(scope, scope)
-                if scope not in titles:  # a scope with a title entry is known already
+                if scope not in titles and scope not in by_scope:
+                    if not self.placeable(scope):
+                        self._set_dormant("assignment", user, role, scope, self._needs(role, scope))
+                        continue
                     self._know(scope)
+                if role not in self._role_perms:
+                    self._set_dormant("assignment", user, role, scope, self._needs(role, scope))
+                    continue
                 by = details.get("granted_by")
                 pending.setdefault((user, scope), {})[role] = Grant(
                     details["id"],
@@ -658,6 +758,8 @@ class Index:
         return place
 
     def _compile_check(self) -> Callable[[str, str, str], bool]:
+        # The decision rule, and which part of this path answers each of its steps: the
+        # docstring of rolecall.core.engine.
         # The check path in one function: its dictionaries are bound once, and a scope's cached
         # entry holds its chain (with the index's own key strings, found by identity) and the
         # permissions a check may answer there by the walk alone: those applying to its type,
@@ -775,10 +877,86 @@ class Index:
     def role_permissions(self, role: str) -> frozenset[str]:
         return self._role_perms.get(role, _EMPTY)
 
+    def type_permissions(self, kind: str) -> frozenset[str]:
+        """The registered permissions that apply at scopes of type ``kind``."""
+        found = self._type_permissions.get(kind)
+        if found is None:
+            found = frozenset(p for p, kinds in self._applies.items() if kind in kinds)
+            self._type_permissions[kind] = found
+        return found
+
+    def types_below(self, kind: str) -> tuple[str, ...]:
+        """``kind`` and every scope type whose scopes can sit below a scope of type ``kind``
+        (``org``: org, course, library, and the plugins' types keyed under them), read from
+        the parent chain of each type's example key."""
+        below = self._types_below
+        if below is None:
+            below = {}
+            for st in self.registry.scope_types.values():
+                try:
+                    chain = self._resolve(st.example).chain
+                except BadInputError:
+                    chain = ()
+                for ancestor in chain:
+                    try:
+                        above = self._resolve(ancestor).type
+                    except BadInputError:
+                        continue
+                    below.setdefault(above, set()).add(st.id)
+            self._types_below = below
+        return tuple(sorted(below.get(kind, set()) | {kind}))
+
+    def restrictions_on(self, chain: Iterable[str]) -> list[tuple[frozenset[str], frozenset[str]]]:
+        """(denied permissions, exempt roles) of each restriction on ``chain``."""
+        found = []
+        for key in chain:
+            r = self._restrictions.get(key)
+            if r is not None:
+                found.append((r.denied, r.exempt))
+        return found
+
+    def restricted_below(self, key: str) -> list[str]:
+        """The scopes strictly below ``key`` that carry a restriction."""
+        found = []
+        for restricted in self._restrictions:
+            if restricted == key:
+                continue
+            try:
+                chain = self.place(restricted)[0]
+            except BadInputError:
+                continue
+            if key in chain:
+                found.append(restricted)
+        return sorted(found)
+
+    def live_roles(self, user: str, chain: Iterable[str], now: float | None = None) -> set[str]:
+        """The roles ``user`` holds, unexpired, on the scopes of ``chain``."""
+        when = time.time() if now is None else now
+        cells = self._by_user.get(user)
+        if not cells:
+            return set()
+        by_scope = self._by_scope
+        return {
+            g.role
+            for key in chain
+            if key in cells
+            for g in by_scope[key][user].grants
+            if g.live(when)
+        }
+
     def cells_of(self, user: str) -> dict[str, Cell]:
         """scope -> the user's grants there (a new dict: not for the check path)."""
         by_scope = self._by_scope
         return {key: by_scope[key][user] for key in self._by_user.get(user, ())}
+
+    def holders_of(self, role: str) -> list[tuple[str, str]]:
+        """(user, scope) of every grant of ``role``, expired ones included, sorted."""
+        return sorted(
+            (user, key)
+            for key, members in self._by_scope.items()
+            for user, cell in members.items()
+            if any(g.role == role for g in cell.grants)
+        )
 
     def users_on(self, chain: Iterable[str]) -> set[str]:
         """Users holding any grant on one of these scopes."""

@@ -77,12 +77,26 @@ class BulkResult(BaseModel):
         return found
 
 
-def org_wide(scope: str) -> str:
-    """``course-v1:ORG+*`` and ``lib:ORG:*`` name the org: ``org:ORG``."""
+def org_wide(scope: str, registry: Registry | None = None) -> str:
+    """An org wildcard names the org: ``course-v1:ORG+*`` and ``lib:ORG:*`` (the openedx-authz
+    globs), and any scope type's ``org_wildcard`` in ``registry`` (``program-v1:{org}+*``),
+    are ``org:ORG``. Anything else is returned as it is."""
     match = _GLOB.match(scope)
-    if match is None:
-        return scope
-    return f"org:{match.group('course_org') or match.group('lib_org')}"
+    if match is not None:
+        return f"org:{match.group('course_org') or match.group('lib_org')}"
+    if registry is not None and scope.endswith("*"):
+        for scope_type in registry.scope_types.values():
+            pattern = scope_type.org_wildcard
+            if not pattern or "{org}" not in pattern:
+                continue
+            head, _, tail = pattern.partition("{org}")
+            if scope.startswith(head) and scope.endswith(tail) and len(scope) > len(head + tail):
+                org = scope[len(head) : len(scope) - len(tail)]
+                try:
+                    return registry.scopes.resolve(f"org:{org}").key
+                except ValueError:
+                    return scope  # not an org name: reported as an unknown scope
+    return scope
 
 
 def validate(
@@ -114,7 +128,7 @@ def validate(
     by_email = {u.email.lower(): name for name, u in index.users.items() if u.email}
     scope_status: dict[str, tuple[str, Status, str]] = {}
     for given in scope_list:
-        key = org_wide(given)
+        key = org_wide(given, registry)
         try:
             resolved = registry.scopes.resolve(key)
         except ValueError as exc:

@@ -4,7 +4,9 @@ An actor acting as a user (the console, `rolecall assign --as`) is allowed a cha
 delegation rule lets a role the actor holds, on the scope or above it, make it; and the guards
 all pass:
 
-- no escalation: an actor grants a role only if it holds every permission of that role there;
+- no escalation, judged on everything the grant reaches (see :meth:`Delegation.escalation`):
+  the grant's scope and every scope below it, of every scope type where the role's
+  permissions apply, and every restriction it would make its holder exempt from;
 - a role with ``revocable_by`` (sensitive) is revoked only by a holder of one of those roles on
   the same scope or above;
 - the rights to revoke must come from the assignment's scope or above (an org-wide grant is not
@@ -58,6 +60,18 @@ class Delegation:
     def __init__(self, index: Index, rules: Mapping[str, DelegationRule]) -> None:
         self.index = index
         self.rules = rules
+        self._now = time.time()
+        self._cache: dict[tuple[str, str, str], tuple[frozenset[str], frozenset[str]]] = {}
+        self._supposed: dict[str, frozenset[str]] = {}
+
+    def suppose(self, role: str, permissions: frozenset[str]) -> None:
+        """Judge as if ``role`` gave the closed permission set ``permissions`` (a custom role
+        edit not made yet), for the grantees only: what the actor holds is what it holds now."""
+        self._supposed[role] = permissions
+
+    def _gives(self, role: str) -> frozenset[str]:
+        found = self._supposed.get(role)
+        return self.index.role_permissions(role) if found is None else found
 
     # ------------------------------------------------------------------ helpers
 
@@ -75,16 +89,92 @@ class Delegation:
 
     def _rules_for(self, action: str, role: str, scope_type: str) -> list[DelegationRule]:
         return [
-            r for r in self.rules.values() if r.covers(role, action) and scope_type in r.scope_types
+            r for r in self.rules.values() if r.covers(role, action) and r.applies_at(scope_type)
         ]
 
-    def _missing(self, actor: str, role: str, scope: str) -> list[str]:
-        """The permissions of ``role`` that apply at ``scope`` and ``actor`` lacks there."""
-        applicable = self.index.applicable(scope)
-        check = self.index.check
-        return sorted(
-            p for p in self.index.role_permissions(role) & applicable if not check(actor, p, scope)
-        )
+    def _able(
+        self,
+        user: str,
+        place: str,
+        kind: str,
+        extra: tuple[str, str] | None = None,
+        *,
+        supposed: bool = False,
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """(what ``user`` holds, what ``user`` may exercise) at a scope of type ``kind`` at or
+        below ``place`` that holds nothing of its own: the permissions applying to ``kind`` of
+        the live roles ``user`` holds on ``place``'s chain (plus ``extra``, a (role, scope)
+        grant not made yet, when its scope is on the chain), and those less what the
+        restrictions on the chain deny to a holder of none of their exempt roles."""
+        chain = self.index.place(place)[0]
+        roles = self.index.live_roles(user, chain, self._now)
+        if extra is not None and extra[1] in chain:
+            roles.add(extra[0])
+        applies = self.index.type_permissions(kind)
+        gives = self._gives if supposed else self.index.role_permissions
+        held = frozenset().union(*(gives(r) for r in roles)) & applies
+        able = held
+        for denied, exempt in self.index.restrictions_on(chain):
+            if not exempt & roles:
+                able = able - denied
+        return held, able
+
+    def _actor_able(
+        self, actor: str, place: str, kind: str
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        key = (actor, place, kind)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._able(actor, place, kind)
+        return found
+
+    def reach(self, scope: str, grantee: str | None = None) -> list[tuple[str, str]]:
+        """(place, scope type) of every kind of scope a grant on ``scope`` reaches where it
+        can make a difference: ``scope`` itself, each restricted scope below it and each scope
+        below it where ``grantee`` already holds a grant, each with every scope type at or
+        below its own. Anywhere else below ``scope`` the grantee's roles and the restrictions
+        in force are those of one of these places, and the actor can only hold more."""
+        places = [scope, *self.index.restricted_below(scope)]
+        if grantee is not None:
+            for key in self.index.cells_of(grantee):
+                if key == scope or key in places:
+                    continue
+                try:
+                    chain = self.index.place(key)[0]
+                except RolecallError:
+                    continue  # a scope type whose plugin is gone: it grants nothing
+                if scope in chain:
+                    places.append(key)
+        return [
+            (place, kind)
+            for place in places
+            for kind in self.index.types_below(self.index.scope_type(place))
+        ]
+
+    def escalation(
+        self, actor: str, role: str, scope: str, grantee: str | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(permission, place, scope type) of everything a grant of ``role`` on ``scope`` (to
+        ``grantee``, or to someone holding nothing when ``None``) would give that ``actor``
+        could not give: empty when the grant is no escalation.
+
+        At each place the grant reaches (:meth:`reach`), the actor must
+
+        1. hold every permission the role gives there, restrictions aside (a lock lifted later
+           must not leave the grantee above the actor); and
+        2. be able to exercise every permission the grantee could exercise there after the
+           grant, of the role's own and of any the grant would free from a restriction by
+           making the grantee exempt from it."""
+        gives = self._gives(role)
+        missing: list[tuple[str, str, str]] = []
+        for place, kind in self.reach(scope, grantee):
+            held, able = self._actor_able(actor, place, kind)
+            lacking = (gives & self.index.type_permissions(kind)) - held
+            after = self._able(grantee or "", place, kind, (role, scope), supposed=True)[1]
+            before = self._able(grantee, place, kind, supposed=True)[1] if grantee else frozenset()
+            lacking |= ((after - before) | (after & gives)) - able
+            missing.extend((p, place, kind) for p in sorted(lacking))
+        return missing
 
     def could(self, action: str, role: str, scope: str, *, user: str | None = None) -> list[str]:
         """Users a rule lets make this change (and, for an assignment, who hold the role's
@@ -99,7 +189,7 @@ class Delegation:
             held = {r for r, _ in self._held(candidate, chain)}
             if not held & holders:
                 continue
-            if action == "assign" and self._missing(candidate, role, scope):
+            if action == "assign" and self.escalation(candidate, role, scope, user):
                 continue
             found.append(candidate)
             if len(found) == COULD_LIMIT:
@@ -108,7 +198,10 @@ class Delegation:
 
     # ------------------------------------------------------------------ decisions
 
-    def may_assign(self, actor: str, role: str, scope: str) -> Refusal | None:
+    def may_assign(
+        self, actor: str, role: str, scope: str, grantee: str | None = None
+    ) -> Refusal | None:
+        """May ``actor`` give ``role`` on ``scope`` (to ``grantee``)? ``None`` when allowed."""
         chain = self.index.place(scope)[0]
         kind = self.index.scope_type(scope)
         held = {r for r, _ in self._held(actor, chain)}
@@ -117,16 +210,15 @@ class Delegation:
                 "delegation",
                 f"{actor} may not assign {role} on {scope}: no delegation rule lets a role "
                 f"{actor} holds on {scope} or above assign it",
-                tuple(self.could("assign", role, scope)),
+                tuple(self.could("assign", role, scope, user=grantee)),
             )
-        missing = self._missing(actor, role, scope)
+        missing = self.escalation(actor, role, scope, grantee)
         if missing:
-            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
             return Refusal(
                 "no-escalation",
-                f"{actor} may not assign {role} on {scope}: it grants {', '.join(missing[:3])}"
-                f"{more}, which {actor} does not hold there",
-                tuple(self.could("assign", role, scope)),
+                f"{actor} may not assign {role} on {scope}: {self.describe(missing)}, "
+                f"which {actor} does not hold there",
+                tuple(self.could("assign", role, scope, user=grantee)),
             )
         return None
 
@@ -194,3 +286,16 @@ class Delegation:
                 )[:COULD_LIMIT],
             )
         return None
+
+    def describe(self, missing: list[tuple[str, str, str]]) -> str:
+        """What :meth:`escalation` found, in words: the first few permissions, each with
+        where."""
+
+        def where(place: str, kind: str) -> str:
+            if kind == self.index.scope_type(place):
+                return f" on {place}"
+            return f" on every {kind} of {place}"
+
+        shown = [f"{p}{where(place, kind)}" for p, place, kind in missing[:3]]
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        return f"it grants {', '.join(shown)}{more}"

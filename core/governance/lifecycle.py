@@ -1,6 +1,6 @@
 """Lifecycle: expiring grants, removing scopes and retiring users.
 
-Each operation is one audited write transaction through the service (``Rolecall._write``): it
+Each operation is one audited write transaction, a run of the unit of work (``rc.writes``): it
 takes the write lock, decides from the rows (never from the index, which may lag other
 writers), deletes them and appends one audit event per removed row. Other processes follow
 through the change feed: every event carries the index operation it stands for in
@@ -31,6 +31,7 @@ from ..errors import BadInputError
 from ..scopes import show
 from ..storage.audit import AuditWriter
 from ..storage.models import Assignment, ConsoleSession, KnownScope, Restriction, User
+from . import guards
 
 if TYPE_CHECKING:
     from ..service import Rolecall
@@ -149,10 +150,20 @@ def expire(
             )
         return gone
 
-    return rc._write(actor, work, batch_id=str(uuid.uuid4()))[1]
+    return rc.writes.run(actor, work, batch_id=str(uuid.uuid4())).result
 
 
 # ------------------------------------------------------------------------------------ scopes
+
+
+def _acting(rc: Rolecall, actor: str | None, as_user: str | None) -> str | None:
+    """The name the audit log records: ``as_user`` when the change is made as a user."""
+    if as_user is None:
+        return actor
+    if actor is not None and actor != as_user:
+        raise BadInputError("give either actor (the operator's name) or as_user, not both")
+    rc.index.require_user(as_user)
+    return as_user
 
 
 def _below(rc: Rolecall, keys: Iterable[str], target: str) -> set[str]:
@@ -171,9 +182,15 @@ def _below(rc: Rolecall, keys: Iterable[str], target: str) -> set[str]:
 
 
 def scope_removal(
-    rc: Rolecall, scope: str, *, actor: str | None = None, reason: str | None = None
+    rc: Rolecall,
+    scope: str,
+    *,
+    actor: str | None = None,
+    as_user: str | None = None,
+    reason: str | None = None,
 ) -> Removal:
     """:func:`remove_scope`, returning what was removed."""
+    actor = _acting(rc, actor, as_user)
     resolved = rc.registry.scopes.resolve(scope)
     if resolved.type == "platform":
         raise BadInputError("the platform scope cannot be removed")
@@ -223,12 +240,18 @@ def scope_removal(
             scopes=tuple(forgotten),
         )
 
-    revision, removal, events = rc._write(actor, work, batch_id=str(uuid.uuid4()))
-    return removal if events else Removal(revision=revision)
+    guard = None if as_user is None else guards.removing_scope(as_user, key)
+    written = rc.writes.run(actor, work, batch_id=str(uuid.uuid4()), as_user=as_user, guard=guard)
+    return written.result if written.events else Removal(revision=written.revision)
 
 
 def remove_scope(
-    rc: Rolecall, scope: str, *, actor: str | None = None, reason: str | None = None
+    rc: Rolecall,
+    scope: str,
+    *,
+    actor: str | None = None,
+    as_user: str | None = None,
+    reason: str | None = None,
 ) -> int:
     """Remove a scope (a course, a library, an org...) from rolecall: the assignments on it and
     on its descendants (for an org: on every scope whose ancestor chain holds the org), the
@@ -236,19 +259,27 @@ def remove_scope(
     audit event per removed assignment (``op`` ``revoke``) and restriction (``op``
     ``unrestrict``) and per key no longer known (``op`` ``scope_forget``). A key used again
     later starts empty: nothing revives. ``platform`` cannot be removed. Returns the revision
-    (unchanged when there was nothing to remove)."""
-    return scope_removal(rc, scope, actor=actor, reason=reason).revision
+    (unchanged when there was nothing to remove). ``as_user``: made as that user, who needs
+    ``platform.remove_scopes`` there and the right to remove everything that goes
+    (:func:`rolecall.core.governance.guards.removing_scope`)."""
+    return scope_removal(rc, scope, actor=actor, as_user=as_user, reason=reason).revision
 
 
 # ------------------------------------------------------------------------------------ users
 
 
 def user_retirement(
-    rc: Rolecall, username: str, *, actor: str | None = None, reason: str | None = None
+    rc: Rolecall,
+    username: str,
+    *,
+    actor: str | None = None,
+    as_user: str | None = None,
+    reason: str | None = None,
 ) -> Removal:
     """:func:`retire_user`, returning what was removed."""
     if not isinstance(username, str) or not username:
         raise BadInputError(f"a username must be non-empty text, not {show(username)}")
+    actor = _acting(rc, actor, as_user)
     reason = _reason(reason)
 
     def work(session: Session, audit: AuditWriter) -> Removal:
@@ -290,15 +321,23 @@ def user_retirement(
             )
         return Removal(revision=audit.revision, grants=tuple(grants), deactivated=user.active)
 
-    revision, removal, events = rc._write(actor, work)
-    return removal if events else Removal(revision=revision)
+    guard = None if as_user is None else guards.retiring_user(as_user, username)
+    written = rc.writes.run(actor, work, as_user=as_user, guard=guard)
+    return written.result if written.events else Removal(revision=written.revision)
 
 
 def retire_user(
-    rc: Rolecall, username: str, *, actor: str | None = None, reason: str | None = None
+    rc: Rolecall,
+    username: str,
+    *,
+    actor: str | None = None,
+    as_user: str | None = None,
+    reason: str | None = None,
 ) -> int:
     """Remove every role ``username`` holds (one ``user_retire`` audit event each, ``op``
     ``revoke``) and mark the user inactive (a ``user_update`` event), in one transaction. The
     user stays known, so the audit log and history still name them. Returns the revision
-    (unchanged when the user was already inactive and held nothing)."""
-    return user_retirement(rc, username, actor=actor, reason=reason).revision
+    (unchanged when the user was already inactive and held nothing). ``as_user``: made as that
+    user, who needs ``platform.retire_users`` and the right to remove every role ``username``
+    holds (:func:`rolecall.core.governance.guards.retiring_user`)."""
+    return user_retirement(rc, username, actor=actor, as_user=as_user, reason=reason).revision

@@ -263,6 +263,21 @@ class SignInFailures(Base):
     """Epoch seconds of the latest failure."""
 
 
+class Contribution(Base):
+    """What a plugin registered, remembered by the database: when a plugin is later disabled,
+    uninstalled or fails to import, the rows that name its scope types, roles and permissions
+    are dormant, and this says which plugin they wait for."""
+
+    __tablename__ = "rolecall_contributions"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    """``scope_type``, ``role`` or ``permission``."""
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """The record's id; for a scope type, its key namespace (``program-v1``)."""
+    plugin: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime]
+
+
 # The tables, typed as such, for Core bulk statements (the ORM's bulk path is slower).
 ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
 ASSIGNMENT_COLUMNS = (

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from rolecall.core import Rolecall
 from rolecall.core.governance.bulk import BulkResult
-from rolecall.core.listing import (
+from rolecall.core.reads import (
     AssignmentRow,
     find_assignment,
     find_grant,

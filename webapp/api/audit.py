@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rolecall.core.governance.history import access_at, who_had_access
-from rolecall.core.listing import list_audit, require_revision
+from rolecall.core.reads import list_audit, require_revision
 
 from .. import authz
 from ..context import service
@@ -71,9 +71,7 @@ def get_history(caller: str, query: HistoryQuery) -> HistoryOut:
         if not (auditor or authz.can_view_team(rc, caller, query.scope)):
             raise forbidden(f"{caller} may not view the history of {query.scope}")
         team = who_had_access(rc, query.scope, query.at)
-        members, inherited, cursor = split_team(
-            team.members, team.inherited, name="history", limit=query.limit, cursor=query.cursor
-        )
+        members, inherited, cursor = split_team(query, team.members, team.inherited, name="history")
         return HistoryOut(
             at=query.at,
             user=None,
@@ -87,20 +85,15 @@ def get_history(caller: str, query: HistoryQuery) -> HistoryOut:
     if not (auditor or query.user == caller):
         raise forbidden(f"{caller} may not view the history of {query.user}")
     entries = access_at(rc, query.user, query.at)
-    page, cursor = paginate(
-        entries,
-        lambda e: (e.scope, e.role, e.via),
-        name="history-access",
-        width=3,
-        limit=query.limit,
-        cursor=query.cursor,
+    page = paginate(
+        query, entries, lambda e: (e.scope, e.role, e.via), name="history-access", width=3
     )
     return HistoryOut(
         at=query.at,
         user=query.user,
         scope=None,
-        items=page,
+        items=page.items,
         members=[],
         inherited=[],
-        next_cursor=cursor,
+        next_cursor=page.next_cursor,
     )

@@ -7,7 +7,7 @@ It is the same for everyone, yet not public: the caller must hold a role somewhe
 from __future__ import annotations
 
 from rolecall.core import Role, Rolecall
-from rolecall.core.listing import custom_roles
+from rolecall.core.reads import CustomRoleRow, custom_roles
 
 from .. import authz
 from ..context import service
@@ -54,10 +54,18 @@ def role_out(rc: Rolecall, role: Role, *, custom: bool, retired: bool = False) -
     )
 
 
+def custom_role_out(rc: Rolecall, row: CustomRoleRow) -> RoleOut:
+    return role_out(rc, row.role, custom=True, retired=row.retired)
+
+
+def custom_roles_out(rc: Rolecall) -> list[RoleOut]:
+    """Every custom role, retired ones included."""
+    return [custom_role_out(rc, row) for row in custom_roles(rc)]
+
+
 def all_roles(rc: Rolecall) -> list[RoleOut]:
     plugin = [role_out(rc, r, custom=False) for r in rc.registry.roles.values()]
-    custom = [role_out(rc, c.role, custom=True, retired=c.retired) for c in custom_roles(rc)]
-    return plugin + custom
+    return plugin + custom_roles_out(rc)
 
 
 @route(
@@ -73,15 +81,8 @@ def list_plugins(caller: str, query: PageQuery) -> PluginList:
     rc = service()
     require_staff(rc, caller)
     items = [PluginOut(**info.as_dict()) for info in rc.plugins.plugins]
-    page, cursor = paginate(
-        items,
-        lambda p: (p.name, p.module),
-        name="plugins",
-        width=2,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return PluginList(items=page, next_cursor=cursor)
+    page = paginate(query, items, lambda p: (p.name, p.module), name="plugins", width=2)
+    return PluginList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -115,15 +116,8 @@ def list_permissions(caller: str, query: PermissionsQuery) -> PermissionList:
         for p in registry.permissions.values()
         if query.plugin is None or registry.origin[f"permission:{p.id}"] == query.plugin
     ]
-    page, cursor = paginate(
-        items,
-        lambda p: (p.id,),
-        name="permissions",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return PermissionList(items=page, next_cursor=cursor)
+    page = paginate(query, items, lambda p: (p.id,), name="permissions")
+    return PermissionList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -138,15 +132,8 @@ def list_permissions(caller: str, query: PermissionsQuery) -> PermissionList:
 def list_roles(caller: str, query: PageQuery) -> RoleList:
     rc = service()
     require_staff(rc, caller)
-    page, cursor = paginate(
-        all_roles(rc),
-        lambda r: (r.id,),
-        name="roles",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return RoleList(items=page, next_cursor=cursor)
+    page = paginate(query, all_roles(rc), lambda r: (r.id,), name="roles")
+    return RoleList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -165,8 +152,8 @@ def get_role(caller: str, role_id: str) -> RoleDetail:
     registry = rc.registry
     if role_id in custom:
         row = custom[role_id]
-        out = role_out(rc, row.role, custom=True, retired=row.retired)
-        closed = frozenset().union(*(registry.implied[p] for p in row.role.permissions))
+        out = custom_role_out(rc, row)
+        closed = row.permissions
     elif registry.aliases.get(role_id, role_id) in registry.roles:
         role = registry.role(role_id)
         out = role_out(rc, role, custom=False)
@@ -200,12 +187,5 @@ def list_scope_types(caller: str, query: PageQuery) -> ScopeTypeList:
         )
         for t in rc.registry.scope_types.values()
     ]
-    page, cursor = paginate(
-        items,
-        lambda t: (t.id,),
-        name="scope-types",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return ScopeTypeList(items=page, next_cursor=cursor)
+    page = paginate(query, items, lambda t: (t.id,), name="scope-types")
+    return ScopeTypeList(items=page.items, next_cursor=page.next_cursor)

@@ -2,15 +2,14 @@
 
 Custom roles and rules are changed as the caller: the service itself refuses anyone but the
 admins it names (custom roles: platform or org admins; rules: platform admins). Restrictions
-take ``console.manage_restrictions`` on the platform.
+take ``platform.manage_restrictions`` on the platform.
 """
 
 from __future__ import annotations
 
 from rolecall.core import DelegationRule, Rolecall
-from rolecall.core.listing import (
+from rolecall.core.reads import (
     RuleRow,
-    custom_roles,
     delegation_rules,
     require_revision,
     restriction,
@@ -19,7 +18,7 @@ from rolecall.core.listing import (
 
 from .. import authz
 from ..context import service
-from .catalogue import STAFF, require_staff, role_out
+from .catalogue import STAFF, custom_roles_out, require_staff
 from .errors import forbidden, not_found
 from .pagination import paginate
 from .routes import route
@@ -44,14 +43,11 @@ from .schemas import (
 COURSE = "course-v1:MITx+6.002x+2026_T1"
 ROLE_ADMINS = "Platform admins and org admins (the service refuses anyone else)."
 RULE_ADMINS = "Platform admins (the service refuses anyone else)."
-RESTRICTERS = "console.manage_restrictions on the platform."
+RESTRICTERS = "platform.manage_restrictions on the platform."
 
 
 def _custom(rc: Rolecall, role_id: str) -> RoleOut | None:
-    for row in custom_roles(rc):
-        if row.role.id == role_id:
-            return role_out(rc, row.role, custom=True, retired=row.retired)
-    return None
+    return next((out for out in custom_roles_out(rc) if out.id == role_id), None)
 
 
 def _existing_custom(rc: Rolecall, role_id: str) -> RoleOut:
@@ -77,16 +73,9 @@ def list_custom_roles(caller: str, query: ListedQuery) -> CustomRoleList:
     rc = service()
     require_staff(rc, caller)
     require_revision(rc, query.at_least)
-    items = [role_out(rc, r.role, custom=True, retired=r.retired) for r in custom_roles(rc)]
-    page, cursor = paginate(
-        items,
-        lambda r: (r.id,),
-        name="custom-roles",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return CustomRoleList(items=page, next_cursor=cursor)
+    items = custom_roles_out(rc)
+    page = paginate(query, items, lambda r: (r.id,), name="custom-roles")
+    return CustomRoleList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -203,15 +192,8 @@ def list_restrictions(caller: str, query: ListedQuery) -> RestrictionList:
     _require_restricter(caller)
     rc = service()
     require_revision(rc, query.at_least)
-    page, cursor = paginate(
-        restrictions(rc),
-        lambda r: (r.scope,),
-        name="restrictions",
-        width=1,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
-    return RestrictionList(items=page, next_cursor=cursor)
+    page = paginate(query, restrictions(rc), lambda r: (r.scope,), name="restrictions")
+    return RestrictionList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(
@@ -238,7 +220,7 @@ def post_restriction(caller: str, body: RestrictionIn) -> RestrictionWritten:
         body.permissions,
         exempt_roles=body.exempt_roles,
         reason=body.reason,
-        actor=caller,
+        as_user=caller,
     )
     return RestrictionWritten(restriction=restriction(rc, body.scope), revision=revision)
 
@@ -257,7 +239,7 @@ def delete_restriction(caller: str, key: str) -> Revision:
     rc = service()
     if restriction(rc, key) is None:
         raise not_found(f"{key} has no restriction")
-    return Revision(revision=rc.unrestrict(key, actor=caller))
+    return Revision(revision=rc.unrestrict(key, as_user=caller))
 
 
 # ---------------------------------------------------------------------- delegation rules
@@ -296,10 +278,8 @@ def list_rules(caller: str, query: ListedQuery) -> RuleList:
     require_staff(rc, caller)
     require_revision(rc, query.at_least)
     items = [rule_out(r) for r in delegation_rules(rc)]
-    page, cursor = paginate(
-        items, lambda r: (r.id,), name="rules", width=1, limit=query.limit, cursor=query.cursor
-    )
-    return RuleList(items=page, next_cursor=cursor)
+    page = paginate(query, items, lambda r: (r.id,), name="rules")
+    return RuleList(items=page.items, next_cursor=page.next_cursor)
 
 
 @route(

@@ -16,7 +16,7 @@ from typing_extensions import TypedDict
 from rolecall.core import AccessEntry, AuditRecord, TeamMember
 from rolecall.core.engine.decisions import RestrictionInfo
 from rolecall.core.governance import Impact
-from rolecall.core.listing import DEFAULT_LIMIT, MAX_LIMIT
+from rolecall.core.reads import DEFAULT_LIMIT, MAX_LIMIT
 
 Username = Annotated[str, StringConstraints(min_length=1, max_length=254)]
 """A username (or, in bulk operations, an e-mail address)."""

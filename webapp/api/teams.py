@@ -3,35 +3,32 @@
 from __future__ import annotations
 
 from rolecall.core import BadInputError, TeamMember
-from rolecall.core.listing import require_revision
+from rolecall.core.reads import require_revision
 
 from .. import authz
 from ..context import service
 from .errors import forbidden, not_found
 from .pagination import paginate
 from .routes import route
-from .schemas import AccessOut, ListedQuery, TeamOut
+from .schemas import AccessOut, ListedQuery, PageQuery, TeamOut
 
 COURSE = "course-v1:MITx+6.002x+2026_T1"
 
 
 def split_team(
+    query: PageQuery,
     members: tuple[TeamMember, ...],
     inherited: tuple[TeamMember, ...],
     *,
     name: str,
-    limit: int,
-    cursor: str | None,
 ) -> tuple[list[TeamMember], list[TeamMember], str | None]:
     """One page through the members, then the inherited users."""
     tagged = [("0", m) for m in members] + [("1", m) for m in inherited]
-    page, next_cursor = paginate(
-        tagged, lambda t: (t[0], t[1].user), name=name, width=2, limit=limit, cursor=cursor
-    )
+    page = paginate(query, tagged, lambda t: (t[0], t[1].user), name=name, width=2)
     return (
-        [m for part, m in page if part == "0"],
-        [m for part, m in page if part == "1"],
-        next_cursor,
+        [m for part, m in page.items if part == "0"],
+        [m for part, m in page.items if part == "1"],
+        page.next_cursor,
     )
 
 
@@ -51,9 +48,7 @@ def get_team(caller: str, key: str, query: ListedQuery) -> TeamOut:
     if not authz.can_view_team(rc, caller, key):
         raise forbidden(f"{caller} may not view the team of {key}")
     team = rc.who(key, at_least=query.at_least)
-    members, inherited, cursor = split_team(
-        team.members, team.inherited, name="team", limit=query.limit, cursor=query.cursor
-    )
+    members, inherited, cursor = split_team(query, team.members, team.inherited, name="team")
     return TeamOut(
         scope=team.scope,
         members=members,
@@ -82,12 +77,7 @@ def get_access(caller: str, username: str, query: ListedQuery) -> AccessOut:
         entries = rc.access(username)
     except BadInputError as exc:
         raise not_found(str(exc)) from exc
-    page, cursor = paginate(
-        entries,
-        lambda e: (e.scope, e.role, e.via),
-        name="access",
-        width=3,
-        limit=query.limit,
-        cursor=query.cursor,
+    page = paginate(query, entries, lambda e: (e.scope, e.role, e.via), name="access", width=3)
+    return AccessOut(
+        user=username, items=page.items, next_cursor=page.next_cursor, revision=revision
     )
-    return AccessOut(user=username, items=page, next_cursor=cursor, revision=revision)

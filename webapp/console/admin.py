@@ -6,7 +6,8 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError
-from rolecall.core.search import known_scopes, restrictions
+from rolecall.core.governance import NotAllowedError
+from rolecall.core.reads import dormant, known_scopes, restrictions
 
 from .. import authz
 from . import blueprint
@@ -18,7 +19,9 @@ ALL = "*"
 @blueprint.get("/plugins")
 def plugins() -> str:
     service = rc()
-    return render_template("console/plugins.html", plugins=service.plugins.plugins)
+    # Dormant rows name users and scopes anywhere: only the platform team's viewers see them.
+    waiting = dormant(service) if authz.can_view_team(service, viewer(), "platform") else []
+    return render_template("console/plugins.html", plugins=service.plugins.plugins, dormant=waiting)
 
 
 def _render_restrictions(
@@ -64,9 +67,9 @@ def restrict() -> Response | tuple[str, int]:
             chosen,
             exempt_roles=list(form["exempt"]),  # type: ignore[call-overload]
             reason=str(form["reason"]) or None,
-            actor=user,
+            as_user=user,
         )
-    except BadInputError as exc:
+    except (BadInputError, NotAllowedError) as exc:
         return _render_restrictions(form, [f"{exc}."], 422)
     flash(f"{form['scope']} is locked.", "success")
     return redirect(url_for("console.restrictions_page"))
@@ -78,8 +81,8 @@ def unrestrict() -> Response:
     allow(authz.can_manage_restrictions(service, user))
     scope = request.form.get("scope", "")
     try:
-        service.unrestrict(scope, actor=user)
-    except BadInputError as exc:
+        service.unrestrict(scope, as_user=user)
+    except (BadInputError, NotAllowedError) as exc:
         flash(f"Nothing was unlocked: {exc}.", "error")
     else:
         flash(f"{scope} is unlocked.", "success")

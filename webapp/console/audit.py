@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from rolecall.core.search import audit_actions, recent_audit
+from rolecall.core.reads import audit_actions, recent_audit
 
 from .. import authz
 from . import blueprint

@@ -18,7 +18,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from werkzeug.wrappers import Response
 
 from rolecall.core.accounts import ConsoleSessions, SignInThrottle
-from rolecall.core.search import user_hit
+from rolecall.core.reads import user_hit
 
 from . import blueprint, csrf
 from .common import SESSIONS, THROTTLE, rc, safe_next

@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 
 from rolecall.core import BadInputError, ConsolePage, Permission, Role, Rolecall
 from rolecall.core.catalogue import permissions_by_area, role_summary
-from rolecall.core.search import custom_roles
+from rolecall.core.reads import custom_roles
 
 from .. import authz
 from ..context import service
@@ -48,7 +48,7 @@ def all_roles(rolecall: Rolecall, *, assignable_at: str | None = None) -> list[R
     """The plugins' roles then the custom ones (retired custom roles left out), optionally only
     those assignable at a scope type."""
     roles = list(rolecall.registry.roles.values())
-    roles += [role for role, retired in custom_roles(rolecall) if not retired]
+    roles += [row.role for row in custom_roles(rolecall) if not row.retired]
     if assignable_at is not None:
         roles = [r for r in roles if assignable_at in r.scope_types]
     return roles

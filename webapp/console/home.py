@@ -7,7 +7,7 @@ from typing import cast
 
 from flask import render_template, request
 
-from rolecall.core.search import LEVELS, RESOURCES, Level, Resource, managed_scopes, search
+from rolecall.core.reads import LEVELS, RESOURCES, Level, Resource, managed_scopes, search
 
 from .. import authz
 from . import blueprint

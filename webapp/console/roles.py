@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from rolecall.core import BadInputError
 from rolecall.core.catalogue import permissions_by_area
 from rolecall.core.governance import NotAllowedError
-from rolecall.core.search import custom_roles
+from rolecall.core.reads import CustomRoleRow, custom_roles
 
 from . import blueprint
 from .common import rc, role_areas, viewer
@@ -26,8 +26,8 @@ def _catalogue() -> list[dict[str, Any]]:
         for r in registry.roles.values()
     ]
     out += [
-        {"role": r, "origin": "custom role", "custom": True, "retired": retired}
-        for r, retired in custom_roles(service)
+        {"role": row.role, "origin": "custom role", "custom": True, "retired": row.retired}
+        for row in custom_roles(service)
     ]
     return out
 
@@ -115,18 +115,18 @@ def new_role() -> Response | tuple[str, int]:
     return redirect(url_for("console.roles") + f"#role-{form['id']}")
 
 
-def _custom(role_id: str) -> tuple[Any, bool]:
-    for role, retired in custom_roles(rc()):
-        if role.id == role_id:
-            return role, retired
+def _custom(role_id: str) -> CustomRoleRow:
+    for row in custom_roles(rc()):
+        if row.role.id == role_id:
+            return row
     abort(404, description=f"There is no custom role {role_id!r}.")
 
 
 @blueprint.route("/roles/<role_id>/edit", methods=["GET", "POST"])
 def edit_role(role_id: str) -> Response | tuple[str, int]:
-    role, _ = _custom(role_id)
+    role = _custom(role_id).role
     if request.method == "GET":
-        form = {
+        form: dict[str, Any] = {
             "id": role.id,
             "title": role.title,
             "description": role.description,

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError
 from rolecall.core.governance import NotAllowedError
-from rolecall.core.search import restrictions, scope_hit
+from rolecall.core.reads import restrictions, scope_hit
 
 from .. import authz
 from . import blueprint

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import abort, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
-from rolecall.core.search import scope_hit, user_hit
+from rolecall.core.reads import scope_hit, user_hit
 
 from .. import authz
 from . import blueprint

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from rolecall.core import BadInputError
 from rolecall.core.governance import NotAllowedError
 from rolecall.core.governance.whatif import Impact
-from rolecall.core.search import known_scopes, managed_scopes, scope_hit, user_hit
+from rolecall.core.reads import known_scopes, managed_scopes, scope_hit, user_hit
 
 from . import blueprint
 from .common import all_roles, parse_expiry, rc, role_areas, split_names, viewer

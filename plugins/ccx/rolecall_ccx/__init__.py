@@ -9,6 +9,7 @@ from it; one assigned on a custom course coaches that one only.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rolecall.core import (
     ConsolePage,
@@ -16,11 +17,13 @@ from rolecall.core import (
     Permission,
     Risk,
     Role,
-    Rolecall,
     ScopeType,
     hookimpl,
     split_key,
 )
+
+if TYPE_CHECKING:
+    from rolecall.core import Rolecall
 
 _NUMBER = re.compile(r"[1-9][0-9]{0,9}")
 

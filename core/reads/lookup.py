@@ -1,9 +1,7 @@
-"""Finding things for the console's home page: users, courses, libraries and orgs by text, the
-scopes a user holds roles on, the restrictions in force, and the audit log newest first.
+"""Finding users and scopes for the console: by text, the scopes a user holds roles on, every
+scope rolecall knows.
 
-Every function takes the service, like :mod:`rolecall.core.governance.lifecycle`::
-
-    from rolecall.core.search import managed_scopes, search
+    from rolecall.core.reads import managed_scopes, search
 
     found = search(rc, "mitx", resource="courses")
     mine = managed_scopes(rc, "olivia", level="course")
@@ -23,16 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from .engine.decisions import RestrictionInfo
-from .errors import BadInputError
-from .records import Role
-from .storage.models import AuditEvent
+from ..errors import BadInputError
+from .pages import MAX_QUERY
 
 if TYPE_CHECKING:
-    from .service import AuditRecord, Rolecall
+    from ..service import Rolecall
 
 Resource = Literal["all", "courses", "libraries"]
 Level = Literal["all", "course", "org", "platform"]
@@ -50,7 +43,6 @@ _LEVEL_TYPES: dict[str, frozenset[str] | None] = {
     "org": frozenset({"org"}),
     "platform": frozenset({"platform"}),
 }
-MAX_QUERY = 200
 
 
 @dataclass(frozen=True)
@@ -94,13 +86,6 @@ class ManagedScope:
     roles: tuple[HeldRole, ...] = field(default=())
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    records: tuple[AuditRecord, ...]
-    older: int | None
-    """The ``before`` value of the next page (older events), or ``None`` at the first event."""
-
-
 def _filter(resource: str, level: str) -> tuple[frozenset[str] | None, frozenset[str] | None]:
     if resource not in _RESOURCE_TYPES:
         raise BadInputError(f"unknown resource type {resource!r}; use one of {RESOURCES}")
@@ -117,7 +102,9 @@ def scope_hit(rc: Rolecall, key: str) -> ScopeHit:
     """A scope's type and title (``None`` when rolecall was never told one); raises
     :class:`BadInputError` for a malformed key."""
     resolved = rc.registry.scopes.resolve(key)
-    return ScopeHit(resolved.key, resolved.type, rc.index.scope_titles.get(resolved.key))
+    with rc.reading() as index:
+        title = index.scope_titles.get(resolved.key)
+    return ScopeHit(resolved.key, resolved.type, title)
 
 
 def known_scopes(
@@ -127,24 +114,38 @@ def known_scopes(
     ancestors), sorted by key."""
     wanted = _filter(resource, level)
     with rc.reading() as index:
-        keys = index.known_scopes()
-    hits = (scope_hit(rc, key) for key in keys)
-    return [hit for hit in hits if _keeps(hit.type, wanted)]
+        titled = [(key, index.scope_titles.get(key)) for key in index.known_scopes()]
+    resolve = rc.registry.scopes.resolve
+    hits = ((resolve(key), title) for key, title in titled)
+    return [
+        ScopeHit(resolved.key, resolved.type, title)
+        for resolved, title in hits
+        if _keeps(resolved.type, wanted)
+    ]
+
+
+def _user_hits(rc: Rolecall) -> list[UserHit]:
+    # The records are replaced, never changed, when a user changes: a copy of the list taken
+    # while the index is held steady is one state, read at leisure after.
+    with rc.reading() as index:
+        records = list(index.users.values())
+    return [UserHit(u.username, u.email, u.display_name, u.active) for u in records]
 
 
 def user_hit(rc: Rolecall, name: str) -> UserHit | None:
     """The user with this username or (case-insensitive) e-mail address."""
     text = name.strip()
-    record = rc.index.users.get(text)
-    if record is None and "@" in text:
+    with rc.reading() as index:
+        record = index.users.get(text)
+    if record is not None:
+        return UserHit(record.username, record.email, record.display_name, record.active)
+    if "@" in text:
         folded = text.casefold()
-        record = next(
-            (u for u in rc.index.users.values() if u.email and u.email.casefold() == folded),
+        return next(
+            (u for u in _user_hits(rc) if u.email and u.email.casefold() == folded),
             None,
         )
-    if record is None:
-        return None
-    return UserHit(record.username, record.email, record.display_name, record.active)
+    return None
 
 
 def _rank(text: str, values: Iterable[str | None]) -> int | None:
@@ -180,11 +181,10 @@ def search(
         return SearchResults((), (), False)
     users: list[tuple[int, str, UserHit]] = []
     if resource == "all" and level == "all":
-        for u in list(rc.index.users.values()):
-            rank = _rank(needle, (u.username, u.email, u.display_name))
+        for hit in _user_hits(rc):
+            rank = _rank(needle, (hit.username, hit.email, hit.display_name))
             if rank is not None:
-                hit = UserHit(u.username, u.email, u.display_name, u.active)
-                users.append((rank, u.username, hit))
+                users.append((rank, hit.username, hit))
     scopes: list[tuple[int, str, ScopeHit]] = []
     for place in known_scopes(rc, resource=resource, level=level):
         rank = _rank(needle, (place.key, place.title))
@@ -229,79 +229,3 @@ def managed_scopes(
     if limit is not None:
         keys = keys[:limit]
     return [ManagedScope(scope_hit(rc, key), tuple(found[key])) for key in keys]
-
-
-def custom_roles(rc: Rolecall) -> list[tuple[Role, bool]]:
-    """The custom roles, each with whether it is retired, by id."""
-    with rc.reading() as index:
-        roles = dict(index.custom_roles)
-        retired = set(index.retired_roles)
-    return [(roles[key], key in retired) for key in sorted(roles)]
-
-
-def restrictions(rc: Rolecall) -> list[RestrictionInfo]:
-    """The restrictions in force, by scope."""
-    with rc.reading() as index:
-        return sorted(index.restrictions(), key=lambda r: r.scope)
-
-
-def recent_audit(
-    rc: Rolecall,
-    *,
-    user: str | None = None,
-    scope: str | None = None,
-    action: str | None = None,
-    actor: str | None = None,
-    before: int | None = None,
-    limit: int = 50,
-) -> AuditPage:
-    """Audit events newest first, ``limit`` at a time: ``before`` is the id the next page
-    starts below (keyset pagination, so a page costs the same however deep it is)."""
-    from .service import AuditRecord
-
-    if not 1 <= limit <= 1000:
-        raise BadInputError("limit must be between 1 and 1000")
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
-    if user:
-        query = query.where(AuditEvent.user == user)
-    if scope:
-        query = query.where(AuditEvent.scope == scope)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    if actor:
-        query = query.where(AuditEvent.actor == actor)
-    if before is not None:
-        query = query.where(AuditEvent.id < before)
-    with Session(rc.engine) as session:
-        rows = [AuditRecord.model_validate(e) for e in session.scalars(query)]
-    older = rows[limit - 1].id if len(rows) > limit else None
-    return AuditPage(records=tuple(rows[:limit]), older=older)
-
-
-def audit_actions(rc: Rolecall) -> list[str]:
-    """The distinct actions recorded in the audit log (for a filter's choices)."""
-    with Session(rc.engine) as session:
-        return sorted(set(session.scalars(select(AuditEvent.action).distinct())))
-
-
-__all__ = [
-    "LEVELS",
-    "RESOURCES",
-    "AuditPage",
-    "HeldRole",
-    "Level",
-    "ManagedScope",
-    "Resource",
-    "ScopeHit",
-    "SearchResults",
-    "UserHit",
-    "audit_actions",
-    "custom_roles",
-    "known_scopes",
-    "managed_scopes",
-    "recent_audit",
-    "restrictions",
-    "scope_hit",
-    "search",
-    "user_hit",
-]

@@ -1,0 +1,112 @@
+"""The read layer: every query the REST API, the console and the CLI make beyond the
+service's own (``check``, ``explain``, ``who``, ``access``...), in one place.
+
+Layering (DESIGN.md section 1): the interfaces call the service and this layer; neither they
+nor this layer write. Writes go through the service, one unit of work each.
+
+- :mod:`.pages`: pages and opaque cursors, limits, ``at_least`` revision tokens;
+- :mod:`.assignments`: the assignments from their table, filtered, sorted, page by page;
+- :mod:`.audit`: the audit log from its table, for the API (cursors) and the console;
+- :mod:`.state`: custom roles, restrictions and delegation rules, from the index, and the rows
+  that wait for an absent plugin;
+- :mod:`.lookup`: users and scopes by text, the scopes a user holds roles on, every known scope.
+
+One locking discipline. A read of the index takes it through :meth:`Rolecall.reading`, which
+holds it steady (the catch-up and this process's own writes wait): inside the block it copies
+what it needs, and it builds its answer after the block, so the lock is held for a copy, not
+for a loop over Python objects. A read of the tables opens one session on ``rc.engine`` for its
+query and takes no lock. Nothing here uses the service's private members.
+
+    from rolecall.core.reads import custom_roles, list_assignments, restrictions, search
+"""
+
+from .assignments import (
+    ASSIGNMENT_SORTS,
+    AssignmentRow,
+    AssignmentSort,
+    find_assignment,
+    find_grant,
+    list_assignments,
+)
+from .audit import AUDIT_SORTS, AuditPage, AuditSort, audit_actions, list_audit, recent_audit
+from .lookup import (
+    LEVELS,
+    RESOURCES,
+    HeldRole,
+    Level,
+    ManagedScope,
+    Resource,
+    ScopeHit,
+    SearchResults,
+    UserHit,
+    known_scopes,
+    managed_scopes,
+    scope_hit,
+    search,
+    user_hit,
+)
+from .pages import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_QUERY,
+    Page,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    require_revision,
+)
+from .state import (
+    CustomRoleRow,
+    DormantRow,
+    RuleRow,
+    custom_roles,
+    delegation_rules,
+    dormant,
+    restriction,
+    restrictions,
+)
+
+__all__ = [
+    "ASSIGNMENT_SORTS",
+    "AUDIT_SORTS",
+    "DEFAULT_LIMIT",
+    "LEVELS",
+    "MAX_LIMIT",
+    "MAX_QUERY",
+    "RESOURCES",
+    "AssignmentRow",
+    "AssignmentSort",
+    "AuditPage",
+    "AuditSort",
+    "CustomRoleRow",
+    "DormantRow",
+    "HeldRole",
+    "Level",
+    "ManagedScope",
+    "Page",
+    "Resource",
+    "RuleRow",
+    "ScopeHit",
+    "SearchResults",
+    "UserHit",
+    "audit_actions",
+    "check_limit",
+    "custom_roles",
+    "decode_cursor",
+    "delegation_rules",
+    "dormant",
+    "encode_cursor",
+    "find_assignment",
+    "find_grant",
+    "known_scopes",
+    "list_assignments",
+    "list_audit",
+    "managed_scopes",
+    "recent_audit",
+    "require_revision",
+    "restriction",
+    "restrictions",
+    "scope_hit",
+    "search",
+    "user_hit",
+]

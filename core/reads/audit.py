@@ -1,0 +1,130 @@
+"""The audit log from its table, newest first by default, cut in pages by event id.
+
+Two callers page it two ways over one set of filters: the REST API with opaque cursors
+(:func:`list_audit`), the console with the id the next page starts below, kept in its links as
+a plain number (:func:`recent_audit`). Both are keyset pagination on the event id, so a page
+costs the same however deep it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, get_args
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from ..errors import BadInputError
+from ..scopes import show
+from ..storage.models import AuditEvent
+from .pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from ..service import AuditRecord, Rolecall
+
+AuditSort = Literal["id", "-id"]
+AUDIT_SORTS: tuple[str, ...] = get_args(AuditSort)
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    records: tuple[AuditRecord, ...]
+    older: int | None
+    """The ``before`` value of the next page (older events), or ``None`` at the first event."""
+
+
+def _filters(
+    *,
+    user: str | None = None,
+    scope: str | None = None,
+    since: datetime | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions on the events for the filters given (``scope`` an exact key)."""
+    where: list[ColumnElement[bool]] = []
+    if user is not None:
+        where.append(AuditEvent.user == user)
+    if scope is not None:
+        where.append(AuditEvent.scope == scope)
+    if since is not None:
+        where.append(AuditEvent.at >= since)
+    if action is not None:
+        where.append(AuditEvent.action == action)
+    if actor is not None:
+        where.append(AuditEvent.actor == actor)
+    return where
+
+
+def _records(
+    rc: Rolecall, where: list[ColumnElement[bool]], descending: bool, limit: int
+) -> list[AuditRecord]:
+    """Up to ``limit`` events meeting every condition, by id."""
+    from ..service import AuditRecord
+
+    order = AuditEvent.id.desc() if descending else AuditEvent.id.asc()
+    query = select(AuditEvent).where(*where).order_by(order).limit(limit)
+    with Session(rc.engine) as session:
+        return [AuditRecord.model_validate(e) for e in session.scalars(query)]
+
+
+def list_audit(
+    rc: Rolecall,
+    *,
+    user: str | None = None,
+    scope: str | None = None,
+    since: datetime | None = None,
+    action: str | None = None,
+    sort: str = "-id",
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[AuditRecord]:
+    """One page of audit events, newest first by default (``sort="id"``: oldest first).
+    ``scope`` is resolved (a malformed key is bad input); ``since`` needs a time zone."""
+    if sort not in AUDIT_SORTS:
+        raise BadInputError(f"unknown sort {show(sort)}; one of: {', '.join(AUDIT_SORTS)}")
+    limit = check_limit(limit)
+    if since is not None and since.tzinfo is None:
+        raise BadInputError("since needs a time zone (for example 2026-03-01T00:00Z)")
+    descending = sort == "-id"
+    key = None if scope is None else rc.registry.scopes.resolve(scope).key
+    where = _filters(user=user, scope=key, since=since, action=action)
+    if cursor is not None:
+        (last,) = decode_cursor(cursor, sort, [int])
+        where.append(AuditEvent.id < last if descending else AuditEvent.id > last)
+    events = _records(rc, where, descending, limit + 1)
+    more = len(events) > limit
+    events = events[:limit]
+    return Page(events, encode_cursor(sort, [events[-1].id]) if more else None)
+
+
+def recent_audit(
+    rc: Rolecall,
+    *,
+    user: str | None = None,
+    scope: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> AuditPage:
+    """Audit events newest first, ``limit`` (at most 1,000) at a time: ``before`` is the id
+    the next page starts below. ``scope`` is compared as given, so a filter typed into a form
+    never fails: a key that is not one simply finds nothing."""
+    limit = check_limit(limit, 1000)
+    # Empty filters (a form's blank fields) filter nothing.
+    where = _filters(
+        user=user or None, scope=scope or None, action=action or None, actor=actor or None
+    )
+    if before is not None:
+        where.append(AuditEvent.id < before)
+    rows = _records(rc, where, True, limit + 1)
+    older = rows[limit - 1].id if len(rows) > limit else None
+    return AuditPage(records=tuple(rows[:limit]), older=older)
+
+
+def audit_actions(rc: Rolecall) -> list[str]:
+    """The distinct actions recorded in the audit log (for a filter's choices)."""
+    with Session(rc.engine) as session:
+        return sorted(set(session.scalars(select(AuditEvent.action).distinct())))

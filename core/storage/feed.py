@@ -1,0 +1,112 @@
+"""The index and the tables: building an index from the rows, and following the change feed.
+
+The store is the source of truth. A process builds its index once from the tables
+(:func:`fill_index`) and then follows the audit log, which is also the change feed: every event
+carries the index operation it stands for, and :func:`catch_up` applies those above the
+index's revision, in order. It never reloads everything.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, String, select, type_coerce
+from sqlalchemy.orm import Session
+
+from ..engine import Index
+from ..records import DelegationRule, Role
+from .models import (
+    Assignment,
+    AuditEvent,
+    CustomRole,
+    KnownScope,
+    Restriction,
+    State,
+    StoredRule,
+    User,
+)
+
+RAW_TIME = String()
+"""Reads a time column as the driver returns it (text on SQLite, datetime on PostgreSQL)."""
+
+
+def _role_record(row: CustomRole) -> Role:
+    return Role(
+        id=row.id,
+        title=row.title,
+        description=row.description,
+        scope_types=tuple(row.scope_types),
+        permissions=tuple(row.permissions),
+    )
+
+
+def _rule_record(row: StoredRule) -> DelegationRule:
+    return DelegationRule(
+        id=row.id,
+        description=row.description,
+        holders=tuple(row.holders),
+        assign=tuple(row.assign),
+        revoke=tuple(row.revoke),
+        scope_types=tuple(row.scope_types),
+    )
+
+
+def fill_index(engine: Engine, index: Index) -> None:
+    """Build ``index`` from the tables, in one transaction (a consistent snapshot on
+    PostgreSQL's REPEATABLE READ; the caller chooses the isolation)."""
+    with Session(engine) as session, session.begin():
+        index.revision = int(session.scalar(select(State.revision)) or 0)
+        names: dict[int, str] = {}
+        for uid, username, email, display_name, active in session.execute(
+            select(User.id, User.username, User.email, User.display_name, User.active)
+        ):
+            names[uid] = username
+            index.add_user(username, email, display_name, active)
+        for scope in session.scalars(select(KnownScope)):
+            index.add_scope(scope.key, scope.title)
+        for custom in session.scalars(select(CustomRole)):
+            index.define_role(_role_record(custom), retired=custom.retired)
+        # Core rows, times as stored (text on SQLite): the index wants epoch seconds, and a
+        # bulk write gives many rows the same time, so each distinct value converts once.
+        rows = session.connection().execute(
+            select(
+                Assignment.id,
+                Assignment.user_id,
+                Assignment.role,
+                Assignment.scope,
+                Assignment.granted_by,
+                type_coerce(Assignment.granted_at, RAW_TIME),
+                type_coerce(Assignment.expires_at, RAW_TIME),
+            ).execution_options(yield_per=50_000)
+        )
+        index.load_grants(
+            (gid, names[uid], role, scope, by, at, exp)
+            for gid, uid, role, scope, by, at, exp in rows
+        )
+        for r in session.scalars(select(Restriction)):
+            index.put_restriction(r.scope, r.permissions, r.exempt_roles, r.reason)
+        for rule in session.scalars(select(StoredRule)):
+            index.set_rule(rule.id, None if rule.disabled else _rule_record(rule))
+    index.warm()
+
+
+def catch_up(engine: Engine, index: Index) -> int:
+    """Apply to ``index`` every change committed since its revision; return the new revision."""
+    with engine.connect() as connection:
+        current = int(connection.scalar(select(State.revision)) or 0)
+        if current > index.revision:
+            events = connection.execute(
+                select(
+                    AuditEvent.revision,
+                    AuditEvent.action,
+                    AuditEvent.user,
+                    AuditEvent.role,
+                    AuditEvent.scope,
+                    AuditEvent.details,
+                )
+                .where(AuditEvent.revision > index.revision)
+                .order_by(AuditEvent.id)
+            )
+            index.apply_many(
+                (e.revision, e.action, e.user, e.role, e.scope, e.details) for e in events
+            )
+            index.revision = max(index.revision, current)
+    return index.revision
