@@ -16,7 +16,7 @@ one minute to the next slows both alike: their ratio means more than either time
 from __future__ import annotations
 
 import gc
-import hashlib
+import hmac
 import json
 import sqlite3
 import time
@@ -31,6 +31,8 @@ STATE = State.__tablename__
 
 ACTOR = "bench-loader"
 REASON = "benchmark"
+KEY = b"k" * 32  # an audit key, as the service signs each event with one
+KEY_ID = "0123456789abcdef"
 
 
 def snapshot(path: str) -> str:
@@ -77,7 +79,8 @@ def _rows(
             sort_keys=True,
             separators=(",", ":"),
         )
-        digest = hashlib.sha256(f"{previous}{user}{role}{scope}{details}".encode()).hexdigest()
+        payload = f"{previous}{user}{role}{scope}{details}".encode()
+        digest = hmac.digest(KEY, payload, "sha256").hex()
         events.append(
             (
                 revision + 1 + (grant_id - 1) // chunk,
@@ -91,6 +94,7 @@ def _rows(
                 batch_id,
                 previous,
                 digest,
+                KEY_ID,
             )
         )
         previous = digest

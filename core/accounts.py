@@ -3,9 +3,14 @@
 rolecall's users come from the platform; a few of them (administrators) also get a local
 password for the console, and API clients get bearer tokens. Both are stored hashed: passwords
 with scrypt and a fresh salt each, tokens (random and long, so a plain digest suffices) with
-SHA-256. Secrets the installation needs, such as the console's session key, are generated on
-first use and kept in the database, so every process of one installation shares them and no
-fixed default exists.
+SHA-256. The keys that sign console sessions and the audit chain are not here: they live
+outside the database (:mod:`rolecall.core.storage.keys`, ``rc.keys``); this module rotates them
+(with an audit event).
+
+Console sessions are kept server-side (:class:`ConsoleSessions`): the cookie names a random
+session id, and each request looks it up, so signing out, a password change or a retirement
+ends a session in every process from the next request, and the lifetime fixed at sign-in is
+not extended by use.
 
 Reach it through the service: ``rc.accounts.set_password("ada", "...")``. Every change writes an
 audit event (never the password, token or secret itself). Failed console sign-ins are counted
@@ -22,17 +27,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from .errors import BadInputError, StorageError
 from .scopes import show
 from .storage.audit import AuditWriter
-from .storage.models import Account, ApiToken, Secret, SignInFailures, User
+from .storage.keys import PURPOSES, KeyStoreError
+from .storage.models import Account, ApiToken, ConsoleSession, SignInFailures, State, User
 
 if TYPE_CHECKING:
     from .service import Rolecall
@@ -97,10 +103,20 @@ class TokenInfo:
     created_by: str | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
     @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        return self.state == "active"
+
+    @property
+    def state(self) -> str:
+        """``active``, ``revoked`` or ``expired``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
+            return "expired"
+        return "active"
 
 
 FREE_FAILURES = 5
@@ -226,7 +242,8 @@ class Accounts:
 
     def __init__(self, rc: Rolecall) -> None:
         self.rc = rc
-        self._token_cache: dict[str, tuple[str, float]] = {}
+        # digest -> (username, revision it was looked up at, expiry epoch, when looked up)
+        self._token_cache: dict[str, tuple[str, int, float, float]] = {}
         self._cache_lock = threading.Lock()
 
     def sign_in_throttle(self, clock: Callable[[], float] = time.time) -> SignInThrottle:
@@ -255,6 +272,8 @@ class Accounts:
                 row.password_hash = hashed
                 row.changed_at = audit.at
                 audit.add("password_change", user=username)
+            # A new password ends every console session of the account, in every process.
+            session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == uid))
 
         return self.rc.writes.run(actor, work).revision
 
@@ -286,13 +305,24 @@ class Accounts:
     # ------------------------------------------------------------------ tokens
 
     def create_token(
-        self, username: str, *, label: str | None = None, actor: str | None = None
+        self,
+        username: str,
+        *,
+        label: str | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
     ) -> tuple[TokenInfo, str]:
-        """A new bearer token for ``username``: its listing, and the token (shown only now)."""
+        """A new bearer token for ``username``: its listing, and the token (shown only now).
+        ``expires_at`` (aware, in the future): when it stops working by itself."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         prefix = token[:10]
         if label is not None and len(label) > 255:
             raise BadInputError("the token label is too long: at most 255 characters")
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise BadInputError("the token's expiry needs a time zone, e.g. ...T09:00+00:00")
+            if expires_at <= datetime.now(UTC):
+                raise BadInputError("the token's expiry is in the past")
         created: list[TokenInfo] = []
 
         def work(session: Session, audit: AuditWriter) -> None:
@@ -304,11 +334,17 @@ class Accounts:
                 label=label,
                 created_by=audit.actor,
                 created_at=audit.at,
+                expires_at=expires_at,
             )
             session.add(row)
             session.flush()
-            audit.add("token_create", user=username, details={"token": row.id, "prefix": prefix})
-            created.append(TokenInfo(row.id, username, prefix, label, audit.actor, audit.at, None))
+            details: dict[str, object] = {"token": row.id, "prefix": prefix}
+            if expires_at is not None:
+                details["expires_at"] = expires_at.astimezone(UTC).isoformat()
+            audit.add("token_create", user=username, details=details)
+            created.append(
+                TokenInfo(row.id, username, prefix, label, audit.actor, audit.at, None, expires_at)
+            )
 
         self.rc.writes.run(actor, work)
         return created[0], token
@@ -319,13 +355,22 @@ class Accounts:
             query = query.where(User.username == username)
         with Session(self.rc.engine) as session:
             return [
-                TokenInfo(t.id, name, t.prefix, t.label, t.created_by, t.created_at, t.revoked_at)
+                TokenInfo(
+                    t.id,
+                    name,
+                    t.prefix,
+                    t.label,
+                    t.created_by,
+                    t.created_at,
+                    t.revoked_at,
+                    t.expires_at,
+                )
                 for t, name in session.execute(query)
             ]
 
     def revoke_token(self, token_id: int, *, actor: str | None = None) -> int:
-        """Revoke a token by its id; it stops working at once in this process and within
-        ``staleness`` seconds in the others."""
+        """Revoke a token by its id; every process refuses it from its next request (the
+        write moves the revision, which each request compares)."""
 
         def work(session: Session, audit: AuditWriter) -> None:
             row = session.get(ApiToken, token_id)
@@ -342,44 +387,61 @@ class Accounts:
             self._token_cache.clear()
         return revision
 
-    def user_for_token(self, token: str) -> str | None:
-        """The active user a token belongs to, or None (unknown, revoked, user deactivated).
+    def _caught_up(self) -> int:
+        """The database's revision, read now, with the index caught up to it (one small read
+        when nothing changed). Raises :class:`DBAPIError` when the database is away."""
+        with self.rc.engine.connect() as connection:
+            current = int(connection.scalar(select(State.revision)) or 0)
+        if current > self.rc.index.revision:
+            self.rc.sync()
+        return current
 
-        Valid tokens are remembered for ``staleness`` seconds so a busy API does not read the
-        database on every request; a deactivated user is refused at once either way.
+    def user_for_token(self, token: str) -> str | None:
+        """The active user a token belongs to, or None (unknown, revoked, expired, user
+        deactivated).
+
+        Every call reads the database's revision: a token seen valid at the same revision is
+        not looked up again, and any change since (a revocation, a retirement, made by any
+        process) makes it looked up anew, so no process accepts a revoked token or a retired
+        user's after the write. While the database cannot be reached, a token seen valid in
+        the last ``OUTAGE_GRACE`` seconds keeps working.
         """
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         digest = token_digest(token)
         now = time.monotonic()
         cached = self._token_cache.get(digest)
-        if cached is not None and cached[1] > now:
-            username = cached[0]
-        else:
-            try:
+        try:
+            revision = self._caught_up()
+            if cached is not None and cached[1] == revision:
+                username: str | None = cached[0]
+                until = cached[2]
+            else:
                 with Session(self.rc.engine) as session:
-                    found = session.scalar(
-                        select(User.username)
+                    row = session.execute(
+                        select(User.username, ApiToken.expires_at)
                         .join(ApiToken, ApiToken.user_id == User.id)
                         .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-                    )
-            except DBAPIError as exc:
-                # The database is away: a token seen valid in the last OUTAGE_GRACE seconds
-                # still works, so checks go on being answered from the index.
-                if cached is None or now - cached[1] > OUTAGE_GRACE:
-                    raise StorageError(
-                        "the database cannot be reached to check the token; try again soon"
-                    ) from exc
-                return self._active(cached[0])
-            if found is None:
-                with self._cache_lock:
-                    self._token_cache.pop(digest, None)
-                return None
-            username = str(found)
+                    ).first()
+                username = None if row is None else str(row.username)
+                expires = None if row is None else row.expires_at
+                until = float("inf") if expires is None else expires.timestamp()
+        except DBAPIError as exc:
+            # The database is away: a token seen valid in the last OUTAGE_GRACE seconds
+            # still works, so checks go on being answered from the index.
+            if cached is None or now - cached[3] > OUTAGE_GRACE or cached[2] <= time.time():
+                raise StorageError(
+                    "the database cannot be reached to check the token; try again soon"
+                ) from exc
+            return self._active(cached[0])
+        if username is None or until <= time.time():  # unknown, revoked or expired
             with self._cache_lock:
-                if len(self._token_cache) > 10_000:
-                    self._token_cache.clear()
-                self._token_cache[digest] = (username, now + max(self.rc.staleness, 0.1))
+                self._token_cache.pop(digest, None)
+            return None
+        with self._cache_lock:
+            if len(self._token_cache) > 10_000:
+                self._token_cache.clear()
+            self._token_cache[digest] = (username, revision, until, now)
         return self._active(username)
 
     def _active(self, username: str) -> str | None:
@@ -388,37 +450,131 @@ class Accounts:
             return None
         return username
 
-    # ------------------------------------------------------------------ secrets
+    # ------------------------------------------------------------------ console sessions
 
-    def secret(self, name: str) -> str:
-        """The installation's secret ``name``, generated and stored on first use."""
-        with Session(self.rc.engine) as session:
-            value = session.scalar(select(Secret.value).where(Secret.name == name))
-        if value is not None:
-            return str(value)
-        try:
-            with Session(self.rc.engine) as session, session.begin():
-                value = secrets.token_urlsafe(48)
-                session.execute(
-                    insert(Secret).values(name=name, value=value, created_at=datetime.now(UTC))
-                )
-        except IntegrityError:  # another process created it first: use theirs
-            with Session(self.rc.engine) as session:
-                value = session.scalar(select(Secret.value).where(Secret.name == name))
-        assert value is not None
-        return str(value)
+    def console_sessions(self, clock: Callable[[], float] = time.time) -> ConsoleSessions:
+        """The console's server-side sessions (see :class:`ConsoleSessions`)."""
+        return ConsoleSessions(self.rc, clock)
+
+    # ------------------------------------------------------------------ keys
 
     def rotate_secret(self, name: str, *, actor: str | None = None) -> int:
-        """Replace the secret ``name`` with a new random one (signing out every console
-        session when it is the session key)."""
-        value = secrets.token_urlsafe(48)
+        """Rotate the key ``name`` (``console-session-key`` or ``audit-key``) where the keys
+        live (``rc.keys``, outside the database) and record it in the audit log, naming the
+        new key's id, never the key. A new session key signs every console session out (web
+        processes use it once restarted); a new audit key signs the events from then on,
+        and the older versions keep verifying theirs."""
+        if name not in PURPOSES:
+            raise BadInputError(f"no key {name!r}; the keys are {', '.join(PURPOSES)}")
+        try:
+            key = self.rc.keys.rotate(name)
+        except KeyStoreError as exc:
+            raise BadInputError(str(exc)) from None
 
         def work(session: Session, audit: AuditWriter) -> None:
-            updated = session.execute(
-                update(Secret).where(Secret.name == name).values(value=value, created_at=audit.at)
-            )
-            if not updated.rowcount:  # type: ignore[attr-defined]
-                session.add(Secret(name=name, value=value, created_at=audit.at))
-            audit.add("secret_rotate", details={"name": name})
+            audit.add("secret_rotate", details={"name": name, "key_id": key.id})
 
         return self.rc.writes.run(actor, work).revision
+
+
+class ConsoleSessions:
+    """Signed-in console sessions, kept in the database (``rolecall_console_sessions``) so
+    that every web process sees each sign-out, password change and retirement on its next
+    request.
+
+    :meth:`start` makes a random session id (the cookie carries it; only its SHA-256 is
+    stored) that ends ``lifetime`` seconds later whatever its use; :meth:`user` answers who
+    a session id belongs to, checking it against the database on every call; :meth:`end` signs
+    it out. ``clock`` (epoch seconds) is replaceable for tests.
+    """
+
+    def __init__(self, rc: Rolecall, clock: Callable[[], float] = time.time) -> None:
+        self.rc = rc
+        self.clock = clock
+        self._seen: dict[str, tuple[str, float, float]] = {}
+        self._seen_lock = threading.Lock()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def start(self, username: str, lifetime: float) -> str:
+        """A new session for the active user ``username``; returns its id (for the cookie)."""
+        sid = secrets.token_urlsafe(32)
+        now = self._now()
+        try:
+            with Session(self.rc.engine) as session, session.begin():
+                uid = session.scalar(
+                    select(User.id).where(User.username == username, User.active.is_(True))
+                )
+                if uid is None:
+                    raise BadInputError(f"no active user {show(username)}")
+                # Expired sessions of the account go; their rows would only accumulate.
+                session.execute(
+                    delete(ConsoleSession).where(
+                        ConsoleSession.user_id == uid, ConsoleSession.expires_at <= now
+                    )
+                )
+                session.add(
+                    ConsoleSession(
+                        id_hash=token_digest(sid),
+                        user_id=uid,
+                        created_at=now,
+                        expires_at=now + timedelta(seconds=lifetime),
+                    )
+                )
+        except DBAPIError as exc:
+            raise StorageError(f"cannot record the sign-in: {exc.orig or exc}") from exc
+        return sid
+
+    def user(self, sid: object) -> str | None:
+        """The active user whose unexpired session ``sid`` is, else None. While the database
+        cannot be reached, a session seen valid in the last ``OUTAGE_GRACE`` seconds (and not
+        past its end) still counts, so the console keeps showing what the index knows."""
+        if not isinstance(sid, str) or not sid or len(sid) > 200:
+            return None
+        digest = token_digest(sid)
+        now = self._now()
+        try:
+            with Session(self.rc.engine) as session:
+                row = session.execute(
+                    select(User.username, ConsoleSession.expires_at)
+                    .join(User, User.id == ConsoleSession.user_id)
+                    .where(
+                        ConsoleSession.id_hash == digest,
+                        ConsoleSession.expires_at > now,
+                        User.active.is_(True),
+                    )
+                ).first()
+        except DBAPIError as exc:
+            seen = self._seen.get(digest)
+            if (
+                seen is None
+                or time.monotonic() - seen[2] > OUTAGE_GRACE
+                or seen[1] <= now.timestamp()
+            ):
+                raise StorageError(
+                    "the database cannot be reached to check the session; try again soon"
+                ) from exc
+            return seen[0]
+        if row is None:
+            with self._seen_lock:
+                self._seen.pop(digest, None)
+            return None
+        with self._seen_lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[digest] = (str(row.username), row.expires_at.timestamp(), time.monotonic())
+        return str(row.username)
+
+    def end(self, sid: object) -> None:
+        """Sign the session ``sid`` out: its cookie is worth nothing from now on, anywhere."""
+        if not isinstance(sid, str) or not sid:
+            return
+        digest = token_digest(sid)
+        with self._seen_lock:
+            self._seen.pop(digest, None)
+        try:
+            with Session(self.rc.engine) as session, session.begin():
+                session.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == digest))
+        except DBAPIError as exc:
+            raise StorageError(f"cannot record the sign-out: {exc.orig or exc}") from exc

@@ -48,6 +48,7 @@ from .storage.audit import AuditWriter, Verification, verify_chain
 from .storage.contributions import remember, remembered
 from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
 from .storage.feed import catch_up, fill_index
+from .storage.keys import KeyRing
 from .storage.models import (
     Assignment,
     AuditEvent,
@@ -125,6 +126,7 @@ class Rolecall:
         self._fresh_until = 0.0
         """``last_sync + staleness``: until then a check needs no catch-up."""
         self.sync_error: str | None = None
+        self.keys = KeyRing.for_database(engine)  # outside the database (storage/keys.py)
         self.writes = UnitOfWork(
             engine,
             plugins,
@@ -133,6 +135,7 @@ class Rolecall:
             lock=self._lock,
             service=self,
             check_actor=username,
+            keys=self.keys,
         )
         """The unit of work every change runs through (:mod:`rolecall.core.writes`)."""
         self.accounts = Accounts(self)
@@ -1079,12 +1082,12 @@ class Rolecall:
     def verify_audit(self) -> Verification:
         """Recompute the hash chain from the first event; name the first bad one."""
         with Session(self.engine) as session, session.begin():
-            last_hash = session.scalar(select(State.last_hash)) or ""
+            last_hash, last_mac = session.execute(select(State.last_hash, State.last_mac)).one()
             events = session.scalars(
                 select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=10_000)
             )
             try:
-                return verify_chain(events, last_hash)
+                return verify_chain(events, last_hash, self.keys, last_mac=last_mac)
             finally:
                 events.close()  # it may stop at the first bad event: free the cursor
 

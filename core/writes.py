@@ -55,6 +55,7 @@ from .records import AssignmentEvent
 from .scopes import show
 from .storage.audit import AuditWriter, bump_revision, numbered
 from .storage.database import bulk_cache, insert_rows, rows_in, time_param
+from .storage.keys import AUDIT_KEY, KeyRing
 from .storage.models import ASSIGNMENT_COLUMNS, ASSIGNMENTS, Assignment, State, User
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class UnitOfWork:
         lock: threading.RLock,
         service: object,
         check_actor: Callable[[str], str],
+        keys: KeyRing | None = None,
     ) -> None:
         self.engine = engine
         self.plugins = plugins
@@ -151,6 +153,8 @@ class UnitOfWork:
         self._lock = lock
         self._service = service
         self._check_actor = check_actor
+        self._keys = keys
+        """Where the audit key comes from (None: unkeyed events, as before keying)."""
 
     def run(
         self,
@@ -197,7 +201,10 @@ class UnitOfWork:
                         with self._lock:
                             guard(self._index())
                     with bulk_cache(session.connection()) if bulk else nullcontext():
-                        writer = AuditWriter(session, revision, last_hash, at, actor, batch_id)
+                        key = None if self._keys is None else self._keys.current(AUDIT_KEY)
+                        writer = AuditWriter(
+                            session, revision, last_hash, at, actor, batch_id, key=key
+                        )
                         result = work(session, writer)
                         if not len(writer):
                             raise _Unchanged(result)  # rolls back: no revision is spent

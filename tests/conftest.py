@@ -136,6 +136,28 @@ def plugins_only() -> Callable[..., Plugins]:
     return load_only
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _test_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The keys (session and audit) of every test's databases: one key file outside them all,
+    as one installation has (``ROLECALL_KEY_FILE``, which :func:`support.child_environment`
+    keeps for child processes). Set for the whole session, so that services made by fixtures
+    of any scope use it too."""
+    path = tmp_path_factory.mktemp("keys") / "rolecall.keys"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ROLECALL_KEY_FILE", str(path))
+        patch.delenv("ROLECALL_SECRET_KEY", raising=False)
+        yield path
+
+
+@pytest.fixture
+def key_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A key file of the test's own (``ROLECALL_KEY_FILE`` for the test), for a test that
+    changes or inspects it."""
+    path = tmp_path_factory.mktemp("own-keys") / "rolecall.keys"
+    monkeypatch.setenv("ROLECALL_KEY_FILE", str(path))
+    return path
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'rolecall.db'}"

@@ -32,6 +32,17 @@ def write_dist(
     return site
 
 
+KEY_SETTINGS = ("ROLECALL_KEY_FILE", "ROLECALL_SECRET_KEY")
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment for a child process, without rolecall's settings but for
+    where the keys are: a child on the test's database signs and verifies with its keys."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_") or k in KEY_SETTINGS
+    }
+
+
 def run_cli(
     *args: str,
     env: dict[str, str] | None = None,
@@ -40,7 +51,9 @@ def run_cli(
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed ``rolecall`` console script in a child process."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_")}
+    # The test's keys stay (the key file the test's own service uses); no other setting does.
+    kept = ("ROLECALL_KEY_FILE", "ROLECALL_SECRET_KEY")
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_") or k in kept}
     if pythonpath is not None:
         child_env["PYTHONPATH"] = str(pythonpath)
     child_env.update(env or {})

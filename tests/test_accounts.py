@@ -19,6 +19,8 @@ from rolecall.core.storage.models import Account, ApiToken, SignInFailures
 
 from support import run_cli
 
+TABLES = ("rolecall_audit", "rolecall_secrets", "rolecall_state", "rolecall_accounts")
+
 
 def test_password_is_stored_hashed_and_verified(rc: Rolecall) -> None:
     rc.add_users(["ada", "bob"])
@@ -82,14 +84,30 @@ def test_tokens_are_hashed_listed_and_revoked(rc: Rolecall) -> None:
     assert [e.action for e in rc.audit(user="ada")][-2:] == ["token_create", "token_revoke"]
 
 
-def test_secret_is_generated_once_and_rotated(rc: Rolecall) -> None:
-    first = rc.accounts.secret("console-session-key")
-    assert len(first) >= 48
-    assert rc.accounts.secret("console-session-key") == first
-    assert rc.accounts.secret("other") != first
+def test_keys_are_rotated_outside_the_database_and_audited(key_file: Path, rc: Rolecall) -> None:
+    assert rc.keys.path == key_file
+    session_key = rc.keys.current("console-session-key")
+    audit_key = rc.keys.current("audit-key")
     rc.accounts.rotate_secret("console-session-key")
-    assert rc.accounts.secret("console-session-key") != first
-    assert first not in str([e.details for e in rc.audit()])
+    rc.accounts.rotate_secret("audit-key")
+    # The session key is replaced; the audit key gains a version, the old one kept.
+    assert [k.id for k in rc.keys.versions("console-session-key")] != [session_key.id]
+    assert len(rc.keys.versions("console-session-key")) == 1
+    assert rc.keys.versions("audit-key")[0].id == audit_key.id
+    assert rc.keys.current("audit-key").id != audit_key.id
+    events = rc.audit()
+    assert [e.details["name"] for e in events if e.action == "secret_rotate"] == [
+        "console-session-key",
+        "audit-key",
+    ]
+    # Nothing of a key is in the database: neither the audit log nor any table.
+    with rc.engine.connect() as connection:
+        dump = str([list(connection.exec_driver_sql(f"SELECT * FROM {t}")) for t in TABLES])  # noqa: S608 - fixed names
+    for key in (session_key, audit_key, *rc.keys.versions("audit-key")):
+        assert key.secret.hex() not in dump
+        assert key.secret.hex()[:16] not in dump
+    with pytest.raises(BadInputError, match="no key"):
+        rc.accounts.rotate_secret("other")
     assert rc.verify_audit().ok
 
 

@@ -269,7 +269,7 @@ def test_audit_lists_and_filters_events(cli: Cli) -> None:
 
 def test_audit_verify_detects_an_altered_event(cli: Cli) -> None:
     cli.ok("assign", "ada", "demo_editor", COURSE)
-    assert cli.ok("audit", "verify") == "audit chain intact: 3 events\n"
+    assert cli.ok("audit", "verify") == "audit chain intact: 3 events (3 keyed)\n"
     with sqlite3.connect(cli.db) as db:
         db.execute("UPDATE rolecall_audit SET role = 'demo_viewer' WHERE action = 'assign'")
     result = cli("audit", "verify")

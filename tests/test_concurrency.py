@@ -15,7 +15,6 @@ killed in a ``finally``.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +28,8 @@ from sqlalchemy.pool import NullPool
 
 from rolecall.core import PluginSettings, Rolecall, load_plugins
 from rolecall.core.storage.models import Assignment, User
+
+from support import child_environment
 
 TESTS = Path(__file__).resolve().parent
 USERS = [f"u{i}" for i in range(5)]
@@ -105,7 +106,7 @@ rc.close()
 
 
 def _start(script: str, *args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_")}
+    env = child_environment()
     return subprocess.Popen(
         [sys.executable, "-W", "error", "-c", script, *args],
         stdin=subprocess.PIPE,

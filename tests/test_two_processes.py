@@ -14,7 +14,6 @@ children are killed in a ``finally``.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from support import child_environment
 
 TESTS = Path(__file__).resolve().parent
 C1 = "course-v1:MITx+c1+2026"
@@ -93,7 +94,7 @@ class Child:
     def __init__(self, name: str, url: str, folder: Path) -> None:
         self.name = name
         self.stderr: IO[str] = (folder / f"{name}.stderr").open("w+")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_")}
+        env = child_environment()
         self.process = subprocess.Popen(
             [sys.executable, "-W", "error", "-c", CHILD, url, name, str(TESTS)],
             stdin=subprocess.PIPE,

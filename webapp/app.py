@@ -16,17 +16,19 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from rolecall.core import Rolecall
+from rolecall.core.storage.keys import SESSION_KEY
 
 from .context import EXTENSION
 
-SESSION_KEY_SECRET = "console-session-key"  # noqa: S105 - a name, not a secret
-"""The name of the generated secret that signs console sessions (``rolecall secrets rotate``)."""
+SESSION_LIFETIME = 12 * 3600
+"""Seconds a console session lasts from sign-in, however it is used."""
 
 DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "rolecall_session",
-    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    # The absolute lifetime of a console session: fixed at sign-in, not extended by use.
+    "ROLECALL_SESSION_LIFETIME": SESSION_LIFETIME,
     # Bodies above this are refused with 413 before they are read.
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     # The header a trusted proxy sets to the signed-in username (None: local accounts only).
@@ -82,7 +84,8 @@ def create_app(
     """The web application on ``rc`` (else a service opened on ``database``).
 
     ``config`` overrides Flask settings and rolecall's own (``ROLECALL_TRUSTED_HEADER``,
-    ``ROLECALL_STUDIO_URL``...). The session key is the installation's generated secret unless
+    ``ROLECALL_STUDIO_URL``, ``ROLECALL_SESSION_LIFETIME``...). The session cookie is signed
+    with the installation's session key, kept outside the database (``rc.keys``), unless
     ``config`` sets ``SECRET_KEY``.
     """
     if rc is None:
@@ -91,8 +94,11 @@ def create_app(
     app.session_interface = ConsoleSessions()
     app.config.update(DEFAULTS)
     app.config.update(config or {})
+    # The cookie lasts as long as the session may; the server-side row decides.
+    if "PERMANENT_SESSION_LIFETIME" not in (config or {}):
+        app.config["PERMANENT_SESSION_LIFETIME"] = app.config["ROLECALL_SESSION_LIFETIME"]
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = rc.accounts.secret(SESSION_KEY_SECRET)
+        app.config["SECRET_KEY"] = rc.keys.current(SESSION_KEY).secret
     app.extensions[EXTENSION] = rc
 
     from .api import blueprint as api_blueprint

@@ -177,10 +177,11 @@ def _views_team(rc: Rolecall, viewer: str, scope: str) -> bool:
 
 
 def is_staff(rc: Rolecall, viewer: str) -> bool:
-    """Holds at least one role somewhere: the least a caller needs to read the catalogue
-    (plugins, permissions, roles), which is the same for everyone."""
+    """Holds at least one unexpired role somewhere: the least a caller needs to read the
+    catalogue (plugins, permissions, roles), which is the same for everyone. A user whose
+    grants have all expired holds nothing, here as in every check."""
     try:
-        return bool(rc.grants(viewer))
+        return any(not grant.expired for grant in rc.grants(viewer))
     except BadInputError:
         return False
 

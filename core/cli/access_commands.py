@@ -560,6 +560,8 @@ def audit_verify(ctx: click.Context, as_json: bool) -> None:
                 "ok": result.ok,
                 "events": result.events,
                 "first_bad": result.first_bad,
+                "keyed": result.keyed,
+                "unkeyed": result.unkeyed,
                 "message": result.message,
             }
         )

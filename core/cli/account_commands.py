@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import click
 
 from ..errors import BadInputError
+from ..storage.keys import PURPOSES, SESSION_KEY
+from .access_commands import parse_time
 from .main import cli, service_of
 from .output import echo_json, echo_table, json_option
 
@@ -68,16 +71,34 @@ def tokens() -> None:
     """Bearer tokens for the REST API (stored hashed; shown once)."""
 
 
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
 @tokens.command("create")
 @click.argument("username")
 @click.option("--label", metavar="TEXT", help="What the token is for.")
+@click.option("--expires", metavar="ISO8601", help="When the token stops working (UTC if no zone).")
 @json_option
 @click.pass_context
-def tokens_create(ctx: click.Context, username: str, label: str | None, as_json: bool) -> None:
+def tokens_create(
+    ctx: click.Context, username: str, label: str | None, expires: str | None, as_json: bool
+) -> None:
     """Create a token acting as USERNAME; the token is the last word printed."""
-    info, token = service_of(ctx).accounts.create_token(username, label=label)
+    expires_at = parse_time(expires, "--expires") if expires else None
+    info, token = service_of(ctx).accounts.create_token(
+        username, label=label, expires_at=expires_at
+    )
     if as_json:
-        echo_json({"id": info.id, "user": username, "label": label, "token": token})
+        echo_json(
+            {
+                "id": info.id,
+                "user": username,
+                "label": label,
+                "expires_at": _iso(info.expires_at),
+                "token": token,
+            }
+        )
     else:
         click.echo(f"token {info.id} for {username} (keep it secret; it is not shown again):")
         click.echo(token)
@@ -99,23 +120,26 @@ def tokens_list(ctx: click.Context, username: str | None, as_json: bool) -> None
                     "prefix": t.prefix,
                     "label": t.label,
                     "created_by": t.created_by,
-                    "created_at": t.created_at.isoformat(),
-                    "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+                    "created_at": _iso(t.created_at),
+                    "revoked_at": _iso(t.revoked_at),
+                    "expires_at": _iso(t.expires_at),
+                    "state": t.state,
                 }
                 for t in found
             ]
         )
         return
     echo_table(
-        ["id", "user", "prefix", "label", "created", "state"],
+        ["id", "user", "prefix", "label", "created", "expires", "state"],
         [
             (
                 t.id,
                 t.user,
                 t.prefix + "...",
                 t.label,
-                t.created_at.strftime("%Y-%m-%d %H:%M"),
-                "active" if t.active else "revoked",
+                t.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                t.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if t.expires_at else "-",
+                t.state,
             )
             for t in found
         ],
@@ -138,18 +162,44 @@ def tokens_revoke(ctx: click.Context, token_id: int, as_json: bool) -> None:
 
 @cli.group("secrets")
 def secrets_group() -> None:
-    """Secrets the installation generated (the console's session key)."""
+    """The keys that sign console sessions and the audit chain (kept outside the database)."""
 
 
 @secrets_group.command("rotate")
-@click.argument("name", default="console-session-key")
+@click.argument("name", type=click.Choice(PURPOSES), default=SESSION_KEY)
 @json_option
 @click.pass_context
 def secrets_rotate(ctx: click.Context, name: str, as_json: bool) -> None:
-    """Replace secret NAME with a new random one; for the session key this signs everyone out
-    of the console (web processes pick it up when restarted)."""
-    revision = service_of(ctx).accounts.rotate_secret(name)
+    """Replace key NAME with a new random one. console-session-key: signs everyone out of the
+    console (web processes use it once restarted). audit-key: events are signed with the new
+    key from now on; the old keys stay in the key file and keep verifying older events."""
+    rc = service_of(ctx)
+    revision = rc.accounts.rotate_secret(name)
+    key = rc.keys.current(name)
     if as_json:
-        echo_json({"secret": name, "rotated": True, "revision": revision})
+        echo_json({"secret": name, "rotated": True, "key_id": key.id, "revision": revision})
     else:
-        click.echo(f"secret {name} rotated")
+        click.echo(f"secret {name} rotated: key {key.id} in {rc.keys.source}")
+
+
+@secrets_group.command("show")
+@json_option
+@click.pass_context
+def secrets_show(ctx: click.Context, as_json: bool) -> None:
+    """Where the keys live and their ids (never the keys)."""
+    rc = service_of(ctx)
+    found = {name: [k.id for k in rc.keys.versions(name)] for name in PURPOSES}
+    if as_json:
+        echo_json(
+            {
+                "source": rc.keys.source,
+                "keys": found,
+                "audit_keyed_after": rc.keys.keyed_after,
+            }
+        )
+        return
+    click.echo(f"keys: {rc.keys.source}")
+    for name, ids in found.items():
+        current = rc.keys.current(name).id
+        older = ", ".join(i for i in ids if i != current)
+        click.echo(f"{name}: {current}" + (f" (older, still verifying: {older})" if older else ""))

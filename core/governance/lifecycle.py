@@ -30,7 +30,7 @@ from ..engine import GrantInfo
 from ..errors import BadInputError
 from ..scopes import show
 from ..storage.audit import AuditWriter
-from ..storage.models import Assignment, KnownScope, Restriction, User
+from ..storage.models import Assignment, ConsoleSession, KnownScope, Restriction, User
 from . import guards
 
 if TYPE_CHECKING:
@@ -306,6 +306,8 @@ def user_retirement(
                 scope=g.scope,
                 details={"op": "revoke", "id": g.id, "reason": reason},
             )
+        # Their console sessions end in every process (and stay ended if they come back).
+        session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
         if user.active:
             session.execute(update(User).where(User.id == user.id).values(active=False))
             audit.add(

@@ -30,7 +30,7 @@ DEFAULT_URL = "sqlite:///rolecall.db"
 """The embedded default: an SQLite file in the working directory."""
 GENESIS_HASH = "0" * 64
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 """The newest migration; a test keeps it equal to Alembic's head. Knowing it here lets every
 open skip importing Alembic (a fifth of the CLI's start-up) when the schema is current."""
 

@@ -137,6 +137,9 @@ class AuditEvent(Base):
     batch_id: Mapped[str | None] = mapped_column(String(36))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    """The audit key version whose HMAC ``hash`` is; None for an event from before keying
+    began (a plain SHA-256)."""
 
 
 class CustomRole(Base):
@@ -181,6 +184,10 @@ class State(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+    last_mac: Mapped[str | None] = mapped_column(String(64))
+    """``last_hash`` signed with the audit key of the newest event (None before keying): a
+    state row moved back to an earlier event, to hide the removal of the newest, does not
+    match unless the key is known."""
     last_assignment_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
@@ -210,10 +217,29 @@ class ApiToken(Base):
     created_by: Mapped[str | None] = mapped_column(String(150))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    """When the token stops working by itself (None: when revoked)."""
+
+
+class ConsoleSession(Base):
+    """A signed-in console session. The cookie carries a random session id; only its SHA-256
+    is stored. Signing out deletes the row; a password change deletes every row of the
+    account; a retired user's rows are deleted and would not count anyway (only active users'
+    sessions do). ``expires_at`` is fixed at sign-in: using the session does not extend it."""
+
+    __tablename__ = "rolecall_console_sessions"
+    __table_args__ = (Index("ix_console_sessions_user", "user_id"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("rolecall_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class Secret(Base):
-    """A secret the installation generates on first use (the console's session key...)."""
+    """Secrets the installation generated and stored here before keys moved out of the
+    database (:mod:`rolecall.core.storage.keys`); migration 0005 deletes the console's session
+    key from it, and nothing reads it any more."""
 
     __tablename__ = "rolecall_secrets"
 

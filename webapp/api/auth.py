@@ -1,9 +1,10 @@
 """Bearer-token authentication: ``Authorization: Bearer rc_...``.
 
 Tokens are made with ``rolecall tokens create USER`` and checked with
-:meth:`rolecall.core.Accounts.user_for_token` (stored hashed; a revoked token, or one of a
-retired user, no longer works). The API reads no cookie, so a browser session cannot be used
-to call it from another site: no CSRF exposure.
+:meth:`rolecall.core.Accounts.user_for_token` (stored hashed; a revoked or expired token, or
+one of a retired user, no longer works, in any process, from the next request). The API reads
+no cookie, so a browser session cannot be used to call it from another site: no CSRF
+exposure.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def authenticate() -> str:
         raise ApiError(
             401,
             "invalid_token",
-            "the token is unknown, revoked, or its user is no longer active",
+            "the token is unknown, revoked or expired, or its user is no longer active",
             headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
         )
     g.api_user = user

@@ -23,7 +23,16 @@ from rolecall.core import StorageError
 from .. import authz
 from ..context import EXTENSION
 from . import csrf
-from .common import PAGES, THROTTLE, collect_pages, human_date, navigation, rc, role_title
+from .common import (
+    PAGES,
+    SESSIONS,
+    THROTTLE,
+    collect_pages,
+    human_date,
+    navigation,
+    rc,
+    role_title,
+)
 
 blueprint = Blueprint(
     "console",
@@ -43,6 +52,7 @@ def _setup(state: BlueprintSetupState) -> None:
     app = state.app
     app.extensions[PAGES] = collect_pages(app.extensions[EXTENSION])
     app.extensions.setdefault(THROTTLE, app.extensions[EXTENSION].accounts.sign_in_throttle())
+    app.extensions.setdefault(SESSIONS, app.extensions[EXTENSION].accounts.console_sessions())
 
 
 @blueprint.before_request

@@ -1,6 +1,12 @@
 """Signing in and out: local accounts (``rolecall create-admin``, ``rolecall passwd``), or a
 username set by a trusted proxy in the header named by ``ROLECALL_TRUSTED_HEADER``.
 
+A local sign-in starts a server-side session (:class:`rolecall.core.accounts.ConsoleSessions`):
+the signed cookie carries only its random id, which every request looks up. Signing out deletes
+it, so a copy of the cookie replayed afterwards is worth nothing; a password change or a
+retirement ends every session of the account; a session ends ``ROLECALL_SESSION_LIFETIME``
+seconds after sign-in however it is used.
+
 Failed attempts are throttled per (account, client address), per client address, and per
 account from every address together with a higher ceiling, counted in the database for every
 web process (:class:`rolecall.core.accounts.SignInThrottle`); a locked key is answered
@@ -12,30 +18,40 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from rolecall.core.accounts import SignInThrottle, sign_in_keys
+from rolecall.core.accounts import ConsoleSessions, SignInThrottle, sign_in_keys
 from rolecall.core.reads import user_hit
 
 from . import blueprint, csrf
-from .common import THROTTLE, rc, safe_next
+from .common import SESSIONS, THROTTLE, rc, safe_next
 
 MAX_USERNAME = 254
 
 
+SESSION_ID = "sid"
+"""The key of the session id in the signed cookie."""
+
+
 def signed_in_user() -> str | None:
     """The trusted header's username when the deployment names one and the request carries it,
-    else the session's; only an active user counts."""
+    else the user of the cookie's session, looked up server-side; only an active user
+    counts."""
     header = current_app.config.get("ROLECALL_TRUSTED_HEADER")
     name = request.headers.get(header) if header else None
-    if not name:
-        stored = session.get("user")
-        name = stored if isinstance(stored, str) else None
+    if not name and SESSION_ID in session:
+        name = _sessions().user(session.get(SESSION_ID))
+        if name is None:  # signed out, expired or ended elsewhere: forget it
+            session.pop(SESSION_ID, None)
     if not name:
         return None
     hit = user_hit(rc(), name)
     if hit is None or not hit.active or hit.username != name:
-        session.pop("user", None)
         return None
     return name
+
+
+def _sessions() -> ConsoleSessions:
+    sessions: ConsoleSessions = current_app.extensions[SESSIONS]
+    return sessions
 
 
 def _throttle() -> SignInThrottle:
@@ -83,7 +99,9 @@ def login() -> Response | str | tuple[str, int]:
     throttle.succeeded(keys[:1])
     session.clear()
     session.permanent = True
-    session["user"] = username
+    session[SESSION_ID] = _sessions().start(
+        username, float(current_app.config["ROLECALL_SESSION_LIFETIME"])
+    )
     csrf.renew()
     flash(f"Signed in as {username}.", "success")
     return redirect(target)
@@ -91,6 +109,7 @@ def login() -> Response | str | tuple[str, int]:
 
 @blueprint.post("/logout")
 def logout() -> Response:
+    _sessions().end(session.get(SESSION_ID))
     session.clear()
     csrf.renew()
     flash("You are signed out.", "success")

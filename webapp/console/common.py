@@ -22,6 +22,7 @@ log = logging.getLogger("rolecall.console")
 
 PAGES = "rolecall.console_pages"
 THROTTLE = "rolecall.console_throttle"
+SESSIONS = "rolecall.console_sessions"
 
 
 def rc() -> Rolecall:
