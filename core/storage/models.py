@@ -238,7 +238,7 @@ class ConsoleSession(Base):
 
 class Secret(Base):
     """Secrets the installation generated and stored here before keys moved out of the
-    database (:mod:`rolecall.core.storage.keys`); migration 0005 deletes the console's session
+    database (:mod:`rolecall.core.storage.keys`); migration 0006 deletes the console's session
     key from it, and nothing reads it any more."""
 
     __tablename__ = "rolecall_secrets"
