@@ -11,6 +11,7 @@ from .cli.output import echo_json, echo_table, json_option
 from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from .errors import (
     BadInputError,
+    DatabaseSetupError,
     PluginError,
     RegistryError,
     RolecallError,
@@ -52,6 +53,7 @@ __all__ = [
     "BadInputError",
     "ConsolePage",
     "Contribution",
+    "DatabaseSetupError",
     "Decision",
     "DelegationRule",
     "GrantInfo",

@@ -188,7 +188,7 @@ class Rolecall:
     def _load(self) -> None:
         """Build the index from the tables, in one consistent snapshot."""
         engine = self.engine
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name in ("postgresql", "mysql", "mariadb"):
             engine = engine.execution_options(isolation_level="REPEATABLE READ")
         index = Index(self.registry)
         # Millions of new objects and no garbage among them: the cyclic collector would only
@@ -941,10 +941,8 @@ class Rolecall:
         key = self.registry.scopes.resolve(scope).key
 
         def work(session: Session, audit: AuditWriter) -> None:
-            gone = session.execute(
-                delete(Restriction).where(Restriction.scope == key).returning(Restriction.id)
-            ).first()
-            if gone is None:
+            gone = session.execute(delete(Restriction).where(Restriction.scope == key))
+            if not gone.rowcount:  # type: ignore[attr-defined]  # (no RETURNING on MySQL)
                 raise BadInputError(f"{key} has no restriction")
             audit.add("unrestrict", scope=key)
 

@@ -58,6 +58,8 @@ def _ts(value: datetime | str | None) -> float | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+    if value.tzinfo is None:  # rolecall stores UTC (naive on SQLite, MySQL and MariaDB)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()
 
 
@@ -356,7 +358,9 @@ class Index:
                     if moment.tzinfo is None:
                         moment = moment.replace(tzinfo=UTC)
                     found = moment.timestamp()
-                else:
+                else:  # MySQL's DATETIME comes back naive: UTC, as stored
+                    if value.tzinfo is None:
+                        value = value.replace(tzinfo=UTC)
                     found = value.timestamp()
                 times[value] = found
             return found
