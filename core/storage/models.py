@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 KEY = 255
 """The longest scope key (see ``rolecall.core.scopes.MAX_KEY_LENGTH``)."""
-DOUBLE = Float().with_variant(mysql.DOUBLE(), "mysql", "mariadb")
+DOUBLE = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 """A double-precision float everywhere (MySQL's FLOAT is single precision)."""
 
 
