@@ -44,7 +44,14 @@ from .plugins import Plugins, load_plugins
 from .records import DelegationRule, Role
 from .registry import Registry
 from .storage.audit import AuditWriter, Verification, verify_chain
-from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
+from .storage.database import (
+    database_url,
+    insert_rows,
+    make_engine,
+    snapshot,
+    time_param,
+    upgrade,
+)
 from .storage.feed import catch_up, fill_index
 from .storage.models import (
     Assignment,
@@ -1032,7 +1039,8 @@ class Rolecall:
 
     def verify_audit(self) -> Verification:
         """Recompute the hash chain from the first event; name the first bad one."""
-        with Session(self.engine) as session, session.begin():
+        # One snapshot: a write committed between the two reads is not a removed event.
+        with snapshot(self.engine) as connection, Session(connection) as session:
             last_hash = session.scalar(select(State.last_hash)) or ""
             events = session.scalars(
                 select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=10_000)

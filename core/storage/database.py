@@ -98,6 +98,20 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see the database as it stood at the first of them, for
+    reads that take several statements and must agree (the audit chain and the state row's
+    hash): REPEATABLE READ on PostgreSQL, MySQL and MariaDB, whose connections otherwise read
+    committed; on SQLite an explicit read transaction (the driver opens none for reads)."""
+    if engine.dialect.name != "sqlite":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")
+        yield connection
+
+
 def time_param(connection: Connection) -> Callable[[datetime], Any]:
     """How a bulk write hands a time to the driver, as the ``UTCDateTime`` columns would store
     it: on SQLite the naive UTC text SQLAlchemy writes (``2026-01-31 09:30:00.000000``), on
