@@ -42,6 +42,7 @@ from .records import (
 from .registry import Contribution, Registry, build_registry
 from .scopes import ScopeResolver, split_key
 from .service import AuditRecord, Rolecall
+from .storage.database import database_url
 from .writes import GrantRow
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "TeamMember",
     "TokenInfo",
     "build_registry",
+    "database_url",
     "echo_json",
     "echo_table",
     "hookimpl",
