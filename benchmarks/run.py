@@ -134,8 +134,8 @@ def database(backend: str, size: int) -> Iterator[str]:
             yield f"sqlite:///{folder}/bench-{size}.db"
         return
     if backend == "mysql":
-        with mysql_database() as url:
-            yield url
+        with mysql_database() as mysql_url:
+            yield mysql_url
         return
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
