@@ -340,3 +340,16 @@ def test_verify_audit_reads_one_snapshot_while_others_write(database_url: str) -
         assert written, "no write was made between the two reads"
         assert result.ok, result.message
         assert rc.verify_audit().events == 2
+
+
+def test_an_index_built_from_the_rows_shares_one_float_per_time(database_url: str) -> None:
+    # A bulk write gives its rows one time: the index keeps one float for it, whatever type
+    # the driver returns times as (text, an aware or a naive datetime).
+    with _open(database_url) as rc:
+        rc.add_users(["ada", "bob"])
+        rc.assign_many([("ada", "editor", C1), ("bob", "viewer", C1_LOWER)])
+    with _open(database_url) as rc:
+        (ada,) = rc.index.cells_of("ada").values()
+        (bob,) = rc.index.cells_of("bob").values()
+        assert ada.grants[0].granted_at == bob.grants[0].granted_at
+        assert ada.grants[0].granted_at is bob.grants[0].granted_at

@@ -358,11 +358,11 @@ class Index:
                     if moment.tzinfo is None:
                         moment = moment.replace(tzinfo=UTC)
                     found = moment.timestamp()
-                else:  # MySQL's DATETIME comes back naive: UTC, as stored
-                    if value.tzinfo is None:
-                        value = value.replace(tzinfo=UTC)
+                elif value.tzinfo is None:  # MySQL's DATETIME comes back naive: UTC
+                    found = value.replace(tzinfo=UTC).timestamp()
+                else:
                     found = value.timestamp()
-                times[value] = found
+                times[value] = found  # keyed by the value as read: one float per time
             return found
 
         count = 0
