@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The PostgreSQL database the tests use; scripts/test-services.sh creates it.
 ROLECALL_TEST_POSTGRES_URL ?= postgresql+psycopg://rolecall:rolecall@127.0.0.1:5432/rolecall_test
+# The MariaDB login and database the tests use; scripts/test-mariadb.sh creates them.
+ROLECALL_TEST_MYSQL_URL ?= mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/rolecall_test
 
 .PHONY: run test lint typecheck unit services browser clean
 
@@ -30,16 +32,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## services: install (if needed) and start PostgreSQL for the tests (apt-get: root or sudo)
+## services: install (if needed) and start PostgreSQL and MariaDB for the tests (apt-get: root or sudo)
 services:
 	bash scripts/test-services.sh
+	bash scripts/test-mariadb.sh
 
 ## browser: install Chromium for the browser tests (apt-get: root or sudo)
 browser:
 	bash scripts/test-browser.sh
 
 unit: $(STAMP) services browser
-	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' $(BIN)/pytest
+	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
+	ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/ccx/build plugins/ccx/*.egg-info \

@@ -1,7 +1,8 @@
 """The rolecall benchmark: load, index build, memory, checks, reverse queries, and a peer.
 
     .venv/bin/python benchmarks/run.py [--sizes 10000,100000,1000000]
-                                       [--backend sqlite|postgresql] [--quick] [--json FILE]
+                                       [--backend sqlite|postgresql|mysql] [--quick]
+                                       [--json FILE]
 
 For each size it builds the data set of ``dataset.py``, loads it into a fresh database through
 the service (``add_users``, ``add_scopes``, ``assign_many``), opens a new ``Rolecall`` on that
@@ -47,6 +48,11 @@ PG_ADMIN_URL = os.environ.get(
     "postgresql+psycopg://rolecall:rolecall@127.0.0.1:5432/rolecall_test",
 )
 PG_BENCH_DATABASE = "rolecall_bench"
+MYSQL_ADMIN_URL = os.environ.get(
+    "ROLECALL_TEST_MYSQL_URL", "mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/rolecall_test"
+)
+MYSQL_BENCH_DATABASE = "rolecall_test_bench"
+"""The test login may create the databases named rolecall_test* (scripts/test-mariadb.sh)."""
 BATCH = 1000
 """Checks per timing sample: one sample is far above the timer's resolution."""
 clock = time.thread_time_ns
@@ -127,6 +133,10 @@ def database(backend: str, size: int) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="rolecall-bench-") as folder:
             yield f"sqlite:///{folder}/bench-{size}.db"
         return
+    if backend == "mysql":
+        with mysql_database() as mysql_url:
+            yield mysql_url
+        return
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
@@ -140,6 +150,26 @@ def database(backend: str, size: int) -> Iterator[str]:
                 connection.execute(
                     text(f"DROP DATABASE IF EXISTS {PG_BENCH_DATABASE} WITH (FORCE)")
                 )
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def mysql_database() -> Iterator[str]:
+    """A fresh, empty utf8mb4 database on the MySQL or MariaDB server of ``MYSQL_ADMIN_URL``."""
+    admin = create_engine(MYSQL_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{MYSQL_BENCH_DATABASE}`"))
+            connection.execute(
+                text(f"CREATE DATABASE `{MYSQL_BENCH_DATABASE}` CHARACTER SET utf8mb4")
+            )
+        url = make_url(MYSQL_ADMIN_URL).set(database=MYSQL_BENCH_DATABASE)
+        try:
+            yield url.render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{MYSQL_BENCH_DATABASE}`"))
     finally:
         admin.dispose()
 
@@ -824,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
         default="10000,100000,1000000",
         help="comma-separated assignment counts (default: 10000,100000,1000000)",
     )
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "mysql"), default="sqlite")
     parser.add_argument("--quick", action="store_true", help="fewer samples, shorter limits")
     parser.add_argument(
         "--chunk", type=int, default=50_000, help="rows per write transaction while loading"

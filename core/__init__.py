@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from .errors import (
     BadInputError,
+    DatabaseSetupError,
     PluginError,
     RegistryError,
     RolecallError,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         make_plugin_manager,
     )
     from .service import AuditRecord, Rolecall
+    from .storage.database import database_url
     from .writes import GrantRow
 
 _LAZY: dict[str, str] = {
@@ -73,6 +75,7 @@ _LAZY: dict[str, str] = {
     "AuditRecord": ".service",
     "GrantRow": ".writes",
     "Rolecall": ".service",
+    "database_url": ".storage.database",
 }
 """Names whose modules load SQLAlchemy, click or importlib-metadata: imported on first use."""
 
@@ -117,6 +120,7 @@ __all__ = [
     "BadInputError",
     "ConsolePage",
     "Contribution",
+    "DatabaseSetupError",
     "Decision",
     "DelegationRule",
     "GrantInfo",
@@ -145,6 +149,7 @@ __all__ = [
     "TokenInfo",
     "build_registry",
     "check_username",
+    "database_url",
     "hookimpl",
     "load_plugins",
     "make_plugin_manager",

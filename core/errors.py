@@ -55,3 +55,10 @@ class StorageError(RolecallError):
     """The database failed during a write (the connection was lost, a constraint refused a
     row...): the transaction was rolled back and nothing of the change was applied. Reads keep
     answering from the index meanwhile."""
+
+
+class DatabaseSetupError(StorageError):
+    """A MySQL or MariaDB server, or rolecall's tables in it, set up in a way that would lose
+    or confuse data (a case-insensitive collation, times without their microseconds, a storage
+    engine without transactions...): rolecall refuses to open the database, and says what to
+    change. Nothing was written."""

@@ -46,7 +46,14 @@ from .records import DelegationRule, Role
 from .registry import Registry
 from .storage.audit import AuditWriter, Verification, verify_chain
 from .storage.contributions import remember, remembered
-from .storage.database import database_url, insert_rows, make_engine, time_param, upgrade
+from .storage.database import (
+    database_url,
+    insert_rows,
+    make_engine,
+    snapshot,
+    time_param,
+    upgrade,
+)
 from .storage.feed import catch_up, fill_index
 from .storage.keys import KeyRing
 from .storage.models import (
@@ -199,7 +206,7 @@ class Rolecall:
     def _load(self) -> None:
         """Build the index from the tables, in one consistent snapshot."""
         engine = self.engine
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name in ("postgresql", "mysql", "mariadb"):
             engine = engine.execution_options(isolation_level="REPEATABLE READ")
         index = Index(self.registry)
         # Millions of new objects and no garbage among them: the cyclic collector would only
@@ -988,10 +995,8 @@ class Rolecall:
         key = self.registry.scopes.resolve(scope).key
 
         def work(session: Session, audit: AuditWriter) -> None:
-            gone = session.execute(
-                delete(Restriction).where(Restriction.scope == key).returning(Restriction.id)
-            ).first()
-            if gone is None:
+            gone = session.execute(delete(Restriction).where(Restriction.scope == key))
+            if not gone.rowcount:  # type: ignore[attr-defined]  # (no RETURNING on MySQL)
                 raise BadInputError(f"{key} has no restriction")
             audit.add("unrestrict", scope=key)
 
@@ -1081,7 +1086,8 @@ class Rolecall:
 
     def verify_audit(self) -> Verification:
         """Recompute the hash chain from the first event; name the first bad one."""
-        with Session(self.engine) as session, session.begin():
+        # One snapshot: a write committed between the two reads is not a removed event.
+        with snapshot(self.engine) as connection, Session(connection) as session:
             last_hash, last_mac = session.execute(select(State.last_hash, State.last_mac)).one()
             events = session.scalars(
                 select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=10_000)

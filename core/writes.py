@@ -468,19 +468,12 @@ def revoke_work(user: str, role_id: str, key: str, reason: str | None) -> Work[N
         uid = user_ids(session, [user]).get(user)
         if uid is None:
             raise BadInputError(f"unknown user {show(user)}")
-        gone = (
-            session.execute(
-                delete(Assignment)
-                .where(
-                    Assignment.user_id == uid, Assignment.role == role_id, Assignment.scope == key
-                )
-                .returning(Assignment.id)
-            )
-            .scalars()
-            .all()
-        )
+        # Read, then delete by id (MySQL has no DELETE ... RETURNING): the write lock is held.
+        held = (Assignment.user_id == uid, Assignment.role == role_id, Assignment.scope == key)
+        gone = session.scalars(select(Assignment.id).where(*held)).all()
         if not gone:
             raise BadInputError(f"{user} does not hold {role_id} on {key}")
+        session.execute(delete(Assignment).where(Assignment.id.in_(gone)))
         audit.add(
             "revoke", user=user, role=role_id, scope=key, details={"id": gone[0], "reason": reason}
         )

@@ -10,8 +10,9 @@ The test plugin (:class:`CoursePlugin`) registers:
   (includes ``editor`` and ``grader``); ``librarian`` (library, org, platform); ``admin``
   (``grants_all``, platform only).
 
-``database_url`` is parametrized: every test that uses it (or ``rc``) runs once on an SQLite file
-and once on a brand-new PostgreSQL database.
+``database_url`` is parametrized: every test that uses it (or ``rc``) runs on an SQLite file, on
+a brand-new PostgreSQL database and on a brand-new MariaDB database; ``server_url`` on the two
+servers only.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from legacy_db import legacy_url  # noqa: F401
 
 # With postgres_url, the hooks of tests/pg.py: without ROLECALL_TEST_POSTGRES_URL the PostgreSQL
 # tests are skipped, with one line in the short summary.
+from mariadb import mariadb_url  # noqa: F401
 from pg import postgres_url, pytest_collection_modifyitems, pytest_runtest_makereport  # noqa: F401
 
 COURSE_ROLE_TYPES = ("course", "org", "platform")
@@ -163,12 +165,22 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'rolecall.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def database_url(request: pytest.FixtureRequest) -> str:
-    """An empty database: an SQLite file, then a brand-new PostgreSQL database."""
-    if request.param == "sqlite":
-        return str(request.getfixturevalue("sqlite_url"))
-    return str(request.getfixturevalue("postgres_url"))
+    """An empty database: an SQLite file, a brand-new PostgreSQL database, then a brand-new
+    MariaDB database."""
+    return str(request.getfixturevalue(SERVERS[request.param]))
+
+
+SERVERS = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mariadb_url"}
+"""Each backend's fixture of an empty database."""
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server_url(request: pytest.FixtureRequest) -> str:
+    """An empty database on a database server: PostgreSQL, then MariaDB (for the tests of
+    several processes, killed connections and a server away, which SQLite has no part in)."""
+    return str(request.getfixturevalue(SERVERS[request.param]))
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ platform rows, forum roles on two courses, global staff, deleted rows, and rows 
 mapped (an unknown role, malformed keys, a missing user, a missing forum role, an instructor
 row at platform level, a role whose plugin is not installed, a retired e-commerce role).
 
-``legacy_url`` is parametrized like ``database_url``: an SQLite file, then a brand-new
-PostgreSQL database. ``write_legacy_csv`` writes the same rows as a CSV export.
+``legacy_url`` is parametrized like ``database_url``: an SQLite file, a brand-new PostgreSQL
+database, and a brand-new MariaDB database holding the tables as edx-platform's migrations make
+them on MySQL (``MYSQL_DDL``). ``write_legacy_csv`` writes the same rows as a CSV export.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from sqlalchemy import (
     create_engine,
     func,
     insert,
+    make_url,
     select,
+    text,
 )
 
 C1 = "course-v1:MITx+6.002x+2026_T1"
@@ -227,14 +230,82 @@ def _forum_users() -> list[dict[str, Any]]:
     ]
 
 
+# The four tables on MySQL and MariaDB as Django's migrations make them in edx-platform's
+# database (``utf8``, that is utf8mb3, with its case-insensitive collation: the default of many
+# Open edX installations), with their unique keys, indexes and foreign keys; plus the
+# ``_sdc_deleted_at`` mark of replicated copies.
+MYSQL_DDL = (
+    """CREATE TABLE `auth_user` (
+      `id` int(11) NOT NULL AUTO_INCREMENT,
+      `password` varchar(128) NOT NULL,
+      `last_login` datetime(6) DEFAULT NULL,
+      `is_superuser` tinyint(1) NOT NULL,
+      `username` varchar(150) NOT NULL,
+      `first_name` varchar(150) NOT NULL,
+      `last_name` varchar(150) NOT NULL,
+      `email` varchar(254) NOT NULL,
+      `is_staff` tinyint(1) NOT NULL,
+      `is_active` tinyint(1) NOT NULL,
+      `date_joined` datetime(6) NOT NULL,
+      PRIMARY KEY (`id`),
+      UNIQUE KEY `username` (`username`)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3""",
+    """CREATE TABLE `student_courseaccessrole` (
+      `id` int(11) NOT NULL AUTO_INCREMENT,
+      `org` varchar(64) NOT NULL,
+      `course_id` varchar(255) NOT NULL,
+      `role` varchar(64) NOT NULL,
+      `user_id` int(11) NOT NULL,
+      `_sdc_deleted_at` datetime(6) DEFAULT NULL,
+      PRIMARY KEY (`id`),
+      UNIQUE KEY `student_courseaccessrole_user_id_org_course_id_role_uniq`
+        (`user_id`,`org`,`course_id`,`role`),
+      KEY `student_courseaccessrole_org_idx` (`org`),
+      KEY `student_courseaccessrole_course_id_idx` (`course_id`),
+      KEY `student_courseaccessrole_role_idx` (`role`),
+      CONSTRAINT `student_courseaccessrole_user_id_fk_auth_user_id`
+        FOREIGN KEY (`user_id`) REFERENCES `auth_user` (`id`)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3""",
+    """CREATE TABLE `django_comment_client_role` (
+      `id` int(11) NOT NULL AUTO_INCREMENT,
+      `name` varchar(30) NOT NULL,
+      `course_id` varchar(255) NOT NULL,
+      PRIMARY KEY (`id`),
+      KEY `django_comment_client_role_course_id_idx` (`course_id`)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3""",
+    """CREATE TABLE `django_comment_client_role_users` (
+      `id` int(11) NOT NULL AUTO_INCREMENT,
+      `role_id` int(11) NOT NULL,
+      `user_id` int(11) NOT NULL,
+      `_sdc_deleted_at` datetime(6) DEFAULT NULL,
+      PRIMARY KEY (`id`),
+      UNIQUE KEY `django_comment_client_role_users_role_id_user_id_uniq` (`role_id`,`user_id`),
+      KEY `django_comment_client_role_users_user_id_idx` (`user_id`),
+      CONSTRAINT `django_comment_client_role_users_role_id_fk`
+        FOREIGN KEY (`role_id`) REFERENCES `django_comment_client_role` (`id`),
+      CONSTRAINT `django_comment_client_role_users_user_id_fk_auth_user_id`
+        FOREIGN KEY (`user_id`) REFERENCES `auth_user` (`id`)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3""",
+)
+
+
 def fill_legacy_database(url: str, *, rows: bool = True) -> None:
     """Create the four legacy tables at ``url`` and (unless ``rows`` is false) fill them."""
     engine = create_engine(url)
     try:
-        metadata.create_all(engine)
+        if engine.dialect.name in ("mysql", "mariadb"):
+            with engine.begin() as connection:
+                for statement in MYSQL_DDL:
+                    connection.execute(text(statement))
+        else:
+            metadata.create_all(engine)
         if not rows:
             return
         with engine.begin() as connection:
+            if engine.dialect.name in ("mysql", "mariadb"):
+                # The rows include ones a live database's foreign keys refuse (a missing user,
+                # a missing forum role), as a replicated copy or an old database can hold.
+                connection.execute(text("SET SESSION foreign_key_checks = 0"))
             connection.execute(insert(AUTH_USER), _users())
             connection.execute(insert(ACCESS), _access())
             connection.execute(insert(FORUM_ROLE), _forum_roles())
@@ -277,12 +348,19 @@ def write_legacy_csv(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def legacy_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A filled legacy database: an SQLite file, then a brand-new PostgreSQL database."""
+    """A filled legacy database: an SQLite file, a brand-new PostgreSQL database, then a
+    brand-new MariaDB database with edx-platform's MySQL tables, given as a bare ``mysql://``
+    URL, as an Open edX operator would write it."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'edxapp.db'}"
-    else:
+    elif request.param == "postgresql":
         url = str(request.getfixturevalue("postgres_url"))
+    else:
+        server = make_url(str(request.getfixturevalue("mariadb_url")))
+        url = server.set(drivername="mysql", query={}).render_as_string(hide_password=False)
+        fill_legacy_database(server.render_as_string(hide_password=False))
+        return url
     fill_legacy_database(url)
     return url

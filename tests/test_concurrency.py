@@ -1,4 +1,4 @@
-"""Several real processes writing to one PostgreSQL database at once.
+"""Several real processes writing to one database server at once (PostgreSQL, then MariaDB).
 
 - Four processes assign and revoke the same and different grants as fast as they can: no grant
   is duplicated or lost, the audit log has exactly one event per effective change (replaying it
@@ -6,7 +6,7 @@
 - Two course admins remove each other at the same moment, many times: the delegation guards are
   decided again under the write lock, so exactly one of them succeeds and the course always
   keeps an admin. The same holds for two org admins removing each other with bulk operations,
-  on SQLite and PostgreSQL: a bulk operation's rows are decided under the lock too.
+  on SQLite, PostgreSQL and MariaDB: a bulk operation's rows are decided under the lock too.
 
 Each child is a script run with ``sys.executable -c``; every wait is bounded and every child is
 killed in a ``finally``.
@@ -153,12 +153,11 @@ def _replay(rc: Rolecall) -> set[tuple[str, str, str]]:
     return held
 
 
-def test_concurrent_writers_lose_nothing_and_agree(postgres_url: str) -> None:
-    with Rolecall.open(postgres_url, plugins=make_plugins(), background_sync=False) as rc:
+def test_concurrent_writers_lose_nothing_and_agree(server_url: str) -> None:
+    with Rolecall.open(server_url, plugins=make_plugins(), background_sync=False) as rc:
         rc.add_users(USERS)
     processes = [
-        _start(WRITER, postgres_url, str(seed), str(OPS_PER_PROCESS), str(TESTS))
-        for seed in range(4)
+        _start(WRITER, server_url, str(seed), str(OPS_PER_PROCESS), str(TESTS)) for seed in range(4)
     ]
     try:
         for process in processes:
@@ -180,7 +179,7 @@ def test_concurrent_writers_lose_nothing_and_agree(postgres_url: str) -> None:
         _stop(processes)
 
     assert sum(r["done"]["assign"] + r["done"]["revoke"] for r in results) > 0
-    engine = create_engine(postgres_url, poolclass=NullPool)
+    engine = create_engine(server_url, poolclass=NullPool)
     try:
         with Session(engine) as session:
             rows = session.execute(
@@ -193,7 +192,7 @@ def test_concurrent_writers_lose_nothing_and_agree(postgres_url: str) -> None:
     assert all(count == 1 for *_, count in rows), "a grant is stored twice"
     in_table = {(u, r, s) for u, r, s, _ in rows}
 
-    with Rolecall.open(postgres_url, plugins=make_plugins(), background_sync=False) as rc:
+    with Rolecall.open(server_url, plugins=make_plugins(), background_sync=False) as rc:
         assert _replay(rc) == in_table  # one event per effective change, none lost
         assert rc.verify_audit().ok
         fresh = sorted(f"{g.user} {g.role} {g.scope}" for u in USERS for g in rc.grants(u))

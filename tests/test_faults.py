@@ -3,10 +3,13 @@
 - A constraint the database enforces refuses row 5,000 of a 10,000-row bulk write: nothing of
   it is applied and the caller is told so (``StorageError``; the CLI exits 4).
 - The connection of a bulk write is killed on the server while it runs (PostgreSQL's
-  ``pg_terminate_backend``): the same.
-- PostgreSQL refuses every connection to the database for a while: the web application keeps
-  answering checks from its index (and tokens it has seen), ``/healthz`` says ``degraded``,
-  and both come back once the database does.
+  ``pg_terminate_backend``, MariaDB's ``KILL``): the same.
+- The server refuses every connection to the database for a while (PostgreSQL: the database's
+  ``ALLOW_CONNECTIONS``; MariaDB: a TCP relay in front of it is closed, cutting the open
+  connections): the web application keeps answering checks from its index (and tokens it has
+  seen), ``/healthz`` says ``degraded``, and both come back once the database does.
+
+Every test runs on PostgreSQL and MariaDB; the first also on SQLite.
 
 (A plugin raising in the ``assignment_changed`` hook is tested in ``test_service.py``.)
 """
@@ -21,7 +24,7 @@ from typing import Any
 
 import pytest
 from conftest import make_plugins
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -30,6 +33,7 @@ from rolecall.core.storage.models import Assignment, AuditEvent
 from rolecall.webapp import create_app
 from rolecall.webapp import plugin as web_plugin
 
+from mariadb import MYSQL_URL, Relay
 from pg import POSTGRES_URL
 from support import run_cli
 
@@ -48,7 +52,7 @@ def _counts(engine: Engine) -> tuple[int, int]:
 def _refuse_row_5000(engine: Engine) -> None:
     """A rule the database itself enforces, hit by one row of the batch."""
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name in ("postgresql", "mysql", "mariadb"):
             connection.execute(
                 text(
                     "ALTER TABLE rolecall_assignments ADD CONSTRAINT refuse_one "
@@ -105,10 +109,36 @@ def test_the_cli_says_a_refused_write_applied_nothing(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_a_killed_connection_mid_bulk_applies_nothing(postgres_url: str) -> None:
+def _kill_inserting(connection: Connection, database: str) -> int:
+    """End the connections to ``database`` that are inside a transaction and inserting;
+    return how many."""
+    if connection.dialect.name == "postgresql":
+        return len(
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :db AND pid <> pg_backend_pid() "
+                    "AND xact_start IS NOT NULL AND query ILIKE 'INSERT%'"
+                ),
+                {"db": database},
+            ).all()
+        )
+    threads = connection.scalars(
+        text(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = :db "
+            "AND ID <> CONNECTION_ID() AND INFO LIKE 'INSERT%'"
+        ),
+        {"db": database},
+    ).all()
+    for thread in threads:
+        connection.execute(text(f"KILL {int(thread)}"))
+    return len(threads)
+
+
+def test_a_killed_connection_mid_bulk_applies_nothing(server_url: str) -> None:
     users = [f"user{i}" for i in range(400)]
     scopes = [f"course-v1:MITx+k{i}+2026" for i in range(500)]
-    with Rolecall.open(postgres_url, plugins=make_plugins(), background_sync=False) as rc:
+    with Rolecall.open(server_url, plugins=make_plugins(), background_sync=False) as rc:
         rc.add_users(users)
         before_revision = rc.revision
         before = _counts(rc.engine)
@@ -123,7 +153,8 @@ def test_a_killed_connection_mid_bulk_applies_nothing(postgres_url: str) -> None
                 outcome["error"] = exc
 
         writer = threading.Thread(target=bulk)
-        admin = create_engine(POSTGRES_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        admin_url = POSTGRES_URL if rc.engine.dialect.name == "postgresql" else MYSQL_URL
+        admin = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
         killed = 0
         try:
             writer.start()
@@ -131,16 +162,7 @@ def test_a_killed_connection_mid_bulk_applies_nothing(postgres_url: str) -> None
             with admin.connect() as connection:
                 while writer.is_alive() and time.monotonic() < deadline and not killed:
                     # The writer's backend, once it is inside its transaction and writing.
-                    killed = len(
-                        connection.execute(
-                            text(
-                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = :db AND pid <> pg_backend_pid() "
-                                "AND xact_start IS NOT NULL AND query ILIKE 'INSERT%'"
-                            ),
-                            {"db": database},
-                        ).all()
-                    )
+                    killed = _kill_inserting(connection, str(database))
                     time.sleep(0.005)
             writer.join(timeout=120)
         finally:
@@ -190,9 +212,42 @@ def _wait_for(predicate: Any, limit: float = 20.0) -> bool:
     return False
 
 
-def test_checks_go_on_while_the_database_is_away(postgres_url: str) -> None:
-    rc = Rolecall.open(postgres_url, plugins=_web_plugins(), staleness=0.2)
-    database = str(rc.engine.url.database)
+class _Away:
+    """Takes the database of ``url`` away and brings it back; :attr:`url` is the one to open."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.database = str(parsed.database)
+        self.relay: Relay | None = None
+        self.url = url
+        if parsed.get_backend_name() != "postgresql":
+            self.relay = Relay(str(parsed.host), int(parsed.port or 3306))
+            self.relay.open()
+            self.url = self.relay.url(url)
+
+    def set(self, allowed: bool) -> None:
+        if self.relay is None:
+            _set_connections(self.database, allowed)
+        elif allowed:
+            self.relay.open()
+        else:
+            self.relay.close()
+
+    def end(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
+
+
+def test_checks_go_on_while_the_database_is_away(server_url: str) -> None:
+    away = _Away(server_url)
+    try:
+        _checks_go_on(away)
+    finally:
+        away.end()
+
+
+def _checks_go_on(away: _Away) -> None:
+    rc = Rolecall.open(away.url, plugins=_web_plugins(), staleness=0.2)
     try:
         rc.add_users(["root", "ada"])
         rc.assign("root", "admin", "platform")
@@ -214,7 +269,7 @@ def test_checks_go_on_while_the_database_is_away(postgres_url: str) -> None:
         assert expected == [True, False]
         assert client.get("/healthz").get_json()["status"] == "ok"
 
-        _set_connections(database, allowed=False)
+        away.set(allowed=False)
         try:
             assert _wait_for(lambda: client.get("/healthz").status_code == 503)
             health = client.get("/healthz").get_json()
@@ -246,7 +301,7 @@ def test_checks_go_on_while_the_database_is_away(postgres_url: str) -> None:
             assert removal.status_code == 503
             assert "nothing was changed" in removal.get_data(as_text=True)
         finally:
-            _set_connections(database, allowed=True)
+            away.set(allowed=True)
         assert _wait_for(lambda: client.get("/healthz").status_code == 200)
         assert client.get("/healthz").get_json()["status"] == "ok"
         again = client.post("/api/v1/check", json=body, headers=auth)

@@ -402,7 +402,7 @@ def test_csv_missing_a_column_is_bad_input(tmp_path: Path) -> None:
         read_csv(folder)
 
 
-def test_reads_sqlite_and_postgresql_databases(legacy_url: str, tmp_path: Path) -> None:
+def test_reads_sqlite_postgresql_and_mysql_databases(legacy_url: str, tmp_path: Path) -> None:
     plugins = load_plugins(PluginSettings(), entry_points=[])
     with Rolecall.open(
         f"sqlite:///{tmp_path / 'rc.db'}", plugins=plugins, background_sync=False, staleness=0

@@ -1,9 +1,11 @@
-"""The Alembic migrations against the models, on SQLite and PostgreSQL."""
+"""The Alembic migrations against the models, on SQLite, PostgreSQL and MariaDB: from an empty
+database and from every earlier revision."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +13,27 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Engine, Integer, MetaData, func, inspect, select, text, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 
-from rolecall.core import Rolecall
+from rolecall.core import Plugins, Rolecall
 from rolecall.core.storage.database import (
     GENESIS_HASH,
     MIGRATIONS,
     SCHEMA_HEAD,
     SQLITE_PAGE_SIZE,
+    _alembic_config,
     current_revision,
     head_revision,
     make_engine,
@@ -124,3 +139,57 @@ def test_a_new_sqlite_database_gets_16_kib_pages_and_an_old_one_keeps_its_own(
             sizes[path.name] = probe.execute("PRAGMA page_size").fetchone()[0]
     assert sizes == {"new.db": SQLITE_PAGE_SIZE, "old.db": 4096}
     assert SQLITE_PAGE_SIZE == 16384
+
+
+OLD_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005", "0006"])
+def test_upgrades_from_every_earlier_revision(
+    engine: Engine, database_url: str, plugins: Plugins, start: str
+) -> None:
+    from alembic import command
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, start)
+    assert current_revision(engine) == start
+    # Rows as that revision had them (the columns of 0001 are in every later one).
+    old = MetaData()
+    users = Table("rolecall_users", old, autoload_with=engine)
+    assignments = Table("rolecall_assignments", old, autoload_with=engine)
+    state = Table("rolecall_state", old, autoload_with=engine)
+    with engine.begin() as connection:
+        uid = connection.execute(
+            insert(users).values(
+                username="Ada", email=None, display_name="Ada", active=True, created_at=OLD_TIME
+            )
+        ).inserted_primary_key[0]
+        gid = connection.execute(
+            insert(assignments).values(
+                user_id=uid,
+                role="editor",
+                scope="course-v1:MITx+X+1",
+                granted_by=None,
+                granted_at=OLD_TIME,
+                expires_at=None,
+                reason="before",
+            )
+        ).inserted_primary_key[0]
+        counter = {"last_assignment_id": gid} if "last_assignment_id" in state.c else {}
+        connection.execute(
+            insert(state).values(id=1, revision=0, last_hash=GENESIS_HASH, **counter)
+        )
+    assert upgrade(engine) is True
+    assert current_revision(engine) == SCHEMA_HEAD
+    assert differences(engine, Base.metadata) == []
+    with Rolecall.open(database_url, plugins=plugins, background_sync=False) as rc:
+        (grant,) = rc.grants("Ada")
+        assert (grant.id, grant.role, grant.granted_at) == (gid, "editor", OLD_TIME)
+        rc.add_users(["ada"])  # another user: the names compare exactly once upgraded
+        rc.assign("ada", "viewer", "course-v1:mitx+x+1")
+        assert rc.grants("ada")[0].id == gid + 1  # the id counter is past the rows in place
+        assert rc.grants("ada")[0].granted_at.microsecond == rc.audit()[-1].at.microsecond
+        assert [g.role for g in rc.grants("Ada")] == ["editor"]
+        assert rc.verify_audit().ok

@@ -1,4 +1,5 @@
-"""Two real OS processes on one PostgreSQL database: the change feed between processes.
+"""Two real OS processes on one database server (PostgreSQL, then MariaDB): the change feed
+between processes.
 
 Process A writes and reports each revision token. Process B is already running with its
 background catch-up every second (staleness 1.0). B must see A's write within 3 s without being
@@ -156,11 +157,11 @@ class Child:
 
 
 @pytest.fixture
-def children(postgres_url: str, tmp_path: Path) -> Any:
+def children(server_url: str, tmp_path: Path) -> Any:
     started: list[Child] = []
 
     def start(name: str) -> Child:
-        child = Child(name, postgres_url, tmp_path)
+        child = Child(name, server_url, tmp_path)
         started.append(child)
         child.ready = child.ask(timeout=60)
         assert child.ready["ready"] is True

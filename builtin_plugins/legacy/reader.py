@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, create_engine, make_url, select
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from rolecall.core import BadInputError
+from rolecall.core import BadInputError, database_url
 
 DELETED = "_sdc_deleted_at"
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -160,9 +160,11 @@ def _build(tables: Mapping[str, Iterator[tuple[str, Mapping[str, Any]]]]) -> Leg
 
 
 def legacy_engine(url: str) -> Engine:
-    """An engine on a legacy database URL, with errors about the URL as one-line bad input."""
+    """An engine on a legacy database URL, with errors about the URL as one-line bad input.
+    ``mysql://`` (edx-platform's own database) uses PyMySQL, the driver of ``rolecall[mysql]``,
+    with utf8mb4, as rolecall's own database URLs do."""
     try:
-        return create_engine(make_url(url))
+        return create_engine(make_url(database_url(url)))
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
         raise BadInputError(f"cannot use the database URL: {exc}".splitlines()[0]) from None
 

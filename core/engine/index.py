@@ -59,6 +59,8 @@ def _ts(value: datetime | str | None) -> float | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+    if value.tzinfo is None:  # rolecall stores UTC (naive on SQLite, MySQL and MariaDB)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()
 
 
@@ -432,9 +434,11 @@ class Index:
                     if moment.tzinfo is None:
                         moment = moment.replace(tzinfo=UTC)
                     found = moment.timestamp()
+                elif value.tzinfo is None:  # MySQL's DATETIME comes back naive: UTC
+                    found = value.replace(tzinfo=UTC).timestamp()
                 else:
                     found = value.timestamp()
-                times[value] = found
+                times[value] = found  # keyed by the value as read: one float per time
             return found
 
         count = 0

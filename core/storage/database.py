@@ -29,8 +29,10 @@ from .models import Base, State
 DEFAULT_URL = "sqlite:///rolecall.db"
 """The embedded default: an SQLite file in the working directory."""
 GENESIS_HASH = "0" * 64
+MYSQL = ("mysql", "mariadb")
+"""SQLAlchemy's names for MySQL and MariaDB (``mysql://`` URLs name either server)."""
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 """The newest migration; a test keeps it equal to Alembic's head. Knowing it here lets every
 open skip importing Alembic (a fifth of the CLI's start-up) when the schema is current."""
 
@@ -47,6 +49,12 @@ def database_url(explicit: str | None = None) -> str:
         ) from None
     if parsed.drivername == "postgresql":  # psycopg 3 is the PostgreSQL driver rolecall ships
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    elif parsed.get_backend_name() in MYSQL:
+        if "+" not in parsed.drivername:  # PyMySQL is the driver of rolecall[mysql]
+            parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
+        if "charset" not in parsed.query:  # every character, four-byte ones included
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        url = parsed.render_as_string(hide_password=False)
     return url
 
 
@@ -69,21 +77,48 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout; MySQL and
+    MariaDB get READ COMMITTED and a strict SQL mode on every connection."""
+    options: dict[str, Any] = {}
+    mysql = make_url(url).get_backend_name() in MYSQL
+    if mysql:
+        # InnoDB's default is REPEATABLE READ; rolecall reads as on PostgreSQL (see .mysql).
+        options["isolation_level"] = "READ COMMITTED"
     try:
-        engine = create_engine(url, future=True, pool_pre_ping=True)
+        engine = create_engine(url, future=True, pool_pre_ping=True, **options)
     except Exception as exc:  # unknown dialect, missing driver...
         raise BadInputError(f"cannot use database URL {make_url(url)!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif mysql:
+        from .mysql import session_settings
+
+        # First, before SQLAlchemy's own first look at the connection (its SQL mode).
+        event.listen(engine, "connect", session_settings, insert=True)
     return engine
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see the database as it stood at the first of them, for
+    reads that take several statements and must agree (the audit chain and the state row's
+    hash): REPEATABLE READ on PostgreSQL, MySQL and MariaDB, whose connections otherwise read
+    committed; on SQLite an explicit read transaction (the driver opens none for reads)."""
+    if engine.dialect.name != "sqlite":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")
+        yield connection
 
 
 def time_param(connection: Connection) -> Callable[[datetime], Any]:
     """How a bulk write hands a time to the driver, as the ``UTCDateTime`` columns would store
     it: on SQLite the naive UTC text SQLAlchemy writes (``2026-01-31 09:30:00.000000``), on
-    PostgreSQL the aware datetime itself. Naive times are refused, as the column type does."""
+    MySQL and MariaDB the naive UTC datetime, on PostgreSQL the aware datetime itself. Naive
+    times are refused, as the column type does."""
     sqlite = connection.dialect.name == "sqlite"
+    naive = connection.dialect.name in MYSQL
 
     def convert(value: datetime) -> Any:
         if value.tzinfo is None:
@@ -91,6 +126,8 @@ def time_param(connection: Connection) -> Callable[[datetime], Any]:
         value = value.astimezone(UTC)
         if sqlite:
             return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        if naive:  # DATETIME(6) keeps no zone: the UTC wall clock, to the microsecond
+            return value.replace(tzinfo=None)
         return value
 
     return convert
@@ -208,7 +245,21 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> bool:
-    """Create or upgrade the schema to the newest migration; ``True`` if anything ran."""
+    """Create or upgrade the schema to the newest migration; ``True`` if anything ran.
+
+    On MySQL and MariaDB the server is checked first, and rolecall's tables after (see
+    :mod:`.mysql`): a server or a table that would lose data refuses to open."""
+    if engine.dialect.name in MYSQL:
+        from .mysql import check_server, check_tables
+
+        check_server(engine)
+        ran = _upgrade(engine)
+        check_tables(engine)
+        return ran
+    return _upgrade(engine)
+
+
+def _upgrade(engine: Engine) -> bool:
     if current_revision(engine) == SCHEMA_HEAD:
         return False
     from alembic import command

@@ -23,18 +23,27 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 KEY = 255
 """The longest scope key (see ``rolecall.core.scopes.MAX_KEY_LENGTH``)."""
+DOUBLE = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
+"""A double-precision float everywhere (MySQL's FLOAT is single precision)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+    """Timezone-aware UTC datetimes on every backend, to the microsecond (SQLite stores naive
+    values; MySQL and MariaDB store the UTC wall clock in ``DATETIME(6)``)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
@@ -257,9 +266,9 @@ class SignInFailures(Base):
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
-    locked_until: Mapped[float] = mapped_column(Float)
+    locked_until: Mapped[float] = mapped_column(DOUBLE)
     """Epoch seconds; 0 when the key is not locked."""
-    last: Mapped[float] = mapped_column(Float)
+    last: Mapped[float] = mapped_column(DOUBLE)
     """Epoch seconds of the latest failure."""
 
 
