@@ -91,6 +91,14 @@ class ScopeType(_Record):
     ``namespace`` is what a key of this type starts with: the text before the first ``:``
     (``course-v1`` for ``course-v1:MITx+6.002x+2026_T1``), or the whole key for a type with a
     single key (``platform``). ``pattern`` and ``example`` are shown in error messages.
+
+    A type whose keys come in more than one form says so: ``other_namespaces`` are further
+    namespaces of its keys (``library-v1`` for Open edX's v1 library keys
+    ``library-v1:MITx+physics``), and ``slash_keys`` claims the keys written without any
+    namespace as parts joined by ``/`` (Open edX's old-style course keys
+    ``MITx/6.002x/2012_Fall``): the resolver hands every key with no ``:`` and at least one
+    ``/`` to this type's parser. At most one scope type may claim them. ``parse`` is given
+    each form and keeps the key as it is: a key is never rewritten into another form.
     """
 
     id: Name
@@ -100,6 +108,20 @@ class ScopeType(_Record):
     pattern: Text
     example: Text
     parse: KeyParser
+    other_namespaces: tuple[
+        Annotated[str, StringConstraints(pattern=NAMESPACE_RE, max_length=40)], ...
+    ] = ()
+    slash_keys: bool = False
+
+    @field_validator("other_namespaces")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return _unique(value, info)
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """Every namespace of this type's keys, its own first."""
+        return (self.namespace, *self.other_namespaces)
 
 
 class Permission(_Record):
@@ -183,7 +205,10 @@ class Role(_Record):
     still an ordinary, visible assignment, never a hidden flag. ``admin`` marks a team
     administrator role: a scope keeps at least one holder, and a holder cannot remove it from
     themself. ``revocable_by`` makes a role sensitive: only holders of one of these roles, on
-    the same scope or above, may revoke it.
+    the same scope or above, may revoke it. ``not_inherited`` are permissions the role holds
+    itself but does not pass to the roles that include it (openedx-authz's legacy permission
+    ids: ``course_admin`` includes ``course_staff`` but does not hold
+    ``courses.legacy_staff_role_permissions``).
     """
 
     id: Name
@@ -196,8 +221,11 @@ class Role(_Record):
     grants_all: bool = False
     admin: bool = False
     revocable_by: tuple[Name, ...] = ()
+    not_inherited: tuple[PermissionId, ...] = ()
 
-    @field_validator("scope_types", "permissions", "includes", "aliases", "revocable_by")
+    @field_validator(
+        "scope_types", "permissions", "includes", "aliases", "revocable_by", "not_inherited"
+    )
     @classmethod
     def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         return _unique(value, info)

@@ -50,6 +50,10 @@ class Registry:
     """Role id -> its closed permission set (own, included roles', implied)."""
     aliases: Mapping[str, str]
     """Legacy or alternative role name -> role id."""
+    role_authority: Mapping[str, frozenset[str]]
+    """Role id -> what its holder counts as holding when the delegation rules judge a grant:
+    its permission set and the ``not_inherited`` permissions of the roles it includes (a course
+    admin may give course staff, whose legacy permission id it does not hold itself)."""
     rules: Mapping[str, DelegationRule]
     """The plugins' default delegation rules, by id."""
     scopes: ScopeResolver = field(compare=False)
@@ -162,7 +166,10 @@ def _claim_records(
     for c in contributions:
         for st in c.scope_types:
             origins.claim("scope_type", st.id, c.plugin, "scope type")
-            origins.claim("namespace", st.namespace, c.plugin, "scope key namespace")
+            for namespace in st.namespaces:
+                origins.claim("namespace", namespace, c.plugin, "scope key namespace")
+            if st.slash_keys:
+                origins.claim("namespace", "/", c.plugin, "claim on keys written with '/'")
             scope_types[st.id] = st
         for p in c.permissions:
             origins.claim("permission", p.id, c.plugin)
@@ -218,6 +225,9 @@ def _check_roles(
             "role", r.id, plugin, "is assignable at unknown scope type", r.scope_types, scope_types
         )
         _require_known("role", r.id, plugin, "uses unknown permission", r.permissions, permissions)
+        _require_known(
+            "role", r.id, plugin, "uses unknown permission", r.not_inherited, permissions
+        )
         _require_known("role", r.id, plugin, "includes unknown role", r.includes, roles)
     _reject_cycle(
         {r.id: r.includes for r in roles.values()},
@@ -250,7 +260,8 @@ def _claim_rules(
 def _role_permissions(
     roles: Mapping[str, Role], implied: Mapping[str, frozenset[str]], everything: frozenset[str]
 ) -> dict[str, frozenset[str]]:
-    """Each role's closed permission set: its own, its included roles', and what they imply."""
+    """Each role's closed permission set: its own, its included roles', and what they imply;
+    a role's ``not_inherited`` permissions are its own only, never its includers'."""
     role_closure = _close({r.id: r.includes for r in roles.values()})
     role_permissions: dict[str, frozenset[str]] = {}
     for r in roles.values():
@@ -258,8 +269,23 @@ def _role_permissions(
             role_permissions[r.id] = everything
             continue
         own = {pid for i in role_closure[r.id] for pid in roles[i].permissions}
+        own.update(r.not_inherited)
         role_permissions[r.id] = frozenset().union(*(implied[pid] for pid in own))
     return role_permissions
+
+
+def _role_authority(
+    roles: Mapping[str, Role],
+    role_permissions: Mapping[str, frozenset[str]],
+    implied: Mapping[str, frozenset[str]],
+) -> dict[str, frozenset[str]]:
+    role_closure = _close({r.id: r.includes for r in roles.values()})
+    return {
+        r.id: role_permissions[r.id].union(
+            *(implied[p] for i in role_closure[r.id] for p in roles[i].not_inherited)
+        )
+        for r in roles.values()
+    }
 
 
 def build_registry(contributions: Sequence[Contribution]) -> Registry:
@@ -279,16 +305,16 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
     for r in roles.values():
         plugin = origins.owner("role", r.id)
         _require_known("role", r.id, plugin, "is revocable by unknown role", r.revocable_by, roles)
+    role_permissions = _role_permissions(roles, implied, frozenset(permissions))
     return Registry(
         scope_types=MappingProxyType(scope_types),
         permissions=MappingProxyType(permissions),
         roles=MappingProxyType(roles),
         origin=MappingProxyType(origins.public()),
         implied=MappingProxyType(implied),
-        role_permissions=MappingProxyType(
-            _role_permissions(roles, implied, frozenset(permissions))
-        ),
+        role_permissions=MappingProxyType(role_permissions),
         aliases=MappingProxyType(aliases),
+        role_authority=MappingProxyType(_role_authority(roles, role_permissions, implied)),
         rules=MappingProxyType(rules),
         scopes=ScopeResolver(scope_types.values()),
     )

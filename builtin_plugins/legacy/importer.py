@@ -193,6 +193,22 @@ class _Planner:
                 continue
             target, levels = self.mapping.course_roles[row.role]
             level: Level = "course" if row.course_id else "org" if row.org else "platform"
+            if level == "course" and row.course_id.startswith("library-v1:"):
+                # A v1 library's row: the library's own roles, whatever the course table says.
+                scope = self.scope(ACCESS_TABLE, row.id, row.course_id, level)
+                if scope is None:
+                    continue
+                library_role = self.mapping.library_roles.get(row.role)
+                if library_role is None:
+                    self.problem(
+                        ACCESS_TABLE,
+                        row.id,
+                        "not_assignable_here",
+                        f"{row.role} on a v1 library has no rolecall equivalent",
+                    )
+                    continue
+                self.grant(ACCESS_TABLE, row.id, row.user_id, library_role, scope)
+                continue
             if target is None:
                 self.problem(
                     ACCESS_TABLE,

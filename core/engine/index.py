@@ -776,8 +776,9 @@ class Index:
             refused: Callable[[str, str], bool] = self._refused,
             slow: Callable[[str, str, str], bool] = self._check_slow,
         ) -> bool:
-            """May ``user`` do ``permission`` at ``scope``? Unknown user or permission, or a
-            malformed key, raise :class:`BadInputError`."""
+            """May ``user`` do ``permission`` at ``scope``? An unknown permission or a
+            malformed key raises :class:`BadInputError`; a user rolecall has never seen is
+            denied."""
             try:
                 chain, walkable = fast[scope]
             except KeyError:
@@ -833,9 +834,9 @@ class Index:
         return False
 
     def _refused(self, user: str, permission: str) -> bool:
-        """The slow end of a denial: raise for an unknown permission or user."""
+        """The slow end of a denial: raise for an unknown permission. A user rolecall has never
+        seen is denied like any user without grants (every learner of the platform is one)."""
         self.require_permission(permission)
-        self.require_user(user)
         return False
 
     def _restricting(
@@ -876,6 +877,12 @@ class Index:
 
     def role_permissions(self, role: str) -> frozenset[str]:
         return self._role_perms.get(role, _EMPTY)
+
+    def role_authority(self, role: str) -> frozenset[str]:
+        """What a holder of ``role`` counts as holding when a grant is judged: its permissions
+        and the ``not_inherited`` ones of the roles it includes (see the registry)."""
+        found = self.registry.role_authority.get(role)
+        return self._role_perms.get(role, _EMPTY) if found is None else found
 
     def type_permissions(self, kind: str) -> frozenset[str]:
         """The registered permissions that apply at scopes of type ``kind``."""
@@ -1074,9 +1081,9 @@ class Index:
         return sorted(found)
 
     def scopes_where(self, user: str, permission: str, scope_type: str | None = None) -> list[str]:
-        """Every known scope where ``user`` is allowed ``permission`` (of ``scope_type``)."""
+        """Every known scope where ``user`` is allowed ``permission`` (of ``scope_type``); none
+        for a user rolecall has never seen."""
         applies = self.require_permission(permission)
-        self.require_user(user)
         if scope_type is not None and scope_type not in self.registry.scope_types:
             raise BadInputError(
                 f"unknown scope type {show(scope_type)}; known: "
@@ -1187,7 +1194,7 @@ class Index:
     def _own_permissions(self, role: str) -> set[str]:
         """The permissions a role lists itself or through included roles (not implied)."""
         roles = self.registry.roles
-        found: set[str] = set()
+        found: set[str] = set(roles[role].not_inherited) if role in roles else set()
         stack = [role]
         seen = set()
         while stack:
@@ -1230,7 +1237,6 @@ class Index:
     def explain(self, user: str, permission: str, scope: str) -> Decision:
         """:meth:`check` with its reasons; ``allowed`` always equals ``check``."""
         applies_to = self.require_permission(permission)
-        self.require_user(user)
         resolved = self._resolve(scope)
         chain = resolved.chain
         now = time.time()
@@ -1280,6 +1286,11 @@ class Index:
             summary = (
                 f"denied: the restriction on {denied_by.scope} denies {permission} "
                 f"(exempt roles: {exempt})"
+            )
+        elif user not in self.users:
+            summary = (
+                f"denied: {user} has no grants in rolecall (a user rolecall has never seen "
+                "holds no role)"
             )
         else:
             summary = f"denied: no role {user} holds on {scope} or above it grants {permission}"
