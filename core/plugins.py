@@ -301,6 +301,7 @@ def _contribution(name: str, collected: Mapping[str, tuple[Any, ...]]) -> Contri
         permissions=collected["register_permissions"],
         roles=collected["register_roles"],
         rules=collected["register_delegation_rules"],
+        derived_roles=collected["register_derived_roles"],
     )
 
 

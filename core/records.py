@@ -257,6 +257,48 @@ class DelegationRule(_Record):
         return "*" in listed or role in listed
 
 
+MembershipSource = Callable[[str, str], bool]
+"""``(username, scope key) -> bool``: whether the outside source names the user at that scope."""
+
+
+@dataclass(frozen=True)
+class DerivedRole:
+    """A role held by exactly the users an outside source names, never stored per user.
+
+    Every learner enrolled in a course holds the forum role ``discussion_student`` there; stored
+    as assignments they would swamp the index, so the platform's integration declares::
+
+        DerivedRole(role="discussion_student", source="enrollment",
+                    description="enrolled in the course", scope_types=("course",),
+                    holds=lambda user, course: is_enrolled(user, course))
+
+    ``role`` is a registered role; ``holds(user, key)`` is asked at the scopes of
+    ``scope_types`` on a checked scope's chain, only when the stored grants deny and the
+    permission is one the role gives. Restrictions apply to it as to a stored grant (the role
+    may be exempt). ``source`` and ``description`` name the source in explanations
+    (``holds discussion_student on X through enrollment: enrolled in the course``). A
+    ``holds`` that raises counts as "not a member" (and is logged): a failing source never
+    allows, and never breaks a check.
+    """
+
+    role: str
+    source: str
+    description: str
+    scope_types: tuple[str, ...]
+    holds: MembershipSource
+
+    def __post_init__(self) -> None:
+        for name, value in (("role", self.role), ("source", self.source)):
+            if re.fullmatch(NAME_RE, value) is None:
+                raise ValueError(f"derived role {name} {value!r} is not a lowercase name")
+        if not self.scope_types or any(re.fullmatch(NAME_RE, t) is None for t in self.scope_types):
+            raise ValueError(f"derived role {self.role}: scope_types must name scope types")
+        if not self.description.strip():
+            raise ValueError(f"derived role {self.role}: the description is empty")
+        if not callable(self.holds):
+            raise ValueError(f"derived role {self.role}: holds must be callable")
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """A parsed scope key. ``chain`` is the key itself followed by its ancestors, nearest first:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .errors import BadInputError, RegistryError
-from .records import DelegationRule, Permission, Role, ScopeType
+from .records import DelegationRule, DerivedRole, Permission, Role, ScopeType
 from .scopes import ScopeResolver, show
 
 
@@ -33,6 +33,7 @@ class Contribution:
     permissions: tuple[Permission, ...] = ()
     roles: tuple[Role, ...] = ()
     rules: tuple[DelegationRule, ...] = ()
+    derived_roles: tuple[DerivedRole, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ class Registry:
     rules: Mapping[str, DelegationRule]
     """The plugins' default delegation rules, by id."""
     scopes: ScopeResolver = field(compare=False)
+    derived_roles: Mapping[str, DerivedRole] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
+    """Role id -> the source that says who holds it (see :class:`DerivedRole`)."""
 
     def role(self, name: str) -> Role:
         """The role called ``name`` (its id or an alias); :class:`BadInputError` if none."""
@@ -100,6 +105,7 @@ class Registry:
             "permissions": [],
             "roles": [],
             "rules": [],
+            "derived_roles": [],
         }
         for key, owner in self.origin.items():
             if owner == plugin:
@@ -306,6 +312,20 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
         plugin = origins.owner("role", r.id)
         _require_known("role", r.id, plugin, "is revocable by unknown role", r.revocable_by, roles)
     role_permissions = _role_permissions(roles, implied, frozenset(permissions))
+    derived: dict[str, DerivedRole] = {}
+    for c in contributions:
+        for d in c.derived_roles:
+            origins.claim("derived_role", d.role, c.plugin, "derived role source")
+            _require_known("derived role", d.role, c.plugin, "names unknown role", [d.role], roles)
+            _require_known(
+                "derived role",
+                d.role,
+                c.plugin,
+                "names unknown scope type",
+                d.scope_types,
+                scope_types,
+            )
+            derived[d.role] = d
     return Registry(
         scope_types=MappingProxyType(scope_types),
         permissions=MappingProxyType(permissions),
@@ -317,6 +337,7 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
         role_authority=MappingProxyType(_role_authority(roles, role_permissions, implied)),
         rules=MappingProxyType(rules),
         scopes=ScopeResolver(scope_types.values()),
+        derived_roles=MappingProxyType(derived),
     )
 
 

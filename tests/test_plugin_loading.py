@@ -233,6 +233,7 @@ def test_good_plugin_is_loaded_with_its_details(
         "permissions": ["good.view"],
         "roles": ["good_viewer"],
         "rules": [],
+        "derived_roles": [],
         "commands": [],
     }
     assert info.as_dict()["entry_point"] == f"good = {module}"

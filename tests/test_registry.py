@@ -272,24 +272,28 @@ def test_contributed_by_lists_each_plugins_ids_by_kind() -> None:
         "permissions": ["alpha.a", "alpha.b"],
         "roles": ["alpha_role"],
         "rules": [],
+        "derived_roles": [],
     }
     assert registry.contributed_by("beta") == {
         "scope_types": [],
         "permissions": ["beta.c"],
         "roles": [],
         "rules": [],
+        "derived_roles": [],
     }
     assert registry.contributed_by("platform") == {
         "scope_types": ["platform", "org", "course", "library"],
         "permissions": [],
         "roles": [],
         "rules": [],
+        "derived_roles": [],
     }
     assert registry.contributed_by("nobody") == {
         "scope_types": [],
         "permissions": [],
         "roles": [],
         "rules": [],
+        "derived_roles": [],
     }
 
 

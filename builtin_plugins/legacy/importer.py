@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from rolecall.core import BadInputError, GrantRow, Rolecall, Scope, ScopeKeyError
+from rolecall.core import BadInputError, DerivedRole, GrantRow, Rolecall, Scope, ScopeKeyError
 
 from .mapping import ACCESS_TABLE, FORUM_TABLE, STAFF_ROLE, USER_TABLE, Level, RoleMapping
 from .reader import LegacyData, LegacyUser
@@ -39,7 +39,9 @@ DEFAULT_BATCH = 1000
 @dataclass(frozen=True)
 class RowProblem:
     """A legacy row that is not imported, and why. ``kind`` is ``ignored`` for a row skipped
-    on purpose (its role maps to nothing), else one of :data:`ProblemKind`."""
+    on purpose (its role maps to nothing), ``derived`` for a row whose role is a derived role
+    (held through its source, never stored: forum ``Student`` rows under the Open edX
+    integration), else one of :data:`ProblemKind`."""
 
     table: str
     row_id: int
@@ -112,7 +114,7 @@ class _Planner:
         self._new_users: set[str] = set()
 
     def problem(self, table: str, row_id: int, kind: str, reason: str) -> None:
-        target = self.plan.ignored if kind == "ignored" else self.plan.problems
+        target = self.plan.ignored if kind in ("ignored", "derived") else self.plan.problems
         target.append(RowProblem(table, row_id, kind, reason))
 
     def held(self, user: str) -> set[tuple[str, str]]:
@@ -127,6 +129,12 @@ class _Planner:
         except ScopeKeyError as exc:
             what = {"course": "course key", "org": "org", "platform": "scope"}[level]
             self.problem(table, row_id, "malformed_key", f"malformed {what}: {exc.reason}")
+            return None
+
+    def _derived(self, target: str) -> DerivedRole | None:
+        try:
+            return self.rc.registry.derived_roles.get(self.rc.role(target).id)
+        except BadInputError:
             return None
 
     def user(self, table: str, row_id: int, user_id: int | None) -> LegacyUser | None:
@@ -253,6 +261,16 @@ class _Planner:
             target = self.mapping.forum_roles[forum.name]
             if target is None:
                 self.problem(FORUM_TABLE, row.id, "ignored", f"forum role {forum.name} is skipped")
+                continue
+            derived = self._derived(target)
+            if derived is not None:
+                self.problem(
+                    FORUM_TABLE,
+                    row.id,
+                    "derived",
+                    f"{derived.role} is held through {derived.source} ({derived.description}): "
+                    "not stored",
+                )
                 continue
             if not forum.course_id:
                 self.problem(FORUM_TABLE, row.id, "malformed_key", "the forum role has no course")
