@@ -1,5 +1,7 @@
 """The process's rolecall service, opened on first use from the Django settings and reopened
-when a test changes them."""
+when a test changes them. Its plugins are the installed ones (``ROLECALL_*_PLUGINS`` settings of
+the environment apply) and this app's own: enrollment as the source of the derived role
+``discussion_student`` (:mod:`rolecall_openedx.derived`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from rolecall.core import Rolecall
+from rolecall.core import Rolecall, load_plugins
 
 _lock = threading.Lock()
 _service: Rolecall | None = None
@@ -23,8 +25,11 @@ def get_rolecall() -> Rolecall:
         with _lock:
             found = _service
             if found is None:
+                from . import derived
+
                 found = _service = Rolecall.open(
                     getattr(settings, "ROLECALL_DATABASE_URL", None),
+                    plugins=load_plugins(extra={"openedx_enrollment": derived}),
                     staleness=float(getattr(settings, "ROLECALL_STALENESS", 1.0)),
                     background_sync=bool(getattr(settings, "ROLECALL_BACKGROUND_SYNC", True)),
                 )

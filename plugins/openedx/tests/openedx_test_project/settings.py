@@ -67,3 +67,6 @@ ROLECALL_STALENESS = 0.0
 ROLECALL_BACKGROUND_SYNC = False
 
 add_plugins(__name__, "lms.djangoapp", "common")
+
+# The platform's enrollments: the stub model stands in for student.CourseEnrollment.
+ROLECALL_ENROLLMENT_MODEL = "stubs.CourseEnrollment"
