@@ -19,6 +19,7 @@ class RolecallOpenedxConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from . import service
+        from . import events, service
 
         service.connect()
+        events.connect()

@@ -1,7 +1,7 @@
 """The process's rolecall service, opened on first use from the Django settings and reopened
 when a test changes them. Its plugins are the installed ones (``ROLECALL_*_PLUGINS`` settings of
 the environment apply) and this app's own: enrollment as the source of the derived role
-``discussion_student`` (:mod:`rolecall_openedx.derived`)."""
+``discussion_student`` (:mod:`rolecall_openedx.plugin`)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ def get_rolecall() -> Rolecall:
         with _lock:
             found = _service
             if found is None:
-                from . import derived
+                from . import plugin
 
                 found = _service = Rolecall.open(
                     getattr(settings, "ROLECALL_DATABASE_URL", None),
-                    plugins=load_plugins(extra={"openedx_enrollment": derived}),
+                    plugins=load_plugins(extra={"openedx": plugin}),
                     staleness=float(getattr(settings, "ROLECALL_STALENESS", 1.0)),
                     background_sync=bool(getattr(settings, "ROLECALL_BACKGROUND_SYNC", True)),
                 )

@@ -1,6 +1,8 @@
 """The rolecall plugin this app registers in its own service: enrollment as the source of the
 derived role ``discussion_student`` (every learner enrolled in a course takes part in its
-forums), read from the platform's ``CourseEnrollment`` rows instead of stored per learner.
+forums), read from the platform's ``CourseEnrollment`` rows instead of stored per learner; and
+rolecall's assignment changes announced as a Django signal after the platform's transaction
+commits (:data:`rolecall_openedx.events.assignment_changed`).
 
 The model is ``settings.ROLECALL_ENROLLMENT_MODEL`` (default ``student.CourseEnrollment``);
 ``ROLECALL_DERIVED_ENROLLMENT = False`` turns the source off.
@@ -8,12 +10,15 @@ The model is ``settings.ROLECALL_ENROLLMENT_MODEL`` (default ``student.CourseEnr
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import apps
 from django.conf import settings
+from django.db import transaction
 from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 
-from rolecall.core import DerivedRole, hookimpl
+from rolecall.core import AssignmentEvent, DerivedRole, hookimpl
 
 DEFAULT_MODEL = "student.CourseEnrollment"
 
@@ -43,3 +48,10 @@ def register_derived_roles() -> list[DerivedRole]:
             holds=is_enrolled,
         )
     ]
+
+
+@hookimpl
+def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
+    from .events import assignment_changed as signal
+
+    transaction.on_commit(lambda: signal.send(sender=AssignmentEvent, event=event))
