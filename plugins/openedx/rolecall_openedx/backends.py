@@ -72,10 +72,11 @@ class RolecallBackend:
         rc = get_rolecall()
         if perm not in rc.registry.permissions:
             return False
-        scope = resolve_scope(obj)
-        if scope is None:
+        try:
+            return rc.check(username, perm, scope_key(obj))
+        except (UnmappableScope, BadInputError) as exc:
+            _warn_once(type(obj).__name__, f"has_perm on an object with no rolecall scope: {exc}")
             return False
-        return rc.check(username, perm, scope)
 
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         username = username_of(user_obj)

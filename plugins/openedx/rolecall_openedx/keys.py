@@ -13,7 +13,7 @@ from typing import Any
 from opaque_keys import InvalidKeyError, OpaqueKey
 from opaque_keys.edx.keys import LearningContextKey, UsageKey
 
-KEY_ATTRIBUTES = ("context_key", "course_id", "course_key", "location", "usage_key", "id")
+KEY_ATTRIBUTES = ("context_key", "course_id", "course_key", "id", "usage_key", "location")
 """Attributes of a platform object holding its key, tried in this order (CourseOverview.id,
 CourseEnrollment.course_id, an XBlock's location...)."""
 
@@ -37,6 +37,32 @@ def _context(key: OpaqueKey) -> str:
         raise UnmappableScope(f"{key!r} names no course run") from None
 
 
+_CACHE_SIZE = 100_000
+_cache: dict[object, str] = {}
+"""Key (an OpaqueKey or a string) -> its scope key: parsing a key costs microseconds, and a
+platform asks about the same few thousand courses all day. Bounded: cleared when full."""
+
+
+def _cached(value: object) -> str:
+    found = _cache.get(value)
+    if found is None:
+        found = _context(value) if isinstance(value, OpaqueKey) else _from_text(str(value))
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[value] = found
+    return found
+
+
+_attribute: dict[type, str] = {}
+"""Class -> the attribute of :data:`KEY_ATTRIBUTES` its objects carried their key in."""
+
+
+def _is_key(value: object) -> bool:
+    return isinstance(value, OpaqueKey) or (
+        isinstance(value, str) and (":" in value or "/" in value)
+    )
+
+
 def scope_key(obj: Any) -> str:
     """The rolecall scope key of ``obj``:
 
@@ -52,16 +78,19 @@ def scope_key(obj: Any) -> str:
     """
     if obj is None:
         return "platform"
-    if isinstance(obj, OpaqueKey):
-        return _context(obj)
-    if isinstance(obj, str):
-        return _from_text(obj)
+    if isinstance(obj, (str, OpaqueKey)):
+        return _cached(obj)
+    kind = type(obj)
+    known = _attribute.get(kind)
+    if known is not None:  # the attribute that held the key last time: most calls end here
+        value = getattr(obj, known, None)
+        if _is_key(value):
+            return _cached(value)
     for name in KEY_ATTRIBUTES:
         value = getattr(obj, name, None)
-        if isinstance(value, OpaqueKey):
-            return _context(value)
-        if isinstance(value, str) and (":" in value or "/" in value):
-            return _from_text(value)  # a key field read as text
+        if _is_key(value):
+            _attribute[kind] = name
+            return _cached(value)  # a key field, or one read as text
     short_name = getattr(obj, "short_name", None)
     if isinstance(short_name, str) and short_name:
         return f"org:{short_name}"
