@@ -10,9 +10,9 @@ ROLECALL_TEST_MYSQL_URL ?= mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/role
 
 .PHONY: run test lint typecheck unit services browser clean
 
-$(STAMP): pyproject.toml plugins/ccx/pyproject.toml plugins/teams/pyproject.toml
+$(STAMP): pyproject.toml plugins/ccx/pyproject.toml plugins/teams/pyproject.toml plugins/openedx/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' -e 'plugins/openedx[test]'
 	touch $(STAMP)
 
 ## run: install into .venv, load the demo data into rolecall.db if it is empty, serve the console
@@ -44,7 +44,13 @@ browser:
 unit: $(STAMP) services browser
 	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
 	ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' $(BIN)/pytest
+	# rolecall-openedx: its own Django test project, with the platform's database on SQLite,
+	# then on PostgreSQL (rolecall's core stays free of Django).
+	cd plugins/openedx && ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
+		../../$(BIN)/pytest
+	cd plugins/openedx && ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
+		ROLECALL_OPENEDX_TEST_DATABASE=postgresql ../../$(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/ccx/build plugins/ccx/*.egg-info \
-		plugins/teams/build plugins/teams/*.egg-info
+		plugins/teams/build plugins/teams/*.egg-info plugins/openedx/build plugins/openedx/*.egg-info

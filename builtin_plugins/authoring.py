@@ -349,7 +349,42 @@ def register_permissions() -> list[Permission]:
             CREATION,
             scope_types=("org", "platform"),
         ),
+        *LEGACY_PERMISSIONS,
     ]
+
+
+LEGACY = "Legacy role equivalence"
+
+LEGACY_PERMISSIONS = [
+    _permission(
+        name,
+        f"Legacy {title} role",
+        f"Code not yet moved off the legacy roles asks for this permission where it used to ask "
+        f"whether the user holds the legacy {legacy} role on the course (openedx-authz's "
+        f"{'courses.' + name}). Held by {role} only, not by the roles that include it.",
+        LEGACY,
+    )
+    for name, title, legacy, role in (
+        ("legacy_instructor_role_permissions", "instructor", "instructor", "course_admin"),
+        ("legacy_staff_role_permissions", "staff", "staff", "course_staff"),
+        (
+            "legacy_limited_staff_role_permissions",
+            "limited staff",
+            "limited_staff",
+            "course_limited_staff",
+        ),
+        (
+            "legacy_data_researcher_permissions",
+            "data researcher",
+            "data_researcher",
+            "course_data_researcher",
+        ),
+        ("legacy_beta_tester_permissions", "beta tester", "beta_testers", "course_beta_tester"),
+    )
+]
+"""openedx-authz's legacy permission ids, each held by exactly the one role openedx-authz gives
+it to (``not_inherited``: ``course_admin`` includes ``course_staff`` but does not hold
+``courses.legacy_staff_role_permissions``), so code checking them gets the same answer."""
 
 
 # openedx-authz's sets (openedx-roles.md section 4), each on top of the previous one.
@@ -472,6 +507,7 @@ def register_roles() -> list[Role]:
             "enrollment, cohorts, grades, exams, bulk e-mail, discussion roles) without any "
             "Studio access: cannot see or edit the course in Studio or manage the team.",
             scope_types=COURSE_ROLE_SCOPES,
+            not_inherited=("courses.legacy_limited_staff_role_permissions",),
             permissions=LMS_STAFF_ACCESS,
             aliases=("limited_staff",),
         ),
@@ -483,6 +519,7 @@ def register_roles() -> list[Role]:
             "the instructor dashboard. Cannot manage the course team, beta testers or "
             "certificate generation, and does not get data downloads.",
             scope_types=COURSE_ROLE_SCOPES,
+            not_inherited=("courses.legacy_staff_role_permissions",),
             permissions=AUTHZ_STAFF,
             includes=("course_editor", "course_limited_staff"),
             aliases=("staff",),
@@ -495,6 +532,7 @@ def register_roles() -> list[Role]:
             "certificate generation and exceptions, taxonomies, and the discussion admin role. "
             "Does not get data downloads (that is the data researcher).",
             scope_types=COURSE_ROLE_SCOPES,
+            not_inherited=("courses.legacy_instructor_role_permissions",),
             permissions=(*AUTHZ_ADMIN, *INSTRUCTOR_ACCESS),
             includes=("course_staff", "discussion_administrator"),
             aliases=("instructor",),
@@ -507,6 +545,7 @@ def register_roles() -> list[Role]:
             "the course's data reports (grades, answers, learner profiles, issued "
             "certificates, enrollments). Cannot change the course, its learners or grades.",
             scope_types=COURSE_ROLE_SCOPES,
+            not_inherited=("courses.legacy_data_researcher_permissions",),
             permissions=DATA_RESEARCHER,
             aliases=("data_researcher",),
         ),
@@ -516,6 +555,7 @@ def register_roles() -> list[Role]:
             description="Tries the course before its learners: sees content before its "
             "release date. Nothing else.",
             scope_types=COURSE_ROLE_SCOPES,
+            not_inherited=("courses.legacy_beta_tester_permissions",),
             permissions=("courses.view_unreleased_content",),
             aliases=("beta_testers",),
         ),

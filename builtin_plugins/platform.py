@@ -5,8 +5,14 @@ Scope types:
 
 - ``platform``: the single key ``platform``; the root.
 - ``org``: ``org:MITx``; parent ``platform``.
-- ``course``: ``course-v1:MITx+6.002x+2026_T1``; parent its org.
-- ``library``: ``lib:MITx:physics``; parent its org.
+- ``course``: ``course-v1:MITx+6.002x+2026_T1``, and Open edX's old-style course keys
+  ``MITx/6.002x/2012_Fall``; parent its org.
+- ``library``: ``lib:MITx:physics``, and Open edX's v1 library keys
+  ``library-v1:MITx+physics``; parent its org.
+
+Every form is kept byte for byte: an old-style course key is a course of its own (as it is in
+Open edX), never rewritten into a ``course-v1`` key, so a grant on it is found under the key
+the platform uses.
 
 Roles: ``platform_admin`` only. It holds every registered permission (``grants_all``) and is an
 ordinary, visible assignment on ``platform``: there is no hidden superuser flag.
@@ -46,12 +52,25 @@ def parse_org(key: str) -> ParsedKey:
 
 
 def parse_course(key: str) -> ParsedKey:
-    fields = split_key(key, "course-v1:", "+", ("org", "course", "run"))
+    if key.startswith("course-v1:"):
+        fields = split_key(key, "course-v1:", "+", ("org", "course", "run"))
+    else:
+        # Old-style (Open edX's "deprecated") course keys: ORG/COURSE/RUN, no namespace.
+        try:
+            fields = split_key(key, "", "/", ("org", "course", "run"))
+        except ValueError as exc:
+            raise ValueError(f"{exc} (an old-style course key is ORG/COURSE/RUN)") from None
     return ParsedKey(fields=fields, parent=f"org:{fields['org']}")
 
 
 def parse_library(key: str) -> ParsedKey:
-    fields = split_key(key, "lib:", ":", ("org", "library"))
+    if key.startswith("library-v1:"):
+        try:
+            fields = split_key(key, "library-v1:", "+", ("org", "library"))
+        except ValueError as exc:
+            raise ValueError(f"{exc} (a v1 library key is library-v1:ORG+LIBRARY)") from None
+    else:
+        fields = split_key(key, "lib:", ":", ("org", "library"))
     return ParsedKey(fields=fields, parent=f"org:{fields['org']}")
 
 
@@ -87,6 +106,7 @@ def register_scope_types() -> list[ScopeType]:
             parse=parse_course,
             team_permission="courses.view_course_team",
             org_wildcard="course-v1:{org}+*",
+            slash_keys=True,
         ),
         ScopeType(
             id="library",
@@ -98,6 +118,7 @@ def register_scope_types() -> list[ScopeType]:
             parse=parse_library,
             team_permission="content_libraries.view_library_team",
             org_wildcard="lib:{org}:*",
+            other_namespaces=("library-v1",),
         ),
     ]
 

@@ -22,6 +22,7 @@ from .records import (
     AssignmentEvent,
     ConsolePage,
     DelegationRule,
+    DerivedRole,
     Permission,
     Role,
     ScopeType,
@@ -99,6 +100,32 @@ def register_roles() -> Iterable[Role]:  # type: ignore[empty-body]
         def register_roles():
             return [Role(id="ccx_coach", title="CCX coach", description="Runs a custom course.",
                          scope_types=("course", "ccx"), permissions=("ccx.edit_schedule",))]
+    """
+
+
+@_spec
+@_registry
+def register_derived_roles() -> Iterable[DerivedRole]:  # type: ignore[empty-body]
+    """Roles held by whoever an outside source names, never stored per user (a registered role
+    each, one source per role).
+
+    Checks consult them only when the stored grants deny and the permission is the role's;
+    restrictions apply; explain names the source; who, who_can and access say they cannot list
+    their holders. ``holds`` runs on the check path (after a stored denial): keep it fast.
+
+    Example (the Open edX integration: every enrolled learner takes part in the forums)::
+
+        from rolecall.core import DerivedRole, hookimpl
+
+        def enrolled(user, course):
+            return CourseEnrollment.objects.filter(
+                user__username=user, course_id=course, is_active=True).exists()
+
+        @hookimpl
+        def register_derived_roles():
+            return [DerivedRole(role="discussion_student", source="enrollment",
+                                description="enrolled in the course",
+                                scope_types=("course",), holds=enrolled)]
     """
 
 

@@ -302,6 +302,7 @@ def _contribution(name: str, collected: Mapping[str, tuple[Any, ...]]) -> Contri
         roles=collected["register_roles"],
         rules=collected["register_delegation_rules"],
         console_pages=collected["register_console_pages"],
+        derived_roles=collected["register_derived_roles"],
     )
 
 

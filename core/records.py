@@ -91,6 +91,14 @@ class ScopeType(_Record):
     ``namespace`` is what a key of this type starts with: the text before the first ``:``
     (``course-v1`` for ``course-v1:MITx+6.002x+2026_T1``), or the whole key for a type with a
     single key (``platform``). ``pattern`` and ``example`` are shown in error messages.
+
+    A type whose keys come in more than one form says so: ``other_namespaces`` are further
+    namespaces of its keys (``library-v1`` for Open edX's v1 library keys
+    ``library-v1:MITx+physics``), and ``slash_keys`` claims the keys written without any
+    namespace as parts joined by ``/`` (Open edX's old-style course keys
+    ``MITx/6.002x/2012_Fall``): the resolver hands every key with no ``:`` and at least one
+    ``/`` to this type's parser. At most one scope type may claim them. ``parse`` is given
+    each form and keeps the key as it is: a key is never rewritten into another form.
     """
 
     id: Name
@@ -108,6 +116,20 @@ class ScopeType(_Record):
     """For a type whose keys carry an org: a key pattern with ``{org}`` and a trailing ``*``
     (``course-v1:{org}+*``) that bulk operations read as "every scope of this type in the org",
     that is the org itself (one org-wide grant covering current and future scopes)."""
+    other_namespaces: tuple[
+        Annotated[str, StringConstraints(pattern=NAMESPACE_RE, max_length=40)], ...
+    ] = ()
+    slash_keys: bool = False
+
+    @field_validator("other_namespaces")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return _unique(value, info)
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """Every namespace of this type's keys, its own first."""
+        return (self.namespace, *self.other_namespaces)
 
 
 class Permission(_Record):
@@ -191,7 +213,10 @@ class Role(_Record):
     still an ordinary, visible assignment, never a hidden flag. ``admin`` marks a team
     administrator role: a scope keeps at least one holder, and a holder cannot remove it from
     themself. ``revocable_by`` makes a role sensitive: only holders of one of these roles, on
-    the same scope or above, may revoke it.
+    the same scope or above, may revoke it. ``not_inherited`` are permissions the role holds
+    itself but does not pass to the roles that include it (openedx-authz's legacy permission
+    ids: ``course_admin`` includes ``course_staff`` but does not hold
+    ``courses.legacy_staff_role_permissions``).
     """
 
     id: Name
@@ -204,8 +229,11 @@ class Role(_Record):
     grants_all: bool = False
     admin: bool = False
     revocable_by: tuple[Name, ...] = ()
+    not_inherited: tuple[PermissionId, ...] = ()
 
-    @field_validator("scope_types", "permissions", "includes", "aliases", "revocable_by")
+    @field_validator(
+        "scope_types", "permissions", "includes", "aliases", "revocable_by", "not_inherited"
+    )
     @classmethod
     def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         return _unique(value, info)
@@ -240,6 +268,48 @@ class DelegationRule(_Record):
     def applies_at(self, scope_type: str) -> bool:
         """Whether the rule works on scopes of ``scope_type``."""
         return "*" in self.scope_types or scope_type in self.scope_types
+
+
+MembershipSource = Callable[[str, str], bool]
+"""``(username, scope key) -> bool``: whether the outside source names the user at that scope."""
+
+
+@dataclass(frozen=True)
+class DerivedRole:
+    """A role held by exactly the users an outside source names, never stored per user.
+
+    Every learner enrolled in a course holds the forum role ``discussion_student`` there; stored
+    as assignments they would swamp the index, so the platform's integration declares::
+
+        DerivedRole(role="discussion_student", source="enrollment",
+                    description="enrolled in the course", scope_types=("course",),
+                    holds=lambda user, course: is_enrolled(user, course))
+
+    ``role`` is a registered role; ``holds(user, key)`` is asked at the scopes of
+    ``scope_types`` on a checked scope's chain, only when the stored grants deny and the
+    permission is one the role gives. Restrictions apply to it as to a stored grant (the role
+    may be exempt). ``source`` and ``description`` name the source in explanations
+    (``holds discussion_student on X through enrollment: enrolled in the course``). A
+    ``holds`` that raises counts as "not a member" (and is logged): a failing source never
+    allows, and never breaks a check.
+    """
+
+    role: str
+    source: str
+    description: str
+    scope_types: tuple[str, ...]
+    holds: MembershipSource
+
+    def __post_init__(self) -> None:
+        for name, value in (("role", self.role), ("source", self.source)):
+            if re.fullmatch(NAME_RE, value) is None:
+                raise ValueError(f"derived role {name} {value!r} is not a lowercase name")
+        if not self.scope_types or any(re.fullmatch(NAME_RE, t) is None for t in self.scope_types):
+            raise ValueError(f"derived role {self.role}: scope_types must name scope types")
+        if not self.description.strip():
+            raise ValueError(f"derived role {self.role}: the description is empty")
+        if not callable(self.holds):
+            raise ValueError(f"derived role {self.role}: holds must be callable")
 
 
 @dataclass(frozen=True, slots=True)

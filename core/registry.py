@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .errors import BadInputError, RegistryError
-from .records import ConsolePage, DelegationRule, Permission, Role, ScopeType
+from .records import ConsolePage, DelegationRule, DerivedRole, Permission, Role, ScopeType
 from .scopes import ScopeResolver, show
 
 
@@ -35,6 +35,7 @@ class Contribution:
     roles: tuple[Role, ...] = ()
     rules: tuple[DelegationRule, ...] = ()
     console_pages: tuple[ConsolePage, ...] = ()
+    derived_roles: tuple[DerivedRole, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,20 @@ class Registry:
     """Role id -> its closed permission set (own, included roles', implied)."""
     aliases: Mapping[str, str]
     """Legacy or alternative role name -> role id."""
+    role_authority: Mapping[str, frozenset[str]]
+    """Role id -> what its holder counts as holding when the delegation rules judge a grant:
+    its permission set and the ``not_inherited`` permissions of the roles it includes (a course
+    admin may give course staff, whose legacy permission id it does not hold itself)."""
     rules: Mapping[str, DelegationRule]
     """The plugins' default delegation rules, by id."""
     scopes: ScopeResolver = field(compare=False)
     console_pages: Mapping[str, ConsolePage] = field(default_factory=dict)
     """The pages plugins add to the console, by id (``origin["console_page:<id>"]`` names the
     plugin)."""
+    derived_roles: Mapping[str, DerivedRole] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
+    """Role id -> the source that says who holds it (see :class:`DerivedRole`)."""
 
     def role(self, name: str) -> Role:
         """The role called ``name`` (its id or an alias); :class:`BadInputError` if none."""
@@ -102,6 +111,7 @@ class Registry:
             "roles": [],
             "rules": [],
             "console_pages": [],
+            "derived_roles": [],
         }
         for key, owner in self.origin.items():
             if owner == plugin:
@@ -168,7 +178,10 @@ def _claim_records(
     for c in contributions:
         for st in c.scope_types:
             origins.claim("scope_type", st.id, c.plugin, "scope type")
-            origins.claim("namespace", st.namespace, c.plugin, "scope key namespace")
+            for namespace in st.namespaces:
+                origins.claim("namespace", namespace, c.plugin, "scope key namespace")
+            if st.slash_keys:
+                origins.claim("namespace", "/", c.plugin, "claim on keys written with '/'")
             scope_types[st.id] = st
         for p in c.permissions:
             origins.claim("permission", p.id, c.plugin)
@@ -224,6 +237,9 @@ def _check_roles(
             "role", r.id, plugin, "is assignable at unknown scope type", r.scope_types, scope_types
         )
         _require_known("role", r.id, plugin, "uses unknown permission", r.permissions, permissions)
+        _require_known(
+            "role", r.id, plugin, "uses unknown permission", r.not_inherited, permissions
+        )
         _require_known("role", r.id, plugin, "includes unknown role", r.includes, roles)
     _reject_cycle(
         {r.id: r.includes for r in roles.values()},
@@ -285,7 +301,8 @@ def _claim_pages(
 def _role_permissions(
     roles: Mapping[str, Role], implied: Mapping[str, frozenset[str]], everything: frozenset[str]
 ) -> dict[str, frozenset[str]]:
-    """Each role's closed permission set: its own, its included roles', and what they imply."""
+    """Each role's closed permission set: its own, its included roles', and what they imply;
+    a role's ``not_inherited`` permissions are its own only, never its includers'."""
     role_closure = _close({r.id: r.includes for r in roles.values()})
     role_permissions: dict[str, frozenset[str]] = {}
     for r in roles.values():
@@ -293,8 +310,23 @@ def _role_permissions(
             role_permissions[r.id] = everything
             continue
         own = {pid for i in role_closure[r.id] for pid in roles[i].permissions}
+        own.update(r.not_inherited)
         role_permissions[r.id] = frozenset().union(*(implied[pid] for pid in own))
     return role_permissions
+
+
+def _role_authority(
+    roles: Mapping[str, Role],
+    role_permissions: Mapping[str, frozenset[str]],
+    implied: Mapping[str, frozenset[str]],
+) -> dict[str, frozenset[str]]:
+    role_closure = _close({r.id: r.includes for r in roles.values()})
+    return {
+        r.id: role_permissions[r.id].union(
+            *(implied[p] for i in role_closure[r.id] for p in roles[i].not_inherited)
+        )
+        for r in roles.values()
+    }
 
 
 def build_registry(contributions: Sequence[Contribution]) -> Registry:
@@ -315,6 +347,21 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
     for r in roles.values():
         plugin = origins.owner("role", r.id)
         _require_known("role", r.id, plugin, "is revocable by unknown role", r.revocable_by, roles)
+    role_permissions = _role_permissions(roles, implied, frozenset(permissions))
+    derived: dict[str, DerivedRole] = {}
+    for c in contributions:
+        for d in c.derived_roles:
+            origins.claim("derived_role", d.role, c.plugin, "derived role source")
+            _require_known("derived role", d.role, c.plugin, "names unknown role", [d.role], roles)
+            _require_known(
+                "derived role",
+                d.role,
+                c.plugin,
+                "names unknown scope type",
+                d.scope_types,
+                scope_types,
+            )
+            derived[d.role] = d
     scopes = ScopeResolver(
         scope_types.values(),
         plugins={t: origins.owner("scope_type", t) for t in scope_types},
@@ -326,13 +373,13 @@ def build_registry(contributions: Sequence[Contribution]) -> Registry:
         roles=MappingProxyType(roles),
         origin=MappingProxyType(origins.public()),
         implied=MappingProxyType(implied),
-        role_permissions=MappingProxyType(
-            _role_permissions(roles, implied, frozenset(permissions))
-        ),
+        role_permissions=MappingProxyType(role_permissions),
         aliases=MappingProxyType(aliases),
+        role_authority=MappingProxyType(_role_authority(roles, role_permissions, implied)),
         rules=MappingProxyType(rules),
         scopes=scopes,
         console_pages=MappingProxyType(pages),
+        derived_roles=MappingProxyType(derived),
     )
 
 

@@ -1,9 +1,10 @@
 """Scope keys: from a key string to its type, fields and ancestor chain.
 
 Each scope type contributes a parser; the resolver picks the type by the key's namespace (the
-text before the first ``:``), parses the key once and caches the result, so the check path pays
-one dictionary lookup per key after its first sight. The parent chain comes from the key alone:
-no database is read.
+text before the first ``:``), or, for a key with no ``:`` and a ``/`` (Open edX's old-style
+course keys, ``MITx/6.002x/2012_Fall``), the one type that claims such keys. It parses the key
+once and caches the result, so the check path pays one dictionary lookup per key after its
+first sight. The parent chain comes from the key alone: no database is read.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ class ScopeResolver:
         *,
         plugins: Mapping[str, str] | None = None,
     ) -> None:
-        self._by_namespace = {t.namespace: t for t in scope_types}
+        types = list(scope_types)
+        self._by_namespace = {ns: t for t in types for ns in t.namespaces}
+        self._slash_type = next((t for t in types if t.slash_keys), None)
         self._cache: dict[str, Scope] = {}
         self._cache_size = cache_size
         self._plugins = dict(plugins or {})
@@ -107,8 +110,11 @@ class ScopeResolver:
             raise ScopeKeyError(
                 key, f"scope key {show(key)} is longer than {MAX_KEY_LENGTH} characters"
             )
-        namespace = key.split(":", 1)[0]
-        scope_type = self._by_namespace.get(namespace)
+        namespace, colon, _ = key.partition(":")
+        if not colon and "/" in key and self._slash_type is not None:
+            scope_type: ScopeType | None = self._slash_type
+        else:
+            scope_type = self._by_namespace.get(namespace)
         if scope_type is None:
             raise ScopeKeyError(key, self._unknown_message(key))
         try:
@@ -161,5 +167,5 @@ class ScopeResolver:
         return f"{scope_type.id} parser" + (f" (plugin {plugin!r})" if plugin else "")
 
     def _unknown_message(self, key: str) -> str:
-        examples = ", ".join(t.example for t in self._by_namespace.values())
+        examples = ", ".join(dict.fromkeys(t.example for t in self._by_namespace.values()))
         return f"unknown scope key {show(key)}: a valid key looks like one of {examples}"

@@ -1034,6 +1034,12 @@ class Rolecall:
         with self._lock:
             return index.who_can(permission, scope)
 
+    def not_listed(self, scope: str, permission: str | None = None) -> tuple[str, ...]:
+        """What :meth:`who` and :meth:`who_can` at ``scope`` cannot list: the derived roles
+        held there (giving ``permission``, when given), one sentence each."""
+        with self._lock:
+            return self.index.not_listed(scope, permission)
+
     def scopes_where(
         self,
         user: str,

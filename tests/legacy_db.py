@@ -140,10 +140,12 @@ ACCESS_ROWS: tuple[tuple[int, int, str, str, str, bool], ...] = (
     (15, 19, "MITx", C1, "finance_admin", False),  # no equivalent: ignored
     (16, 18, "", "", "instructor", False),  # instructor at platform level: not legacy
     (17, 21, "MITx", C2, "ccx_coach", False),  # the ccx plugin is not installed
-    (18, 18, "MITx", "MITx/6.00x/2012_Fall", "staff", False),  # old-style key
+    (18, 18, "MITx", "MITx/6.00x/2012_Fall", "staff", False),  # old-style key: kept as it is
     (19, 1, "MITx", C2, "instructor", False),
     (20, 4, "HarvardX", H1, "beta_testers", False),
     (21, 21, "MITx", "", "library_user", False),
+    (22, 5, "MITx", "library-v1:MITx+physics", "library_user", False),  # a v1 library
+    (23, 6, "MITx", "library-v1:MITx+physics", "instructor", False),
 )
 # id, name, course id
 FORUM_ROLES = (
@@ -170,7 +172,7 @@ FORUM_ROWS: tuple[tuple[int, int, int, bool], ...] = (
     (11, 2, 999, False),  # no such user
 )
 
-IMPORTED_ACCESS_ROWS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 19, 20, 21)
+IMPORTED_ACCESS_ROWS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 18, 19, 20, 21, 22, 23)
 IMPORTED_FORUM_ROWS = (1, 2, 3, 4, 5, 8, 9, 10)
 PROBLEM_ROWS = {
     ("student_courseaccessrole", 12): "unknown_role",
@@ -178,7 +180,6 @@ PROBLEM_ROWS = {
     ("student_courseaccessrole", 14): "unknown_user",
     ("student_courseaccessrole", 16): "wrong_level",
     ("student_courseaccessrole", 17): "role_not_registered",
-    ("student_courseaccessrole", 18): "malformed_key",
     ("django_comment_client_role_users", 7): "unknown_forum_role",
     ("django_comment_client_role_users", 11): "unknown_user",
 }

@@ -373,7 +373,9 @@ def test_data_researcher_reads_data_and_changes_nothing(registry: Registry) -> N
     for pid in permissions:
         risks = registry.permissions[pid].risks
         assert not risks & {Risk.GRADES, Risk.PUBLISHING, Risk.TEAM_MANAGEMENT}, pid
-    assert not {p for p in permissions if p.startswith("courses.")}
+    assert {p for p in permissions if p.startswith("courses.")} == {
+        "courses.legacy_data_researcher_permissions"
+    }
 
 
 def test_limited_staff_is_staff_access_without_studio(registry: Registry) -> None:
@@ -381,13 +383,17 @@ def test_limited_staff_is_staff_access_without_studio(registry: Registry) -> Non
     assert permissions >= STAFF_ACCESS
     # Cannot see or edit the course in Studio, nor manage roles there.
     assert {p for p in permissions if p.startswith("courses.")} == {
-        "courses.view_unreleased_content"
+        "courses.view_unreleased_content",
+        "courses.legacy_limited_staff_role_permissions",
     }
     assert "instructor.edit_course_access" not in permissions
 
 
 def test_beta_tester_sees_unreleased_content_and_nothing_else(registry: Registry) -> None:
-    assert held(registry, "beta_testers") == {"courses.view_unreleased_content"}
+    assert held(registry, "beta_testers") == {
+        "courses.view_unreleased_content",
+        "courses.legacy_beta_tester_permissions",
+    }
     assert "courses.view_unreleased_content" in held(registry, "course_staff")
 
 
@@ -539,6 +545,8 @@ def test_org_admin_holds_every_permission_within_its_org(registry: Registry) -> 
         p.id
         for p in registry.permissions.values()
         if set(p.scope_types) & {"org", "course", "library"}
+        # openedx-authz's legacy ids belong to exactly one course role each, never an includer.
+        and ".legacy_" not in p.id
     }
     assert within - held(registry, "org_admin") == set()
     assert "platform.manage_org_team" in held(registry, "org_admin")
@@ -558,6 +566,30 @@ def test_every_permission_is_granted_by_a_role_other_than_the_platform_admin(
         "platform.retire_users",
     }
     assert set(registry.permissions) - granted == platform_only
+
+
+LEGACY_IDS = {
+    "course_admin": "courses.legacy_instructor_role_permissions",
+    "course_staff": "courses.legacy_staff_role_permissions",
+    "course_limited_staff": "courses.legacy_limited_staff_role_permissions",
+    "course_data_researcher": "courses.legacy_data_researcher_permissions",
+    "course_beta_tester": "courses.legacy_beta_tester_permissions",
+}
+
+
+def test_each_legacy_permission_id_is_held_by_exactly_its_one_role(registry: Registry) -> None:
+    """openedx-authz's legacy permission ids: held by the one role it gives each to, not by
+    the roles that include it (course_admin includes course_staff), custom or plugin."""
+    for role, permission in LEGACY_IDS.items():
+        assert registry.permissions[permission].scope_types == ("course",)
+        holders = {
+            r.id
+            for r in registry.roles.values()
+            if permission in registry.role_permissions[r.id] and not r.grants_all
+        }
+        assert holders == {role}, permission
+    assert "course_staff" in registry.roles["course_admin"].includes
+    assert "courses.legacy_staff_role_permissions" not in held(registry, "course_admin")
 
 
 def test_every_permission_is_described_for_a_course_team(registry: Registry) -> None:

@@ -176,7 +176,6 @@ def test_assigning_twice_changes_nothing(cli: Cli) -> None:
     ("args", "message"),
     [
         (("check", "ada", "demo.nope", COURSE), "unknown permission 'demo.nope'"),
-        (("check", "zed", "demo.view", COURSE), "unknown user 'zed'"),
         (("check", "ada", "demo.view", "course-v1:MITx"), "malformed course key"),
         (("assign", "ada", "nobody", COURSE), "unknown role 'nobody'"),
         (("assign", "ada", "demo_editor", "lib:MITx:x"), "cannot be assigned at a library"),
@@ -199,6 +198,13 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert cli.ok("audit", "--json") == before
+
+
+def test_a_user_never_seen_is_denied_not_an_error(cli: Cli) -> None:
+    result = cli("check", "zed", "demo.view", COURSE)
+    assert (result.returncode, result.stderr) == (1, "")
+    assert "zed has no grants in rolecall" in cli.ok("explain", "zed", "demo.view", COURSE)
+    assert cli("users", "list", "--json").stdout.count('"zed"') == 0  # nothing was written
 
 
 def test_explain_names_the_grant_and_the_implication(cli: Cli) -> None:

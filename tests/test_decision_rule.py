@@ -74,12 +74,15 @@ def test_step_1_an_unregistered_permission_is_bad_input_not_a_denial(people: Rol
             people.check("ada", "t.fly", scope)
 
 
-def test_step_1_an_unknown_user_is_bad_input_not_a_denial(people: Rolecall) -> None:
+def test_step_1_a_user_never_seen_is_denied_not_an_error(people: Rolecall) -> None:
     people.assign("ada", "editor", COURSE)
     assert decide(people, "ada", "t.edit", COURSE)
-    for _ in range(2):
-        with pytest.raises(BadInputError, match="nobody"):
-            people.check("nobody", "t.edit", COURSE)
+    for _ in range(2):  # the cached scope and the first sight of it
+        assert not decide(people, "nobody", "t.edit", COURSE)
+    assert people.explain("nobody", "t.edit", COURSE).summary == (
+        "denied: nobody has no grants in rolecall (a user rolecall has never seen holds no role)"
+    )
+    assert people.scopes_where("nobody", "t.edit") == []
 
 
 def test_step_1_a_known_user_without_grants_is_denied(people: Rolecall) -> None:

@@ -27,6 +27,7 @@ def test_every_hook_has_a_docstring_example_and_a_section_in_the_plugin_docs() -
         "register_commands",
         "register_console_pages",
         "register_delegation_rules",
+        "register_derived_roles",
         "register_permissions",
         "register_roles",
         "register_scope_types",

@@ -132,6 +132,17 @@ def test_import_makes_course_org_and_platform_grants(full_rc: Rolecall, legacy_s
     assert len(made) == len(IMPORTED_ACCESS_ROWS) + len(IMPORTED_FORUM_ROWS)
 
 
+def test_open_edx_keys_are_imported_byte_for_byte(full_rc: Rolecall, legacy_sqlite: str) -> None:
+    imported(full_rc, legacy_sqlite)
+    held = grants(full_rc)
+    # An old-style course key and a v1 library key are kept exactly as the legacy row has them.
+    assert ("james", "course_staff", "MITx/6.00x/2012_Fall") in held
+    assert ("edsger", "library_user", "library-v1:MITx+physics") in held
+    assert ("margaret", "library_admin", "library-v1:MITx+physics") in held
+    assert full_rc.check("james", "courses.edit_course_content", "MITx/6.00x/2012_Fall")
+    assert not full_rc.check("james", "courses.edit_course_content", C1)
+
+
 def test_deleted_rows_are_skipped(full_rc: Rolecall, legacy_sqlite: str) -> None:
     imported(full_rc, legacy_sqlite)
     users = {u for u, *_ in full_rc.users()}

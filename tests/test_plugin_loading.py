@@ -235,6 +235,7 @@ def test_good_plugin_is_loaded_with_its_details(
         "roles": ["good_viewer"],
         "rules": [],
         "console_pages": [],
+        "derived_roles": [],
         "commands": [],
     }
     assert info.as_dict()["entry_point"] == f"good = {module}"

@@ -274,6 +274,7 @@ def test_contributed_by_lists_each_plugins_ids_by_kind() -> None:
         "roles": ["alpha_role"],
         "rules": [],
         "console_pages": [],
+        "derived_roles": [],
     }
     assert registry.contributed_by("beta") == {
         "scope_types": [],
@@ -281,6 +282,7 @@ def test_contributed_by_lists_each_plugins_ids_by_kind() -> None:
         "roles": [],
         "rules": [],
         "console_pages": [],
+        "derived_roles": [],
     }
     assert registry.contributed_by("platform") == {
         "scope_types": ["platform", "org", "course", "library"],
@@ -288,6 +290,7 @@ def test_contributed_by_lists_each_plugins_ids_by_kind() -> None:
         "roles": [],
         "rules": [],
         "console_pages": [],
+        "derived_roles": [],
     }
     assert registry.contributed_by("nobody") == {
         "scope_types": [],
@@ -295,6 +298,7 @@ def test_contributed_by_lists_each_plugins_ids_by_kind() -> None:
         "roles": [],
         "rules": [],
         "console_pages": [],
+        "derived_roles": [],
     }
 
 

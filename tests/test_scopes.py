@@ -124,7 +124,7 @@ def test_chain_method_matches_resolved_chain(resolver: ScopeResolver) -> None:
 
 
 def test_namespaces_are_the_platform_ones(resolver: ScopeResolver) -> None:
-    assert set(resolver.namespaces) == {"platform", "org", "course-v1", "lib"}
+    assert set(resolver.namespaces) == {"platform", "org", "course-v1", "lib", "library-v1"}
 
 
 @pytest.mark.parametrize(
@@ -220,7 +220,7 @@ def test_key_with_forbidden_characters_is_malformed(resolver: ScopeResolver, key
 
 
 @pytest.mark.parametrize(
-    "key", ["Platform", "foo", "", " platform", "platform ", "../", "../etc/passwd", ":x"]
+    "key", ["Platform", "foo", "", " platform", "platform ", "..", "x:../etc/passwd", ":x"]
 )
 def test_key_of_unknown_namespace_lists_the_valid_examples(
     resolver: ScopeResolver, key: str

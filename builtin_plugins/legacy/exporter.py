@@ -107,6 +107,9 @@ def _level(scope: Scope) -> Level | None:
     # The legacy course_id column holds course keys (and CCX keys, which are course keys too).
     if scope.type in ("course", "ccx"):
         return "course"
+    # And v1 library keys (library-v1:ORG+LIBRARY); v2 libraries keep their own tables.
+    if scope.type == "library" and scope.key.startswith("library-v1:"):
+        return "course"
     return None
 
 
@@ -141,6 +144,14 @@ def build_export(rc: Rolecall, mapping: RoleMapping, *, staff_admins: bool = Fal
                     )
                     continue
                 out.forum.append(ForumOut(key, forum, scope.key))
+            elif scope.type == "library" and level == "course":
+                name = mapping.library_legacy_name(grant.role)
+                if name is None:
+                    out.unexported.append(
+                        Unexported(*key, f"no legacy role means {grant.role} on a v1 library")
+                    )
+                    continue
+                out.access.append(AccessOut(key, _org_of(scope), scope.key, name))
             elif level is not None and (name := mapping.course_legacy_name(grant.role, level)):
                 org = "" if level == "platform" else _org_of(scope)
                 course_id = scope.key if level == "course" else ""

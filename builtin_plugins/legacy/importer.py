@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 
 from rolecall.core import (
     BadInputError,
+    DerivedRole,
     GrantRow,
     Rolecall,
     Scope,
@@ -47,7 +48,9 @@ DEFAULT_BATCH = 1000
 @dataclass(frozen=True)
 class RowProblem:
     """A legacy row that is not imported, and why. ``kind`` is ``ignored`` for a row skipped
-    on purpose (its role maps to nothing), else one of :data:`ProblemKind`."""
+    on purpose (its role maps to nothing), ``derived`` for a row whose role is a derived role
+    (held through its source, never stored: forum ``Student`` rows under the Open edX
+    integration), else one of :data:`ProblemKind`."""
 
     table: str
     row_id: int
@@ -126,7 +129,7 @@ class _Planner:
         self._shapes: dict[str, str] | None = None  # skeleton -> username, made on first use
 
     def problem(self, table: str, row_id: int, kind: str, reason: str) -> None:
-        target = self.plan.ignored if kind == "ignored" else self.plan.problems
+        target = self.plan.ignored if kind in ("ignored", "derived") else self.plan.problems
         target.append(RowProblem(table, row_id, kind, reason))
 
     def lookalike(self, name: str) -> str | None:
@@ -153,6 +156,12 @@ class _Planner:
         except ScopeKeyError as exc:
             what = {"course": "course key", "org": "org", "platform": "scope"}[level]
             self.problem(table, row_id, "malformed_key", f"malformed {what}: {exc.reason}")
+            return None
+
+    def _derived(self, target: str) -> DerivedRole | None:
+        try:
+            return self.rc.registry.derived_roles.get(self.rc.role(target).id)
+        except BadInputError:
             return None
 
     def user(self, table: str, row_id: int, user_id: int | None) -> LegacyUser | None:
@@ -229,6 +238,22 @@ class _Planner:
                 continue
             target, levels = self.mapping.course_roles[row.role]
             level: Level = "course" if row.course_id else "org" if row.org else "platform"
+            if level == "course" and row.course_id.startswith("library-v1:"):
+                # A v1 library's row: the library's own roles, whatever the course table says.
+                scope = self.scope(ACCESS_TABLE, row.id, row.course_id, level)
+                if scope is None:
+                    continue
+                library_role = self.mapping.library_roles.get(row.role)
+                if library_role is None:
+                    self.problem(
+                        ACCESS_TABLE,
+                        row.id,
+                        "not_assignable_here",
+                        f"{row.role} on a v1 library has no rolecall equivalent",
+                    )
+                    continue
+                self.grant(ACCESS_TABLE, row.id, row.user_id, library_role, scope)
+                continue
             if target is None:
                 self.problem(
                     ACCESS_TABLE,
@@ -273,6 +298,16 @@ class _Planner:
             target = self.mapping.forum_roles[forum.name]
             if target is None:
                 self.problem(FORUM_TABLE, row.id, "ignored", f"forum role {forum.name} is skipped")
+                continue
+            derived = self._derived(target)
+            if derived is not None:
+                self.problem(
+                    FORUM_TABLE,
+                    row.id,
+                    "derived",
+                    f"{derived.role} is held through {derived.source} ({derived.description}): "
+                    "not stored",
+                )
                 continue
             if not forum.course_id:
                 self.problem(FORUM_TABLE, row.id, "malformed_key", "the forum role has no course")

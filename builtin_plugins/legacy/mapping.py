@@ -53,6 +53,14 @@ DEFAULT_COURSE_ROLES: dict[str, tuple[str | None, tuple[Level, ...]]] = {
 ``sales_admin`` belong to the retired e-commerce pages and have no rolecall equivalent: they
 are reported as ignored unless a settings file maps them."""
 
+DEFAULT_LIBRARY_ROLES: dict[str, str | None] = {
+    "instructor": "library_admin",
+    "staff": "library_author",
+    "library_user": "library_user",
+}
+"""The course access roles a v1 library's row holds (its ``course_id`` is a
+``library-v1:ORG+LIBRARY`` key): the legacy library admin, author and read-only user."""
+
 DEFAULT_FORUM_ROLES: dict[str, str | None] = {
     "Administrator": "discussion_administrator",
     "Moderator": "discussion_moderator",
@@ -74,6 +82,9 @@ class RoleMapping:
         default_factory=lambda: dict(DEFAULT_COURSE_ROLES)
     )
     forum_roles: Mapping[str, str | None] = field(default_factory=lambda: dict(DEFAULT_FORUM_ROLES))
+    library_roles: Mapping[str, str | None] = field(
+        default_factory=lambda: dict(DEFAULT_LIBRARY_ROLES)
+    )
 
     def course_legacy_name(self, role: str, level: Level) -> str | None:
         """The legacy course access role that ``role`` at ``level`` is written back as (the
@@ -82,6 +93,10 @@ class RoleMapping:
             if target == role and level in levels:
                 return name
         return None
+
+    def library_legacy_name(self, role: str) -> str | None:
+        """The course access role a v1 library's row for ``role`` is written back as."""
+        return next((name for name, target in self.library_roles.items() if target == role), None)
 
     def forum_legacy_name(self, role: str) -> str | None:
         return next((name for name, target in self.forum_roles.items() if target == role), None)

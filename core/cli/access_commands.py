@@ -451,10 +451,16 @@ def who_command(ctx: click.Context, scope: str, permission: str | None, as_json:
     rc = service_of(ctx)
     if permission is not None:
         users = rc.who_can(permission, scope)
+        unlisted = rc.not_listed(scope, permission)
         if as_json:
-            echo_json({"scope": scope, "permission": permission, "users": users})
+            echo_json(
+                {"scope": scope, "permission": permission, "users": users, "not_listed": unlisted}
+            )
         else:
-            click.echo("\n".join(users) if users else f"nobody may {permission} on {scope}")
+            nobody = "no listed user" if unlisted else "nobody"
+            click.echo("\n".join(users) if users else f"{nobody} may {permission} on {scope}")
+            for note in unlisted:
+                click.echo(f"Not listed: {note}")
         return
     team = rc.who(scope)
     if as_json:
@@ -462,6 +468,8 @@ def who_command(ctx: click.Context, scope: str, permission: str | None, as_json:
         return
 
     print_team(team, f"Team of {scope}:", now=True)
+    for note in team.not_listed:
+        click.echo(f"Not listed: {note}")
 
 
 @cli.command("access")
@@ -477,6 +485,11 @@ def access_command(ctx: click.Context, user: str, as_json: bool) -> None:
         echo_json([e.model_dump(mode="json") for e in entries])
         return
     print_access(entries, empty=f"{user} holds no role")
+    for derived in rc.registry.derived_roles.values():
+        click.echo(
+            f"Not listed: {derived.role} wherever {derived.source} names {user} "
+            f"({derived.description}): rolecall cannot list where that is"
+        )
     if waiting:
         click.echo("\nDormant (kept, granting nothing until their plugin returns):")
         for row in waiting:

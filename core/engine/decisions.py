@@ -40,6 +40,15 @@ class RestrictionInfo(_Out):
     reason: str | None
 
 
+class DerivedInfo(_Out):
+    """A derived role that allowed a check: held at ``scope`` because ``source`` says so."""
+
+    role: str
+    scope: str
+    source: str
+    description: str
+
+
 class Decision(_Out):
     """The answer to "may ``user`` do ``permission`` at ``scope``?" with its reasons."""
 
@@ -55,6 +64,9 @@ class Decision(_Out):
     closest_misses: tuple[str, ...] = ()
     """For a denial: what came nearest (a role one scope away, a role lacking only this
     permission, an expired grant, the roles that would grant it)."""
+    derived: DerivedInfo | None = None
+    """When a derived role allowed it (the stored grants did not): the role and its source."""
+
     _miss_scopes: tuple[str | None, ...] = PrivateAttr(default=())
 
     def about_scopes(self, scopes: Sequence[str | None]) -> None:
@@ -92,6 +104,9 @@ class Team(_Out):
     scope: str
     members: tuple[TeamMember, ...]
     inherited: tuple[TeamMember, ...]
+    not_listed: tuple[str, ...] = ()
+    """Derived roles held here whose holders rolecall cannot list (an outside source names
+    them), one sentence each."""
 
 
 class AccessEntry(_Out):

@@ -19,6 +19,7 @@ service after its own writes and from the change feed for other processes' write
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from ..errors import BadInputError
-from ..records import DelegationRule, Role
+from ..records import DelegationRule, DerivedRole, Role
 from ..registry import Registry
 from ..scopes import show
 from ..usernames import skeleton
@@ -34,11 +35,14 @@ from .decisions import (
     AccessEntry,
     Contribution,
     Decision,
+    DerivedInfo,
     GrantInfo,
     RestrictionInfo,
     Team,
     TeamMember,
 )
+
+log = logging.getLogger("rolecall.engine")
 
 ALL = "*"
 """In a restriction's permission list: every permission."""
@@ -219,6 +223,11 @@ class Index:
         self._walkable: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
         """(applicable, denied) -> applicable less denied: shared by the restricted scopes."""
         self._restriction_generation = 0
+        self._derived: dict[str, tuple[DerivedRole, ...]] = {}
+        """permission -> the derived roles that give it (consulted after a stored denial)."""
+        for derived in registry.derived_roles.values():
+            for permission in registry.role_permissions.get(derived.role, ()):
+                self._derived[permission] = (*self._derived.get(permission, ()), derived)
         self._teams: dict[str, tuple[tuple[TeamMember, ...], float]] = {}
         """scope -> (its members, the time until which their expired flags hold)."""
         self._below_cache: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -792,25 +801,29 @@ class Index:
             scope: str,
             fast: dict[str, tuple[tuple[str, ...], frozenset[str]]] = self._fast,
             by_user: dict[str, dict[str, frozenset[str]]] = self._by_user,
-            refused: Callable[[str, str], bool] = self._refused,
+            refused: Callable[[str, str, str], bool] = self._refused,
             slow: Callable[[str, str, str], bool] = self._check_slow,
+            derived: frozenset[str] = frozenset(self._derived),
+            from_source: Callable[[str, str, str], bool] = self._check_derived,
         ) -> bool:
-            """May ``user`` do ``permission`` at ``scope``? Unknown user or permission, or a
-            malformed key, raise :class:`BadInputError`."""
+            """May ``user`` do ``permission`` at ``scope``? An unknown permission or a
+            malformed key raises :class:`BadInputError`; a user rolecall has never seen is
+            denied."""
             try:
                 chain, walkable = fast[scope]
             except KeyError:
                 return slow(user, permission, scope)
             cells = by_user.get(user)
             if cells is None:
-                return refused(user, permission)
+                return refused(user, permission, scope)
             if permission not in walkable:
                 return slow(user, permission, scope)
             for key in chain:
                 perms = cells.get(key)
                 if perms is not None and permission in perms:
                     return True
-            return False
+            # The stored grants deny: a derived role may still give it.
+            return permission in derived and from_source(user, permission, scope)
 
         return check
 
@@ -842,29 +855,93 @@ class Index:
         self.require_permission(permission)
         cells = self._by_user.get(user)
         if cells is None or permission not in applicable:
-            return self._refused(user, permission)
+            return self._refused(user, permission, scope)
         for key in chain:
             perms = cells.get(key)
             if perms is not None and permission in perms:
-                if permission in denied:
-                    return self._restricting(user, permission, chain) is None
-                return True
-        return False
+                if permission not in denied or self._restricting(user, permission, chain) is None:
+                    return True
+                break
+        return permission in self._derived and self._check_derived(user, permission, scope)
 
-    def _refused(self, user: str, permission: str) -> bool:
-        """The slow end of a denial: raise for an unknown permission or user."""
+    def _refused(self, user: str, permission: str, scope: str) -> bool:
+        """The slow end of a denial: raise for an unknown permission. A user rolecall has never
+        seen is denied like any user without grants (every learner of the platform is one),
+        unless a derived role gives it."""
         self.require_permission(permission)
-        self.require_user(user)
-        return False
+        return permission in self._derived and self._check_derived(user, permission, scope)
+
+    def _check_derived(self, user: str, permission: str, scope: str) -> bool:
+        return self.derived_grant(user, permission, scope) is not None
+
+    def derived_grant(
+        self, user: str, permission: str, scope: str
+    ) -> tuple[DerivedRole, str] | None:
+        """The derived role (and the scope on ``scope``'s chain where its source names
+        ``user``) that gives ``permission`` at ``scope``, restrictions applied; or None."""
+        derived = self._derived.get(permission)
+        if not derived:
+            return None
+        chain, applicable, restricted = self.place(scope)
+        if permission not in applicable:
+            return None
+        for role in derived:
+            for key in chain:
+                if self._resolve(key).type not in role.scope_types:
+                    continue
+                try:
+                    held = role.holds(user, key) is True
+                except Exception as exc:  # a failing source never allows, never breaks a check
+                    log.warning(
+                        "derived role %s: source %s failed on %s: %s",
+                        role.role,
+                        role.source,
+                        show(key),
+                        type(exc).__name__,
+                    )
+                    held = False
+                if not held:
+                    continue
+                if restricted and self._restricting(
+                    user, permission, chain, also=frozenset({role.role})
+                ):
+                    continue
+                return role, key
+        return None
+
+    def not_listed(self, scope: str, permission: str | None = None) -> tuple[str, ...]:
+        """What "who" answers at ``scope`` cannot list: the derived roles held there (that give
+        ``permission``, when given), one sentence each."""
+        chain, applicable, _ = self.place(scope)
+        types = {self._resolve(key).type for key in chain}
+        notes = []
+        for role in self.registry.derived_roles.values():
+            perms = self._role_perms.get(role.role, _EMPTY)
+            if not types & set(role.scope_types) or perms.isdisjoint(applicable):
+                continue
+            if permission is not None and permission not in perms:
+                continue
+            notes.append(
+                f"also every user {role.source} names here ({role.description}) holds "
+                f"{role.role}: rolecall cannot list them"
+            )
+        return tuple(notes)
 
     def _restricting(
-        self, user: str, permission: str, chain: tuple[str, ...]
+        self,
+        user: str,
+        permission: str,
+        chain: tuple[str, ...],
+        also: frozenset[str] = _EMPTY,
     ) -> tuple[str, _Restriction] | None:
-        """The restriction on ``chain`` that denies ``permission`` to ``user``."""
+        """The restriction on ``chain`` that denies ``permission`` to ``user`` (holding the
+        roles ``also`` too, derived ones)."""
         for key in chain:
             restriction = self._restrictions.get(key)
             if restriction is not None and permission in restriction.denied:
-                if restriction.exempt and self._holds_any(user, chain, restriction.exempt):
+                if restriction.exempt and (
+                    restriction.exempt & also or self._holds_any(user, chain, restriction.exempt)
+                ):
                     continue
                 return key, restriction
         return None
@@ -895,6 +972,12 @@ class Index:
 
     def role_permissions(self, role: str) -> frozenset[str]:
         return self._role_perms.get(role, _EMPTY)
+
+    def role_authority(self, role: str) -> frozenset[str]:
+        """What a holder of ``role`` counts as holding when a grant is judged: its permissions
+        and the ``not_inherited`` ones of the roles it includes (see the registry)."""
+        found = self.registry.role_authority.get(role)
+        return self._role_perms.get(role, _EMPTY) if found is None else found
 
     def type_permissions(self, kind: str) -> frozenset[str]:
         """The registered permissions that apply at scopes of type ``kind``."""
@@ -1074,6 +1157,7 @@ class Index:
             scope=scope,
             members=self._members(scope, now),
             inherited=tuple(m for key in chain[1:] for m in self._members(key, now)),
+            not_listed=self.not_listed(scope) if self._derived else (),
         )
 
     def who_can(self, permission: str, scope: str) -> list[str]:
@@ -1093,9 +1177,9 @@ class Index:
         return sorted(found)
 
     def scopes_where(self, user: str, permission: str, scope_type: str | None = None) -> list[str]:
-        """Every known scope where ``user`` is allowed ``permission`` (of ``scope_type``)."""
+        """Every known scope where ``user`` is allowed ``permission`` (of ``scope_type``); none
+        for a user rolecall has never seen."""
         applies = self.require_permission(permission)
-        self.require_user(user)
         if scope_type is not None and scope_type not in self.registry.scope_types:
             raise BadInputError(
                 f"unknown scope type {show(scope_type)}; known: "
@@ -1206,7 +1290,7 @@ class Index:
     def _own_permissions(self, role: str) -> set[str]:
         """The permissions a role lists itself or through included roles (not implied)."""
         roles = self.registry.roles
-        found: set[str] = set()
+        found: set[str] = set(roles[role].not_inherited) if role in roles else set()
         stack = [role]
         seen = set()
         while stack:
@@ -1249,7 +1333,6 @@ class Index:
     def explain(self, user: str, permission: str, scope: str) -> Decision:
         """:meth:`check` with its reasons; ``allowed`` always equals ``check``."""
         applies_to = self.require_permission(permission)
-        self.require_user(user)
         resolved = self._resolve(scope)
         chain = resolved.chain
         now = time.time()
@@ -1273,8 +1356,17 @@ class Index:
                     held_without.append((grant.role, key))
         restricting = self._restricting(user, permission, chain) if contributions else None
         allowed = applies and bool(contributions) and restricting is None
+        from_source = None
+        if applies and not allowed:
+            found = self.derived_grant(user, permission, scope)
+            if found is not None:
+                role, key = found
+                from_source = DerivedInfo(
+                    role=role.role, scope=key, source=role.source, description=role.description
+                )
+                allowed = True
         denied_by = None
-        if restricting is not None:
+        if restricting is not None and not allowed:
             key, r = restricting
             denied_by = RestrictionInfo(
                 scope=key,
@@ -1282,7 +1374,12 @@ class Index:
                 exempt_roles=tuple(sorted(r.exempt)),
                 reason=r.reason,
             )
-        if allowed:
+        if from_source is not None:
+            summary = (
+                f"allowed: {user} holds {from_source.role} on {from_source.scope} through "
+                f"{from_source.source}: {from_source.description} (a derived role, not stored)"
+            )
+        elif allowed:
             first = contributions[0]
             via = f" (through {' -> '.join(first.path)})" if len(first.path) > 1 else ""
             summary = (
@@ -1299,6 +1396,11 @@ class Index:
             summary = (
                 f"denied: the restriction on {denied_by.scope} denies {permission} "
                 f"(exempt roles: {exempt})"
+            )
+        elif user not in self.users:
+            summary = (
+                f"denied: {user} has no grants in rolecall (a user rolecall has never seen "
+                "holds no role)"
             )
         else:
             summary = f"denied: no role {user} holds on {scope} or above it grants {permission}"
@@ -1333,6 +1435,7 @@ class Index:
             contributions=tuple(contributions),
             denied_by=denied_by,
             closest_misses=tuple(misses),
+            derived=from_source,
         )
         if any(about):
             decision.about_scopes(about)

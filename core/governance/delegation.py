@@ -116,7 +116,7 @@ class Delegation:
         if extra is not None and extra[1] in chain:
             roles.add(extra[0])
         applies = self.index.type_permissions(kind)
-        gives = self._gives if supposed else self.index.role_permissions
+        gives = self._gives if supposed else self.index.role_authority
         held = frozenset().union(*(gives(r) for r in roles)) & applies
         able = held
         for denied, exempt in self.index.restrictions_on(chain):

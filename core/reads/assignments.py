@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..errors import BadInputError
@@ -84,11 +84,16 @@ def _assignment_filters(
                 f"unknown scope type {show(scope_type)}; known: "
                 f"{', '.join(sorted(rc.registry.scope_types))}"
             )
-        # Every key of a type starts with its namespace (see ScopeType): the type's whole key
-        # (``platform``) or the namespace and a colon. Namespaces hold no LIKE wildcards.
-        where.append(
-            or_(Assignment.scope == kind.namespace, Assignment.scope.like(f"{kind.namespace}:%"))
-        )
+        # Every key of a type starts with one of its namespaces (see ScopeType): the type's
+        # whole key (``platform``) or the namespace and a colon; a type claiming slash keys also
+        # has the keys with a ``/`` and no ``:``. Namespaces hold no LIKE wildcards.
+        forms: list[ColumnElement[bool]] = []
+        for namespace in kind.namespaces:
+            forms.append(Assignment.scope == namespace)
+            forms.append(Assignment.scope.like(f"{namespace}:%"))
+        if kind.slash_keys:
+            forms.append(and_(Assignment.scope.like("%/%"), ~Assignment.scope.like("%:%")))
+        where.append(or_(*forms))
     if org is not None:
         key = rc.registry.scopes.resolve(org if org.startswith("org:") else f"org:{org}").key
         # Every scope below the org that holds a grant is known to the index (it learns the

@@ -1,0 +1,136 @@
+"""One call sequence of openedx-authz's user API, run against any module with its names and
+reduced to plain JSON, so two implementations can be compared answer by answer.
+
+``python authz_differential.py`` runs it against the real ``openedx_authz.api.users`` under
+openedx-authz's own test settings (``openedx_authz.settings.test``: its models, its casbin
+model and policy, its stub content libraries), in a fresh SQLite database in the current
+folder, and prints the answers as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+L1 = "lib:Org1:math"
+L2 = "lib:Org1:physics"
+L3 = "lib:Org2:art"
+USERS = ("alice", "bob", "carol", "dave", "erin")
+ADMIN, AUTHOR, CONTRIBUTOR, USER = (
+    "library_admin",
+    "library_author",
+    "library_contributor",
+    "library_user",
+)
+VIEW = "content_libraries.view_library"
+EDIT = "content_libraries.edit_library_content"
+DELETE = "content_libraries.delete_library"
+TEAM = "content_libraries.manage_library_team"
+PUBLISH = "content_libraries.publish_library_content"
+
+SEQUENCE: list[tuple[str, tuple[Any, ...]]] = [
+    ("assign_role_to_user_in_scope", ("alice", ADMIN, L1)),
+    ("assign_role_to_user_in_scope", ("alice", ADMIN, L1)),
+    ("assign_role_to_user_in_scope", ("bob", AUTHOR, L1)),
+    ("batch_assign_role_to_users_in_scope", (["carol", "dave"], USER, L2)),
+    ("assign_role_to_user_in_scope", ("alice", CONTRIBUTOR, L3)),
+    *(
+        ("is_user_allowed", (user, action, scope))
+        for user in USERS
+        for action in (VIEW, EDIT, DELETE, TEAM, PUBLISH)
+        for scope in (L1, L2, L3)
+    ),
+    ("get_user_role_assignments", ("alice",)),
+    ("get_user_role_assignments", ("bob",)),
+    ("get_user_role_assignments", ("erin",)),
+    ("get_user_role_assignments_in_scope", ("alice", L1)),
+    ("get_user_role_assignments_in_scope", ("alice", L2)),
+    ("get_user_role_assignments_for_role_in_scope", (USER, L2)),
+    ("get_user_role_assignments_for_role_in_scope", (ADMIN, L2)),
+    ("get_all_user_role_assignments_in_scope", (L1,)),
+    ("get_all_user_role_assignments_in_scope", (L2,)),
+    ("get_scopes_for_user_and_permission", ("alice", VIEW)),
+    ("get_scopes_for_user_and_permission", ("alice", DELETE)),
+    ("get_scopes_for_user_and_permission", ("bob", DELETE)),
+    ("get_scopes_for_user_and_permission", ("erin", VIEW)),
+    ("unassign_role_from_user", ("bob", AUTHOR, L1)),
+    ("unassign_role_from_user", ("bob", AUTHOR, L1)),
+    ("batch_unassign_role_from_users", (["carol"], USER, L2)),
+    ("get_all_user_role_assignments_in_scope", (L2,)),
+    ("is_user_allowed", ("carol", VIEW, L2)),
+    ("is_user_allowed", ("dave", VIEW, L2)),
+    ("unassign_all_roles_from_user", ("alice",)),
+    ("unassign_all_roles_from_user", ("alice",)),
+    ("get_user_role_assignments", ("alice",)),
+    ("is_user_allowed", ("alice", VIEW, L1)),
+]
+
+
+def plain(value: Any) -> Any:
+    """A result as JSON: assignments as sorted [user, [roles], scope], scopes and users as
+    sorted keys."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        items = [plain(v) for v in value]
+        return sorted(items, key=json.dumps)
+    if hasattr(value, "subject") and hasattr(value, "roles"):
+        return [
+            value.subject.external_key,
+            sorted(r.external_key for r in value.roles),
+            value.scope.external_key,
+        ]
+    if hasattr(value, "external_key"):
+        return value.external_key
+    raise TypeError(f"unexpected result {value!r}")
+
+
+TRUTH = {"assign_role_to_user_in_scope", "unassign_role_from_user", "unassign_all_roles_from_user"}
+"""Documented to return a bool; openedx-authz 0.23's ``unassign_role_from_user`` returns the
+removed casbin rules (a non-empty list when it removed one): compared by truth."""
+
+
+def run(api: ModuleType, before_each: Callable[[], None] = lambda: None) -> list[Any]:
+    answers = []
+    for name, args in SEQUENCE:
+        before_each()
+        result = getattr(api, name)(*args)
+        answers.append([name, list(args), bool(result) if name in TRUTH else plain(result)])
+    return answers
+
+
+def _openedx_authz() -> list[Any]:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "openedx_authz.settings.test"
+    import django
+
+    django.setup()
+    from importlib.resources import files
+
+    import casbin
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from openedx_authz.api import users as api
+    from openedx_authz.engine.enforcer import AuthzEnforcer
+    from openedx_authz.engine.utils import migrate_policy_between_enforcers
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    enforcer = AuthzEnforcer.get_enforcer()
+    enforcer.stop_auto_load_policy()
+    enforcer.enable_auto_save(True)
+    enforcer.load_policy()
+    config = files("openedx_authz.engine").joinpath("config")
+    migrate_policy_between_enforcers(
+        source_enforcer=casbin.Enforcer(str(config / "model.conf"), str(config / "authz.policy")),
+        target_enforcer=enforcer,
+    )
+    enforcer.load_policy()
+    for username in USERS:
+        User.objects.create(username=username)
+    return run(api)
+
+
+if __name__ == "__main__":
+    print(json.dumps(_openedx_authz()))

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StubsConfig(AppConfig):
+    name = "openedx_test_project.stubs"
+    label = "stubs"

@@ -1,0 +1,60 @@
+"""rolecall_openedx.authz_api against the real openedx-authz: the same call sequence, run on
+openedx-authz (from PyPI, under its own test settings, in a child process) and on rolecall, must
+give the same answers, call by call."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import authz_differential
+import pytest
+
+from rolecall.core import Rolecall
+from rolecall_openedx import authz_api
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def openedx_authz_answers(tmp_path_factory: pytest.TempPathFactory) -> list[object]:
+    pytest.importorskip("openedx_authz")  # make test installs it; say so if it is absent
+    folder = tmp_path_factory.mktemp("openedx_authz")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ROLECALL_"))}
+    env["PYTHONPATH"] = str(HERE)
+    result = subprocess.run(
+        [sys.executable, str(HERE / "authz_differential.py")],
+        capture_output=True,
+        text=True,
+        cwd=folder,  # its test settings keep their SQLite database in the working folder
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answers: list[object] = json.loads(result.stdout)
+    return answers
+
+
+@pytest.mark.django_db
+def test_rolecall_answers_as_openedx_authz_does(
+    rc: Rolecall, openedx_authz_answers: list[object]
+) -> None:
+    ours = authz_differential.run(authz_api)
+    assert len(ours) == len(openedx_authz_answers)
+    for mine, theirs in zip(ours, openedx_authz_answers, strict=True):
+        assert mine == theirs
+    # The sequence is not trivial: both allowed and denied checks, non-empty listings.
+    allowed = [a for a in ours if a[0] == "is_user_allowed"]
+    assert {a[2] for a in allowed} == {True, False}
+
+
+@pytest.mark.django_db
+def test_a_user_met_through_the_api_is_added(rc: Rolecall) -> None:
+    assert authz_api.assign_role_to_user_in_scope("zoe", "library_user", "lib:Org1:math")
+    assert "zoe" in {u for u, *_ in rc.users()}
+    assert authz_api.is_user_allowed("zoe", "content_libraries.view_library", "lib:Org1:math")
+    assert not authz_api.is_user_allowed("nobody", "content_libraries.view_library", "lib:Org1:x")

@@ -1,0 +1,58 @@
+"""scope_key: the rolecall scope of any platform object, with edx-opaque-keys' real keys."""
+
+from __future__ import annotations
+
+import pytest
+from ccx_keys.locator import CCXLocator
+from opaque_keys.edx.keys import CourseKey, UsageKey
+from opaque_keys.edx.locator import LibraryLocator, LibraryLocatorV2
+
+from openedx_test_project.stubs.models import CourseEnrollment, CourseOverview
+from rolecall_openedx.keys import UnmappableScope, scope_key
+
+NEW = "course-v1:MITx+6.002x+2026_T1"
+OLD = "MITx/6.002x/2012_Fall"
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (None, "platform"),
+        ("MITx", "org:MITx"),
+        ("org:MITx", "org:MITx"),
+        ("platform", "platform"),
+        (CourseKey.from_string(NEW), NEW),
+        (CourseKey.from_string(OLD), OLD),
+        (CourseKey.from_string(NEW + "+branch@draft"), NEW),
+        (UsageKey.from_string("block-v1:MITx+6.002x+2026_T1+type@problem+block@p1"), NEW),
+        (LibraryLocator.from_string("library-v1:MITx+physics"), "library-v1:MITx+physics"),
+        (LibraryLocatorV2.from_string("lib:MITx:physics"), "lib:MITx:physics"),
+        (UsageKey.from_string("lb:MITx:physics:problem:p1"), "lib:MITx:physics"),
+        (
+            CCXLocator.from_string("ccx-v1:MITx+6.002x+2026_T1+ccx@3"),
+            "ccx-v1:MITx+6.002x+2026_T1+ccx@3",
+        ),
+        (OLD, OLD),
+        ("block-v1:MITx+6.002x+2026_T1+type@problem+block@p1", NEW),
+        (CourseOverview(id=OLD, org="MITx"), OLD),
+        (CourseEnrollment(course_id=NEW), NEW),
+    ],
+)
+def test_scope_of_platform_objects(obj: object, expected: str) -> None:
+    assert scope_key(obj) == expected
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        object(),
+        42,
+        "",
+        "nope:x",
+        "i4x://MITx/6.002x/problem/p1",  # an old-style usage key: its course has no run
+        "course-v1:MITx",
+    ],
+)
+def test_what_has_no_scope_is_unmappable(obj: object) -> None:
+    with pytest.raises(UnmappableScope):
+        scope_key(obj)
