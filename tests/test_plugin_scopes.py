@@ -211,3 +211,25 @@ def test_a_restriction_that_could_never_apply_is_bad_input(rc: Rolecall) -> None
         rc.restrict("course-v1:MITx+6.002x+2026", ["program.edit"])
     rc.restrict("org:MITx", ["program.edit"])  # programs sit below an org: it applies there
     assert not rc.check("mo", "program.edit", PROGRAM)
+
+
+def test_a_program_manager_sees_her_members_access_in_her_program_only(rc: Rolecall) -> None:
+    harvard = "course-v1:HarvardX+stats+2026"
+    rc.assign("mo", "course_auditor", harvard)
+    app = create_app(rc, config={"TESTING": True, "ROLECALL_TRUSTED_HEADER": "X-User"})
+    client = app.test_client()
+    tokens = {name: rc.accounts.create_token(name)[1] for name in ("pam", "eve")}
+    seen = client.get(
+        "/api/v1/users/mo/access", headers={"Authorization": f"Bearer {tokens['pam']}"}
+    )
+    assert seen.status_code == 200, seen.get_data(as_text=True)
+    assert {item["scope"] for item in seen.get_json()["items"]} == {PROGRAM}
+    refused = client.get(
+        "/api/v1/users/mo/access", headers={"Authorization": f"Bearer {tokens['eve']}"}
+    )
+    assert refused.status_code == 403
+    page = client.get("/console/users/mo", headers={"X-User": "pam"})
+    assert page.status_code == 200
+    assert PROGRAM in page.get_data(as_text=True)
+    assert harvard not in page.get_data(as_text=True)
+    assert client.get("/console/users/mo", headers={"X-User": "eve"}).status_code == 403

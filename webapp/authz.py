@@ -96,6 +96,30 @@ def can_view_user(rc: Rolecall, viewer: str, user: str) -> bool:
     return viewer == user or _check(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
 
 
+def access_seen_by(rc: Rolecall, viewer: str, user: str) -> Callable[[str], bool] | None:
+    """Which scopes of ``user``'s access ``viewer`` may see: every one for the user and the
+    platform team's viewers; for anyone else, those whose team they may view, so that a program
+    manager asking about her program's members sees their roles there and nowhere else. ``None``
+    when that leaves nothing (an unknown user included): the caller is refused."""
+    if can_view_user(rc, viewer, user):
+        return lambda _scope: True
+    try:
+        held = {g.scope for g in rc.grants(user) if not g.expired}
+    except BadInputError:
+        return None
+    if not any(can_view_teams(rc, viewer, held).values()):
+        return None
+    seen: dict[str, bool] = {}
+
+    def sees(scope: str) -> bool:
+        found = seen.get(scope)
+        if found is None:
+            found = seen[scope] = can_view_team(rc, viewer, scope)
+        return found
+
+    return sees
+
+
 def members_seen_by(rc: Rolecall, viewer: str, scope: str | None) -> Callable[[str], bool]:
     """Which users ``viewer`` may be told hold a role on ``scope`` or above it: anyone when it
     may view the scope's team (the team page lists them, those with access from above too),

@@ -64,17 +64,20 @@ def get_team(caller: str, key: str, query: ListedQuery) -> TeamOut:
     response=AccessOut,
     query=ListedQuery,
     summary="Every role a user holds on every known scope, and where it comes from",
-    authorization="Your own: any caller. Anyone else's: console.view_platform_team.",
+    authorization="Your own: any caller. Anyone else's: console.view_platform_team, or the "
+    "view-team permission of a scope where they hold a role (then only the scopes whose team "
+    "the caller may view).",
     tag="teams",
     example_path={"username": "ada"},
 )
 def get_access(caller: str, username: str, query: ListedQuery) -> AccessOut:
     rc = service()
-    if not authz.can_view_user(rc, caller, username):
+    sees = authz.access_seen_by(rc, caller, username)
+    if sees is None:
         raise forbidden(f"{caller} may not view the access of {username}")
     revision = require_revision(rc, query.at_least)
     try:
-        entries = rc.access(username)
+        entries = [e for e in rc.access(username) if sees(e.scope)]
     except BadInputError as exc:
         raise not_found(str(exc)) from exc
     page = paginate(query, entries, lambda e: (e.scope, e.role, e.via), name="access", width=3)

@@ -18,12 +18,14 @@ ACCESS_LIMIT = 1000
 @blueprint.get("/users/<username>")
 def user(username: str) -> str:
     service, me = rc(), viewer()
-    allow(authz.can_view_user(service, me, username))
+    sees = authz.access_seen_by(service, me, username)
+    allow(sees is not None)
+    assert sees is not None
     hit = user_hit(service, username)
     if hit is None or hit.username != username:
         abort(404, description=f"There is no user {username!r}.")
-    grants = service.grants(username)
-    entries = service.access(username)
+    grants = [g for g in service.grants(username) if sees(g.scope)]
+    entries = [e for e in service.access(username) if sees(e.scope)]
     roles = sorted({g.role for g in grants})
     return render_template(
         "console/user.html",
