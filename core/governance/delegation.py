@@ -170,16 +170,28 @@ class Delegation:
         2. be able to exercise every permission the grantee could exercise there after the
            grant, of the role's own and of any the grant would free from a restriction by
            making the grantee exempt from it."""
-        gives = self._gives(role)
+        # A role's own marker permissions (``not_inherited``: openedx-authz's legacy role ids,
+        # held by that role alone) say which role it is, not what it lets its holder do: whoever
+        # may give its real permissions may give it.
+        markers = self._markers(role)
+        gives = self._gives(role) - markers
         missing: list[tuple[str, str, str]] = []
         for place, kind in self.reach(scope, grantee):
             held, able = self._actor_able(actor, place, kind)
             lacking = (gives & self.index.type_permissions(kind)) - held
             after = self._able(grantee or "", place, kind, (role, scope), supposed=True)[1]
             before = self._able(grantee, place, kind, supposed=True)[1] if grantee else frozenset()
-            lacking |= ((after - before) | (after & gives)) - able
+            lacking |= (((after - before) | (after & gives)) - able) - markers
             missing.extend((p, place, kind) for p in sorted(lacking))
         return missing
+
+    def _markers(self, role: str) -> frozenset[str]:
+        """The closed set of ``role``'s own ``not_inherited`` permissions."""
+        definition = self.index.registry.roles.get(role)
+        if definition is None or not definition.not_inherited:
+            return frozenset()
+        implied = self.index.registry.implied
+        return frozenset().union(*(implied[p] for p in definition.not_inherited if p in implied))
 
     def could(self, action: str, role: str, scope: str, *, user: str | None = None) -> list[str]:
         """Users a rule lets make this change (and, for an assignment, who hold the role's
