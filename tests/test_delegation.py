@@ -363,8 +363,7 @@ def test_no_sequence_of_delegated_changes_grants_what_the_actor_lacks(
             markers = frozenset(rc.registry.roles[role].not_inherited)
             held_before = {
                 p: rc.check(actor, p, scope)
-                for p in (rc.registry.role_permissions[role] - markers)
-                & rc.index.applicable(scope)
+                for p in (rc.registry.role_permissions[role] - markers) & rc.index.applicable(scope)
             }
             try:
                 if action == "assign":
