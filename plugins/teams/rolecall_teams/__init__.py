@@ -32,6 +32,7 @@ from rolecall.core import (
     AssignmentEvent,
     ConsolePage,
     DelegationRule,
+    DerivedRole,
     ParsedKey,
     Permission,
     Risk,
@@ -48,7 +49,10 @@ if TYPE_CHECKING:
 
 NAMESPACE = "team-v1"
 MARKER = "+team@"
-ROLES = ("teams_coordinator", "team_leader")
+ROLES = ("teams_coordinator", "team_leader", "team_member")
+ROSTER: dict[str, set[str]] = {}
+"""Team key -> the usernames on its roster: the outside source of the derived role
+``team_member`` (a real deployment reads the platform's team memberships instead)."""
 OUTBOX = "ROLECALL_TEAMS_OUTBOX"
 """The variable naming the file the ``assignment_changed`` hook appends to (JSON lines)."""
 
@@ -145,6 +149,31 @@ def register_roles() -> list[Role]:
             scope_types=("team",),
             permissions=("teams.manage_membership",),
         ),
+        Role(
+            id="team_member",
+            title="Team member",
+            description="Belongs to one team: sees who else is on it. Held through the team's "
+            "roster, never assigned one by one.",
+            scope_types=("team",),
+            permissions=("teams.view_team",),
+        ),
+    ]
+
+
+def on_roster(user: str, team: str) -> bool:
+    return user in ROSTER.get(team, ())
+
+
+@hookimpl
+def register_derived_roles() -> list[DerivedRole]:
+    return [
+        DerivedRole(
+            role="team_member",
+            source="roster",
+            description="on the team's roster",
+            scope_types=("team",),
+            holds=on_roster,
+        )
     ]
 
 

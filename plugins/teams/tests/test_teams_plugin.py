@@ -153,7 +153,8 @@ def test_the_plugin_uses_every_hook_and_lists_every_contribution(plugins: Plugin
     assert info.contributes == {
         "scope_types": ["team"],
         "permissions": ["teams.create_teams", "teams.view_team", "teams.manage_membership"],
-        "roles": ["teams_coordinator", "team_leader"],
+        "roles": ["teams_coordinator", "team_leader", "team_member"],
+        "derived_roles": ["team_member"],
         "rules": ["teams_coordinators_appoint_leaders"],
         "console_pages": ["teams"],
         "commands": ["teams"],
@@ -343,3 +344,19 @@ def test_the_installed_plugin_works_from_the_command_line(site: Path, tmp_path: 
     )
     refused = _cli(site, *db, "assign", "cora", "team_leader", RED, "--as", "leo")
     assert refused.returncode == 3
+
+
+def test_a_roster_member_holds_the_derived_team_member_role(
+    rc: Rolecall, teams: ModuleType
+) -> None:
+    rc.add_users(["rosa"])
+    assert not rc.check("rosa", "teams.view_team", BLUE)
+    roster = teams.ROSTER
+    roster[BLUE] = {"rosa"}
+    try:
+        assert rc.check("rosa", "teams.view_team", BLUE)
+        assert not rc.check("rosa", "teams.view_team", RED)  # another team's roster
+        assert not rc.check("rosa", "teams.manage_membership", BLUE)
+    finally:
+        roster.pop(BLUE, None)
+    assert not rc.check("rosa", "teams.view_team", BLUE)
