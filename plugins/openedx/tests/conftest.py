@@ -20,7 +20,7 @@ POSTGRES = os.environ.get("ROLECALL_OPENEDX_TEST_DATABASE") == "postgresql"
 # A server database keeps rolecall's signing keys outside it (docs/security.md): the tests give
 # one secret to every service they open, as a deployment sets ROLECALL_SECRET_KEY or
 # ROLECALL_KEY_FILE for LMS and Studio.
-os.environ.setdefault("ROLECALL_SECRET_KEY", "rolecall-openedx-tests-only-secret-not-for-any-real-use")
+os.environ.setdefault("ROLECALL_SECRET_KEY", "rolecall-openedx-tests-only-secret-not-for-real-use")
 ADMIN_URL = os.environ.get(
     "ROLECALL_TEST_POSTGRES_URL",
     "postgresql+psycopg://rolecall:rolecall@127.0.0.1:5432/rolecall_test",
