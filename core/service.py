@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
@@ -69,6 +69,7 @@ from .storage.models import (
 from .usernames import refuse_lookalikes
 from .validation import GrantRows, check_expiry, text, username
 from .writes import (
+    USERS,
     Applied,
     GrantRow,
     Guard,
@@ -81,7 +82,6 @@ from .writes import (
 )
 
 log = logging.getLogger("rolecall.service")
-USERS = cast(Table, User.__table__)
 SCOPES = cast(Table, KnownScope.__table__)
 
 T = TypeVar("T")
@@ -103,10 +103,6 @@ class AuditRecord(BaseModel):
     details: dict[str, Any]
     batch_id: str | None
     hash: str
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Rolecall:
