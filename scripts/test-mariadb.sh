@@ -13,29 +13,9 @@ HOST=127.0.0.1
 PORT=3306
 URL="mysql+pymysql://${USER_NAME}:${PASSWORD}@${HOST}:${PORT}/${DATABASE}"
 
-if [[ ${EUID} -eq 0 ]]; then
-    SUDO=()
-else
-    SUDO=(sudo)
-fi
-
-LOG="$(mktemp)"
-trap 'rm -f "$LOG"' EXIT
-
-step() { printf 'test-mariadb: %s\n' "$*"; }
-
-fail() {
-    printf 'test-mariadb: FAILED: %s\n' "$*" >&2
-    if [[ -s "$LOG" ]]; then
-        sed 's/^/    /' "$LOG" >&2
-    fi
-    exit 1
-}
-
-quietly() {
-    : >"$LOG"
-    "$@" >"$LOG" 2>&1
-}
+NAME=test-mariadb
+# shellcheck source=scripts/service-steps.sh
+source "$(dirname "$0")/service-steps.sh"
 
 # SQL as the server's root account, over the local socket (unix_socket authentication).
 as_root() { "${SUDO[@]}" mariadb --protocol=socket -uroot -N -B "$@"; }

@@ -14,30 +14,9 @@ PORT=5432
 CLUSTER=main
 URL="postgresql+psycopg://${ROLE}:${PASSWORD}@${HOST}:${PORT}/${DATABASE}"
 
-if [[ ${EUID} -eq 0 ]]; then
-    SUDO=()
-else
-    SUDO=(sudo)
-fi
-
-LOG="$(mktemp)"
-trap 'rm -f "$LOG"' EXIT
-
-step() { printf 'test-services: %s\n' "$*"; }
-
-fail() {
-    printf 'test-services: FAILED: %s\n' "$*" >&2
-    if [[ -s "$LOG" ]]; then
-        sed 's/^/    /' "$LOG" >&2
-    fi
-    exit 1
-}
-
-# Run a command with its output captured; show the output only if it fails.
-quietly() {
-    : >"$LOG"
-    "$@" >"$LOG" 2>&1
-}
+NAME=test-services
+# shellcheck source=scripts/service-steps.sh
+source "$(dirname "$0")/service-steps.sh"
 
 # Run SQL as the `postgres` superuser over the local socket (peer authentication).
 as_postgres() {
