@@ -1,5 +1,8 @@
 """Browser tests in real Chromium (Debian's, driven by Playwright's sync API): the console is
-served by werkzeug in a thread on 127.0.0.1 with a free port, on the demo data.
+served by werkzeug in a thread on 127.0.0.1 with a free port, on the demo data (``server``, fresh
+for each test) or on the demo data plus an installation at scale (``scale_server``, one for the
+whole run: thousands of courses, tens of thousands of staff grants, from the benchmark's
+generator; tests that write there use users and scopes of their own).
 
 ``scripts/test-browser.sh`` (run by ``make test``) installs Chromium; the tests skip, saying
 why, only when it is not there.
@@ -7,15 +10,22 @@ why, only when it is not there.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from console_support import demo_service
 
+from rolecall.core import Rolecall
+
 CHROMIUM = Path("/usr/bin/chromium")
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+SCALE = 100_000
+"""Assignments in the ``scale_server`` data set: 2,000 courses, 200 libraries, 20 orgs."""
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -40,20 +50,52 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def serving(rc: Rolecall) -> Iterator[str]:
+    """The console of ``rc`` over HTTP on 127.0.0.1 (a free port), until the block ends."""
     from werkzeug.serving import make_server
 
     from rolecall.webapp.app import create_app
 
-    rc = demo_service(f"sqlite:///{tmp_path / 'browser.db'}")
-    app = create_app(rc)
-    http = make_server("127.0.0.1", 0, app, threaded=True)
+    http = make_server("127.0.0.1", 0, create_app(rc), threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    rc = demo_service(f"sqlite:///{tmp_path / 'browser.db'}")
+    with serving(rc) as url:
+        yield url
+    rc.close()
+
+
+def scale_data() -> Any:
+    """The benchmark generator's data set of ``SCALE`` assignments (``benchmarks/dataset.py``;
+    its role ids are the built-in catalogue's course and library roles)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.append(str(BENCHMARKS))
+    import dataset
+
+    return dataset.build(SCALE)
+
+
+@pytest.fixture(scope="session")
+def scale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo data plus ``scale_data()`` loaded through the service's bulk paths."""
+    path = tmp_path_factory.mktemp("scale") / "scale.db"
+    rc = demo_service(f"sqlite:///{path}")
+    data = scale_data()
+    rc.add_users(data.users, actor="scale-loader")
+    rc.add_scopes(data.scopes, actor="scale-loader")
+    rc.assign_many(data.grants, actor="scale-loader", reason="data set at scale")
+    with serving(rc) as url:
+        yield url
     rc.close()
 
 

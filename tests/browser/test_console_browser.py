@@ -10,7 +10,7 @@ from typing import Any
 from console_support import PASSWORD
 
 from browser.axe_check import assert_accessible
-from browser.conftest import csp_violations
+from browser.conftest import csp_violations, scale_data
 
 CIRCUITS = "course-v1:MITx+6.002x+2026_T1"
 CALCULUS = "course-v1:MITx+18.01x+2026_T1"
@@ -151,3 +151,16 @@ def test_the_content_security_policy_refuses_inline_script(page: Any, server: st
     assert "inline script" in report.value.text
     assert csp_violations(page) == [report.value.text]
     page.rolecall_csp.clear()  # expected here: the fixture checks that nothing else was
+
+
+def test_the_console_at_scale_opens_an_org_and_a_course(page: Any, scale_server: str) -> None:
+    data = scale_data()
+    sign_in(page, scale_server, "admin")
+    org = data.orgs[0]
+    page.goto(f"{scale_server}/console/scopes/org:{org}")
+    assert org in page.get_by_role("heading", level=1).inner_text()
+    assert_accessible(page)
+    course = data.courses_by_org[org][0]
+    page.goto(f"{scale_server}/console/scopes/{course}")
+    assert course in page.get_by_role("heading", level=1).inner_text()
+    assert_accessible(page)
