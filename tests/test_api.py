@@ -733,3 +733,31 @@ def test_delegation_rules(api: Api) -> None:
     assert api.post("rules/no_such_rule/disable", "root").status_code == 404
     bad = api.call("PUT", "rules/Bad-Id", "root", json=rule)
     assert error_of(bad, 422)["code"] == "invalid_request"
+
+
+OLD_STYLE = "MITx/6.002x/2012_Fall"
+
+
+@pytest.mark.parametrize("spelled", [OLD_STYLE, OLD_STYLE.replace("/", "%2F")])
+def test_an_old_style_course_key_routes_in_paths(api: Api, spelled: str) -> None:
+    """Open edX's old-style course keys hold slashes: the routes taking a key in their path
+    reach them written plainly or percent-encoded, and answer for that course alone."""
+    made = api.post(
+        "assignments", "root", {"user": "carol", "role": "course_staff", "scope": OLD_STYLE}
+    )
+    assert made.status_code == 201, made.get_json()
+
+    team = api.get(f"scopes/{spelled}/team", "root")
+    assert team.status_code == 200, team.get_json()
+    assert team.get_json()["scope"] == OLD_STYLE
+    assert [m["user"] for m in team.get_json()["members"]] == ["carol"]
+    # Its org's admin sees it; a course admin of another MITx course does not.
+    assert api.get(f"scopes/{spelled}/team", "dan").status_code == 200
+    assert error_of(api.get(f"scopes/{spelled}/team", "ada"), 403)["code"] == "forbidden"
+
+    body = {"scope": OLD_STYLE, "permissions": ["courses.edit_course_content"], "reason": "exam"}
+    assert api.post("restrictions", "root", body).status_code == 201
+    assert api.delete(f"restrictions/{spelled}", "ada").status_code == 403
+    assert [r["scope"] for r in api.get("restrictions", "root").get_json()["items"]] == [OLD_STYLE]
+    assert api.delete(f"restrictions/{spelled}", "root").status_code == 200
+    assert error_of(api.delete(f"restrictions/{spelled}", "root"), 404)["code"] == "not_found"

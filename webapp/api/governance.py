@@ -227,7 +227,7 @@ def post_restriction(caller: str, body: RestrictionIn) -> RestrictionWritten:
 
 @route(
     "DELETE",
-    "/restrictions/<key>",
+    "/restrictions/<path:key>",
     response=Revision,
     summary="Lift the restriction placed on a scope",
     authorization=RESTRICTERS,

@@ -34,7 +34,7 @@ def split_team(
 
 @route(
     "GET",
-    "/scopes/<key>/team",
+    "/scopes/<path:key>/team",
     response=TeamOut,
     query=ListedQuery,
     summary="A scope's team, and separately the users with access from higher scopes",
