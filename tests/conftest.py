@@ -17,7 +17,7 @@ servers only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,12 +33,32 @@ from rolecall.core import (
     load_plugins,
 )
 
+import mariadb
+import pg
 from legacy_db import legacy_url  # noqa: F401
-
-# With postgres_url, the hooks of tests/pg.py: without ROLECALL_TEST_POSTGRES_URL the PostgreSQL
-# tests are skipped, with one line in the short summary.
 from mariadb import mariadb_url  # noqa: F401
-from pg import postgres_url, pytest_collection_modifyitems, pytest_runtest_makereport  # noqa: F401
+from pg import postgres_url  # noqa: F401
+
+# Without ROLECALL_TEST_POSTGRES_URL (or ROLECALL_TEST_MYSQL_URL) the tests needing that server
+# are skipped at collection, with one line each in the short summary (``make test`` sets both).
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not pg.CONFIGURED:
+        pg.skip_unconfigured(items, pg.needs_postgres, pg.SKIP_REASON)
+    if not mariadb.CONFIGURED:
+        pg.skip_unconfigured(items, mariadb.needs_mariadb, mariadb.SKIP_REASON)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    pg.fold_skip(report, pg.SKIP_REASON, pg.__file__)
+    pg.fold_skip(report, mariadb.SKIP_REASON, mariadb.__file__)
+    return report
+
 
 COURSE_ROLE_TYPES = ("course", "org", "platform")
 

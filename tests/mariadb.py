@@ -6,6 +6,10 @@ databases whose names start with ``rolecall_test``. Each test gets its own, in t
 default collation for utf8mb4 (case-insensitive, as most servers have it): rolecall must make
 its own tables exact whatever the database's defaults are.
 
+Without ``ROLECALL_TEST_MYSQL_URL`` in the environment, every test that needs MariaDB is skipped
+with the one reason :data:`SKIP_REASON` (``make test`` always sets it); when it is set and the
+server cannot be reached, they fail.
+
 Use the fixture like ``postgres_url`` (``tests/pg.py``)::
 
     from mariadb import mariadb_url  # noqa: F401
@@ -22,16 +26,25 @@ import re
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
+from pg import fold_skip, needs_server, skip_unconfigured
+
 DEFAULT_MYSQL_URL = "mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/rolecall_test"
 
+#: Whether ``ROLECALL_TEST_MYSQL_URL`` is set: without it the MariaDB tests are skipped.
+CONFIGURED = bool(os.environ.get("ROLECALL_TEST_MYSQL_URL"))
 #: The admin URL: a login that may create the databases named rolecall_test*.
-MYSQL_URL = os.environ.get("ROLECALL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
+MYSQL_URL = os.environ.get("ROLECALL_TEST_MYSQL_URL") or DEFAULT_MYSQL_URL
+
+SKIP_REASON = (
+    "MariaDB tests skipped: ROLECALL_TEST_MYSQL_URL is not set (make test sets it and starts "
+    "the server)"
+)
 
 HINT = "run scripts/test-mariadb.sh (make test runs it) to install and start MariaDB"
 
@@ -108,7 +121,10 @@ def drop_database(url: str) -> None:
 def mariadb_url() -> Iterator[str]:
     """The URL of a brand-new, empty MariaDB database, dropped after the test.
 
-    Fails (never skips) when MariaDB is not reachable: ``make test`` always starts it."""
+    Skipped when ``ROLECALL_TEST_MYSQL_URL`` is not set; fails when it is set and MariaDB is
+    not reachable: ``make test`` always starts it."""
+    if not CONFIGURED:
+        pytest.skip(SKIP_REASON)
     error = mariadb_available()
     if error is not None:
         where = make_url(MYSQL_URL).render_as_string(hide_password=True)
@@ -118,6 +134,27 @@ def mariadb_url() -> Iterator[str]:
         yield url
     finally:
         drop_database(url)
+
+
+def needs_mariadb(item: pytest.Item) -> bool:
+    return needs_server(item, "mariadb_url", "mariadb")
+
+
+# The hooks for ``-p mariadb`` (``conftest.py`` has its own for both servers).
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not CONFIGURED:
+        skip_unconfigured(items, needs_mariadb, SKIP_REASON)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    fold_skip(report, SKIP_REASON, __file__)
+    return report
 
 
 class Relay:

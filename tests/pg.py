@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -151,23 +151,41 @@ def postgres_url() -> Iterator[str]:
 # ------------------------------------------------------------------- the hooks of the plugin
 
 
-def needs_postgres(item: pytest.Item) -> bool:
-    """Whether a test uses a PostgreSQL database: the ``postgres_url`` fixture, or the
-    ``postgresql`` parameter of ``database_url`` or ``legacy_url``."""
-    if "postgres_url" in getattr(item, "fixturenames", ()):
+def needs_server(item: pytest.Item, fixture: str, param: str) -> bool:
+    """Whether a test uses a database server: its fixture (``postgres_url``), or that server's
+    parameter (``postgresql``) of ``database_url``, ``server_url`` or ``legacy_url``."""
+    if fixture in getattr(item, "fixturenames", ()):
         return True
     callspec = getattr(item, "callspec", None)
     params = callspec.params if callspec is not None else {}
-    return any(params.get(name) == "postgresql" for name in ("database_url", "legacy_url"))
+    return any(params.get(name) == param for name in ("database_url", "server_url", "legacy_url"))
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    return needs_server(item, "postgres_url", "postgresql")
+
+
+def skip_unconfigured(
+    items: list[pytest.Item], needs: Callable[[pytest.Item], bool], reason: str
+) -> None:
+    """Mark the tests that ``needs`` a server that is not configured skipped, with ``reason``."""
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if needs(item):
+            item.add_marker(skip)
+
+
+def fold_skip(report: pytest.TestReport, reason: str, where: str) -> None:
+    """A skip for ``reason`` reported at ``where``, so ``-ra`` folds them into one line instead
+    of one per test module."""
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and longrepr[2].endswith(reason):
+        report.longrepr = (where, None, longrepr[2])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if CONFIGURED:
-        return
-    skip = pytest.mark.skip(reason=SKIP_REASON)
-    for item in items:
-        if needs_postgres(item):
-            item.add_marker(skip)
+    if not CONFIGURED:
+        skip_unconfigured(items, needs_postgres, SKIP_REASON)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -177,7 +195,5 @@ def pytest_runtest_makereport(
     """Every skip for want of PostgreSQL reported at one place, so ``-ra`` folds them into one
     line instead of one per test module."""
     report = yield
-    longrepr = report.longrepr
-    if report.skipped and isinstance(longrepr, tuple) and longrepr[2].endswith(SKIP_REASON):
-        report.longrepr = (__file__, None, longrepr[2])
+    fold_skip(report, SKIP_REASON, __file__)
     return report

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from mariadb import MYSQL_URL, Relay, mariadb_url  # noqa: F401
+from mariadb import CONFIGURED, MYSQL_URL, SKIP_REASON, Relay, mariadb_url  # noqa: F401
 
 TESTS = Path(__file__).resolve().parent
 
@@ -57,6 +57,8 @@ def test_round_trip_in_a_database_of_its_own(mariadb_url: str) -> None:  # noqa:
 
 
 def test_each_use_gets_its_own_database_dropped_afterwards(tmp_path: Path) -> None:
+    if not CONFIGURED:
+        pytest.skip(SKIP_REASON)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_two_uses.py").write_text(TWO_USES)
     env = {
@@ -113,3 +115,39 @@ def test_the_relay_cuts_connections_and_lets_them_in_again(mariadb_url: str) -> 
     finally:
         engine.dispose()
         relay.close()
+
+
+def _inner_pytest(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The two tests of TWO_USES in a pytest session of their own, with ``env``."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_two_uses.py").write_text(TWO_USES)
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    quick = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-ra", "-p", "mariadb", *quick, "-W", "error"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_without_the_variable_the_mariadb_tests_are_skipped_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ROLECALL_TEST_MYSQL_URL"}
+    result = _inner_pytest(tmp_path, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert len(skipped) == 1, result.stdout
+    assert skipped[0].startswith("SKIPPED [2] ")
+    assert skipped[0].endswith(SKIP_REASON)
+    assert not (tmp_path / "urls.txt").exists()
+
+
+def test_with_the_variable_an_unreachable_server_fails(tmp_path: Path) -> None:
+    nowhere = "mysql+pymysql://rolecall:rolecall@127.0.0.1:1/rolecall_test"
+    result = _inner_pytest(tmp_path, {**os.environ, "ROLECALL_TEST_MYSQL_URL": nowhere})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 errors" in result.stdout
+    assert "MariaDB is not reachable at" in result.stdout
+    assert "skipped" not in result.stdout
