@@ -24,14 +24,19 @@ from .usernames import check_username
 from .writes import GrantRow, collector_paused
 
 MAX_TEXT = 1000
-"""The longest reason, title, e-mail or display name accepted."""
+"""The longest reason (or other free text) accepted."""
+MAX_LENGTH = {"e-mail": 254, "display name": 255, "title": 255}
+"""The longest of the texts stored in columns of a fixed width (``core/storage/models.py``):
+refused here, on every backend alike, rather than stored whole on SQLite and refused by a
+database server."""
 
 
 def text(value: str | None, what: str) -> str | None:
     if value is None:
         return None
-    if len(value) > MAX_TEXT:
-        raise BadInputError(f"the {what} is longer than {MAX_TEXT} characters")
+    longest = MAX_LENGTH.get(what, MAX_TEXT)
+    if len(value) > longest:
+        raise BadInputError(f"the {what} is longer than {longest} characters")
     return value
 
 

@@ -175,6 +175,26 @@ def test_add_users_is_idempotent(rc: Rolecall) -> None:
     assert count(rc, AuditEvent) == 2
 
 
+@pytest.mark.parametrize(
+    ("what", "row"),
+    [
+        ("e-mail", ("ada", "a" * 243 + "@example.org", None)),
+        ("display name", ("ada", None, "A" * 256)),
+    ],
+)
+def test_a_text_longer_than_its_column_is_refused_on_every_backend(
+    rc: Rolecall, what: str, row: tuple[str, str | None, str | None]
+) -> None:
+    with pytest.raises(BadInputError, match=f"the {what} is longer than 25[45] characters"):
+        rc.add_users([row])
+    assert count(rc, User) == 0
+    with pytest.raises(BadInputError, match="the title is longer than 255 characters"):
+        rc.add_scopes([("course-v1:MITx+6.002x+2026_T1", "T" * 256)])
+    # At the limit, stored whole.
+    rc.add_users([("ada", "a" * 242 + "@example.org", "A" * 255)])
+    assert rc.users()[0][1:3] == ("a" * 242 + "@example.org", "A" * 255)
+
+
 # --- assignments and decisions ---------------------------------------------------------------
 
 

@@ -40,7 +40,6 @@ ProblemKind = Literal[
     "not_assignable_here",
     "unknown_forum_role",
 ]
-USERNAME_MAX = 150
 _T = TypeVar("_T")
 DEFAULT_BATCH = 1000
 
