@@ -15,7 +15,7 @@ ROLECALL_TEST_MYSQL_URL ?= mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/role
 
 $(STAMP): pyproject.toml plugins/ccx/pyproject.toml plugins/teams/pyproject.toml plugins/openedx/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' -e 'plugins/openedx[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' -e 'plugins/openedx[test,dev]'
 	touch $(STAMP)
 
 # The second environment: rolecall and rolecall-openedx with its test extras, Django 4.2.

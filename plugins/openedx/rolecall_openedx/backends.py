@@ -56,7 +56,7 @@ def username_of(user_obj: Any) -> str | None:
     """The username of an active, authenticated user; None for anyone else."""
     name = getattr(user_obj, _NAME, None)
     if name is not None:  # read before from this object: only its state may have changed
-        return name if user_obj.is_active else None  # type: ignore[no-any-return]
+        return name if user_obj.is_active else None
     if user_obj is None or not getattr(user_obj, "is_active", False):
         return None
     if getattr(user_obj, "is_anonymous", True):
