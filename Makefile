@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# rolecall-openedx under Django 4.2 as well (Open edX runs 4.2 and 5.2; .venv has 5.2).
+VENV42 := .venv-django42
+STAMP42 := $(VENV42)/.installed
 # The PostgreSQL database the tests use; scripts/test-services.sh creates it.
 ROLECALL_TEST_POSTGRES_URL ?= postgresql+psycopg://rolecall:rolecall@127.0.0.1:5432/rolecall_test
 # The MariaDB login and database the tests use; scripts/test-mariadb.sh creates them.
@@ -12,8 +15,16 @@ ROLECALL_TEST_MYSQL_URL ?= mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/role
 
 $(STAMP): pyproject.toml plugins/ccx/pyproject.toml plugins/teams/pyproject.toml plugins/openedx/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' -e 'plugins/openedx[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' -e 'plugins/openedx[test,dev]'
 	touch $(STAMP)
+
+# The second environment: rolecall and rolecall-openedx with its test extras, Django 4.2.
+$(STAMP42): pyproject.toml plugins/openedx/pyproject.toml
+	$(PYTHON) -m venv $(VENV42)
+	$(VENV42)/bin/pip install --quiet --disable-pip-version-check -e . -e 'plugins/openedx[test]' \
+		'Django>=4.2,<5.0'
+	$(VENV42)/bin/python -c 'import django; assert django.VERSION[:2] == (4, 2), django.VERSION'
+	touch $(STAMP42)
 
 ## run: install into .venv, load the demo data into rolecall.db if it is empty, serve the console
 run: $(STAMP)
@@ -41,7 +52,7 @@ services:
 browser:
 	bash scripts/test-browser.sh
 
-unit: $(STAMP) services browser
+unit: $(STAMP) $(STAMP42) services browser
 	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
 	ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' $(BIN)/pytest
 	# rolecall-openedx: its own Django test project, with the platform's database on SQLite,
@@ -50,7 +61,9 @@ unit: $(STAMP) services browser
 		../../$(BIN)/pytest
 	cd plugins/openedx && ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
 		ROLECALL_OPENEDX_TEST_DATABASE=postgresql ../../$(BIN)/pytest
+	# ... and under Django 4.2, on SQLite.
+	cd plugins/openedx && ../../$(VENV42)/bin/pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info plugins/ccx/build plugins/ccx/*.egg-info \
+	rm -rf $(VENV) $(VENV42) build *.egg-info plugins/ccx/build plugins/ccx/*.egg-info \
 		plugins/teams/build plugins/teams/*.egg-info plugins/openedx/build plugins/openedx/*.egg-info

@@ -3,7 +3,8 @@
 These tests build real wheels and a real virtual environment (dependencies come from the package
 index or pip's cache), so they take seconds; they prove the layout promise of the design: one
 ``rolecall`` namespace, no top-level ``core``, built-ins found without any entry point, and the
-``ccx`` plugin found by its entry point alone.
+``ccx`` plugin found by its entry point alone; ``rolecall-openedx``'s wheel installs with its
+dependencies and LMS and Studio find it by their entry points.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheels")
-    for project in (REPO, REPO / "plugins" / "ccx", REPO / "plugins" / "teams"):
+    for project in (REPO, *(REPO / "plugins" / name for name in ("ccx", "teams", "openedx"))):
         _run(
             sys.executable,
             "-m",
@@ -79,6 +80,96 @@ def test_the_wheel_maps_the_folders_into_one_namespace(wheels: Path) -> None:
     assert tops == {"rolecall"}
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "rolecall = rolecall.core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+@pytest.fixture(scope="module")
+def openedx_env(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> Path:
+    """A new virtual environment with the rolecall-openedx wheel, the rolecall wheel and their
+    dependencies (Django, DRF, bridgekeeper, edx-opaque-keys, edx-django-utils, openedx-events),
+    as ``pip install rolecall-openedx`` makes it in LMS and Studio."""
+    home = tmp_path_factory.mktemp("venv-openedx")
+    venv.create(home, with_pip=True)
+    _run(
+        home / "bin" / "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        next(wheels.glob("rolecall-*.whl")),
+        next(wheels.glob("rolecall_openedx-*.whl")),
+    )
+    return home
+
+
+OPENEDX_SOURCE = REPO / "plugins" / "openedx" / "rolecall_openedx"
+
+
+def test_the_openedx_wheel_holds_every_module_and_both_entry_points(wheels: Path) -> None:
+    wheel = zipfile.ZipFile(next(wheels.glob("rolecall_openedx-*.whl")))
+    names = set(wheel.namelist())
+    sources = {
+        f"rolecall_openedx/{p.relative_to(OPENEDX_SOURCE).as_posix()}"
+        for p in OPENEDX_SOURCE.rglob("*.py")
+    }
+    assert "rolecall_openedx/management/commands/rolecall_retire_user.py" in sources
+    assert sources <= names  # a new subpackage missing from [tool.setuptools] fails here
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"rolecall_openedx"}  # not the tests' Django project
+    entry_points = wheel.read(
+        next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    ).decode()
+    for group in ("lms.djangoapp", "cms.djangoapp"):
+        assert f"[{group}]\nrolecall_openedx = rolecall_openedx.apps:RolecallOpenedxConfig" in (
+            entry_points
+        )
+
+
+OPENEDX_CHECK = """
+import django
+from django.conf import settings
+from importlib.metadata import entry_points
+from edx_django_utils.plugins import add_plugins, get_plugin_apps
+import sys, types
+
+for group in ("lms.djangoapp", "cms.djangoapp"):
+    [found] = [e for e in entry_points(group=group) if e.name == "rolecall_openedx"]
+    assert found.load().__name__ == "RolecallOpenedxConfig", found
+    assert "rolecall_openedx.apps.RolecallOpenedxConfig" in get_plugin_apps(group)
+
+lms = types.ModuleType("lms_settings")
+sys.modules["lms_settings"] = lms
+add_plugins("lms_settings", "lms.djangoapp", "production")
+settings.configure(
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes",
+                    *get_plugin_apps("lms.djangoapp")],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    AUTHENTICATION_BACKENDS=lms.AUTHENTICATION_BACKENDS,
+    ROLECALL_DATABASE_URL="sqlite:///rolecall.db",  # in the working folder
+)
+django.setup()
+import rolecall_openedx.authz_api, rolecall_openedx.drf, rolecall_openedx.events
+import rolecall_openedx.retirement, rolecall_openedx.rules
+from rolecall_openedx.service import get_rolecall
+from rolecall_openedx.keys import scope_key
+from django.contrib.auth.models import User
+
+rc = get_rolecall()
+rc.add_user("ada")
+rc.assign("ada", "course_staff", "course-v1:MITx+6.002x+2026_T1")
+ada = User(username="ada", is_active=True)
+print(ada.has_perm("courses.edit_course_content", "course-v1:MITx+6.002x+2026_T1"),
+      scope_key("MITx/6.002x/2012_Fall"), django.get_version())
+"""
+
+
+def test_installed_rolecall_openedx_is_found_by_lms_and_studio(
+    openedx_env: Path, tmp_path: Path
+) -> None:
+    out = _run(openedx_env / "bin" / "python", "-c", OPENEDX_CHECK, cwd=tmp_path).split()
+    assert out[:2] == ["True", "MITx/6.002x/2012_Fall"]
+    assert out[2].startswith("5.2")  # the newest Django the pin allows
+    # rolecall's own command line came with it, its plugins loaded as in a bare install.
+    plugins = json.loads(_run(openedx_env / "bin" / "rolecall", "plugins", "--json", cwd=tmp_path))
+    assert "discussion" in [p["name"] for p in plugins]
 
 
 def test_installed_rolecall_imports_as_rolecall_core_only(fresh_env: Path, tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ class RolecallOpenedxConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from . import events, service
+        from . import events, plugin, service
 
         service.connect()
         events.connect()
+        plugin.connect()

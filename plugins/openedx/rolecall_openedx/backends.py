@@ -14,6 +14,7 @@ host's request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -46,14 +47,26 @@ def resolve_scope(obj: Any) -> str | None:
         return None
 
 
+_NAME = "_rolecall_username"
+"""Where a user object keeps its username once read (as Django's ModelBackend keeps
+``_perm_cache`` on it): set only on an authenticated user object, so a cached name means one."""
+
+
 def username_of(user_obj: Any) -> str | None:
     """The username of an active, authenticated user; None for anyone else."""
+    name = getattr(user_obj, _NAME, None)
+    if name is not None:  # read before from this object: only its state may have changed
+        return name if user_obj.is_active else None
     if user_obj is None or not getattr(user_obj, "is_active", False):
         return None
     if getattr(user_obj, "is_anonymous", True):
         return None
     name = user_obj.get_username()
-    return name if isinstance(name, str) and name else None
+    if not isinstance(name, str) or not name:
+        return None
+    with contextlib.suppress(AttributeError):  # an object taking no new attributes: read again
+        setattr(user_obj, _NAME, name)
+    return name
 
 
 class RolecallBackend:

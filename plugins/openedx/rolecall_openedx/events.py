@@ -7,8 +7,9 @@ own changes.
   keys), audited with the event as the actor (``openedx-events``, the reason naming the event
   type and id). Receiving an event twice changes nothing the second time; a platform user
   rolecall has not met is added first. A role with no rolecall equivalent is logged and left.
-- Enrollment events need no receiver: the derived role ``discussion_student`` reads the
-  enrollment rows when a check asks (:mod:`rolecall_openedx.plugin`).
+- Enrollment events need no rolecall write: the derived role ``discussion_student`` reads the
+  enrollment rows when a check asks (:mod:`rolecall_openedx.plugin`); they only empty the
+  request's memo of those answers.
 - :data:`assignment_changed`: a Django signal sent after each rolecall assignment change made in
   this process, once the platform's transaction commits (``transaction.on_commit``), with the
   :class:`rolecall.core.AssignmentEvent` as ``event``.

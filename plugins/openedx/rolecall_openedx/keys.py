@@ -42,6 +42,14 @@ _cache: dict[object, str] = {}
 """Key (an OpaqueKey or a string) -> its scope key: parsing a key costs microseconds, and a
 platform asks about the same few thousand courses all day. Bounded: cleared when full."""
 
+_values: dict[object, str] = {}
+"""The same for the keys found in an object's key attribute (only values that are keys: a
+plain word there is no org name). Bounded likewise."""
+
+_key_types: set[type] = {str}
+"""The key classes met so far (CourseLocator, LibraryLocatorV2...): their objects are looked
+up in :data:`_cache` at once, with no ``isinstance`` test against the OpaqueKey ABC."""
+
 
 def _cached(value: object) -> str:
     found = _cache.get(value)
@@ -50,6 +58,14 @@ def _cached(value: object) -> str:
         if len(_cache) >= _CACHE_SIZE:
             _cache.clear()
         _cache[value] = found
+    return found
+
+
+def _from_value(value: object) -> str:
+    found = _cached(value)
+    if len(_values) >= _CACHE_SIZE:
+        _values.clear()
+    _values[value] = found
     return found
 
 
@@ -76,21 +92,44 @@ def scope_key(obj: Any) -> str:
 
     Raises :class:`UnmappableScope` for anything else.
     """
+    # The path of nearly every call (has_perm answers in about a microsecond, and this is part
+    # of it): a key or text seen before, or an object of a class seen before whose key
+    # attribute holds a key seen before: two dictionary lookups.
+    kind = type(obj)
+    if kind in _key_types:
+        found = _cache.get(obj)
+        if found is not None:
+            return found
+    else:
+        known = _attribute.get(kind)
+        if known is not None:
+            value = getattr(obj, known, None)
+            try:
+                found = _values.get(value)
+            except TypeError:  # not hashable: no key
+                found = None
+            if found is not None:
+                return found
+    return _first_time(obj, kind)
+
+
+def _first_time(obj: Any, kind: type) -> str:
     if obj is None:
         return "platform"
     if isinstance(obj, (str, OpaqueKey)):
-        return _cached(obj)
-    kind = type(obj)
+        found = _cached(obj)
+        _key_types.add(kind)
+        return found
     known = _attribute.get(kind)
     if known is not None:  # the attribute that held the key last time: most calls end here
         value = getattr(obj, known, None)
         if _is_key(value):
-            return _cached(value)
+            return _from_value(value)
     for name in KEY_ATTRIBUTES:
         value = getattr(obj, name, None)
         if _is_key(value):
             _attribute[kind] = name
-            return _cached(value)  # a key field, or one read as text
+            return _from_value(value)  # a key field, or one read as text
     short_name = getattr(obj, "short_name", None)
     if isinstance(short_name, str) and short_name:
         return f"org:{short_name}"

@@ -1,20 +1,81 @@
 """The process's rolecall service, opened on first use from the Django settings and reopened
-when a test changes them. Its plugins are the installed ones (``ROLECALL_*_PLUGINS`` settings of
-the environment apply) and this app's own: enrollment as the source of the derived role
-``discussion_student`` (:mod:`rolecall_openedx.plugin`)."""
+when a test changes them. Its plugins are the installed ones and this app's own: enrollment as
+the source of the derived role ``discussion_student`` (:mod:`rolecall_openedx.plugin`).
+
+What rolecall's core reads from the environment is read from the Django settings first, then
+the environment (:data:`FROM_SETTINGS`): how plugins load (``ROLECALL_STRICT_PLUGINS``,
+``ROLECALL_DISABLE_PLUGINS``, ``ROLECALL_REQUIRE_PLUGINS``) and where the signing keys are
+(``ROLECALL_SECRET_KEY``, ``ROLECALL_KEY_FILE``). A setting may be text as in the environment,
+or a bool (strict), a list of names (disable, require), a list of secrets (newest first) or a
+path.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Iterable
+from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
 
 from rolecall.core import Rolecall, load_plugins
+from rolecall.core.plugins import PluginSettings
+from rolecall.core.storage.keys import KeyRing
+
+FROM_SETTINGS = (
+    "ROLECALL_STRICT_PLUGINS",
+    "ROLECALL_DISABLE_PLUGINS",
+    "ROLECALL_REQUIRE_PLUGINS",
+    "ROLECALL_SECRET_KEY",
+    "ROLECALL_KEY_FILE",
+)
+"""The variables of rolecall's core that a Django setting of the same name overrides."""
 
 _lock = threading.Lock()
 _service: Rolecall | None = None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (str, PurePath)):
+        return str(value)
+    if isinstance(value, Iterable):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def environ() -> dict[str, str]:
+    """The environment as rolecall's core reads it here: the process's ``ROLECALL_*``
+    variables, with the Django settings of :data:`FROM_SETTINGS` over them (a setting that is
+    present wins, even empty)."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("ROLECALL_")}
+    for name in FROM_SETTINGS:
+        value = getattr(settings, name, None)
+        if value is not None:
+            env[name] = _text(value)
+    return env
+
+
+def _open() -> Rolecall:
+    from . import plugin
+
+    env = environ()
+    rc = Rolecall.open(
+        getattr(settings, "ROLECALL_DATABASE_URL", None),
+        plugins=load_plugins(PluginSettings.from_env(env), extra={"openedx": plugin}),
+        staleness=float(getattr(settings, "ROLECALL_STALENESS", 1.0)),
+        background_sync=bool(getattr(settings, "ROLECALL_BACKGROUND_SYNC", True)),
+    )
+    # The service found its keys in the process's environment; these are the settings' (the
+    # key ring reads nothing until a key is needed, so nothing used the first one).
+    keys = KeyRing.for_database(rc.engine, environ=env)
+    rc.keys = keys
+    rc.writes._keys = keys
+    return rc
 
 
 def get_rolecall() -> Rolecall:
@@ -25,14 +86,7 @@ def get_rolecall() -> Rolecall:
         with _lock:
             found = _service
             if found is None:
-                from . import plugin
-
-                found = _service = Rolecall.open(
-                    getattr(settings, "ROLECALL_DATABASE_URL", None),
-                    plugins=load_plugins(extra={"openedx": plugin}),
-                    staleness=float(getattr(settings, "ROLECALL_STALENESS", 1.0)),
-                    background_sync=bool(getattr(settings, "ROLECALL_BACKGROUND_SYNC", True)),
-                )
+                found = _service = _open()
     return found
 
 

@@ -8,6 +8,12 @@ on each settings module the platform loads).
   True); off, each read catches up when its index is older than the staleness.
 - ``RolecallBackend`` is added to ``AUTHENTICATION_BACKENDS`` after the platform's own, so
   ``user.has_perm("courses.edit_course_content", course_key)`` asks rolecall.
+
+Read when the service opens, from these settings first and then the environment variables of
+the same name (:mod:`rolecall_openedx.service`): ``ROLECALL_STRICT_PLUGINS`` (a bool),
+``ROLECALL_DISABLE_PLUGINS`` and ``ROLECALL_REQUIRE_PLUGINS`` (lists of plugin names),
+``ROLECALL_SECRET_KEY`` (a secret, or a list of them, newest first) and ``ROLECALL_KEY_FILE``
+(a path).
 """
 
 from __future__ import annotations

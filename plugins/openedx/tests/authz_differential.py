@@ -3,8 +3,10 @@ reduced to plain JSON, so two implementations can be compared answer by answer.
 
 ``python authz_differential.py`` runs it against the real ``openedx_authz.api.users`` under
 openedx-authz's own test settings (``openedx_authz.settings.test``: its models, its casbin
-model and policy, its stub content libraries), in a fresh SQLite database in the current
-folder, and prints the answers as JSON.
+model and policy, its stub content libraries and course overviews), in a fresh SQLite database
+in the current folder, and prints the answers as JSON. The sequence covers library scopes and
+course scopes (openedx-authz's ``CourseOverviewData``), with every course role of its
+catalogue.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from typing import Any
 L1 = "lib:Org1:math"
 L2 = "lib:Org1:physics"
 L3 = "lib:Org2:art"
-USERS = ("alice", "bob", "carol", "dave", "erin")
+C1 = "course-v1:Org1+Math+2026_T1"
+C2 = "course-v1:Org1+Physics+2026_T1"
+C3 = "course-v1:Org2+Art+2026_T1"
+USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
 ADMIN, AUTHOR, CONTRIBUTOR, USER = (
     "library_admin",
     "library_author",
@@ -30,6 +35,23 @@ EDIT = "content_libraries.edit_library_content"
 DELETE = "content_libraries.delete_library"
 TEAM = "content_libraries.manage_library_team"
 PUBLISH = "content_libraries.publish_library_content"
+COURSE_ACTIONS = tuple(
+    f"courses.{name}"
+    for name in (
+        "view_course",
+        "edit_course_content",
+        "publish_course_content",
+        "manage_advanced_settings",
+        "manage_course_team",
+        "legacy_instructor_role_permissions",
+        "legacy_staff_role_permissions",
+        "legacy_limited_staff_role_permissions",
+        "legacy_data_researcher_permissions",
+        "legacy_beta_tester_permissions",
+    )
+)
+"""Course actions of openedx-authz's catalogue: what auditors, editors, staff and admins differ
+on, and the legacy permission ids each held by exactly one role."""
 
 SEQUENCE: list[tuple[str, tuple[Any, ...]]] = [
     ("assign_role_to_user_in_scope", ("alice", ADMIN, L1)),
@@ -37,12 +59,46 @@ SEQUENCE: list[tuple[str, tuple[Any, ...]]] = [
     ("assign_role_to_user_in_scope", ("bob", AUTHOR, L1)),
     ("batch_assign_role_to_users_in_scope", (["carol", "dave"], USER, L2)),
     ("assign_role_to_user_in_scope", ("alice", CONTRIBUTOR, L3)),
+    # Courses: openedx-authz's CourseOverviewData scopes (its test settings' stub CourseOverview).
+    ("assign_role_to_user_in_scope", ("alice", "course_admin", C1)),
+    ("assign_role_to_user_in_scope", ("bob", "course_staff", C1)),
+    ("assign_role_to_user_in_scope", ("bob", "course_auditor", C2)),
+    ("batch_assign_role_to_users_in_scope", (["carol", "dave"], "course_editor", C2)),
+    ("assign_role_to_user_in_scope", ("dave", "course_data_researcher", C1)),
+    ("assign_role_to_user_in_scope", ("carol", "course_beta_tester", C3)),
+    ("assign_role_to_user_in_scope", ("frank", "course_limited_staff", C3)),
+    ("assign_role_to_user_in_scope", ("frank", "course_limited_staff", C3)),
     *(
         ("is_user_allowed", (user, action, scope))
         for user in USERS
         for action in (VIEW, EDIT, DELETE, TEAM, PUBLISH)
         for scope in (L1, L2, L3)
     ),
+    *(
+        ("is_user_allowed", (user, action, scope))
+        for user in USERS
+        for action in COURSE_ACTIONS
+        for scope in (C1, C2, C3)
+    ),
+    ("get_user_role_assignments", ("bob",)),
+    ("get_user_role_assignments", ("carol",)),
+    ("get_user_role_assignments", ("frank",)),
+    ("get_user_role_assignments_in_scope", ("bob", C1)),
+    ("get_user_role_assignments_in_scope", ("bob", C3)),
+    ("get_user_role_assignments_for_role_in_scope", ("course_editor", C2)),
+    ("get_user_role_assignments_for_role_in_scope", ("course_staff", C2)),
+    ("get_all_user_role_assignments_in_scope", (C1,)),
+    ("get_all_user_role_assignments_in_scope", (C2,)),
+    ("get_scopes_for_user_and_permission", ("bob", "courses.view_course")),
+    ("get_scopes_for_user_and_permission", ("alice", "courses.manage_course_team")),
+    ("get_scopes_for_user_and_permission", ("dave", "courses.legacy_data_researcher_permissions")),
+    ("get_scopes_for_user_and_permission", ("carol", "courses.edit_course_content")),
+    ("unassign_role_from_user", ("bob", "course_staff", C1)),
+    ("batch_unassign_role_from_users", (["carol"], "course_editor", C2)),
+    ("is_user_allowed", ("bob", "courses.view_course", C1)),
+    ("is_user_allowed", ("carol", "courses.view_course", C2)),
+    ("is_user_allowed", ("dave", "courses.edit_course_content", C2)),
+    ("get_all_user_role_assignments_in_scope", (C2,)),
     ("get_user_role_assignments", ("alice",)),
     ("get_user_role_assignments", ("bob",)),
     ("get_user_role_assignments", ("erin",)),
@@ -66,6 +122,8 @@ SEQUENCE: list[tuple[str, tuple[Any, ...]]] = [
     ("unassign_all_roles_from_user", ("alice",)),
     ("get_user_role_assignments", ("alice",)),
     ("is_user_allowed", ("alice", VIEW, L1)),
+    ("is_user_allowed", ("alice", "courses.view_course", C1)),
+    ("get_all_user_role_assignments_in_scope", (C1,)),
 ]
 
 

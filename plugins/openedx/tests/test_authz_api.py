@@ -1,6 +1,6 @@
 """rolecall_openedx.authz_api against the real openedx-authz: the same call sequence, run on
 openedx-authz (from PyPI, under its own test settings, in a child process) and on rolecall, must
-give the same answers, call by call."""
+give the same answers, call by call, on library and course scopes."""
 
 from __future__ import annotations
 
@@ -50,6 +50,20 @@ def test_rolecall_answers_as_openedx_authz_does(
     # The sequence is not trivial: both allowed and denied checks, non-empty listings.
     allowed = [a for a in ours if a[0] == "is_user_allowed"]
     assert {a[2] for a in allowed} == {True, False}
+    # ... on course scopes too (openedx-authz's CourseOverviewData), for every course role.
+    on_courses = [a[2] for a in allowed if a[1][2].startswith("course-v1:")]
+    assert len(on_courses) > 150
+    assert 15 < sum(on_courses) < len(on_courses)
+    assigned = {a[1][1] for a in ours if "assign_role_to_user" in a[0]}
+    assert {r for r in assigned if r.startswith("course_")} == {
+        "course_admin",
+        "course_staff",
+        "course_editor",
+        "course_auditor",
+        "course_limited_staff",
+        "course_data_researcher",
+        "course_beta_tester",
+    }
 
 
 @pytest.mark.django_db

@@ -87,3 +87,30 @@ def test_an_object_with_no_scope_is_false_and_warned_once(
     warnings = [r.getMessage() for r in caplog.records]
     assert len([w for w in warnings if "Widget" in w]) == 1
     assert len(warnings) == 2
+
+
+def test_a_user_object_read_once_still_follows_its_state(ada: User) -> None:
+    assert ada.has_perm(EDIT, NEW)
+    ada.is_active = False  # the username is remembered on the object; its state is not
+    assert not ada.has_perm(EDIT, NEW)
+    ada.is_active = True
+    assert ada.has_perm(EDIT, NEW)
+
+
+def test_a_user_object_taking_no_attributes_is_read_each_time(ada: User) -> None:
+    class Slotted:
+        __slots__ = ("is_active", "name")
+        is_anonymous = False
+
+        def __init__(self, name: str) -> None:
+            self.is_active = True
+            self.name = name
+
+        def get_username(self) -> str:
+            return self.name
+
+    backend = backends.RolecallBackend()
+    user = Slotted("ada")
+    assert backend.has_perm(user, EDIT, NEW)
+    user.name = "nobody"
+    assert not backend.has_perm(user, EDIT, NEW)

@@ -56,3 +56,25 @@ def test_scope_of_platform_objects(obj: object, expected: str) -> None:
 def test_what_has_no_scope_is_unmappable(obj: object) -> None:
     with pytest.raises(UnmappableScope):
         scope_key(obj)
+
+
+class Block:
+    """A platform object of a class seen again and again: its key in ``id``, or not."""
+
+    def __init__(self, key: object, course_id: object = None) -> None:
+        self.id = key
+        self.course_id = course_id
+
+
+def test_a_class_seen_before_is_still_read_object_by_object() -> None:
+    assert scope_key(Block(NEW)) == NEW
+    assert scope_key(Block(NEW)) == NEW  # the remembered attribute and key
+    assert scope_key("MITx") == "org:MITx"  # a plain word given directly is an org...
+    with pytest.raises(UnmappableScope):
+        scope_key(Block("MITx"))  # ... but in a key attribute it is no key
+    assert scope_key(Block(None, course_id=OLD)) == OLD  # another attribute holds it
+    with pytest.raises(UnmappableScope):
+        scope_key(Block(["not", "hashable"]))
+    assert scope_key(Block(CourseKey.from_string(OLD))) == OLD
+    assert scope_key(CourseKey.from_string(NEW)) == NEW
+    assert scope_key(CourseKey.from_string(NEW)) == NEW  # a key class seen before

@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from openedx_test_project.stubs.models import CourseEnrollment
 from rolecall_openedx.drf import permission_required, requires
 
 
@@ -28,8 +29,27 @@ def outline(request: HttpRequest, course_id: str) -> JsonResponse:
     return JsonResponse({"course": course_id, "outline": []})
 
 
+FORUM = ("discussion.vote", "discussion.create_thread", "discussion.create_comment")
+
+
+def forum_page(request: HttpRequest, course_id: str) -> JsonResponse:
+    """A forum page as the platform renders it: what the learner may do, asked of each of the
+    page's threads (one permission check per action per thread), then, when ``unenroll`` is
+    given, the learner leaves the course and the page asks again."""
+    threads = int(request.GET.get("threads", "5"))
+    answers = [request.user.has_perm(p, course_id) for _ in range(threads) for p in FORUM]
+    after = None
+    if request.GET.get("unenroll"):
+        enrollment = CourseEnrollment.objects.get(user=request.user, course_id=course_id)
+        enrollment.is_active = False
+        enrollment.save()
+        after = request.user.has_perm(FORUM[0], course_id)
+    return JsonResponse({"allowed": all(answers), "checks": len(answers), "after": after})
+
+
 urlpatterns = [
     path("api/courses/<path:course_id>/gradebook", Gradebook.as_view()),
     path("api/publish", Publish.as_view()),
     path("courses/<path:course_id>/outline", outline),
+    path("courses/<path:course_id>/forum", forum_page),
 ]
