@@ -4,8 +4,9 @@ openedx-authz's own views and rolecall's can be compared answer by answer.
 
 ``python rest_api_differential.py`` runs it against openedx-authz 0.23's views (the endpoints
 that release has: ``permissions/validate/me``, ``roles/``, ``roles/users/``) under its own test
-settings (``rest_api_differential_settings``: its models, casbin model and policy, stub content libraries), mounted under ``api/``
-as LMS mounts them, in a fresh SQLite database in the current folder, and prints the answers.
+settings (``rest_api_differential_settings``: its models, casbin model and policy, stub
+content libraries, and the user profile its views read), mounted under ``api/`` as LMS mounts
+them, in a fresh SQLite database in the current folder, and prints the answers.
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ SEQUENCE: list[Request] = [
         "alice",
         "PUT",
         "/roles/users/",
-        {"role": "library_user", "scope": L1, "users": ["carol", "erin@example.org", "ghost", "bob"]},
+        {
+            "role": "library_user",
+            "scope": L1,
+            "users": ["carol", "erin@example.org", "ghost", "bob"],
+        },
     ),
     ("alice", "PUT", "/roles/users/", {"role": "library_user", "scope": L1, "users": ["carol"]}),
     ("bob", "PUT", "/roles/users/", {"role": "library_admin", "scope": L1, "users": ["bob"]}),
@@ -141,7 +146,9 @@ def run(
         else:
             response = call(V1 + url, json.dumps(body), content_type="application/json")
         content = response.json() if response.content else None
-        answers.append([user, method, url, response.status_code, normal(response.status_code, content)])
+        answers.append(
+            [user, method, url, response.status_code, normal(response.status_code, content)]
+        )
     return answers
 
 
@@ -185,10 +192,9 @@ def _openedx_authz() -> list[Any]:
     import casbin
     from django.core.management import call_command
     from openedx_authz.api import users as api
+    from openedx_authz.api.data import ContentLibraryData
     from openedx_authz.engine.enforcer import AuthzEnforcer
     from openedx_authz.engine.utils import migrate_policy_between_enforcers
-
-    from openedx_authz.api.data import ContentLibraryData
 
     # Every library exists, as openedx-authz's own view tests have it (its stub library model
     # is not one its scope check can read) and as rolecall takes any well-formed library key.

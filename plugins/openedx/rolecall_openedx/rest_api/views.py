@@ -18,7 +18,7 @@ decide each row, and a refused row is answered ``role_assignment_error`` or
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.apps import apps
@@ -51,7 +51,7 @@ VIEW_PLATFORM_TEAM = "console.view_platform_team"
 # ------------------------------------------------------------------ authentication, paging
 
 
-class SessionWith401(SessionAuthentication):  # type: ignore[misc]
+class SessionWith401(SessionAuthentication):
     """The platform's session, answering 401 to a request without one (as openedx-authz's
     views do, their first authentication class being JWT)."""
 
@@ -72,7 +72,7 @@ def _authentication() -> list[type]:
     return [JwtAuthentication, SessionAuthenticationAllowInactiveUser]
 
 
-class Pages(PageNumberPagination):  # type: ignore[misc]
+class Pages(PageNumberPagination):
     """``page`` and ``page_size`` (10 by default, at most 100), as openedx-authz pages."""
 
     page_size = 10
@@ -80,7 +80,7 @@ class Pages(PageNumberPagination):  # type: ignore[misc]
     max_page_size = 100
 
 
-class ConsoleView(APIView):  # type: ignore[misc]
+class ConsoleView(APIView):
     authentication_classes = _authentication()
 
     def paged(self, rows: list[Any]) -> Response:
@@ -223,7 +223,7 @@ def _search(rows: list[dict[str, Any]], text: str | None) -> list[dict[str, Any]
 # ------------------------------------------------------------------ who may call
 
 
-class OnScope(BasePermission):  # type: ignore[misc]
+class OnScope(BasePermission):
     """The caller holds, at the request's scope (every one of a bulk ``scopes`` list), the
     scope type's team permission to read or its manage permission to change. Only course and
     library scopes are served, as openedx-authz serves them; anything else is refused."""
@@ -256,7 +256,7 @@ def somewhere(read: tuple[str, ...], write: tuple[str, ...] = ()) -> type[BasePe
     """The caller holds one of the permissions (``read`` for GET, ``write`` otherwise) in
     some scope."""
 
-    class Somewhere(BasePermission):  # type: ignore[misc]
+    class Somewhere(BasePermission):
         def has_permission(self, request: Request, view: Any) -> bool:
             viewer = username_of(request.user)
             wanted = read if request.method == "GET" else write
@@ -498,7 +498,7 @@ def _filtered(
     viewer: str,
     orgs: list[str],
     roles: list[str],
-    scopes: list[str] = (),  # type: ignore[assignment]
+    scopes: Sequence[str] = (),
 ) -> list[GrantInfo]:
     rows = [
         g
