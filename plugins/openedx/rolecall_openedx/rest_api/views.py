@@ -430,9 +430,13 @@ def _assign(rc: Rolecall, me: str | None, identifier: str, role: str, scope: str
     if any(g.role == role and g.scope == scope for g in _live(rc, name)):
         return "user_already_has_role"
     try:
-        # The platform owns its users: one met here for the first time is recorded, which
-        # grants nothing; the grant itself is the caller's, under the delegation rules.
-        rc.add_user(name, email=user.email or None, display_name=_full_name(user) or None, actor=me)
+        with rc.reading() as index:
+            known = name in index.users
+        if not known:
+            # The platform owns its users: one met here for the first time is recorded (which
+            # grants nothing, and stays if the grant is refused); the grant is the caller's.
+            email, display = user.email or None, _full_name(user) or None
+            rc.add_user(name, email=email, display_name=display, actor=me)
         rc.assign(name, role, scope, as_user=me)
     except (NotAllowedError, RolecallError) as exc:
         log.info("rolecall refused %s %s on %s as %s: %s", name, role, scope, me, exc)
