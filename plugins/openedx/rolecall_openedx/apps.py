@@ -8,6 +8,10 @@ _SETTINGS = {
     kind: {"relative_path": "settings"} for kind in ("common", "production", "devstack", "test")
 }
 
+# The admin console's endpoints, /api/authz/v1/... (rolecall_openedx.rest_api), where
+# openedx-authz mounts its own.
+_URLS = {"namespace": "rolecall-authz", "regex": r"^api/", "relative_path": "rest_api.urls"}
+
 
 class RolecallOpenedxConfig(AppConfig):
     name = "rolecall_openedx"
@@ -16,6 +20,7 @@ class RolecallOpenedxConfig(AppConfig):
 
     plugin_app = {
         "settings_config": {"lms.djangoapp": _SETTINGS, "cms.djangoapp": _SETTINGS},
+        "url_config": {kind: dict(_URLS) for kind in ("lms.djangoapp", "cms.djangoapp")},
     }
 
     def ready(self) -> None:

@@ -72,3 +72,5 @@ add_plugins(__name__, "lms.djangoapp", "common")
 
 # The platform's enrollments: the stub model stands in for student.CourseEnrollment.
 ROLECALL_ENROLLMENT_MODEL = "stubs.CourseEnrollment"
+# The platform's course catalogue for the admin console's scopes endpoint.
+ROLECALL_COURSE_OVERVIEW_MODEL = "stubs.CourseOverview"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -52,4 +52,6 @@ urlpatterns = [
     path("api/publish", Publish.as_view()),
     path("courses/<path:course_id>/outline", outline),
     path("courses/<path:course_id>/forum", forum_page),
+    # The admin console's endpoints, where LMS mounts them (its plugin URL config: ^api/).
+    path("api/", include("rolecall_openedx.rest_api.urls")),
 ]
