@@ -21,7 +21,7 @@ class CommaList(serializers.CharField):
         self.lower = lower
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data: Any) -> list[str]:
+    def to_internal_value(self, data: Any) -> list[str]:  # type: ignore[override]
         text = str(super().to_internal_value(data))
         items = (i.strip() for i in text.split(","))
         return list(dict.fromkeys(i.lower() if self.lower else i for i in items if i))
@@ -36,12 +36,12 @@ def _choice(choices: tuple[str, ...], default: str) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=choices, required=False, default=default)
 
 
-class PermissionQuery(serializers.Serializer):
+class PermissionQuery(serializers.Serializer[Any]):
     action = serializers.CharField(max_length=255)
     scope = serializers.CharField(max_length=255, required=False)
 
 
-class ScopeQuery(serializers.Serializer):
+class ScopeQuery(serializers.Serializer[Any]):
     scope = serializers.CharField(max_length=255)
 
 
@@ -52,7 +52,7 @@ class TeamQuery(ScopeQuery):
     order = _choice(ORDERS, "asc")
 
 
-class AssignBody(serializers.Serializer):
+class AssignBody(serializers.Serializer[Any]):
     """PUT roles/users/: ``role``, ``users`` and either ``scope`` (openedx-authz 0.23) or
     ``scopes`` (the console today); ``scopes`` makes every answer row name its scope."""
 
@@ -83,14 +83,14 @@ class RemoveQuery(ScopeQuery):
     users = CommaList(lower=True, allow_blank=False)
 
 
-class UsersBody(serializers.Serializer):
+class UsersBody(serializers.Serializer[Any]):
     users = serializers.ListField(child=serializers.CharField(max_length=255), allow_empty=False)
 
     def validate_users(self, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
 
 
-class UserAssignmentsQuery(serializers.Serializer):
+class UserAssignmentsQuery(serializers.Serializer[Any]):
     orgs = CommaList(required=False, default=[])
     roles = CommaList(required=False, default=[])
     sort_by = _choice(ASSIGNMENT_SORTS, "role")
@@ -103,7 +103,7 @@ class AssignmentsQuery(UserAssignmentsQuery):
     sort_by = _choice(ALL_ASSIGNMENT_SORTS, "full_name")
 
 
-class ScopesQuery(serializers.Serializer):
+class ScopesQuery(serializers.Serializer[Any]):
     org = serializers.CharField(required=False, max_length=255)
     orgs = CommaList(required=False, default=[])
     search = serializers.CharField(required=False, default="", allow_blank=True)

@@ -85,7 +85,8 @@ class ConsoleView(APIView):
 
     def paged(self, rows: list[Any]) -> Response:
         pages = Pages()
-        return pages.get_paginated_response(pages.paginate_queryset(rows, self.request, self))
+        page = pages.paginate_queryset(rows, self.request, self)  # type: ignore[arg-type,var-annotated]
+        return pages.get_paginated_response(page)
 
 
 # ------------------------------------------------------------------ rolecall's answers
@@ -206,7 +207,7 @@ def _user_map(usernames: Iterable[str], *, active_only: bool) -> dict[str, Any]:
     users = User.objects.filter(username__in=set(usernames))
     if active_only:
         users = users.filter(is_active=True)
-    return {u.username: u for u in users}
+    return {u.get_username(): u for u in users}
 
 
 def _sorted(rows: list[dict[str, Any]], key: str, order: str) -> list[dict[str, Any]]:
@@ -391,7 +392,8 @@ class RoleUserView(ConsoleView):
         if isinstance(keys, Response):
             return keys
         me = username_of(request.user)
-        completed, errors = [], []
+        completed: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         for scope, key in zip(data["scopes"], keys, strict=True):
             for identifier in data["users"]:
                 row: dict[str, Any] = {"user_identifier": identifier}
@@ -412,7 +414,8 @@ class RoleUserView(ConsoleView):
         if isinstance(keys, Response):
             return keys
         me = username_of(request.user)
-        completed, errors = [], []
+        completed: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         for identifier in data["users"]:
             outcome = _remove(rc, me, identifier, data["role"], keys[0])
             key = "status" if outcome == "role_removed" else "error"
@@ -468,7 +471,8 @@ class UserValidationView(ConsoleView):
         body = s.UsersBody(data=request.data)
         body.is_valid(raise_exception=True)
         users = body.validated_data["users"]
-        valid, invalid = [], []
+        valid: list[str] = []
+        invalid: list[str] = []
         for identifier in users:
             user = _platform_user(identifier)
             (valid if user is not None and user.is_active else invalid).append(identifier)
@@ -662,10 +666,10 @@ class ScopesView(ConsoleView):
             place = _place(rc, key)
             if place is not None:
                 candidates[place[0]] = (COURSE, title, org, place[0])
-        for key, kind, title in _known(rc):
+        for key, kind, known_title in _known(rc):
             if kind in MANAGE and key not in candidates:
                 sort_id = key.rsplit(":", 1)[-1] if kind == LIBRARY else key
-                candidates[key] = (kind, title or "", org_of(rc, key), sort_id)
+                candidates[key] = (kind, known_title or "", org_of(rc, key), sort_id)
         wanted_type = params["scope_type"]
         orgs = set(params["orgs"]) | ({params["org"]} if params.get("org") else set())
         search = params["search"].lower()
