@@ -133,6 +133,12 @@ def test_open_creates_the_schema_at_revision_zero(rc: Rolecall) -> None:
     assert count(rc, AuditEvent) == 0
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_sqlite_database_in_memory_is_refused_saying_why(url: str) -> None:
+    with pytest.raises(BadInputError, match="in memory, which rolecall cannot use"):
+        Rolecall.open(url)
+
+
 def test_open_without_url_uses_the_environment_variable(
     database_url: str, plugins: Plugins, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -55,6 +55,14 @@ def database_url(explicit: str | None = None) -> str:
         if "charset" not in parsed.query:  # every character, four-byte ones included
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
         url = parsed.render_as_string(hide_password=False)
+    elif parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # A database in memory exists once per connection: the index, the sync thread and the
+        # audit chain's reads would each see a different one, and answers would be wrong.
+        raise BadInputError(
+            f"database URL {url!r} is an SQLite database in memory, which rolecall cannot use "
+            "(each connection would see a database of its own); use a file, for example "
+            "sqlite:///rolecall.db or sqlite:////tmp/rolecall.db"
+        )
     return url
 
 
