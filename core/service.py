@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
@@ -116,6 +116,7 @@ class Rolecall:
         staleness: float = 1.0,
         background_sync: bool = True,
         freeze_index: bool = False,
+        keys: KeyRing | None = None,
     ) -> None:
         self.engine = engine
         self.freeze_index = freeze_index
@@ -129,7 +130,8 @@ class Rolecall:
         self._fresh_until = 0.0
         """``last_sync + staleness``: until then a check needs no catch-up."""
         self.sync_error: str | None = None
-        self.keys = KeyRing.for_database(engine)  # outside the database (storage/keys.py)
+        # Outside the database (storage/keys.py): from the environment unless given.
+        self.keys = keys if keys is not None else KeyRing.for_database(engine)
         self.writes = UnitOfWork(
             engine,
             plugins,
@@ -164,6 +166,7 @@ class Rolecall:
         staleness: float = 1.0,
         background_sync: bool = True,
         freeze_index: bool = False,
+        key_settings: Mapping[str, str] | None = None,
     ) -> Rolecall:
         """Open the database (``database``, else ``ROLECALL_DATABASE_URL``, else
         ``sqlite:///rolecall.db``), create or upgrade its schema, load the plugins and build the
@@ -174,7 +177,11 @@ class Rolecall:
         walking millions of index objects. It is process-wide (the host's objects are frozen
         too and never collected as cycles), so only rolecall's own processes (``rolecall
         serve``, the CLI, the WSGI entry point) ask for it; an application embedding rolecall
-        leaves it off."""
+        leaves it off.
+
+        ``key_settings``: where the signing keys are found (``ROLECALL_SECRET_KEY``,
+        ``ROLECALL_KEY_FILE``), for a host that keeps its settings elsewhere than the process's
+        environment (the Django package passes Django's settings); the environment by default."""
         engine = make_engine(database_url(database))
         upgrade(engine)
         return cls(
@@ -183,6 +190,7 @@ class Rolecall:
             staleness=staleness,
             background_sync=background_sync,
             freeze_index=freeze_index,
+            keys=KeyRing.for_database(engine, environ=key_settings),
         )
 
     def close(self) -> None:

@@ -23,7 +23,6 @@ from django.core.signals import setting_changed
 
 from rolecall.core import Rolecall, load_plugins
 from rolecall.core.plugins import PluginSettings
-from rolecall.core.storage.keys import KeyRing
 
 FROM_SETTINGS = (
     "ROLECALL_STRICT_PLUGINS",
@@ -69,12 +68,8 @@ def _open() -> Rolecall:
         plugins=load_plugins(PluginSettings.from_env(env), extra={"openedx": plugin}),
         staleness=float(getattr(settings, "ROLECALL_STALENESS", 1.0)),
         background_sync=bool(getattr(settings, "ROLECALL_BACKGROUND_SYNC", True)),
+        key_settings=env,
     )
-    # The service found its keys in the process's environment; these are the settings' (the
-    # key ring reads nothing until a key is needed, so nothing used the first one).
-    keys = KeyRing.for_database(rc.engine, environ=env)
-    rc.keys = keys
-    rc.writes._keys = keys
     return rc
 
 
