@@ -180,13 +180,14 @@ def _check_where(state: dict[str, Any]) -> tuple[list[str], list[UnknownScopeErr
 
 
 def _rank(needle: str, key: str, title: str | None) -> int | None:
-    """0 exact, 1 prefix, 2 substring (of the key or the title, ignoring case), else None."""
+    """0 exact (the key, its part after the type, as an org's name, or the title), 1 prefix,
+    2 substring (of the key or the title, ignoring case), else None."""
     best = None
     for value in (key, title):
         if not value:
             continue
         folded = value.casefold()
-        if folded == needle:
+        if folded == needle or folded.partition(":")[2] == needle:
             return 0
         if folded.startswith(needle) or folded.partition(":")[2].startswith(needle):
             best = 1

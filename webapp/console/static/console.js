@@ -63,6 +63,8 @@
     list.setAttribute("role", "listbox");
     list.setAttribute("aria-label", "Matching places");
     list.hidden = true;
+    var note = document.createElement("p");
+    note.className = "hint picker-note";
     status.className = "visually-hidden";
     status.setAttribute("role", "status");
     input.setAttribute("role", "combobox");
@@ -70,10 +72,12 @@
     input.setAttribute("aria-expanded", "false");
     input.setAttribute("aria-controls", list.id);
     input.parentNode.insertBefore(list, input.nextSibling);
+    box.appendChild(note);
     box.appendChild(status);
 
     function close() {
       list.hidden = true;
+      note.textContent = "";
       active = -1;
       input.setAttribute("aria-expanded", "false");
       input.removeAttribute("aria-activedescendant");
@@ -139,16 +143,12 @@
         list.appendChild(option);
       });
       if (!items.length) {
-        var none = document.createElement("li");
-        none.className = "note";
-        none.textContent = "No place matches where you may give this role.";
-        list.appendChild(none);
-      } else if (found.more) {
-        var more = document.createElement("li");
-        more.className = "note";
-        more.textContent = "More places match: type more of the name or key.";
-        list.appendChild(more);
+        close();
+        note.textContent = "No place matches where you may give this role.";
+        status.textContent = note.textContent;
+        return;
       }
+      note.textContent = found.more ? "More places match: type more of the name or key." : "";
       list.hidden = false;
       input.setAttribute("aria-expanded", "true");
       status.textContent = items.length + (found.more ? "+" : "") + " match(es). Use the arrow keys and Enter to choose.";
