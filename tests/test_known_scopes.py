@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from rolecall.core import (
     PluginSettings,
@@ -16,6 +17,7 @@ from rolecall.core import (
     hookimpl,
     load_plugins,
 )
+from rolecall.core.cli import cli
 from rolecall.core.governance import NotAllowedError
 from rolecall.core.known_scopes import find
 
@@ -158,3 +160,27 @@ def test_creating_a_scope_takes_platform_add_scopes_there(rc: Rolecall) -> None:
     assert rc.revision == before
     rc.add_scopes([theirs], as_user="root")
     assert rc.index.is_known_scope(theirs)
+
+
+def test_the_cli_adds_scopes_as_the_operator_or_as_a_user(
+    rc: Rolecall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = str(rc.engine.url)
+    monkeypatch.setenv("ROLECALL_DISABLE_PLUGINS", "")
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(cli, ["--database", url, *args])
+
+    harvard, mine = "course-v1:HarvardX+Cli+2027", "course-v1:MITx+Cli+2027"
+    refused = run("scopes", "add", harvard, "--as", "olivia")
+    assert refused.exit_code == 3, refused.output
+    assert "olivia may not create" in refused.stderr
+    added = run("scopes", "add", mine, "--title", "By CLI", "--as", "olivia")
+    assert added.exit_code == 0, added.stderr
+    assert added.output.startswith(f"added {mine}")
+    assert run("scopes", "add", mine).output == f"{mine} is known already\n"
+    assert run("scopes", "add", harvard).exit_code == 0  # the operator
+    rc.sync()
+    assert rc.unknown_scope(mine) is None
+    assert rc.unknown_scope(harvard) is None
