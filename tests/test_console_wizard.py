@@ -281,3 +281,11 @@ def test_many_pasted_users_are_read_by_line(client: FlaskClient) -> None:
     assert fixed.status_code == 200
     assert "Line 3: bea is listed again (first on line 1): given once." in fixed.text
     assert "Line 5: stu@example.org (stu) is listed again (first on line 1)" in fixed.text
+
+
+def test_the_restrictions_page_403_says_why(client: FlaskClient) -> None:
+    sign_in(client, "olivia")
+    page = client.get("/console/restrictions")
+    assert page.status_code == 403
+    assert "takes platform.manage_restrictions on the platform" in page.text
+    assert "<strong>admin</strong>" in page.text.split("Who can help")[1]

@@ -300,13 +300,22 @@ class Delegation:
         *,
         is_admin: bool,
         revocable_by: tuple[str, ...],
+        name_others: bool = True,
     ) -> Refusal | None:
+        """May ``actor`` remove ``role`` from ``user`` on ``scope``? ``None`` when allowed.
+        ``name_others=False`` leaves the refusal's ``could`` empty (see :meth:`may_assign`)."""
+
+        def could() -> tuple[str, ...]:
+            if not name_others:
+                return ()
+            return tuple(self.could("revoke", role, scope, user=actor))
+
         if is_admin:
             if actor == user:
                 return Refusal(
                     "own-admin-role",
                     f"{actor} cannot remove their own {role} role on {scope}",
-                    tuple(self.could("revoke", role, scope, user=actor)),
+                    could(),
                 )
             if not self.index.other_admins(scope, exclude=user):
                 return Refusal(
@@ -335,20 +344,22 @@ class Delegation:
                     "lower-scope",
                     f"{actor} may not revoke {role} on {scope}: the assignment is on {scope} and "
                     f"{actor}'s rights come from {r} on {key}, below it",
-                    tuple(self.could("revoke", role, scope, user=actor)),
+                    could(),
                 )
             return Refusal(
                 "delegation",
                 f"{actor} may not revoke {role} on {scope}: no delegation rule lets a role "
                 f"{actor} holds on {scope} or above revoke it",
-                tuple(self.could("revoke", role, scope, user=actor)),
+                could(),
             )
         if revocable_by and not {r for r, _ in held} & set(revocable_by):
             return Refusal(
                 "sensitive-role",
                 f"{role} is sensitive: only a holder of {', '.join(revocable_by)} on {scope} or "
                 "above may revoke it",
-                tuple(
+                ()
+                if not name_others
+                else tuple(
                     u
                     for u in sorted(self.index.users_on(chain))
                     if {r for r, _ in self._held(u, chain)} & set(revocable_by) and u != actor

@@ -77,7 +77,13 @@ def team_actions(
             except BadInputError:  # a role whose plugin is gone: removable by the rules
                 admin, revocable_by = False, ()
             refusal = delegation.may_revoke(
-                user, member.user, grant.role, key, is_admin=admin, revocable_by=revocable_by
+                user,
+                member.user,
+                grant.role,
+                key,
+                is_admin=admin,
+                revocable_by=revocable_by,
+                name_others=False,
             )
             removable = refusal is None
             change = [r for r in addable if r.id != grant.role] if removable else []
