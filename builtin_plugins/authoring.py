@@ -580,6 +580,7 @@ def register_roles() -> list[Role]:
             permissions=(
                 "platform.manage_org_team",
                 "platform.manage_custom_roles",
+                "platform.add_scopes",
                 "platform.remove_scopes",
                 "certificates.manage_program_credentials",
             ),

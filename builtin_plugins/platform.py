@@ -177,6 +177,15 @@ def register_permissions() -> list[Permission]:
             risks={Risk.TEAM_MANAGEMENT},
         ),
         Permission(
+            id="platform.add_scopes",
+            title="Create scopes",
+            description="Record a new course, library or organization key in rolecall so that "
+            "roles can be given on it (a key rolecall and the platform do not know is refused "
+            "until it is created).",
+            area="Administration",
+            scope_types=("org", "course", "library"),
+        ),
+        Permission(
             id="platform.remove_scopes",
             title="Remove scopes",
             description="Remove a course, library or organization from rolecall with every "

@@ -27,6 +27,7 @@ from .errors import (
     RolecallError,
     ScopeKeyError,
     StorageError,
+    UnknownScopeError,
 )
 from .hookspecs import hookimpl
 from .records import (
@@ -149,6 +150,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "TokenInfo",
+    "UnknownScopeError",
     "build_registry",
     "check_username",
     "database_url",

@@ -30,6 +30,27 @@ class ScopeKeyError(BadInputError):
         self.reason = reason
 
 
+class UnknownScopeError(BadInputError):
+    """A well-formed key of a scope nobody has created (rolecall does not know it and no scope
+    catalogue has it), refused by a change that takes known scopes only.
+
+    ``suggestion`` is the known key it differs from only in case, if there is one: the message
+    then asks "did you mean ...".
+    """
+
+    def __init__(self, key: str, suggestion: str | None = None) -> None:
+        if suggestion is not None:
+            message = f"no scope {key} is known: did you mean {suggestion}?"
+        else:
+            message = (
+                f"no scope {key} is known: create it first (a role is given only on a course, "
+                "library or organization that exists)"
+            )
+        super().__init__(message)
+        self.key = key
+        self.suggestion = suggestion
+
+
 class RegistryError(RolecallError):
     """Plugin contributions that cannot form a consistent registry.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -205,6 +205,46 @@ def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
         @hookimpl
         def assignment_changed(event):
             bus.publish("rolecall.assignment", event.model_dump(mode="json"))
+    """
+
+
+@_spec
+def lookup_scopes(keys: Sequence[str]) -> Iterable[tuple[str, str | None]]:  # type: ignore[empty-body]
+    """The scope catalogue: which of ``keys`` exist on the platform. Return (key, title) for
+    each scope the platform has whose key equals one of ``keys`` ignoring case, spelled as the
+    platform spells it (titles may be ``None``). An org key (``org:MITx``) exists when the
+    platform has a course or library of that org.
+
+    Called when a change made as a user (the console, the REST API) names scopes rolecall does
+    not know yet, never on the check path: a scope the catalogue has is known, one differing
+    only in case is answered "did you mean ...", any other is refused until it is created.
+    Keys come resolved (at most a few hundred per call). An exception is logged and the
+    catalogue is taken to have none of the keys.
+
+    Example (Open edX: the platform's course list, ``rolecall_openedx.catalogue``)::
+
+        @hookimpl
+        def lookup_scopes(keys):
+            for course in CourseOverview.objects.filter(id__in=keys):
+                yield str(course.id), course.display_name
+    """
+
+
+@_spec
+def find_scopes(query: str, limit: int) -> Iterable[tuple[str, str | None]]:  # type: ignore[empty-body]
+    """The scope catalogue's search: up to ``limit`` (key, title) of the platform's scopes
+    whose key or title contains ``query`` ignoring case, best matches first. The console's
+    scope picker merges them with the scopes rolecall knows and offers only those where the
+    viewer may give the role. Called per search (never on the check path); keep it to one
+    indexed query. An exception is logged and the catalogue adds nothing.
+
+    Example::
+
+        @hookimpl
+        def find_scopes(query, limit):
+            found = CourseOverview.objects.filter(
+                Q(id__icontains=query) | Q(display_name__icontains=query))[:limit]
+            return [(str(c.id), c.display_name) for c in found]
     """
 
 

@@ -35,12 +35,14 @@ from sqlalchemy.orm import Session
 from .accounts import Accounts
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
 from .engine.index import ALL
-from .errors import BadInputError
+from .errors import BadInputError, UnknownScopeError
 from .governance import Delegation, guards
-from .governance.bulk import NOTHING_TO_DO, BulkResult, BulkRow
+from .governance.bulk import NOTHING_TO_DO, BulkResult, BulkRow, org_wide
 from .governance.bulk import validate as bulk_validate
 from .governance.custom_roles import build_role, role_of
 from .governance.whatif import Impact, what_if_assign, what_if_revoke, what_if_role_change
+from .known_scopes import KnownScopes
+from .known_scopes import lookup as lookup_known
 from .plugins import Plugins, load_plugins
 from .records import DelegationRule, Role
 from .registry import Registry
@@ -327,9 +329,16 @@ class Rolecall:
         return lambda index: refuse_lookalikes(names, index.users, index.lookalike)
 
     def add_scopes(
-        self, scopes: Iterable[str | tuple[str, str | None]], *, actor: str | None = None
+        self,
+        scopes: Iterable[str | tuple[str, str | None]],
+        *,
+        actor: str | None = None,
+        as_user: str | None = None,
     ) -> int:
-        """Record scopes rolecall should know (for listings), with optional titles."""
+        """Record scopes rolecall should know (for listings), with optional titles. With
+        ``as_user`` the user must hold ``platform.add_scopes`` on each (platform admins
+        anywhere, org admins in their org): a refusal raises :class:`NotAllowedError`."""
+        actor = self._acting(actor, as_user)
         rows = []
         for item in scopes:
             key, title = (item, None) if isinstance(item, str) else item
@@ -355,7 +364,10 @@ class Rolecall:
                 audit.add("scope_add", scope=scope.key, details={"title": title})
             insert_rows(session.connection(), SCOPES, ("key", "type", "title"), new)
 
-        return self.writes.run(actor, work, rows=len(rows)).revision
+        guard = None
+        if as_user is not None:
+            guard = guards.adding_scopes(as_user, [scope.key for scope, _ in rows])
+        return self.writes.run(actor, work, rows=len(rows), as_user=as_user, guard=guard).revision
 
     def _rows(self) -> GrantRows:
         """Grant rows validated against the current index."""
@@ -375,13 +387,16 @@ class Rolecall:
         as_user: str | None = None,
         reason: str | None = None,
         expires_at: datetime | None = None,
+        known_only: bool = False,
     ) -> int:
         """Grant ``role`` to ``user`` at ``scope``; returns the revision token.
 
         ``as_user`` makes the change as that user, under the delegation rules (a refusal raises
         :class:`NotAllowedError`); without it the caller acts as the operator, and ``actor`` is
         only the name written to the audit log. Granting a role the user already holds there
-        changes nothing unless the expiry differs (then the grant is renewed).
+        changes nothing unless the expiry differs (then the grant is renewed). ``known_only``
+        refuses a scope that is not known with :class:`UnknownScopeError`
+        (:mod:`rolecall.core.known_scopes`): the console and the REST API pass it.
         """
         return self.assign_many(
             [(user, role, scope)],
@@ -389,6 +404,7 @@ class Rolecall:
             as_user=as_user,
             reason=reason,
             expires_at=expires_at,
+            known_only=known_only,
         )
 
     def assign_many(
@@ -400,10 +416,12 @@ class Rolecall:
         reason: str | None = None,
         expires_at: datetime | None = None,
         batch_id: str | None = None,
+        known_only: bool = False,
     ) -> int:
         """Grant many (user, role, scope) rows in one transaction: every row is validated first
         (and, with ``as_user``, allowed by the delegation rules) and any bad row fails the whole
-        batch with nothing written. Returns the revision."""
+        batch with nothing written. ``known_only``: every scope must be known (see
+        :meth:`assign`). Returns the revision."""
         actor = self._acting(actor, as_user)
         check_expiry(expires_at)
         # One record of what every row shares: rows are validated and written as keys.
@@ -414,6 +432,11 @@ class Rolecall:
         with collector_paused():
             wanted = self._rows().wanted_shared(rows, shared)
             guard = None if as_user is None else guards.granting(as_user, wanted)
+            if known_only:
+                keys = list(dict.fromkeys(key for _, _, key in wanted))
+                known = lookup_known(self.plugins, self.index, keys)
+                checks = [guard] if guard is not None else []
+                guard = guards.all_of(lambda index: known.require(index, keys), *checks)
             revision = self._grant(
                 wanted,
                 actor=actor,
@@ -579,18 +602,21 @@ class Rolecall:
         reason: str | None = None,
         expires_at: datetime | None = None,
         progress: Callable[[int], None] | None = None,
+        known_only: bool = False,
     ) -> BulkResult:
         """One role to (or from) many users on many scopes, every row validated and reported.
 
         All or nothing by default (one transaction, one audit batch id); ``partial`` applies
         the valid rows; ``dry_run`` writes nothing. With ``as_user`` the delegation rules
         decide each row, under the write lock: the rows written are those the caught-up index
-        allows when the write lock is held, and the report is that decision."""
+        allows when the write lock is held, and the report is that decision. ``known_only``:
+        a scope that is not known is an ``unknown_scope`` row (see :meth:`assign`)."""
         actor = self._acting(actor, as_user)
         check_expiry(expires_at)
         reason = text(reason, "reason")
         user_list, scope_list = list(users), list(scopes)
         reported = [progress]
+        known = self._catalogue_of(scope_list) if known_only else None
 
         def decide(index: Index) -> tuple[str, list[BulkRow]]:
             tell, reported[0] = reported[0], None  # progress is shown once, the first time
@@ -605,6 +631,7 @@ class Rolecall:
                 scope_list,
                 actor=as_user,
                 progress=tell,
+                known=known,
             )
 
         if dry_run:
@@ -664,6 +691,26 @@ class Rolecall:
             revision=written.revision,
             batch_id=batch_id if written.events else None,
         )
+
+    def _catalogue_of(self, scopes: Iterable[str]) -> KnownScopes:
+        """What the scope catalogue says of the well-formed ``scopes`` (org wildcards as their
+        org); malformed keys are left for the validation to report."""
+        keys = []
+        for given in scopes:
+            try:
+                key = org_wide(given.strip(), self.registry)
+                keys.append(self.registry.scopes.resolve(key).key)
+            except BadInputError:
+                continue
+        return lookup_known(self.plugins, self.index, keys)
+
+    def unknown_scope(self, scope: str) -> UnknownScopeError | None:
+        """``None`` when the (well-formed) ``scope`` is known, by rolecall or by a plugin's
+        scope catalogue; else the error a change taking known scopes only would raise ("did
+        you mean ..." when a known key differs only in case). Raises :class:`BadInputError`
+        for a malformed key."""
+        key = self.registry.scopes.resolve(org_wide(scope.strip(), self.registry)).key
+        return lookup_known(self.plugins, self.index, [key]).problem(self.index, key)
 
     # ------------------------------------------------------------------ what-if
 

@@ -24,6 +24,8 @@ def test_every_hook_has_a_docstring_example_and_a_section_in_the_plugin_docs() -
     names = _hook_names()
     assert names == [
         "assignment_changed",
+        "find_scopes",
+        "lookup_scopes",
         "register_commands",
         "register_console_pages",
         "register_delegation_rules",

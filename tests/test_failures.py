@@ -216,6 +216,8 @@ def server(site: Path, tmp_path: Path) -> Iterator[tuple[Server, str]]:
     assert made.returncode == 0, made.stderr
     token = run_cli("--database", database, "tokens", "create", "root", "--json")
     assert token.returncode == 0, token.stderr
+    known = run_cli("--database", database, "scopes", "add", COURSE)  # the API's grants need it
+    assert known.returncode == 0, known.stderr
     running = Server(database, site, tmp_path / "server.log")
     try:
         yield running, json.loads(token.stdout)["token"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
-from rolecall.core import BadInputError, Decision, Permission, Rolecall
+from rolecall.core import BadInputError, Decision, Permission, Role, Rolecall
 from rolecall.core.governance import Refusal, guards
 from rolecall.core.governance.bulk import BulkResult
 
@@ -191,6 +191,57 @@ def bulk_seen_by(rc: Rolecall, viewer: str, result: BulkResult) -> BulkResult:
             row = row.model_copy(update={"status": "not_allowed", "message": message})
         rows.append(row)
     return result.model_copy(update={"rows": tuple(rows)})
+
+
+def can_add_scope(rc: Rolecall, viewer: str, scope: str) -> bool:
+    """Whether ``viewer`` may create ``scope`` (``platform.add_scopes`` there, as the
+    service's guard decides when it is created)."""
+    return _check(rc, viewer, guards.ADD_SCOPES, scope)
+
+
+def offered_roles(rc: Rolecall, viewer: str, roles: Iterable[Role]) -> list[Role]:
+    """The ``roles`` the delegation rules let ``viewer`` give on some known scope (the roles
+    the console offers; the service decides every change again)."""
+    delegation = rc.delegation()
+    return [r for r in roles if delegation.assignable_somewhere(viewer, r.id, r.scope_types)]
+
+
+HELPERS_LIMIT = 5
+
+
+def who_can_help(rc: Rolecall, viewer: str, scope: str) -> list[tuple[str, str, str]]:
+    """(user, role, where) of the holders of a live admin role on ``scope`` or above (the
+    course, library, org and platform admins) that ``viewer`` may be told about: those on a
+    scope whose team it may view, or above a scope whose team it may view (that page lists
+    them as "other users with access"). At most a few, the closest first."""
+    try:
+        chain = rc.registry.scopes.resolve(scope).chain
+        team = rc.who(scope)
+    except BadInputError:
+        return []
+    try:
+        mine = [k for k, cell in rc.index.cells_of(viewer).items() if cell.grants]
+    except BadInputError:
+        mine = []
+    seen_from = {
+        above
+        for key, sees in can_view_teams(rc, viewer, mine).items()
+        if sees
+        for above in rc.registry.scopes.resolve(key).chain
+    }
+    found = []
+    for member in (*team.members, *team.inherited):
+        for grant in member.grants:
+            if grant.expired or member.user == viewer:
+                continue
+            try:
+                admin = rc.role(grant.role).admin
+            except BadInputError:
+                continue
+            if admin and (grant.scope in seen_from or _views_team(rc, viewer, grant.scope)):
+                found.append((chain.index(grant.scope), member.user, grant.role, grant.scope))
+    found.sort()
+    return [(user, role, where) for _, user, role, where in found[:HELPERS_LIMIT]]
 
 
 def _views_team(rc: Rolecall, viewer: str, scope: str) -> bool:

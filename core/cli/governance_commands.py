@@ -1,4 +1,4 @@
-"""Lifecycle and history commands: expire, history, scopes remove, users retire."""
+"""Lifecycle and history commands: expire, history, scopes add and remove, users retire."""
 
 from __future__ import annotations
 
@@ -95,6 +95,24 @@ def history_command(
 @cli.group("scopes")
 def scopes_group() -> None:
     """The scopes rolecall knows."""
+
+
+@scopes_group.command("add")
+@click.argument("scope")
+@click.option("--title", help="Its title, shown in listings.")
+@as_option
+@click.pass_context
+def scopes_add(ctx: click.Context, scope: str, title: str | None, as_user: str | None) -> None:
+    """Record SCOPE (a course, library or org key) so roles can be given on it in the console
+    and the REST API, which take known scopes only. With --as it takes platform.add_scopes
+    there."""
+    rc = service_of(ctx)
+    key = rc.registry.scopes.resolve(scope).key
+    if rc.unknown_scope(key) is None:
+        click.echo(f"{key} is known already")
+        return
+    revision = rc.add_scopes([(key, title)], as_user=as_user)
+    click.echo(f"added {key} (revision {revision})")
 
 
 @scopes_group.command("remove")

@@ -236,6 +236,8 @@ class Index:
         self._restricted_cache: tuple[tuple[int, int], frozenset[str]] | None = None
         self._scopes_generation = 0
         """Bumped whenever the known scopes change."""
+        self._folded: tuple[int, dict[str, str]] | None = None
+        """(scopes generation, casefolded key -> known key): for "did you mean"."""
         """scope -> itself and its known descendants with their types, sorted."""
         self._type_permissions: dict[str, frozenset[str]] = {}
         self._types_below: dict[str, set[str]] | None = None
@@ -1101,6 +1103,27 @@ class Index:
 
     def known_scopes(self) -> list[str]:
         return sorted({"platform", *self.descendants("platform")})
+
+    def is_known_scope(self, key: str) -> bool:
+        """Whether ``key`` (as resolved) is a known scope: the platform, a recorded scope, one
+        holding a grant or a restriction, or an ancestor of one."""
+        try:
+            chain = self._resolve(key).chain
+        except BadInputError:
+            return False
+        return len(chain) < 2 or key in self._children.get(chain[1], ())
+
+    def known_scope_ignoring_case(self, key: str) -> str | None:
+        """The known scope whose key equals ``key`` ignoring case (the first in key order when
+        several do), or ``None``; the map behind it is rebuilt only when the known scopes
+        change."""
+        cached = self._folded
+        if cached is None or cached[0] != self._scopes_generation:
+            folded: dict[str, str] = {}
+            for known in self.known_scopes():
+                folded.setdefault(known.casefold(), known)
+            cached = self._folded = (self._scopes_generation, folded)
+        return cached[1].get(key.casefold())
 
     def _members(self, scope: str, now: float) -> tuple[TeamMember, ...]:
         """The scope's team, cached until one of its grants changes or expires: a course page

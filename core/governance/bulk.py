@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..engine.index import Index
 from ..errors import BadInputError
+from ..known_scopes import KnownScopes
 from ..records import Role
 from ..registry import Registry
 from .delegation import Delegation
@@ -111,8 +112,11 @@ def validate(
     *,
     actor: str | None,
     progress: Callable[[int], None] | None = None,
+    known: KnownScopes | None = None,
 ) -> tuple[str, list[BulkRow]]:
-    """The role id and one row per (user, scope), each with its status."""
+    """The role id and one row per (user, scope), each with its status. With ``known``, a
+    scope that is not known (:mod:`rolecall.core.known_scopes`) is ``unknown_scope``, its
+    message saying "did you mean ..." or to create it first."""
     definition = role_of(role)
     if definition.id in index.retired_roles and action == "assign":
         raise BadInputError(f"role {definition.id} is retired: it cannot be assigned")
@@ -133,6 +137,10 @@ def validate(
             resolved = registry.scopes.resolve(key)
         except ValueError as exc:
             scope_status[given] = (given, "unknown_scope", str(exc))
+            continue
+        unknown = None if known is None else known.problem(index, resolved.key)
+        if unknown is not None:
+            scope_status[given] = (resolved.key, "unknown_scope", str(unknown))
             continue
         if resolved.type not in definition.scope_types:
             scope_status[given] = (

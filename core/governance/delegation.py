@@ -20,7 +20,7 @@ Every refusal names the rule or guard that refused and who could make the change
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from ..engine.index import Index
@@ -216,18 +216,32 @@ class Delegation:
     # ------------------------------------------------------------------ decisions
 
     def may_assign(
-        self, actor: str, role: str, scope: str, grantee: str | None = None
+        self,
+        actor: str,
+        role: str,
+        scope: str,
+        grantee: str | None = None,
+        *,
+        name_others: bool = True,
     ) -> Refusal | None:
-        """May ``actor`` give ``role`` on ``scope`` (to ``grantee``)? ``None`` when allowed."""
+        """May ``actor`` give ``role`` on ``scope`` (to ``grantee``)? ``None`` when allowed.
+        ``name_others=False`` leaves the refusal's ``could`` empty (cheaper: for asking about
+        many scopes, as the console's choices do)."""
         chain = self.index.place(scope)[0]
         kind = self.index.scope_type(scope)
         held = {r for r, _ in self._held(actor, chain)}
+
+        def could() -> tuple[str, ...]:
+            if not name_others:
+                return ()
+            return tuple(self.could("assign", role, scope, user=grantee))
+
         if not any(held & set(rule.holders) for rule in self._rules_for("assign", role, kind)):
             return Refusal(
                 "delegation",
                 f"{actor} may not assign {role} on {scope}: no delegation rule lets a role "
                 f"{actor} holds on {scope} or above assign it",
-                tuple(self.could("assign", role, scope, user=grantee)),
+                could(),
             )
         missing = self.escalation(actor, role, scope, grantee)
         if missing:
@@ -235,9 +249,47 @@ class Delegation:
                 "no-escalation",
                 f"{actor} may not assign {role} on {scope}: {self.describe(missing)}, "
                 f"which {actor} does not hold there",
-                tuple(self.could("assign", role, scope, user=grantee)),
+                could(),
             )
         return None
+
+    def allows_assign(self, actor: str, role: str, scope: str, grantee: str | None = None) -> bool:
+        """:meth:`may_assign` as a yes or no."""
+        return self.may_assign(actor, role, scope, grantee, name_others=False) is None
+
+    def assignable_somewhere(self, actor: str, role: str, kinds: Iterable[str]) -> bool:
+        """Whether ``actor`` may give ``role`` (to someone holding nothing) on some known
+        scope of one of the types ``kinds``: asked, with :meth:`may_assign`, of each scope
+        where ``actor`` holds a live role and, of each of ``kinds`` below it, of one known
+        scope of that type below it and under no restriction (the rules and escalation decide
+        there as anywhere else below, barring a restriction), then of the restricted ones."""
+        wanted = set(kinds)
+        for key in sorted(self.index.cells_of(actor)):
+            if not self._held(actor, (key,)):
+                continue
+            try:
+                kind = self.index.scope_type(key)
+            except RolecallError:
+                continue  # a scope type whose plugin is gone
+            places = [key] if kind in wanted else []
+            below = wanted & (set(self.index.types_below(kind)) - {kind})
+            restricted = set(self.index.restricted_below(key))
+            locked: list[str] = []
+            for descendant in self.index.descendants(key):
+                if not below:
+                    break
+                found = self.index.scope_type(descendant)
+                if found not in below:
+                    continue
+                if restricted & set(self.index.place(descendant)[0]):
+                    locked.append(descendant)
+                    continue
+                below.discard(found)
+                places.append(descendant)
+            places += locked
+            if any(self.allows_assign(actor, role, place) for place in places):
+                return True
+        return False
 
     def may_revoke(
         self,
@@ -248,13 +300,22 @@ class Delegation:
         *,
         is_admin: bool,
         revocable_by: tuple[str, ...],
+        name_others: bool = True,
     ) -> Refusal | None:
+        """May ``actor`` remove ``role`` from ``user`` on ``scope``? ``None`` when allowed.
+        ``name_others=False`` leaves the refusal's ``could`` empty (see :meth:`may_assign`)."""
+
+        def could() -> tuple[str, ...]:
+            if not name_others:
+                return ()
+            return tuple(self.could("revoke", role, scope, user=actor))
+
         if is_admin:
             if actor == user:
                 return Refusal(
                     "own-admin-role",
                     f"{actor} cannot remove their own {role} role on {scope}",
-                    tuple(self.could("revoke", role, scope, user=actor)),
+                    could(),
                 )
             if not self.index.other_admins(scope, exclude=user):
                 return Refusal(
@@ -283,20 +344,22 @@ class Delegation:
                     "lower-scope",
                     f"{actor} may not revoke {role} on {scope}: the assignment is on {scope} and "
                     f"{actor}'s rights come from {r} on {key}, below it",
-                    tuple(self.could("revoke", role, scope, user=actor)),
+                    could(),
                 )
             return Refusal(
                 "delegation",
                 f"{actor} may not revoke {role} on {scope}: no delegation rule lets a role "
                 f"{actor} holds on {scope} or above revoke it",
-                tuple(self.could("revoke", role, scope, user=actor)),
+                could(),
             )
         if revocable_by and not {r for r, _ in held} & set(revocable_by):
             return Refusal(
                 "sensitive-role",
                 f"{role} is sensitive: only a holder of {', '.join(revocable_by)} on {scope} or "
                 "above may revoke it",
-                tuple(
+                ()
+                if not name_others
+                else tuple(
                     u
                     for u in sorted(self.index.users_on(chain))
                     if {r for r, _ in self._held(u, chain)} & set(revocable_by) and u != actor

@@ -13,13 +13,15 @@ through one of these.
 | role change | :func:`granting` and :func:`revoking` together (:func:`all_of`) |
 | custom role edit, retirement, deletion | :func:`changing_role` |
 | restriction added, changed or lifted | :func:`restricting` |
+| scope creation | :func:`adding_scopes` |
 | scope removal | :func:`removing_scope` |
 | user retirement | :func:`retiring_user` |
 
 The permissions these guards take beyond the delegation rules (:data:`MANAGE_CUSTOM_ROLES`,
-:data:`MANAGE_DELEGATION_RULES`, :data:`MANAGE_RESTRICTIONS`, :data:`REMOVE_SCOPES`,
-:data:`RETIRE_USERS`) are declared by the built-in ``platform`` plugin; platform admins hold them
-all, org admins hold the first. Without that plugin nobody may make these changes as a user: an
+:data:`MANAGE_DELEGATION_RULES`, :data:`MANAGE_RESTRICTIONS`, :data:`ADD_SCOPES`,
+:data:`REMOVE_SCOPES`, :data:`RETIRE_USERS`) are declared by the built-in ``platform`` plugin;
+platform admins hold them all, org admins hold custom roles and adding and removing scopes in
+their org. Without that plugin nobody may make these changes as a user: an
 unknown permission allows nothing. The operator (a change made without ``as_user``) is not judged.
 """
 
@@ -40,6 +42,8 @@ MANAGE_DELEGATION_RULES = "platform.manage_delegation_rules"
 MANAGE_RESTRICTIONS = "platform.manage_restrictions"
 """Place, change and lift restrictions (checked on the platform: a restriction that denies
 everything on a scope must not keep its holders from lifting it)."""
+ADD_SCOPES = "platform.add_scopes"
+"""Record a new scope so roles can be given on it (checked on the scope's own key)."""
 REMOVE_SCOPES = "platform.remove_scopes"
 """Remove a scope and everything held on it and below (checked on the scope)."""
 RETIRE_USERS = "platform.retire_users"
@@ -195,6 +199,18 @@ def restricting(actor: str, scope: str) -> Guard:
 
     def guard(index: Index) -> None:
         _require(index, actor, MANAGE_RESTRICTIONS, PLATFORM, f"change the restriction on {scope}")
+
+    return guard
+
+
+def adding_scopes(actor: str, scopes: Iterable[str]) -> Guard:
+    """``actor`` recording new scopes: it takes :data:`ADD_SCOPES` on each (platform admins
+    anywhere, org admins in their org)."""
+    keys = list(dict.fromkeys(scopes))
+
+    def guard(index: Index) -> None:
+        for key in keys:
+            _require(index, actor, ADD_SCOPES, key, f"create {key}")
 
     return guard
 

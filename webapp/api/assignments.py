@@ -136,6 +136,7 @@ def post_assignment(caller: str, body: AssignmentCreate) -> tuple[AssignmentWrit
         as_user=caller,
         reason=body.reason,
         expires_at=body.expires_at,
+        known_only=True,
     )
     after = find_grant(rc, body.user, body.role, body.scope)
     changed = after is not None and after != before
@@ -174,8 +175,9 @@ def delete_assignment(caller: str, grant_id: int, query: RevokeQuery) -> Revoked
     body=BulkIn,
     summary="One role to (or from) many users on many scopes, with a result per row",
     authorization="Anyone holding a role somewhere may ask; the delegation rules decide each "
-    "row (status not_allowed with the refusal). All or nothing unless partial; dry_run writes "
-    "nothing and adds the what-if impact.",
+    "row (status not_allowed with the refusal; unknown_scope for a scope nobody created, "
+    'with "did you mean" when a known key differs only in case). All or nothing unless '
+    "partial; dry_run writes nothing and adds the what-if impact.",
     tag="assignments",
     example_body={
         "action": "assign",
@@ -198,5 +200,6 @@ def post_bulk(caller: str, body: BulkIn) -> BulkResult:
         partial=body.partial,
         reason=body.reason,
         expires_at=body.expires_at,
+        known_only=True,
     )
     return authz.bulk_seen_by(rc, caller, result)

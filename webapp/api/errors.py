@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from rolecall.core import BadInputError, StorageError, org_wide
+from rolecall.core import BadInputError, StorageError, UnknownScopeError, org_wide
 from rolecall.core.governance import NotAllowedError
 
 from .. import authz
@@ -108,6 +108,13 @@ def _bad_input(exc: BadInputError) -> Response:
     return error_response(400, "bad_input", str(exc))
 
 
+def _unknown_scope(exc: UnknownScopeError) -> Response:
+    """A scope nobody created: 422 ``unknown_scope``, with the key it may have meant."""
+    return error_response(
+        422, "unknown_scope", str(exc), {"scope": exc.key, "did_you_mean": exc.suggestion}
+    )
+
+
 CHANGE_SCOPE = "rolecall_change_scope"
 """Where a request's change is made (``flask.g``), set by the routes that know it: a refusal
 names whoever could make the change there only to a caller who may view that scope's team."""
@@ -185,6 +192,7 @@ def install(blueprint: Blueprint) -> None:
     """Register the handlers on the blueprint, and the HTTP one on the application."""
     blueprint.register_error_handler(ApiError, _api_error)
     blueprint.register_error_handler(BadInputError, _bad_input)
+    blueprint.register_error_handler(UnknownScopeError, _unknown_scope)
     blueprint.register_error_handler(NotAllowedError, _not_allowed)
     blueprint.register_error_handler(StorageError, _storage)
     blueprint.register_error_handler(DBAPIError, _database)

@@ -198,6 +198,19 @@ class AssignmentList(Out):
     revision: int
 
 
+class ScopeCreate(In):
+    key: Key = Field(description="The new scope's key: course-v1:ORG+COURSE+RUN, lib:ORG:SLUG...")
+    title: Words | None = Field(None, description="Its title, shown in listings.")
+
+
+class ScopeCreated(Out):
+    key: str
+    type: str
+    title: str | None
+    created: bool = Field(description="False when the scope was known already.")
+    revision: int
+
+
 class AssignmentCreate(In):
     user: Username
     role: Name

@@ -7,10 +7,11 @@ from rolecall.core.reads import require_revision
 
 from .. import authz
 from ..context import service
+from .catalogue import require_staff
 from .errors import forbidden, not_found
 from .pagination import paginate
 from .routes import route
-from .schemas import AccessOut, ListedQuery, PageQuery, TeamOut
+from .schemas import AccessOut, ListedQuery, PageQuery, ScopeCreate, ScopeCreated, TeamOut
 
 COURSE = "course-v1:MITx+6.002x+2026_T1"
 
@@ -30,6 +31,34 @@ def split_team(
         [m for part, m in page.items if part == "1"],
         page.next_cursor,
     )
+
+
+@route(
+    "POST",
+    "/scopes",
+    response=ScopeCreated,
+    body=ScopeCreate,
+    status=201,
+    summary="Create a scope rolecall and the platform do not know yet, so roles can be given "
+    "on it (201; 200 when it was known already)",
+    authorization="platform.add_scopes on the new scope (platform admins; org admins in their "
+    "org). Grants made through the API take known scopes only: an unknown one is refused with "
+    "unknown_scope until it is created here.",
+    tag="teams",
+    example_body={"key": "course-v1:MITx+8.01x+2027_T1", "title": "Physics I"},
+)
+def post_scope(caller: str, body: ScopeCreate) -> tuple[ScopeCreated, int]:
+    rc = service()
+    require_staff(rc, caller)
+    key = rc.registry.scopes.resolve(body.key).key
+    created = rc.unknown_scope(key) is not None
+    revision = rc.add_scopes([(key, body.title)], as_user=caller) if created else rc.revision
+    with rc.reading() as index:
+        title = index.scope_titles.get(key)
+    out = ScopeCreated(
+        key=key, type=authz.scope_type(rc, key), title=title, created=created, revision=revision
+    )
+    return out, 201 if created else 200
 
 
 @route(

@@ -27,6 +27,7 @@ from .common import (
     PAGES,
     SESSIONS,
     THROTTLE,
+    Refused,
     collect_pages,
     human_date,
     navigation,
@@ -98,7 +99,14 @@ MESSAGES = {
 }
 
 
-def _error(code: int, detail: str | None = None) -> Response:
+def _error(
+    code: int,
+    detail: str | None = None,
+    *,
+    why: str | None = None,
+    helpers: list[tuple[str, str, str]] | None = None,
+    scope: str | None = None,
+) -> Response:
     title, text = MESSAGES.get(code, ("Error", "Something went wrong."))
     if detail == "csrf":
         text = (
@@ -113,7 +121,15 @@ def _error(code: int, detail: str | None = None) -> Response:
         )
     elif detail:
         text = detail
-    body = render_template("console/error.html", code=code, title=title, text=text)
+    body = render_template(
+        "console/error.html",
+        code=code,
+        title=title,
+        text=text,
+        why=why,
+        helpers=helpers or [],
+        scope=scope,
+    )
     return Response(body, status=code, mimetype="text/html")
 
 
@@ -125,6 +141,9 @@ def _http_error(exc: HTTPException) -> Response:
         detail = exc.description
     if code == 403 and g.get("viewer") is None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+    if isinstance(exc, Refused) and exc.why:
+        helpers = authz.who_can_help(rc(), g.viewer, exc.scope) if exc.scope else []
+        return _error(code, why=exc.why, helpers=helpers, scope=exc.scope)
     return _error(code, detail)
 
 

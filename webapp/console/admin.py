@@ -39,16 +39,24 @@ def _render_restrictions(
     ), status
 
 
+RESTRICTERS = (
+    f"Locking and unlocking scopes takes {authz.MANAGE_RESTRICTIONS} on the platform, and you "
+    "do not hold it.",
+    "platform",
+)
+"""Why the restrictions page is refused, and where to look for who can help."""
+
+
 @blueprint.get("/restrictions")
 def restrictions_page() -> tuple[str, int]:
-    allow(authz.can_manage_restrictions(rc(), viewer()))
+    allow(authz.can_manage_restrictions(rc(), viewer()), *RESTRICTERS)
     return _render_restrictions({"permissions": [], "exempt": []}, [])
 
 
 @blueprint.post("/restrictions")
 def restrict() -> Response | tuple[str, int]:
     service, user = rc(), viewer()
-    allow(authz.can_manage_restrictions(service, user))
+    allow(authz.can_manage_restrictions(service, user), *RESTRICTERS)
     form: dict[str, object] = {
         "scope": request.form.get("scope", "").strip(),
         "permissions": request.form.getlist("permission"),
@@ -78,7 +86,7 @@ def restrict() -> Response | tuple[str, int]:
 @blueprint.post("/restrictions/remove")
 def unrestrict() -> Response:
     service, user = rc(), viewer()
-    allow(authz.can_manage_restrictions(service, user))
+    allow(authz.can_manage_restrictions(service, user), *RESTRICTERS)
     scope = request.form.get("scope", "")
     try:
         service.unrestrict(scope, as_user=user)

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import abort, current_app, g, request
+from flask import current_app, g, request
 from markupsafe import Markup, escape
+from werkzeug.exceptions import Forbidden
 
 from rolecall.core import BadInputError, ConsolePage, Permission, Role, Rolecall
 from rolecall.core.catalogue import permissions_by_area, role_summary
@@ -35,10 +36,21 @@ def viewer() -> str:
     return name
 
 
-def allow(condition: bool) -> None:
-    """403 unless ``condition``: every page calls this with an :mod:`..authz` decision."""
+class Refused(Forbidden):
+    """A 403 that says why (one line) and, with ``scope``, lets the page name who can help
+    there (:func:`..authz.who_can_help`)."""
+
+    def __init__(self, why: str | None = None, scope: str | None = None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.scope = scope
+
+
+def allow(condition: bool, why: str | None = None, scope: str | None = None) -> None:
+    """403 unless ``condition``: every page calls this with an :mod:`..authz` decision;
+    ``why`` and ``scope`` make the 403 page say why and who can help."""
     if not condition:
-        abort(403)
+        raise Refused(why, scope)
 
 
 # ---------------------------------------------------------------- roles in words

@@ -44,6 +44,53 @@ def refusal_words(exc: NotAllowedError, scope: str | None = None) -> str:
     return text
 
 
+def allow_team(key: str) -> None:
+    """403 unless the viewer may view ``key``'s team; the page says which permission it takes
+    and who can help."""
+    service = rc()
+    permission, where = authz.team_view_permission(service, key)
+    found = service.registry.permissions.get(permission)
+    title = found.title if found is not None else permission
+    allow(
+        authz.can_view_team(service, viewer(), key),
+        why=f"Seeing the team of {key} takes “{title}” ({permission}) on {where} or above it, "
+        "and you do not hold it there.",
+        scope=key,
+    )
+
+
+def team_actions(
+    key: str, team: Any, roles: list[Any]
+) -> tuple[list[Any], dict[tuple[str, str], dict[str, Any]]]:
+    """(the roles the viewer may add here, {(member, role): {"remove": bool, "change": [roles
+    it may give instead]}}): the buttons shown are those the delegation rules and guards would
+    accept now (the service decides each change again)."""
+    service, user = rc(), viewer()
+    delegation = service.delegation()
+    addable = [r for r in roles if delegation.allows_assign(user, r.id, key)]
+    actions: dict[tuple[str, str], dict[str, Any]] = {}
+    for member in team.members:
+        for grant in member.grants:
+            try:
+                definition = service.role(grant.role)
+                admin, revocable_by = definition.admin, definition.revocable_by
+            except BadInputError:  # a role whose plugin is gone: removable by the rules
+                admin, revocable_by = False, ()
+            refusal = delegation.may_revoke(
+                user,
+                member.user,
+                grant.role,
+                key,
+                is_admin=admin,
+                revocable_by=revocable_by,
+                name_others=False,
+            )
+            removable = refusal is None
+            change = [r for r in addable if r.id != grant.role] if removable else []
+            actions[(member.user, grant.role)] = {"remove": removable, "change": change}
+    return addable, actions
+
+
 def render_scope(
     key: str,
     *,
@@ -53,18 +100,23 @@ def render_scope(
 ) -> tuple[str, int]:
     service, user = rc(), viewer()
     scope = _scope_or_404(key)
-    allow(authz.can_view_team(service, user, scope.key))
+    allow_team(scope.key)
     team = service.who(scope.key)
     chain = service.registry.scopes.resolve(scope.key).chain
     ancestors = [scope_hit(service, k) for k in reversed(chain[1:])]
     restriction = next((r for r in restrictions(service) if r.scope in chain), None)
     roles = all_roles(service, assignable_at=scope.type)
+    unknown = service.unknown_scope(scope.key)
+    addable, actions = team_actions(scope.key, team, roles)
     body = render_template(
         "console/scope.html",
         scope=scope,
         team=team,
         ancestors=ancestors,
-        roles=roles,
+        roles=addable,
+        actions=actions,
+        unknown=unknown,
+        can_create=unknown is not None and authz.can_add_scope(service, user, scope.key),
         restriction=restriction,
         studio=studio_link(scope.key, scope.type),
         form=form or {},
@@ -83,7 +135,7 @@ def scope(key: str) -> tuple[str, int]:
 def add_members(key: str) -> Response | tuple[str, int]:
     service, user = rc(), viewer()
     scope = _scope_or_404(key)
-    allow(authz.can_view_team(service, user, scope.key))
+    allow_team(scope.key)
     form = {
         name: request.form.get(name, "")[: MAX_TEXT * 10]
         for name in ("users", "role", "expires", "reason")
@@ -110,6 +162,7 @@ def add_members(key: str) -> Response | tuple[str, int]:
             as_user=user,
             reason=form["reason"].strip()[:MAX_TEXT] or None,
             expires_at=expires,
+            known_only=True,
         )
     except NotAllowedError as exc:
         return render_scope(
@@ -132,11 +185,29 @@ def add_members(key: str) -> Response | tuple[str, int]:
     return redirect(url_for("console.scope", key=scope.key))
 
 
+@blueprint.post("/scopes/<path:key>/create")
+def create_scope(key: str) -> Response:
+    """Record a scope rolecall and the platform do not know yet, so roles can be given on it:
+    it takes ``platform.add_scopes`` there (platform admins, org admins in their org)."""
+    service, user = rc(), viewer()
+    scope = _scope_or_404(key)
+    title = request.form.get("title", "").strip()[:MAX_TEXT] or None
+    try:
+        service.add_scopes([(scope.key, title)], as_user=user)
+    except NotAllowedError as exc:
+        flash(f"{scope.key} was not created: {refusal_words(exc, scope.key)}", "error")
+    except BadInputError as exc:
+        flash(f"{scope.key} was not created: {exc}.", "error")
+    else:
+        flash(f"{scope.key} created: roles can now be given on it.", "success")
+    return redirect(url_for("console.scope", key=scope.key))
+
+
 @blueprint.post("/scopes/<path:key>/remove")
 def remove_member(key: str) -> Response:
     service, user = rc(), viewer()
     scope = _scope_or_404(key)
-    allow(authz.can_view_team(service, user, scope.key))
+    allow_team(scope.key)
     member, role = request.form.get("user", ""), request.form.get("role", "")
     try:
         service.revoke(member, role, scope.key, as_user=user)
@@ -155,7 +226,7 @@ def change_role(key: str) -> Response:
     removal leaves the member as they were."""
     service, user = rc(), viewer()
     scope = _scope_or_404(key)
-    allow(authz.can_view_team(service, user, scope.key))
+    allow_team(scope.key)
     member = request.form.get("user", "")
     old, new = request.form.get("role", ""), request.form.get("new_role", "")
     back = redirect(url_for("console.scope", key=scope.key))

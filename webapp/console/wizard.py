@@ -2,21 +2,31 @@
 
 Without JavaScript it is a multi-step form: each step posts every earlier answer back in
 hidden fields, so nothing is kept on the server between steps. The change is made with
-``rc.bulk(..., as_user=viewer)``: the delegation rules decide every row, and the preview shows
-their refusals before anything is written.
+``rc.bulk(..., as_user=viewer, known_only=True)``: the delegation rules decide every row, the
+preview shows their refusals before anything is written, and a scope nobody created is refused
+("did you mean ..." when a known key differs only in case), with a button to create it for
+those who may.
+
+What it offers is what the viewer may do: the roles the delegation rules let it give somewhere
+(grouped by the type of scope they are given on, the common course roles first), and places
+found by a search (``/console/assign/scopes``, a page of matches where the viewer may give the
+role) instead of a list of every course; ``static/console.js`` turns the search field into a
+combobox. Many users may be pasted at once (new lines, commas, spaces): unknown users and
+repeats are reported by line.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from rolecall.core import BadInputError
+from rolecall.core import BadInputError, Role, Rolecall, UnknownScopeError, org_wide
 from rolecall.core.governance import NotAllowedError
 from rolecall.core.governance.whatif import Impact
-from rolecall.core.reads import known_scopes, managed_scopes, scope_hit, user_hit
+from rolecall.core.known_scopes import find as catalogue_find
+from rolecall.core.reads import known_scopes, scope_hit, user_hit
 
 from .. import authz
 from . import blueprint
@@ -26,66 +36,129 @@ from .scopes import refusal_words
 STEPS = ("who", "role", "where", "preview")
 MAX_USERS = 500
 MAX_SCOPES = 500
-CHOICES_LIMIT = 100
+MATCHES = 20
+"""Places a search shows at a time."""
+MAX_QUERY = 200
+
+COMMON_ROLES = (
+    "course_staff",
+    "course_admin",
+    "course_editor",
+    "course_auditor",
+    "course_limited_staff",
+    "course_data_researcher",
+    "course_beta_tester",
+)
+"""The course roles admins give most, first in their group."""
+GROUP_ORDER = ("course", "library", "org", "platform")
 
 
 def _state() -> dict[str, Any]:
     source = request.form if request.method == "POST" else request.args
-    scopes = list(dict.fromkeys(s for s in source.getlist("scope") if s))
+    scopes = list(dict.fromkeys(s.strip() for s in source.getlist("scope") if s.strip()))
     scopes += [s for s in split_names(source.get("more_scopes", "")) if s not in scopes]
     return {
-        "users": source.get("users", "")[:20_000],
+        "users": source.get("users", "")[:50_000],
         "role": source.get("role", ""),
         "scopes": scopes[: MAX_SCOPES + 1],
         "expires": source.get("expires", ""),
         "reason": source.get("reason", "")[:1000],
         "partial": source.get("partial") == "1",
+        "find": source.get("find", "")[:MAX_QUERY],
     }
 
 
-def _check_who(state: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(usernames, errors)."""
-    names = split_names(state["users"])
+def _check_who(state: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """(usernames, errors, notes), reading the pasted text line by line: an unknown or
+    retired user is an error on its line, a repeat (the same user again, by username or
+    e-mail) a note naming both lines."""
     service = rc()
-    errors, found = [], []
-    if not names:
-        errors.append("Give at least one username or e-mail address.")
-    if len(names) > MAX_USERS:
-        errors.append(f"At most {MAX_USERS} users at a time.")
-    for name in names:
-        hit = user_hit(service, name)
-        if hit is None:
-            errors.append(f"{name}: no user has this username or e-mail address.")
-        elif not hit.active:
-            errors.append(f"{name}: this user is retired and cannot be given a role.")
-        else:
-            found.append(hit.username)
-    return list(dict.fromkeys(found)), errors
+    errors: list[str] = []
+    notes: list[str] = []
+    first: dict[str, int] = {}
+    lines = state["users"].splitlines() or [""]
+    several = len([line for line in lines if line.strip()]) > 1
+    count = 0
+    for number, line in enumerate(lines, start=1):
+        where = f"Line {number}: " if several else ""
+        for name in split_names(line):
+            count += 1
+            hit = user_hit(service, name)
+            if hit is None:
+                errors.append(f"{where}{name}: no user has this username or e-mail address.")
+            elif not hit.active:
+                errors.append(f"{where}{name}: this user is retired and cannot be given a role.")
+            elif hit.username in first:
+                again = "" if name == hit.username else f" ({hit.username})"
+                notes.append(
+                    f"{where}{name}{again} is listed again (first on line {first[hit.username]}): "
+                    "given once."
+                )
+            else:
+                first[hit.username] = number
+    if not count:
+        errors.insert(0, "Give at least one username or e-mail address.")
+    if len(first) > MAX_USERS:
+        errors.insert(0, f"At most {MAX_USERS} users at a time ({len(first)} given).")
+    return list(first), errors, notes
+
+
+def role_groups(service: Rolecall, roles: list[Role]) -> list[tuple[str, list[Role]]]:
+    """(heading, roles) by the type of scope each role is first given on (course, library,
+    organization, platform, then the plugins' types), the common course roles first."""
+    groups: dict[str, list[Role]] = {}
+    for role in roles:
+        groups.setdefault(role.scope_types[0] if role.scope_types else "other", []).append(role)
+    order = {kind: i for i, kind in enumerate(GROUP_ORDER)}
+    common = {role: i for i, role in enumerate(COMMON_ROLES)}
+    types = service.registry.scope_types
+    out = []
+    for kind in sorted(groups, key=lambda k: (order.get(k, len(order)), k)):
+        members = sorted(groups[kind], key=lambda r: common.get(r.id, len(common)))
+        title = types[kind].title if kind in types else kind.capitalize()
+        out.append((f"{title} roles", members))
+    return out
+
+
+def _offered(service: Rolecall) -> list[Role]:
+    return authz.offered_roles(service, viewer(), all_roles(service))
 
 
 def _check_role(state: dict[str, Any]) -> list[str]:
     if not state["role"]:
         return ["Choose a role."]
+    service = rc()
     try:
-        role = rc().role(state["role"])
+        role = service.role(state["role"])
     except BadInputError as exc:
         return [f"{exc}."]
-    if role.id not in {r.id for r in all_roles(rc())}:
+    if role.id not in {r.id for r in all_roles(service)}:
         return [f"{role.id} is retired: it cannot be assigned."]
+    if role.id not in {r.id for r in _offered(service)}:
+        return [f"You may not give {role.title} ({role.id}) anywhere: choose a role listed here."]
     return []
 
 
-def _check_where(state: dict[str, Any]) -> list[str]:
+def _resolved(key: str) -> str:
+    """A place as the service takes it: an org wildcard (``course-v1:MITx+*``) is its org."""
+    service = rc()
+    return service.registry.scopes.resolve(org_wide(key, service.registry)).key
+
+
+def _check_where(state: dict[str, Any]) -> tuple[list[str], list[UnknownScopeError]]:
+    """(errors, the unknown scopes among them: each offers "did you mean" or creating it)."""
     service = rc()
     if not state["scopes"]:
-        return ["Choose at least one place."]
+        return ["Choose at least one place."], []
     if len(state["scopes"]) > MAX_SCOPES:
-        return [f"At most {MAX_SCOPES} places at a time."]
+        return [f"At most {MAX_SCOPES} places at a time."], []
     role = service.role(state["role"])
-    errors = []
+    errors: list[str] = []
+    unknown: list[UnknownScopeError] = []
     for key in state["scopes"]:
         try:
-            hit = scope_hit(service, key)
+            resolved = _resolved(key)
+            hit = scope_hit(service, resolved)
         except BadInputError as exc:
             errors.append(f"{key}: {exc}.")
             continue
@@ -94,28 +167,71 @@ def _check_where(state: dict[str, Any]) -> list[str]:
                 f"{key}: {role.title} cannot be given on a {hit.type}; it can be given on: "
                 f"{', '.join(role.scope_types)}."
             )
+            continue
+        problem = service.unknown_scope(resolved)
+        if problem is not None:
+            unknown.append(problem)
+            errors.append(f"{key}: {problem}")
     try:
         parse_expiry(state["expires"])
     except BadInputError as exc:
         errors.append(f"{exc}.")
-    return errors
+    return errors, unknown
 
 
-def _where_choices(role_types: tuple[str, ...]) -> dict[str, list[Any]]:
-    """Places to tick: the viewer's own courses and libraries, the orgs, the platform."""
+def _rank(needle: str, key: str, title: str | None) -> int | None:
+    """0 exact (the key, its part after the type, as an org's name, or the title), 1 prefix,
+    2 substring (of the key or the title, ignoring case), else None."""
+    best = None
+    for value in (key, title):
+        if not value:
+            continue
+        folded = value.casefold()
+        if folded == needle or folded.partition(":")[2] == needle:
+            return 0
+        if folded.startswith(needle) or folded.partition(":")[2].startswith(needle):
+            best = 1
+        elif needle in folded and best is None:
+            best = 2
+    return best
+
+
+def place_matches(role: Role, text: str, limit: int = MATCHES) -> tuple[list[dict[str, Any]], bool]:
+    """(up to ``limit`` places matching ``text`` where the viewer may give ``role``, whether
+    there are more): the scopes rolecall knows and the platform's scope catalogue, best
+    matches first; each is asked of the delegation rules, lazily, until the page is full."""
     service, user = rc(), viewer()
-    mine = [
-        m.scope
-        for m in managed_scopes(service, user, level="course", limit=CHOICES_LIMIT)
-        if m.scope.type in role_types
-    ]
-    orgs = list(known_scopes(service, level="org"))[:CHOICES_LIMIT] if "org" in role_types else []
-    platform = "platform" in role_types
-    return {
-        "resources": mine,
-        "orgs": orgs,
-        "platform": [scope_hit(service, "platform")] if platform else [],
-    }
+    needle = text.strip().casefold()[:MAX_QUERY]
+    kinds = set(role.scope_types)
+    candidates: dict[str, tuple[int, str, str | None, str]] = {}
+    for hit in known_scopes(service):
+        if hit.type not in kinds:
+            continue
+        rank = _rank(needle, hit.key, hit.title) if needle else 1
+        if rank is not None:
+            candidates[hit.key] = (rank, hit.key, hit.title, hit.type)
+    if needle:
+        for key, title in catalogue_find(service.plugins, needle, limit * 5):
+            kind = service.registry.scopes.resolve(key).type
+            rank = _rank(needle, key, title)
+            if key not in candidates and kind in kinds and rank is not None:
+                candidates[key] = (rank, key, title, kind)
+    delegation = service.delegation()
+    found: list[dict[str, Any]] = []
+    more = False
+    for _score, key, title, kind in sorted(candidates.values(), key=lambda c: c[:2]):
+        if not delegation.allows_assign(user, role.id, key):
+            continue
+        if len(found) == limit:
+            more = True
+            break
+        label = title or key
+        if kind == "org":
+            label = f"Every course and library of {key[4:]}" + (f" ({title})" if title else "")
+        elif kind == "platform":
+            label = "Everywhere (the whole platform)"
+        found.append({"key": key, "title": title, "type": kind, "label": label})
+    return found, more
 
 
 def impact_groups(impact: Impact | None) -> list[dict[str, Any]]:
@@ -143,20 +259,50 @@ def impact_groups(impact: Impact | None) -> list[dict[str, Any]]:
 def _render(
     step: str, state: dict[str, Any], errors: list[str], status: int = 200, **extra: Any
 ) -> tuple[str, int]:
-    service = rc()
+    service, user = rc(), viewer()
     context: dict[str, Any] = {"step": step, "steps": STEPS, "state": state, "errors": errors}
     if step == "role":
-        roles = all_roles(service)
-        context["roles"] = roles
+        roles = _offered(service)
+        context["groups"] = role_groups(service, roles)
         context["areas"] = {r.id: role_areas(service, r.id) for r in roles}
     if step in ("where", "preview"):
         role = service.role(state["role"])
         context["role"] = role
-        context["choices"] = _where_choices(role.scope_types)
+        chosen = []
+        for key in state["scopes"]:
+            try:
+                chosen.append(scope_hit(service, _resolved(key)))
+            except BadInputError:
+                continue
+        context["chosen"] = chosen
+        context["chosen_keys"] = {hit.key for hit in chosen}
+        context["platform"] = "platform" in role.scope_types and service.delegation().allows_assign(
+            user, role.id, "platform"
+        )
+        if state["find"].strip():
+            context["matches"], context["more_matches"] = place_matches(role, state["find"])
     context.update(extra)
     result = extra.get("result")
     context["impact_groups"] = impact_groups(getattr(result, "impact", None))
+    if result is not None:
+        counts = result.counts()
+        context["nothing_given"] = not counts.get("ok")
     return render_template("console/wizard.html", **context), status
+
+
+def _create_scope(state: dict[str, Any], key: str) -> tuple[str, int]:
+    """The "create it" button next to an unknown scope: ``add_scopes`` as the viewer (it takes
+    ``platform.add_scopes`` there), then the same step again."""
+    service, user = rc(), viewer()
+    try:
+        resolved = _resolved(key)
+        service.add_scopes([resolved], as_user=user)
+    except NotAllowedError as exc:
+        return _render("where", state, [refusal_words(exc, None)], 403)
+    except BadInputError as exc:
+        return _render("where", state, [f"{key}: {exc}."], 422)
+    flash(f"{resolved} created: roles can now be given on it.", "success")
+    return _render("where", state, [])
 
 
 @blueprint.route("/assign", methods=["GET", "POST"])
@@ -170,19 +316,26 @@ def wizard() -> Response | tuple[str, int]:
         step = "who"
     if go == "back":
         return _render(STEPS[max(STEPS.index(step) - 1, 0)], state, [])
-    users, errors = _check_who(state)
+    users, errors, notes = _check_who(state)
     if errors:
         return _render("who", state, errors, 422)
     if step == "who":
-        return _render("role", state, [])
+        return _render("role", state, [], notes=notes)
     errors = _check_role(state)
     if errors:
         return _render("role", state, errors, 422)
     if step == "role":
         return _render("where", state, [])
-    errors = _check_where(state)
+    creating = request.form.get("create_scope", "")
+    if step == "where" and creating:
+        return _create_scope(state, creating)
+    if step == "where" and go == "search":
+        return _render("where", state, [])
+    errors, unknown = _check_where(state)
     if errors:
-        return _render("where", state, errors, 422)
+        service, user = rc(), viewer()
+        creatable = {u.key for u in unknown if authz.can_add_scope(service, user, u.key)}
+        return _render("where", state, errors, 422, unknown=unknown, creatable=creatable)
     service, user = rc(), viewer()
     expires = parse_expiry(state["expires"])
     dry_run = step == "where"
@@ -197,6 +350,7 @@ def wizard() -> Response | tuple[str, int]:
             partial=state["partial"],
             reason=state["reason"].strip() or None,
             expires_at=expires,
+            known_only=True,
         )
     except NotAllowedError as exc:
         return _render("where", state, [refusal_words(exc)], 403)
@@ -222,6 +376,20 @@ def wizard() -> Response | tuple[str, int]:
         "batch": result.batch_id,
     }
     return redirect(url_for("console.wizard_done"))
+
+
+@blueprint.get("/assign/scopes")
+def wizard_scopes() -> Response:
+    """A page of places matching ``q`` where the viewer may give ``role`` (JSON, for the
+    scope picker): ``{"results": [{"key", "title", "type", "label"}], "more": bool}``."""
+    service = rc()
+    try:
+        role = service.role(request.args.get("role", ""))
+    except BadInputError as exc:
+        return Response(f"{exc}", status=422, mimetype="text/plain")
+    limit = min(max(request.args.get("limit", MATCHES, type=int) or MATCHES, 1), 50)
+    found, more = place_matches(role, request.args.get("q", "")[:MAX_QUERY], limit)
+    return jsonify({"results": found, "more": more})
 
 
 @blueprint.get("/assign/done")

@@ -142,3 +142,7 @@ def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
     from .events import assignment_changed as signal
 
     transaction.on_commit(lambda: signal.send(sender=AssignmentEvent, event=event))
+
+
+# The platform's course list is the scope catalogue (rolecall_openedx.catalogue).
+from .catalogue import find_scopes, lookup_scopes  # noqa: E402, F401

@@ -18,7 +18,10 @@ It contributes, one hook each:
 - ``register_console_pages``: the page ``/console/plugins/teams``;
 - ``assignment_changed``: remembers the changes to its roles (the console page shows the
   latest ones) and, when ``ROLECALL_TEAMS_OUTBOX`` names a file, appends each as a JSON line
-  for the platform's team service to pick up.
+  for the platform's team service to pick up;
+- ``lookup_scopes`` and ``find_scopes``: the teams on the roster are the scope catalogue, so
+  the console and the REST API take a team the platform has even if rolecall never recorded
+  it, and the wizard's place search finds teams by key.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rolecall.core import (
@@ -162,6 +166,26 @@ def register_roles() -> list[Role]:
 
 def on_roster(user: str, team: str) -> bool:
     return user in ROSTER.get(team, ())
+
+
+@hookimpl
+def lookup_scopes(keys: Sequence[str]) -> list[tuple[str, str | None]]:
+    """The teams on the roster whose keys equal one of ``keys`` ignoring case."""
+    wanted = {key.casefold() for key in keys if key.startswith(f"{NAMESPACE}:")}
+    found: list[tuple[str, str | None]] = [
+        (t, None) for t in sorted(ROSTER) if t.casefold() in wanted
+    ]
+    return found
+
+
+@hookimpl
+def find_scopes(query: str, limit: int) -> list[tuple[str, str | None]]:
+    """Up to ``limit`` teams on the roster whose key contains ``query`` ignoring case."""
+    needle = query.casefold()
+    found: list[tuple[str, str | None]] = [
+        (t, None) for t in sorted(ROSTER) if needle in t.casefold()
+    ]
+    return found[:limit]
 
 
 @hookimpl

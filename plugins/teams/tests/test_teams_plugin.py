@@ -360,3 +360,18 @@ def test_a_roster_member_holds_the_derived_team_member_role(
     finally:
         roster.pop(BLUE, None)
     assert not rc.check("rosa", "teams.view_team", BLUE)
+
+
+def test_the_roster_is_the_scope_catalogue(rc: Rolecall, teams: ModuleType) -> None:
+    green = BLUE.replace("blue", "green")
+    assert rc.unknown_scope(green) is not None  # nobody created it
+    teams.ROSTER[green] = set()
+    try:
+        assert rc.unknown_scope(green) is None  # the platform's team service has it
+        found = rc.unknown_scope(green.replace("MITx", "MITX"))
+        assert found is not None
+        assert found.suggestion == green
+        rc.assign("leo", "team_leader", green, as_user="cora", known_only=True)
+        assert rc.check("leo", "teams.manage_membership", green)
+    finally:
+        teams.ROSTER.pop(green, None)

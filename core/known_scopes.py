@@ -1,0 +1,104 @@
+"""Known scopes: which keys name a scope that exists, "did you mean", and the scope catalogue.
+
+A scope is **known** when rolecall knows it (recorded with ``add_scopes``, holding a grant or
+a restriction, or above one: :meth:`Index.is_known_scope`) or when a plugin's scope catalogue
+has it (the ``lookup_scopes`` hook: inside Open edX, the platform's course list). Changes made
+in the console and the REST API take known scopes only (``known_only=True`` on
+:meth:`Rolecall.assign`, :meth:`Rolecall.assign_many` and :meth:`Rolecall.bulk`), so a typo
+never makes an empty scope that other admins then see: an unknown key is refused with
+:class:`UnknownScopeError`, which names the known key it differs from only in case ("did you
+mean ..."), or says to create the scope first (``add_scopes``, as the operator or as a user
+holding ``platform.add_scopes`` there).
+
+    from rolecall.core.known_scopes import lookup
+
+    known = lookup(rc.plugins, rc.index, ["course-v1:mitx+6.002x+2026_T1"])
+    problem = known.problem(rc.index, "course-v1:mitx+6.002x+2026_T1")
+    # UnknownScopeError('no scope ... is known: did you mean course-v1:MITx+6.002x+2026_T1?')
+
+The operator's programmatic paths (``add_scopes``, ``import_grants``, legacy import, bulk
+loading, and ``assign``/``bulk`` without ``known_only``) are not restricted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import BadInputError, UnknownScopeError
+
+if TYPE_CHECKING:
+    from .engine import Index
+    from .plugins import Plugins
+
+log = logging.getLogger("rolecall.service")
+
+LOOKUP_BATCH = 500
+"""Keys per ``lookup_scopes`` call."""
+
+
+def _call(plugins: Plugins, hook: str, **arguments: Any) -> list[tuple[str, str | None]]:
+    """Every implementation's (key, title) pairs, in order; a failing plugin is logged and
+    adds nothing."""
+    found: list[tuple[str, str | None]] = []
+    for impl in getattr(plugins.manager.hook, hook).get_hookimpls():
+        try:
+            result = impl.function(*(arguments[name] for name in impl.argnames))
+            for item in result or ():
+                if isinstance(item, str):
+                    found.append((item, None))
+                else:
+                    key, title = item
+                    found.append((str(key), None if title is None else str(title)))
+        except Exception:
+            log.exception("plugin %r failed in %s", impl.plugin_name, hook)
+    return found
+
+
+@dataclass(frozen=True)
+class KnownScopes:
+    """What the scope catalogue said about some keys: casefolded key -> the catalogue's key.
+    Judged against an index, so the decision under the write lock sees every committed
+    write."""
+
+    catalogue: Mapping[str, str] = field(default_factory=dict)
+
+    def problem(self, index: Index, key: str) -> UnknownScopeError | None:
+        """``None`` when ``key`` (resolved) is known; else the error to raise or report."""
+        if index.is_known_scope(key) or self.catalogue.get(key.casefold()) == key:
+            return None
+        near = index.known_scope_ignoring_case(key) or self.catalogue.get(key.casefold())
+        return UnknownScopeError(key, near if near != key else None)
+
+    def require(self, index: Index, keys: Iterable[str]) -> None:
+        """Raise the first key's problem, if any."""
+        for key in keys:
+            problem = self.problem(index, key)
+            if problem is not None:
+                raise problem
+
+
+def lookup(plugins: Plugins, index: Index, keys: Iterable[str]) -> KnownScopes:
+    """Ask the scope catalogue about the (resolved) ``keys`` the index does not know."""
+    wanted = [k for k in dict.fromkeys(keys) if not index.is_known_scope(k)]
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        batch = wanted[start : start + LOOKUP_BATCH]
+        for key, _title in _call(plugins, "lookup_scopes", keys=batch):
+            found.setdefault(key.casefold(), key)
+    return KnownScopes(found)
+
+
+def find(plugins: Plugins, query: str, limit: int) -> list[tuple[str, str | None]]:
+    """The scope catalogue's matches for ``query`` (well-formed keys only), at most ``limit``
+    from each plugin."""
+    resolve = plugins.registry.scopes.resolve
+    found: list[tuple[str, str | None]] = []
+    for key, title in _call(plugins, "find_scopes", query=query, limit=limit):
+        try:
+            found.append((resolve(key).key, title))
+        except BadInputError:
+            continue
+    return found
