@@ -107,6 +107,13 @@ def test_a_bulk_grant_needs_the_right_on_every_scope(site: Rolecall) -> None:
     assert answer.status_code == 403  # alice manages L1, not L2
     assert held(site) == before
     body = {"role": "library_user", "scopes": [L3, "lib:Org2:music"], "users": ["dave", "nobody"]}
+    # A library nobody created does not exist: nothing is granted on any scope named.
+    answer = client("otto").put(f"{V1}/roles/users/", body, content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.json() == {"non_field_errors": ["Scope 'lib:Org2:music' does not exist"]}
+    assert held(site) == before
+    assert site.unknown_scope("lib:Org2:music") is not None
+    site.add_scopes([("lib:Org2:music", "Music")])
     answer = client("otto").put(f"{V1}/roles/users/", body, content_type="application/json")
     assert answer.status_code == 207
     assert answer.json() == {  # the console's form: every row names its scope

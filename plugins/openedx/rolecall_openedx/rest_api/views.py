@@ -372,7 +372,10 @@ class RoleUserView(ConsoleView):
         keys = []
         for scope in scopes:
             place = _place(rc, scope)
-            if place is None or place[1] not in MANAGE:
+            # A well-formed key of a scope nobody created (rolecall does not know it and the
+            # platform's course list does not have it) does not exist either: granting on it
+            # would make an empty scope other admins then see.
+            if place is None or place[1] not in MANAGE or rc.unknown_scope(place[0]) is not None:
                 return Response(
                     {"non_field_errors": [f"Scope '{scope}' does not exist"]}, status=400
                 )
@@ -440,7 +443,7 @@ def _assign(rc: Rolecall, me: str | None, identifier: str, role: str, scope: str
             # grants nothing, and stays if the grant is refused); the grant is the caller's.
             email, display = user.email or None, _full_name(user) or None
             rc.add_user(name, email=email, display_name=display, actor=me)
-        rc.assign(name, role, scope, as_user=me)
+        rc.assign(name, role, scope, as_user=me, known_only=True)
     except (NotAllowedError, RolecallError) as exc:
         log.info("rolecall refused %s %s on %s as %s: %s", name, role, scope, me, exc)
         return "role_assignment_error"
