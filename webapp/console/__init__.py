@@ -137,6 +137,7 @@ def _database_error(exc: Exception) -> Response:
 
 from . import (  # noqa: E402 - the routes register themselves on the blueprint
     admin,
+    assignments,
     audit,
     auth,
     home,
@@ -149,6 +150,7 @@ from . import (  # noqa: E402 - the routes register themselves on the blueprint
 
 __all__ = [
     "admin",
+    "assignments",
     "audit",
     "auth",
     "blueprint",
