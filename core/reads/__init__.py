@@ -33,7 +33,15 @@ from .assignments import (
     list_assignments,
     org_and_below,
 )
-from .audit import AUDIT_SORTS, AuditPage, AuditSort, audit_actions, list_audit, recent_audit
+from .audit import (
+    AUDIT_SORTS,
+    AuditPage,
+    AuditSort,
+    audit_actions,
+    audit_scopes_below,
+    list_audit,
+    recent_audit,
+)
 from .lookup import (
     LEVELS,
     RESOURCES,
@@ -97,6 +105,7 @@ __all__ = [
     "SeenScopes",
     "UserHit",
     "audit_actions",
+    "audit_scopes_below",
     "check_limit",
     "count_assignments",
     "custom_roles",
