@@ -231,3 +231,49 @@ def test_anonymous_visitors_and_users_without_a_role_are_refused(app: Flask) -> 
         response = nobody.get(url)
         assert response.status_code == 403
         assert "ada" not in response.text
+
+
+# ------------------------------------------------------------------ an org's courses and libraries
+
+
+def contents_of(html: str) -> list[str]:
+    section = html.split('<h2 id="contents-heading">', 1)[1]
+    cells = re.findall(r"<tr><td>(.*?)</td><td>", section)
+    return [re.findall(r"<code[^>]*>([^<]+)</code>", cell)[-1] for cell in cells]
+
+
+def test_an_org_page_lists_its_courses_and_libraries_each_linking_to_its_page(
+    app: Flask, service: Rolecall
+) -> None:
+    service.restrict(CALCULUS, ["courses.view_course_team"], reason="sealed")
+    olivia = client_of(app, "olivia")  # org_admin of MITx
+    page = olivia.get("/console/scopes/org:MITx").text
+    assert contents_of(page) == [CALCULUS, CIRCUITS, "lib:MITx:physics"]
+    assert f'<a href="/console/scopes/{CIRCUITS}">Circuits and Electronics</a>' in page
+    assert '<a href="/console/scopes/lib:MITx:physics">' in page
+    # A course whose team she may not view is named, not linked.
+    assert f'href="/console/scopes/{CALCULUS}"' not in page
+    assert contents_of(olivia.get("/console/scopes/org:MITx?find=physics").text) == [
+        "lib:MITx:physics"
+    ]
+    assert contents_of(olivia.get("/console/scopes/org:MITx?find=CIRCUITS").text) == [CIRCUITS]
+    nothing = olivia.get("/console/scopes/org:MITx?find=zzz").text
+    assert "No course or library of this org matches" in nothing
+    # Another org's page is not hers to open; a course page lists no contents.
+    assert olivia.get("/console/scopes/org:HarvardX").status_code == 403
+    assert 'id="contents-heading"' not in olivia.get(f"/console/scopes/{CIRCUITS}").text
+
+
+def test_an_org_with_hundreds_of_courses_lists_them_a_page_at_a_time(
+    app: Flask, service: Rolecall
+) -> None:
+    service.add_scopes([f"course-v1:MITx+C{n:03}+2026_T1" for n in range(120)])
+    olivia = client_of(app, "olivia")
+    url: str | None = "/console/scopes/org:MITx?find=%2BC"
+    seen: list[str] = []
+    while url:
+        page = olivia.get(url).text
+        seen += contents_of(page)
+        found = re.search(r'<a class="button" href="([^"]+)" rel="next">', page)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == [f"course-v1:MITx+C{n:03}+2026_T1" for n in range(120)]

@@ -55,6 +55,7 @@ from .lookup import (
     known_scopes,
     managed_scopes,
     scope_hit,
+    scopes_below,
     search,
     user_hit,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "restriction",
     "restrictions",
     "scope_hit",
+    "scopes_below",
     "search",
     "user_hit",
 ]
