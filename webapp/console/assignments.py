@@ -36,8 +36,6 @@ from . import blueprint
 from .common import all_roles, rc, viewer
 
 PAGE = 50
-TEXT_FILTERS = ("scope", "who", "granted_by")
-CHOICE_FILTERS = ("org", "scope_type", "role")
 FILTERS = ("org", "scope_type", "scope", "role", "who", "granted_by")
 DEFAULT_SORT = "scope"
 COLUMNS = (

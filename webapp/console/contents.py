@@ -8,7 +8,7 @@ from typing import Any
 from flask import request, url_for
 
 from rolecall.core import BadInputError
-from rolecall.core.reads import MAX_QUERY, ScopeHit, scopes_below
+from rolecall.core.reads import MAX_QUERY, scopes_below
 
 from .. import authz
 from . import blueprint
@@ -49,4 +49,4 @@ def _contents() -> dict[str, Any]:
     return {"scope_contents": scope_contents}
 
 
-__all__ = ["ScopeHit", "scope_contents"]
+__all__ = ["scope_contents"]
