@@ -71,6 +71,7 @@ from .storage.models import (
 from .usernames import refuse_lookalikes
 from .validation import GrantRows, check_expiry, text, username
 from .writes import (
+    CHANGE_ROLE,
     USERS,
     Applied,
     GrantRow,
@@ -556,8 +557,19 @@ class Rolecall:
             guard = guards.all_of(
                 guards.granting(as_user, wanted), guards.revoking(as_user, [(user, old_id, key)])
             )
-        remove = revoke_work(user, old_id, key, reason)
-        grant = grant_work(lambda: self.index, wanted, action="assign", renew=True, applied=[])
+        # One change in the log: both events are a ``change_role`` of one batch, each naming
+        # the other role (``op`` says which half it is, for the change feed).
+        remove = revoke_work(
+            user, old_id, key, reason, action=CHANGE_ROLE, extra={"to_role": new_id}
+        )
+        grant = grant_work(
+            lambda: self.index,
+            wanted,
+            action=CHANGE_ROLE,
+            renew=True,
+            applied=[],
+            extra={"from_role": old_id},
+        )
 
         def work(session: Session, audit: AuditWriter) -> None:
             remove(session, audit)

@@ -63,6 +63,11 @@ if TYPE_CHECKING:
 
 # Under the service's name: what operators configure to see failing plugins and rolled-back writes.
 log = logging.getLogger("rolecall.service")
+
+CHANGE_ROLE = "change_role"
+"""The audit action of a role change (``Rolecall.change_role``): the removal of the old role
+and the grant of the new, two events of one batch, whose ``op`` says which half each is and
+whose details name the other role (``to_role`` on the removal, ``from_role`` on the grant)."""
 T = TypeVar("T")
 USERS = cast(Table, User.__table__)
 
@@ -344,10 +349,12 @@ def grant_work(
     action: str,
     renew: bool,
     applied: list[Applied],
+    extra: dict[str, Any] | None = None,
 ) -> Work[None]:
     """The part of a write that grants ``wanted`` ((user, role id, scope key) -> row):
     inserting new grants, renewing those whose expiry changes with ``renew``, with their audit
-    events. What the index takes once it is committed is appended to ``applied``."""
+    events (``action``, their details with ``op`` ``assign`` and ``extra``). What the index
+    takes once it is committed is appended to ``applied``."""
 
     def work(session: Session, audit: AuditWriter) -> None:
         users = dict.fromkeys(map(_USER, wanted))
@@ -407,6 +414,7 @@ def grant_work(
                         "granted_at": iso_at,
                         "expires_at": iso_expiry,
                         "reason": row.reason,
+                        **(extra or {}),
                     },
                     "id",
                 )
@@ -443,6 +451,7 @@ def grant_work(
                     "granted_at": iso(value["granted_at"]),
                     "expires_at": iso(value["expires_at"]),
                     "reason": value["reason"],
+                    **(extra or {}),
                 },
             )
             applied.append(
@@ -460,9 +469,18 @@ def grant_work(
     return work
 
 
-def revoke_work(user: str, role_id: str, key: str, reason: str | None) -> Work[None]:
-    """The part of a write that removes one grant, with its audit event; a grant that is not
-    held is bad input."""
+def revoke_work(
+    user: str,
+    role_id: str,
+    key: str,
+    reason: str | None,
+    *,
+    action: str = "revoke",
+    extra: dict[str, Any] | None = None,
+) -> Work[None]:
+    """The part of a write that removes one grant, with its audit event (``action``, its
+    details with ``op`` ``revoke`` when the action is another, and ``extra``); a grant that
+    is not held is bad input."""
 
     def work(session: Session, audit: AuditWriter) -> None:
         uid = user_ids(session, [user]).get(user)
@@ -474,9 +492,10 @@ def revoke_work(user: str, role_id: str, key: str, reason: str | None) -> Work[N
         if not gone:
             raise BadInputError(f"{user} does not hold {role_id} on {key}")
         session.execute(delete(Assignment).where(Assignment.id.in_(gone)))
-        audit.add(
-            "revoke", user=user, role=role_id, scope=key, details={"id": gone[0], "reason": reason}
-        )
+        details: dict[str, Any] = {"id": gone[0], "reason": reason, **(extra or {})}
+        if action != "revoke":
+            details["op"] = "revoke"
+        audit.add(action, user=user, role=role_id, scope=key, details=details)
 
     return work
 

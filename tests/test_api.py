@@ -332,14 +332,60 @@ def test_list_assignments_pages_in_every_sort(lite: Api) -> None:
     assert [a["id"] for a in everything] == sorted((a["id"] for a in everything), reverse=True)
 
 
-def test_list_assignments_authorization(lite: Api) -> None:
-    assert lite.get("assignments", "root").status_code == 200
-    assert lite.get(f"assignments?scope={COURSE}", "bob").status_code == 200
-    assert lite.get("assignments?org=MITx", "dan").status_code == 200
-    assert lite.get("assignments?user=carol", "carol").status_code == 200
-    assert error_of(lite.get("assignments", "ada"), 403)["code"] == "forbidden"
-    assert lite.get(f"assignments?scope={HARVARD}", "ada").status_code == 403
-    assert lite.get("assignments?user=bob", "carol").status_code == 403
+def test_list_assignments_holds_only_what_the_caller_may_see(lite: Api) -> None:
+    def listed(caller: str, query: str = "") -> list[tuple[str, str]]:
+        response = lite.get(f"assignments?sort=user&{query}", caller)
+        assert response.status_code == 200, response.get_json()
+        return [(a["user"], a["scope"]) for a in response.get_json()["items"]]
+
+    assert len(listed("root")) == 5
+    assert listed("ada") == [("ada", COURSE), ("bob", COURSE)]
+    assert listed("dan") == [("ada", COURSE), ("bob", COURSE), ("dan", "org:MITx")]
+    # A course auditor may not view the team: its own grant, and nothing of anyone else's.
+    assert listed("eve") == [("eve", HARVARD)]
+    assert listed("ada", f"scope={HARVARD}") == []
+    assert listed("ada", "org=HarvardX") == []
+    assert listed("ada", "q=eve") == []
+    # A user holding no role is refused, as on every route.
+    assert error_of(lite.get("assignments", "carol"), 403)["code"] == "forbidden"
+
+
+def test_list_assignments_by_granter_user_text_and_scope_text(lite: Api) -> None:
+    def users(query: str) -> list[str]:
+        response = lite.get(f"assignments?{query}&sort=user", "root")
+        assert response.status_code == 200, response.get_json()
+        return [a["user"] for a in response.get_json()["items"]]
+
+    lite.rc.assign("carol", "course_staff", OTHER_COURSE, actor="dan")
+    assert users("granted_by=dan") == ["carol"]
+    assert users("who=CAROL@example") == ["carol"]
+    assert users("who=course") == []  # a user's name, username or e-mail only
+    assert users("scope_text=8.01X") == ["carol"]
+    assert users("scope_text=mitx&who=d") == ["ada", "dan"]
+
+
+def test_list_assignments_pages_in_every_column_sort(lite: Api) -> None:
+    lite.rc.assign(
+        "carol",
+        "course_staff",
+        OTHER_COURSE,
+        actor="dan",
+        expires_at=datetime.now(UTC) + timedelta(days=9),
+    )
+    sorts = ("role", "granted_by", "granted_at", "expires_at")
+    for sort in (*sorts, *(f"-{s}" for s in sorts)):
+        seen: list[int] = []
+        cursor = None
+        while True:
+            url = f"assignments?sort={sort}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+            body = lite.get(url, "root").get_json()
+            seen += [a["id"] for a in body["items"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        everything = lite.get(f"assignments?sort={sort}", "root").get_json()["items"]
+        assert seen == [a["id"] for a in everything], sort
+        assert len(seen) == len(set(seen)) == 6, sort
 
 
 def test_assign_as_the_caller_then_read_your_write(api: Api) -> None:
@@ -391,7 +437,7 @@ def test_assign_refused_by_the_delegation_rules_is_403_with_the_refusal(api: Api
         or error["details"]["reason"] in error["message"]
     )
     assert "ada" in error["details"]["could"]
-    assert api.get("assignments?user=carol", "carol").get_json()["items"] == []
+    assert api.get("assignments?user=carol", "ada").get_json()["items"] == []
 
 
 def test_assign_unknown_user_or_role_is_400(api: Api) -> None:

@@ -158,10 +158,13 @@ def test_changing_a_role_is_one_change(rc: Rolecall, tmp_path: Path, plugins) ->
     held = {(g.role, g.scope) for g in rc.grants("grace")}
     assert held == {("course_editor", CIRCUITS)}
     events = [e for e in rc.audit(user="grace") if e.revision == revision]
-    assert [(e.action, e.role) for e in events] == [
-        ("revoke", "course_staff"),
-        ("assign", "course_editor"),
+    # One change in the log: two change_role events of one batch, each naming the other role.
+    assert [(e.action, e.details["op"], e.role) for e in events] == [
+        ("change_role", "revoke", "course_staff"),
+        ("change_role", "assign", "course_editor"),
     ]
+    assert events[0].details["to_role"] == "course_editor"
+    assert events[1].details["from_role"] == "course_staff"
     assert {(e.actor, e.batch_id is not None) for e in events} == {("ada", True)}
     assert len({e.batch_id for e in events}) == 1
     # another process takes the change from the audit log to the same answers
@@ -207,7 +210,12 @@ def test_a_change_to_a_role_already_held_only_removes_the_old(rc: Rolecall) -> N
     rc.assign("grace", "course_editor", CIRCUITS)
     rc.change_role("grace", "course_staff", "course_editor", CIRCUITS, actor="ops")
     assert {(g.role, g.scope) for g in rc.grants("grace")} == {("course_editor", CIRCUITS)}
-    assert rc.audit(user="grace")[-1].action == "revoke"
+    last = rc.audit(user="grace")[-1]
+    assert (last.action, last.details["op"], last.details["to_role"]) == (
+        "change_role",
+        "revoke",
+        "course_editor",
+    )
 
 
 def test_an_unknown_actor_is_bad_input(rc: Rolecall) -> None:

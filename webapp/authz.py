@@ -15,6 +15,7 @@ from typing import ParamSpec, TypeVar
 from rolecall.core import BadInputError, Decision, Permission, Role, Rolecall
 from rolecall.core.governance import Refusal, guards
 from rolecall.core.governance.bulk import BulkResult
+from rolecall.core.reads import SeenScopes
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -118,6 +119,44 @@ def access_seen_by(rc: Rolecall, viewer: str, user: str) -> Callable[[str], bool
         return found
 
     return sees
+
+
+def assignments_seen_by(rc: Rolecall, viewer: str) -> SeenScopes:
+    """Which assignments ``viewer`` may see in a listing: those on every scope whose team it
+    may view (:func:`can_view_team`, scope by scope), and its own anywhere.
+
+    Worked out per scope type from the index: the scopes where the viewer holds the type's
+    view-team permission (``scopes_where``, restrictions included), or, for a type that
+    declares none, every known scope of the type for the platform team's viewers. Those
+    viewers are told the scopes they may not view instead (usually none), so that their
+    listing needs no list of every scope; they also see grants on scopes the index does not
+    place (a dormant plugin's), as they may view the platform's team."""
+    registry = rc.registry
+    try:
+        own = frozenset(g.scope for g in rc.grants(viewer))
+    except BadInputError:  # a user never seen holds nothing and sees nothing
+        return SeenScopes(frozenset())
+    platform = _check(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
+    visible: set[str] = set()
+    unviewed: list[str] = []  # types whose team only the platform team's viewers see
+    for kind, scope_type in registry.scope_types.items():
+        permission = scope_type.team_permission
+        if permission is None or permission not in registry.permissions:
+            unviewed.append(kind)
+        else:
+            visible.update(rc.scopes_where(viewer, permission, kind))
+    if not platform:
+        return SeenScopes(frozenset(visible), user=viewer, own=own - visible)
+    known = _known_scopes(rc)
+    by_type = {key: registry.scopes.resolve(key).type for key in known}
+    visible.update(key for key, kind in by_type.items() if kind in unviewed)
+    hidden = frozenset(k for k in by_type if k not in visible)
+    return SeenScopes(None, hidden=hidden, user=viewer, own=own & hidden)
+
+
+def _known_scopes(rc: Rolecall) -> list[str]:
+    with rc.reading() as index:
+        return index.known_scopes()
 
 
 def members_seen_by(rc: Rolecall, viewer: str, scope: str | None) -> Callable[[str], bool]:

@@ -22,13 +22,26 @@ query and takes no lock. Nothing here uses the service's private members.
 
 from .assignments import (
     ASSIGNMENT_SORTS,
+    COUNT_LIMIT,
     AssignmentRow,
     AssignmentSort,
+    SeenScopes,
+    count_assignments,
     find_assignment,
     find_grant,
+    iter_assignments,
     list_assignments,
+    org_and_below,
 )
-from .audit import AUDIT_SORTS, AuditPage, AuditSort, audit_actions, list_audit, recent_audit
+from .audit import (
+    AUDIT_SORTS,
+    AuditPage,
+    AuditSort,
+    audit_actions,
+    audit_scopes_below,
+    list_audit,
+    recent_audit,
+)
 from .lookup import (
     LEVELS,
     RESOURCES,
@@ -42,6 +55,7 @@ from .lookup import (
     known_scopes,
     managed_scopes,
     scope_hit,
+    scopes_below,
     search,
     user_hit,
 )
@@ -69,6 +83,7 @@ from .state import (
 __all__ = [
     "ASSIGNMENT_SORTS",
     "AUDIT_SORTS",
+    "COUNT_LIMIT",
     "DEFAULT_LIMIT",
     "LEVELS",
     "MAX_LIMIT",
@@ -88,9 +103,12 @@ __all__ = [
     "RuleRow",
     "ScopeHit",
     "SearchResults",
+    "SeenScopes",
     "UserHit",
     "audit_actions",
+    "audit_scopes_below",
     "check_limit",
+    "count_assignments",
     "custom_roles",
     "decode_cursor",
     "delegation_rules",
@@ -98,15 +116,18 @@ __all__ = [
     "encode_cursor",
     "find_assignment",
     "find_grant",
+    "iter_assignments",
     "known_scopes",
     "list_assignments",
     "list_audit",
     "managed_scopes",
+    "org_and_below",
     "recent_audit",
     "require_revision",
     "restriction",
     "restrictions",
     "scope_hit",
+    "scopes_below",
     "search",
     "user_hit",
 ]

@@ -106,17 +106,33 @@ def recent_audit(
     scope: str | None = None,
     action: str | None = None,
     actor: str | None = None,
+    org: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     before: int | None = None,
     limit: int = 50,
 ) -> AuditPage:
     """Audit events newest first, ``limit`` (at most 1,000) at a time: ``before`` is the id
     the next page starts below. ``scope`` is compared as given, so a filter typed into a form
-    never fails: a key that is not one simply finds nothing."""
+    never fails: a key that is not one simply finds nothing. ``org``: the events on the org
+    and on every scope below it (:func:`audit_scopes_below`); ``since`` and ``until``: the
+    events recorded at or after ``since`` and before ``until`` (times with a zone)."""
     limit = check_limit(limit, 1000)
+    for moment in (since, until):
+        if moment is not None and moment.tzinfo is None:
+            raise BadInputError("a time needs a time zone (for example 2026-03-01T00:00Z)")
     # Empty filters (a form's blank fields) filter nothing.
     where = _filters(
-        user=user or None, scope=scope or None, action=action or None, actor=actor or None
+        user=user or None,
+        scope=scope or None,
+        action=action or None,
+        actor=actor or None,
+        since=since,
     )
+    if until is not None:
+        where.append(AuditEvent.at < until)
+    if org:
+        where.append(AuditEvent.scope.in_(audit_scopes_below(rc, org)))
     if before is not None:
         where.append(AuditEvent.id < before)
     rows = _records(rc, where, True, limit + 1)
@@ -128,3 +144,25 @@ def audit_actions(rc: Rolecall) -> list[str]:
     """The distinct actions recorded in the audit log (for a filter's choices)."""
     with Session(rc.engine) as session:
         return sorted(set(session.scalars(select(AuditEvent.action).distinct())))
+
+
+def audit_scopes_below(rc: Rolecall, org: str) -> list[str]:
+    """The org (``MITx`` or ``org:MITx``) and every scope below it that the audit log names,
+    sorted: those the index knows now and those the log recorded, scopes since removed
+    included (a key's parents come from the key alone)."""
+    key = rc.registry.scopes.resolve(org if org.startswith("org:") else f"org:{org}").key
+    resolve = rc.registry.scopes.resolve
+    found = {key}
+    with Session(rc.engine) as session:
+        recorded = session.scalars(
+            select(AuditEvent.scope).where(AuditEvent.scope.is_not(None)).distinct()
+        ).all()
+    for scope in recorded:
+        if scope is None:
+            continue
+        try:
+            if key in resolve(scope).chain:
+                found.add(scope)
+        except BadInputError:  # a key of a type whose plugin is gone: its org is unknown
+            continue
+    return sorted(found)

@@ -229,3 +229,35 @@ def managed_scopes(
     if limit is not None:
         keys = keys[:limit]
     return [ManagedScope(scope_hit(rc, key), tuple(found[key])) for key in keys]
+
+
+def scopes_below(
+    rc: Rolecall,
+    key: str,
+    *,
+    text: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> tuple[list[ScopeHit], str | None]:
+    """A page of the known scopes below ``key`` (an org's courses and libraries, and what is
+    below those), sorted by key: those whose key or title holds ``text`` (any case), after
+    the key ``after`` (the last of the previous page). Returns the page and the ``after`` of
+    the next one (None on the last page). Raises :class:`BadInputError` for a malformed key."""
+    resolved = rc.registry.scopes.resolve(key)
+    needle = (text or "").strip().casefold()[:MAX_QUERY]
+    with rc.reading() as index:
+        below = [(k, index.scope_titles.get(k)) for k in index.descendants(resolved.key)]
+    below.sort()
+    resolve = rc.registry.scopes.resolve
+    hits: list[ScopeHit] = []
+    for k, title in below:
+        if after is not None and k <= after:
+            continue
+        if needle and needle not in k.casefold() and needle not in (title or "").casefold():
+            continue
+        hits.append(ScopeHit(k, resolve(k).type, title))
+        if len(hits) > limit:
+            break
+    more = len(hits) > limit
+    hits = hits[:limit]
+    return hits, hits[-1].key if more else None

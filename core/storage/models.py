@@ -83,6 +83,11 @@ class Assignment(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "role", "scope", name="uq_assignment_user_role_scope"),
         Index("ix_assignment_scope", "scope"),
+        # The assignments list sorts by these, a page at a time (migration 0008).
+        Index("ix_assignment_role", "role", "id"),
+        Index("ix_assignment_granted_by", "granted_by", "id"),
+        Index("ix_assignment_granted_at", "granted_at", "id"),
+        Index("ix_assignment_expires_at", "expires_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -132,6 +137,7 @@ class AuditEvent(Base):
         Index("ix_audit_revision", "revision"),
         Index("ix_audit_user", "user"),
         Index("ix_audit_scope", "scope"),
+        Index("ix_audit_at", "at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

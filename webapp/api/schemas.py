@@ -16,7 +16,7 @@ from typing_extensions import TypedDict
 from rolecall.core import AccessEntry, AuditRecord, TeamMember
 from rolecall.core.engine.decisions import RestrictionInfo
 from rolecall.core.governance import Impact
-from rolecall.core.reads import DEFAULT_LIMIT, MAX_LIMIT
+from rolecall.core.reads import DEFAULT_LIMIT, MAX_LIMIT, AssignmentSort
 
 Username = Annotated[str, StringConstraints(min_length=1, max_length=254)]
 """A username (or, in bulk operations, an e-mail address)."""
@@ -173,8 +173,18 @@ class AssignmentsQuery(ListedQuery):
     q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         None, description="Text in the username, e-mail, name, role or scope (any case)."
     )
-    sort: Literal["id", "-id", "user", "-user", "scope", "-scope"] = Field(
-        "id", description="id is grant order; a leading - sorts descending."
+    who: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="Text in the username, e-mail or name (any case)."
+    )
+    granted_by: Username | None = Field(None, description="Only grants made by this username.")
+    scope_text: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="Text in the scope key (any case)."
+    )
+    sort: AssignmentSort = Field(
+        "id",
+        description="id is grant order; user, role, scope, granted_by, granted_at or "
+        "expires_at sort by that column (grants without a granter or an expiry last); a "
+        "leading - sorts descending.",
     )
 
 

@@ -156,8 +156,10 @@ def _database_error(exc: Exception) -> Response:
 
 from . import (  # noqa: E402 - the routes register themselves on the blueprint
     admin,
+    assignments,
     audit,
     auth,
+    contents,
     home,
     pages,
     roles,
@@ -168,9 +170,11 @@ from . import (  # noqa: E402 - the routes register themselves on the blueprint
 
 __all__ = [
     "admin",
+    "assignments",
     "audit",
     "auth",
     "blueprint",
+    "contents",
     "home",
     "pages",
     "roles",

@@ -188,6 +188,7 @@ def navigation(rolecall: Rolecall, user: str) -> list[dict[str, Any]]:
     """The navigation entries this viewer may open."""
     items: list[dict[str, Any]] = [
         {"endpoint": "console.home", "label": "Home"},
+        {"endpoint": "console.assignments", "label": "Assignments"},
         {"endpoint": "console.wizard", "label": "Assign roles", "prefix": True},
         {"endpoint": "console.roles", "label": "Roles", "prefix": True},
     ]

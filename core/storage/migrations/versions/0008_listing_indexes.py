@@ -1,0 +1,41 @@
+"""Indexes for the listings at scale: the assignments by role, granter, grant time and expiry
+(each with the id, the cursor's tie-break), and the audit log by time.
+
+The assignments list sorts by any column and cuts pages by cursor: with an index on
+(column, id) a page is a walk of that index, however many grants there are. The audit log's
+date range finds its first event through ``at``.
+
+Indexes only: no table or column changes, so MySQL and MariaDB need nothing of their own (the
+indexed columns already have the binary collation and ``DATETIME(6)`` of 0007).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2027-01-05
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+INDEXES = (
+    ("ix_assignment_role", "rolecall_assignments", ["role", "id"]),
+    ("ix_assignment_granted_by", "rolecall_assignments", ["granted_by", "id"]),
+    ("ix_assignment_granted_at", "rolecall_assignments", ["granted_at", "id"]),
+    ("ix_assignment_expires_at", "rolecall_assignments", ["expires_at", "id"]),
+    ("ix_audit_at", "rolecall_audit", ["at"]),
+)
+
+
+def upgrade() -> None:
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
+
+
+def downgrade() -> None:
+    for name, table, _ in reversed(INDEXES):
+        op.drop_index(name, table_name=table)

@@ -1,0 +1,273 @@
+"""The assignments list at ``/console/assignments``: every assignment the viewer may see, across
+scopes, filtered, sorted by any column, a page at a time, and exported as CSV.
+
+It is the console's landing view for cross-scope review (the home page and the navigation
+link to it). What it lists is what :func:`rolecall.webapp.authz.assignments_seen_by` lets
+the viewer see, in the page, its count and its export alike; the query runs in the database
+(:func:`rolecall.core.reads.list_assignments`), a page of rows at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, render_template, request, stream_with_context, url_for
+
+from rolecall.core import BadInputError, Rolecall
+from rolecall.core.reads import (
+    ASSIGNMENT_SORTS,
+    MAX_QUERY,
+    AssignmentRow,
+    ScopeHit,
+    SeenScopes,
+    count_assignments,
+    iter_assignments,
+    list_assignments,
+    scope_hit,
+)
+
+from .. import authz
+from . import blueprint
+from .common import all_roles, rc, viewer
+
+PAGE = 50
+FILTERS = ("org", "scope_type", "scope", "role", "who", "granted_by")
+DEFAULT_SORT = "scope"
+COLUMNS = (
+    ("user", "User"),
+    ("role", "Role"),
+    ("scope", "Scope"),
+    ("granted_by", "Granted by"),
+    ("granted_at", "Since"),
+    ("expires_at", "Expires"),
+)
+CSV_HEADER = (
+    "user",
+    "email",
+    "display_name",
+    "role",
+    "scope",
+    "scope_type",
+    "granted_by",
+    "granted_at",
+    "expires_at",
+    "expired",
+    "reason",
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""The first characters a spreadsheet reads as a formula (as the legacy CSV export escapes)."""
+
+
+def csv_cell(value: object) -> object:
+    """``value`` safe to open in a spreadsheet: a text that begins with a formula character
+    (after any single quotes) gets a single quote in front, which spreadsheets show as text;
+    the same rule as ``rolecall legacy export --to-csv``."""
+    if not isinstance(value, str):
+        return value
+    bare = value.lstrip("'")
+    return "'" + value if bare[:1] and bare[0] in FORMULA_STARTS else value
+
+
+@dataclass(frozen=True)
+class Query:
+    """The page's filters and sort as given in its address, and what the read layer takes."""
+
+    filters: dict[str, str]
+    sort: str
+    cursor: str | None
+
+    @property
+    def filtered(self) -> bool:
+        return any(self.filters.values())
+
+    def read(self, service: Rolecall) -> dict[str, Any]:
+        """The filters as :func:`list_assignments` takes them. A scope that is a key is
+        matched exactly; any other text is looked for in the keys."""
+        f = self.filters
+        scope, scope_text = None, None
+        if f["scope"]:
+            try:
+                scope = service.registry.scopes.resolve(f["scope"]).key
+            except BadInputError:
+                scope_text = f["scope"]
+        return {
+            "org": f["org"] or None,
+            "scope_type": f["scope_type"] or None,
+            "scope": scope,
+            "scope_text": scope_text,
+            "role": f["role"] or None,
+            "who": f["who"] or None,
+            "granted_by": f["granted_by"] or None,
+        }
+
+
+def _query() -> Query:
+    filters = {name: request.args.get(name, "").strip()[:MAX_QUERY] for name in FILTERS}
+    sort = request.args.get("sort", DEFAULT_SORT)
+    if sort not in ASSIGNMENT_SORTS:
+        sort = DEFAULT_SORT
+    cursor = request.args.get("cursor") or None
+    return Query(filters, sort, cursor)
+
+
+def _orgs(service: Rolecall, seen: SeenScopes) -> list[str]:
+    """The orgs to offer as a filter: those holding a scope whose assignments the viewer
+    sees (every known org for the platform team's viewers)."""
+    if seen.scopes is None:
+        with service.reading() as index:
+            keys: list[str] = index.known_scopes()
+    else:
+        keys = sorted(seen.scopes | seen.own)
+    resolve = service.registry.scopes.resolve
+    orgs = {k for key in keys for k in resolve(key).chain if k.startswith("org:")}
+    return sorted(orgs)
+
+
+def _hit(service: Rolecall, key: str) -> ScopeHit:
+    try:
+        return scope_hit(service, key)
+    except BadInputError:  # a scope type whose plugin is gone: the key as it is
+        return ScopeHit(key, "", None)
+
+
+def _sort_links(query: Query) -> dict[str, dict[str, str]]:
+    """For each column: the address that sorts by it (ascending, or descending when it is
+    the ascending sort now) and its ``aria-sort`` (empty when the list is not sorted by it)."""
+    links = {}
+    kept: dict[str, Any] = {k: v for k, v in query.filters.items() if v}
+    for name, _ in COLUMNS:
+        if query.sort == name:
+            state, target = "ascending", f"-{name}"
+        elif query.sort == f"-{name}":
+            state, target = "descending", name
+        else:
+            state, target = "", name
+        links[name] = {
+            "href": url_for("console.assignments", **kept, sort=target),
+            "state": state,
+        }
+    return links
+
+
+@blueprint.get("/assignments")
+def assignments() -> tuple[str, int]:
+    service, me = rc(), viewer()
+    query = _query()
+    seen = authz.assignments_seen_by(service, me)
+    errors: list[str] = []
+    rows: list[AssignmentRow] = []
+    next_cursor = None
+    count, more = 0, False
+    try:
+        filters = query.read(service)
+        page = list_assignments(
+            service, **filters, seen=seen, sort=query.sort, limit=PAGE, cursor=query.cursor
+        )
+        rows, next_cursor = page.items, page.next_cursor
+        count, more = count_assignments(service, **filters, seen=seen)
+    except BadInputError as exc:
+        errors.append(str(exc)[:1].upper() + str(exc)[1:] + ".")
+    kept: dict[str, Any] = {k: v for k, v in query.filters.items() if v}
+    visible = seen.scopes
+    hidden = seen.hidden
+    may_view_users = authz.can_view_user(service, me, "")
+    now = datetime.now(UTC)
+    titles = {key: _hit(service, key) for key in {r.scope for r in rows}}
+    links = {
+        r.id: {
+            "scope": (r.scope not in hidden) if visible is None else (r.scope in visible),
+            # The user's page opens to whoever may view a team where the user holds an
+            # unexpired role: a visible row that has not expired is one.
+            "user": r.user == me or may_view_users or r.expires_at is None or r.expires_at > now,
+        }
+        for r in rows
+    }
+    body = render_template(
+        "console/assignments.html",
+        query=query,
+        rows=rows,
+        titles=titles,
+        links=links,
+        now=now,
+        count=count,
+        more=more,
+        errors=errors,
+        orgs=_orgs(service, seen),
+        scope_types=sorted(service.registry.scope_types.values(), key=lambda t: t.title),
+        roles=sorted(all_roles(service), key=lambda r: r.title),
+        columns=COLUMNS,
+        sort_links=_sort_links(query),
+        next_url=url_for("console.assignments", **kept, sort=query.sort, cursor=next_cursor)
+        if next_cursor
+        else None,
+        first_url=url_for("console.assignments", **kept, sort=query.sort) if query.cursor else None,
+        csv_url=url_for("console.assignments_csv", **kept, sort=query.sort),
+    )
+    return body, 400 if errors else 200
+
+
+def _csv_lines(
+    service: Rolecall, filters: dict[str, Any], seen: SeenScopes, sort: str
+) -> Iterator[str]:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    resolve = service.registry.scopes.resolve
+    now = datetime.now(UTC)
+
+    def line(values: tuple[object, ...] | list[object]) -> str:
+        writer.writerow([csv_cell(v) for v in values])
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    def kind(key: str) -> str:
+        try:
+            return resolve(key).type
+        except BadInputError:  # a scope type whose plugin is gone
+            return ""
+
+    yield line(CSV_HEADER)
+    for r in iter_assignments(service, sort=sort, seen=seen, **filters):
+        yield line(
+            [
+                r.user,
+                r.email or "",
+                r.display_name or "",
+                r.role,
+                r.scope,
+                kind(r.scope),
+                r.granted_by or "",
+                r.granted_at.astimezone(UTC).isoformat(),
+                r.expires_at.astimezone(UTC).isoformat() if r.expires_at else "",
+                "yes" if r.expires_at is not None and r.expires_at <= now else "no",
+                r.reason or "",
+            ]
+        )
+
+
+@blueprint.get("/assignments.csv")
+def assignments_csv() -> Response | tuple[str, int]:
+    """The whole filtered list as CSV, in the page's sort, streamed a page of rows at a time;
+    the same filters and the same visibility as the page."""
+    service, me = rc(), viewer()
+    query = _query()
+    seen = authz.assignments_seen_by(service, me)
+    try:
+        filters = query.read(service)
+        # Bad input is refused here, before the first line is sent.
+        list_assignments(service, **filters, seen=seen, sort=query.sort, limit=1)
+    except BadInputError:
+        return assignments()
+    lines = _csv_lines(service, filters, seen, query.sort)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="rolecall-assignments-{stamp}.csv"'},
+    )
