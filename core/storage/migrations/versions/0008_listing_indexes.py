@@ -10,7 +10,7 @@ indexed columns already have the binary collation and ``DATETIME(6)`` of 0007).
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2027-01-05
+Create Date: 2026-12-02
 """
 
 from __future__ import annotations
