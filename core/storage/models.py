@@ -85,9 +85,7 @@ class Assignment(Base):
         Index("ix_assignment_scope", "scope"),
         # The assignments list sorts by these, a page at a time (migration 0008).
         Index("ix_assignment_role", "role", "id"),
-        Index("ix_assignment_granted_by", "granted_by", "id"),
         Index("ix_assignment_granted_at", "granted_at", "id"),
-        Index("ix_assignment_expires_at", "expires_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
