@@ -1173,15 +1173,38 @@ class Index:
         return team
 
     def who(self, scope: str) -> Team:
-        """The scope's own team and, separately, those with access from its ancestors."""
-        chain = self._resolve(scope).chain
+        """The scope's own team and, separately, those with access from its ancestors: an
+        ancestor's grant is listed only when its role gives some permission that applies at
+        this scope's type (a course creator on an org has nothing on its courses)."""
+        chain, applicable, _ = self._place(scope)
         now = time.time()
         return Team.model_construct(
             scope=scope,
             members=self._members(scope, now),
-            inherited=tuple(m for key in chain[1:] for m in self._members(key, now)),
+            inherited=tuple(
+                m for key in chain[1:] for m in self._reaching(self._members(key, now), applicable)
+            ),
             not_listed=self.not_listed(scope) if self._derived else (),
         )
+
+    def _reaching(
+        self, members: tuple[TeamMember, ...], applicable: frozenset[str]
+    ) -> Iterator[TeamMember]:
+        """``members`` keeping only their grants whose role gives one of ``applicable``."""
+        reaches: dict[str, bool] = {}
+        for member in members:
+            kept = []
+            for grant in member.grants:
+                found = reaches.get(grant.role)
+                if found is None:
+                    perms = self._role_perms.get(grant.role, _EMPTY)
+                    found = reaches[grant.role] = not perms.isdisjoint(applicable)
+                if found:
+                    kept.append(grant)
+            if len(kept) == len(member.grants):
+                yield member
+            elif kept:
+                yield member.model_copy(update={"grants": tuple(kept)})
 
     def who_can(self, permission: str, scope: str) -> list[str]:
         """Every user allowed ``permission`` at ``scope``."""

@@ -45,17 +45,43 @@ def roles() -> str:
 
 @blueprint.get("/roles/matrix")
 def matrix() -> str:
+    """Roles (columns, with titles) by permissions (rows, grouped by functional area), narrowed
+    by a GET form to one plugin's permissions (``courses``, ``discussion``, ...) and/or one
+    functional area; narrowed, only the roles holding one of the shown permissions are
+    columns."""
     service = rc()
     catalogue = _catalogue()
     held = {}
     for item in catalogue:
         role_id = item["role"].id
         held[role_id] = {p.id for _, can, _ in role_areas(service, role_id) for p in can}
+    everything = permissions_by_area(service.registry)
+    plugins = sorted({p.id.split(".", 1)[0] for ps in everything.values() for p in ps})
+    plugin = request.args.get("plugin", "")
+    area = request.args.get("area", "")
+    plugin = plugin if plugin in plugins else ""
+    area = area if area in everything else ""
+    grouped = {
+        name: [p for p in permissions if not plugin or p.id.split(".", 1)[0] == plugin]
+        for name, permissions in everything.items()
+        if not area or name == area
+    }
+    grouped = {name: permissions for name, permissions in grouped.items() if permissions}
+    shown = {p.id for permissions in grouped.values() for p in permissions}
+    filtered = bool(plugin or area)
+    columns = [item for item in catalogue if not filtered or held[item["role"].id] & shown]
     return render_template(
         "console/matrix.html",
         catalogue=catalogue,
-        grouped=permissions_by_area(service.registry),
+        columns=columns,
+        grouped=grouped,
         held=held,
+        plugins=plugins,
+        areas=list(everything),
+        plugin=plugin,
+        area=area,
+        filtered=filtered,
+        shown=len(shown),
     )
 
 

@@ -1,15 +1,18 @@
 """The scope page, deep-linkable at ``/console/scopes/<key>``: the team (add members, change a
 role, remove), the other users with access from the org and the platform, and a way back to
-Studio."""
+Studio. Both lists are paged (``?team=N``, ``?others=N``), so an org with thousands of staff
+opens as fast as a course."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from rolecall.core import BadInputError
+from rolecall.core import BadInputError, TeamMember
 from rolecall.core.governance import NotAllowedError
 from rolecall.core.reads import restrictions, scope_hit
 
@@ -18,6 +21,67 @@ from . import blueprint
 from .common import all_roles, allow, parse_expiry, rc, split_names, viewer
 
 MAX_TEXT = 1000
+PAGE_SIZE = 50
+"""Users shown per page of the team and of the other users with access."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a list of users, each with their grants, and what the whole list holds."""
+
+    rows: Sequence[Any]
+    users: int
+    grants: int
+    page: int
+    pages: int
+    param: str
+    """The query parameter that carries this list's page number."""
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * PAGE_SIZE + 1 if self.users else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.page * PAGE_SIZE, self.users)
+
+    def href(self, page: int) -> str:
+        """This page's address with page ``page`` of this list (the other lists' kept)."""
+        values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict()}
+        values[self.param] = str(page)
+        return url_for(str(request.endpoint), **values)
+
+
+def page_number(param: str) -> int:
+    text = request.args.get(param, "1")
+    return int(text) if text.isdigit() and 0 < len(text) < 9 else 1
+
+
+def by_user(members: Sequence[TeamMember]) -> list[TeamMember]:
+    """One entry per user, by username, with their grants from every ancestor (nearest
+    first)."""
+    grants: dict[str, list[Any]] = {}
+    for member in members:
+        grants.setdefault(member.user, []).extend(member.grants)
+    return [
+        TeamMember.model_construct(user=user, grants=tuple(found))
+        for user, found in sorted(grants.items())
+    ]
+
+
+def listing(members: Sequence[Any], param: str) -> Listing:
+    """The page of ``members`` asked for in ``param`` (the last one when past the end)."""
+    pages = max(1, -(-len(members) // PAGE_SIZE))
+    page = min(max(1, page_number(param)), pages)
+    start = (page - 1) * PAGE_SIZE
+    return Listing(
+        rows=members[start : start + PAGE_SIZE],
+        users=len(members),
+        grants=sum(len(m.grants) for m in members),
+        page=page,
+        pages=pages,
+        param=param,
+    )
 
 
 def _scope_or_404(key: str) -> Any:
@@ -112,6 +176,8 @@ def render_scope(
         "console/scope.html",
         scope=scope,
         team=team,
+        members=listing(team.members, "team"),
+        others=listing(by_user(team.inherited), "others"),
         ancestors=ancestors,
         roles=addable,
         actions=actions,

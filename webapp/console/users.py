@@ -1,18 +1,80 @@
 """The user page at ``/console/users/<username>``: every role on every scope, assigned there or
-inherited and from where, with what it allows; and the lookup the wizard's script uses."""
+inherited and from where, with what it allows; change or remove an assigned role where the
+delegation rules would accept it from the viewer; and the lookup the wizard's script uses."""
 
 from __future__ import annotations
 
-from flask import abort, jsonify, render_template, request
+from collections.abc import Callable
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from rolecall.core import BadInputError, GrantInfo, Role, Rolecall
+from rolecall.core.governance import Delegation, NotAllowedError
 from rolecall.core.reads import scope_hit, user_hit
 
 from .. import authz
 from . import blueprint
-from .common import allow, rc, role_areas, split_names, viewer
+from .common import all_roles, allow, rc, role_areas, split_names, viewer
+from .scopes import refusal_words
 
 ACCESS_LIMIT = 1000
+
+
+class _Deciding(Delegation):
+    """The delegation rules' yes or no, without looking for who could make a refused change
+    instead (a refusal's words need that; offering or not offering an action does not)."""
+
+    def could(self, action: str, role: str, scope: str, *, user: str | None = None) -> list[str]:
+        return []
+
+
+def offers(
+    service: Rolecall, me: str, person: str, grants: list[GrantInfo]
+) -> dict[tuple[str, str], list[Role]]:
+    """(role, scope) of each of ``person``'s ``grants`` that ``me`` may remove -> the roles
+    ``me`` may give in its place there (a change needs both). The same decisions as the
+    guarded writes make (:mod:`rolecall.core.governance.delegation`), which still decide."""
+    rules = service.delegation()
+    deciding = _Deciding(rules.index, rules.rules)
+    defined = service.registry.roles
+    out: dict[tuple[str, str], list[Role]] = {}
+    kinds: dict[str, list[Role]] = {}
+    for grant in grants:
+        definition = defined.get(grant.role)
+        try:
+            refused = deciding.may_revoke(
+                me,
+                person,
+                grant.role,
+                grant.scope,
+                is_admin=bool(definition and definition.admin),
+                revocable_by=definition.revocable_by if definition else (),
+            )
+        except BadInputError:
+            continue  # a scope type whose plugin is gone
+        if refused is not None:
+            continue
+        kind = service.registry.scopes.resolve(grant.scope).type
+        if kind not in kinds:
+            kinds[kind] = all_roles(service, assignable_at=kind)
+        out[(grant.role, grant.scope)] = [
+            role
+            for role in kinds[kind]
+            if role.id != grant.role
+            and deciding.may_assign(me, role.id, grant.scope, person) is None
+        ]
+    return out
+
+
+def _seen_grant(username: str) -> tuple[Rolecall, str, str, str]:
+    """The service, the viewer, and the (role, scope) of the form, refused with 403 unless
+    the viewer may see ``username``'s roles on that scope."""
+    service, me = rc(), viewer()
+    sees: Callable[[str], bool] | None = authz.access_seen_by(service, me, username)
+    role, scope = request.form.get("role", ""), request.form.get("scope", "")
+    allow(sees is not None and bool(scope) and sees(scope))
+    return service, me, role, scope
 
 
 @blueprint.get("/users/<username>")
@@ -31,6 +93,7 @@ def user(username: str) -> str:
         "console/user.html",
         person=hit,
         grants=grants,
+        offers=offers(service, me, username, grants),
         entries=entries[:ACCESS_LIMIT],
         more=len(entries) > ACCESS_LIMIT,
         scopes={e.scope: scope_hit(service, e.scope) for e in entries[:ACCESS_LIMIT]}
@@ -42,6 +105,41 @@ def user(username: str) -> str:
             if authz.can_view_team(service, me, key)
         },
     )
+
+
+@blueprint.post("/users/<username>/remove")
+def remove_grant(username: str) -> Response:
+    service, me, role, scope = _seen_grant(username)
+    back = redirect(url_for("console.user", username=username))
+    try:
+        service.revoke(username, role, scope, as_user=me)
+    except NotAllowedError as exc:
+        flash(f"{username} keeps {role}: {refusal_words(exc, scope)}", "error")
+    except BadInputError as exc:
+        flash(f"Nothing was removed: {exc}.", "error")
+    else:
+        flash(f"{role} removed from {username} on {scope}.", "success")
+    return back
+
+
+@blueprint.post("/users/<username>/change")
+def change_grant(username: str) -> Response:
+    """A new role in place of the old on one scope, in one change (as on the scope page)."""
+    service, me, role, scope = _seen_grant(username)
+    new = request.form.get("new_role", "")
+    back = redirect(url_for("console.user", username=username))
+    if not new or new == role:
+        flash(f"Choose a different role for {username} on {scope}.", "error")
+        return back
+    try:
+        service.change_role(username, role, new, scope, as_user=me)
+    except NotAllowedError as exc:
+        flash(f"{username} keeps {role}: {refusal_words(exc, scope)}", "error")
+    except BadInputError as exc:
+        flash(f"Nothing was changed: {exc}.", "error")
+    else:
+        flash(f"{username} now holds {new} instead of {role} on {scope}.", "success")
+    return back
 
 
 @blueprint.get("/users/lookup")
