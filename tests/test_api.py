@@ -788,6 +788,7 @@ OLD_STYLE = "MITx/6.002x/2012_Fall"
 def test_an_old_style_course_key_routes_in_paths(api: Api, spelled: str) -> None:
     """Open edX's old-style course keys hold slashes: the routes taking a key in their path
     reach them written plainly or percent-encoded, and answer for that course alone."""
+    api.rc.add_scopes([OLD_STYLE])
     made = api.post(
         "assignments", "root", {"user": "carol", "role": "course_staff", "scope": OLD_STYLE}
     )
