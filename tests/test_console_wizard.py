@@ -187,6 +187,10 @@ def test_the_scope_page_shows_only_the_actions_that_would_be_accepted(
     eddie_row = row(team, "eddie")
     assert "Remove" in eddie_row
     assert 'value="course_staff"' in eddie_row
+    # The new role is chosen, never preselected: Change alone changes nothing.
+    select = eddie_row.split('name="new_role"')[1].split("</select>")[0]
+    assert select.startswith(" required>")
+    assert re.findall(r"<option[^>]*>", select)[0] == '<option value="">'
     add_form = html.split('id="add-heading"')[1].split("</form>")[0]
     assert 'value="course_staff"' in add_form
     assert 'value="org_admin"' not in add_form
