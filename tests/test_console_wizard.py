@@ -293,3 +293,14 @@ def test_the_restrictions_page_403_says_why(client: FlaskClient) -> None:
     assert page.status_code == 403
     assert "takes platform.manage_restrictions on the platform" in page.text
     assert "<strong>admin</strong>" in page.text.split("Who can help")[1]
+
+
+def test_the_audit_and_user_pages_403_say_why(client: FlaskClient) -> None:
+    sign_in(client, "olivia")  # an org admin: no audit log, and no roles of a HarvardX user
+    page = client.get("/console/audit")
+    assert page.status_code == 403
+    assert "Reading the audit log takes console.view_audit_log on the platform" in page.text
+    assert "<strong>admin</strong>" in page.text.split("Who can help")[1]
+    page = client.get("/console/users/hank")
+    assert page.status_code == 403
+    assert "Seeing the roles of hank takes the view-team permission" in page.text

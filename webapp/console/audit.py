@@ -103,7 +103,12 @@ def _day(text: str, name: str) -> date | None:
 @blueprint.get("/audit")
 def audit() -> tuple[str, int]:
     service = rc()
-    allow(authz.can_view_audit(service, viewer()))
+    allow(
+        authz.can_view_audit(service, viewer()),
+        f"Reading the audit log takes {authz.VIEW_AUDIT_LOG} on the platform, and you do not "
+        "hold it.",
+        "platform",
+    )
     filters = {name: request.args.get(name, "").strip()[:300] for name in TEXT_FILTERS}
     before_text = request.args.get("before", "")
     before = int(before_text) if before_text.isdigit() else None

@@ -73,7 +73,12 @@ def _seen_grant(username: str) -> tuple[Rolecall, str, str, str]:
     service, me = rc(), viewer()
     sees: Callable[[str], bool] | None = authz.access_seen_by(service, me, username)
     role, scope = request.form.get("role", ""), request.form.get("scope", "")
-    allow(sees is not None and bool(scope) and sees(scope))
+    allow(
+        sees is not None and bool(scope) and sees(scope),
+        f"Changing a role of {username} on {scope or 'a scope'} takes seeing its team, and you "
+        "may not.",
+        scope or None,
+    )
     return service, me, role, scope
 
 
@@ -81,7 +86,11 @@ def _seen_grant(username: str) -> tuple[Rolecall, str, str, str]:
 def user(username: str) -> str:
     service, me = rc(), viewer()
     sees = authz.access_seen_by(service, me, username)
-    allow(sees is not None)
+    allow(
+        sees is not None,
+        f"Seeing the roles of {username} takes the view-team permission of a scope where they "
+        "hold one, or of the platform, and you hold none of these.",
+    )
     assert sees is not None
     hit = user_hit(service, username)
     if hit is None or hit.username != username:
