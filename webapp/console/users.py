@@ -10,7 +10,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError, GrantInfo, Role, Rolecall
-from rolecall.core.governance import Delegation, NotAllowedError
+from rolecall.core.governance import NotAllowedError
 from rolecall.core.reads import scope_hit, user_hit
 
 from .. import authz
@@ -21,22 +21,14 @@ from .scopes import refusal_words
 ACCESS_LIMIT = 1000
 
 
-class _Deciding(Delegation):
-    """The delegation rules' yes or no, without looking for who could make a refused change
-    instead (a refusal's words need that; offering or not offering an action does not)."""
-
-    def could(self, action: str, role: str, scope: str, *, user: str | None = None) -> list[str]:
-        return []
-
-
 def offers(
     service: Rolecall, me: str, person: str, grants: list[GrantInfo]
 ) -> dict[tuple[str, str], list[Role]]:
     """(role, scope) of each of ``person``'s ``grants`` that ``me`` may remove -> the roles
     ``me`` may give in its place there (a change needs both). The same decisions as the
     guarded writes make (:mod:`rolecall.core.governance.delegation`), which still decide."""
-    rules = service.delegation()
-    deciding = _Deciding(rules.index, rules.rules)
+    # Yes or no only: offering an action needs no list of who could make it instead.
+    deciding = service.delegation()
     defined = service.registry.roles
     out: dict[tuple[str, str], list[Role]] = {}
     kinds: dict[str, list[Role]] = {}
@@ -50,6 +42,7 @@ def offers(
                 grant.scope,
                 is_admin=bool(definition and definition.admin),
                 revocable_by=definition.revocable_by if definition else (),
+                name_others=False,
             )
         except BadInputError:
             continue  # a scope type whose plugin is gone
@@ -61,8 +54,7 @@ def offers(
         out[(grant.role, grant.scope)] = [
             role
             for role in kinds[kind]
-            if role.id != grant.role
-            and deciding.may_assign(me, role.id, grant.scope, person) is None
+            if role.id != grant.role and deciding.allows_assign(me, role.id, grant.scope, person)
         ]
     return out
 
