@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,3 +212,22 @@ def rc(database_url: str, plugins: Plugins) -> Iterator[Rolecall]:
         yield service
     finally:
         service.close()
+
+
+@pytest.fixture
+def console_service(tmp_path: Path) -> Iterator[Rolecall]:
+    """A service on the console's demo data (``console_support.demo_service``), in an SQLite
+    file of its own."""
+    from console_support import demo_service
+
+    service = demo_service(f"sqlite:///{tmp_path / 'console.db'}")
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def console_app(console_service: Rolecall) -> Any:
+    """The web application around ``console_service``, for Flask's test client."""
+    from rolecall.webapp.app import create_app
+
+    return create_app(console_service, config={"TESTING": True})

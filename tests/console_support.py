@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from rolecall.core import Plugins, PluginSettings, Rolecall, load_plugins
@@ -75,3 +76,10 @@ def post(client: FlaskClient, url: str, data: dict[str, object], page: str = "/c
     """POST ``data`` with the session's CSRF token (read from ``page``)."""
     html = client.get(page).text
     return client.post(url, data={**data, "csrf_token": token(html)})
+
+
+def client_of(app: Flask, user: str) -> FlaskClient:
+    """A test client of ``app`` signed in as ``user``."""
+    client = app.test_client()
+    sign_in(client, user)
+    return client

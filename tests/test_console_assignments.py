@@ -7,19 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from console_support import demo_service, sign_in
+from console_support import client_of
 from flask import Flask
 from flask.testing import FlaskClient
 
 from rolecall.core import Rolecall
 from rolecall.core.reads import iter_assignments
 from rolecall.webapp import authz
-from rolecall.webapp.app import create_app
 
 CIRCUITS = "course-v1:MITx+6.002x+2026_T1"
 CALCULUS = "course-v1:MITx+18.01x+2026_T1"
@@ -28,21 +25,13 @@ ROW = re.compile(r'<th scope="row">.*?<code>([^<]+)</code>')
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Rolecall]:
-    rc = demo_service(f"sqlite:///{tmp_path / 'console.db'}")
-    yield rc
-    rc.close()
+def service(console_service: Rolecall) -> Rolecall:
+    return console_service
 
 
 @pytest.fixture
-def app(service: Rolecall) -> Flask:
-    return create_app(service, config={"TESTING": True})
-
-
-def client_of(app: Flask, user: str) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, user)
-    return client
+def app(console_app: Flask) -> Flask:
+    return console_app
 
 
 def exported(client: FlaskClient, query: str = "") -> list[dict[str, str]]:

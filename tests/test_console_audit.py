@@ -5,20 +5,16 @@ change shown as one change. Flask's test client on the demo data."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from console_support import demo_service, post, sign_in
+from console_support import client_of, post
 from flask import Flask
-from flask.testing import FlaskClient
 
 from rolecall.core import Rolecall
 from rolecall.core.governance.lifecycle import remove_scope
 from rolecall.core.reads import audit_scopes_below
-from rolecall.webapp.app import create_app
 
 CIRCUITS = "course-v1:MITx+6.002x+2026_T1"
 CS50 = "course-v1:HarvardX+CS50+2026"
@@ -26,21 +22,13 @@ SCOPE_CELL = re.compile(r'<a href="/console/audit\?scope=[^"]+"><code>([^<]+)</c
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Rolecall]:
-    rc = demo_service(f"sqlite:///{tmp_path / 'console.db'}")
-    yield rc
-    rc.close()
+def service(console_service: Rolecall) -> Rolecall:
+    return console_service
 
 
 @pytest.fixture
-def app(service: Rolecall) -> Flask:
-    return create_app(service, config={"TESTING": True})
-
-
-def client_of(app: Flask, user: str) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, user)
-    return client
+def app(console_app: Flask) -> Flask:
+    return console_app
 
 
 def scopes_listed(html: str) -> set[str]:
