@@ -12,7 +12,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from rolecall.core import BadInputError, TeamMember
+from rolecall.core import BadInputError, Rolecall, TeamMember
 from rolecall.core.governance import NotAllowedError
 from rolecall.core.reads import restrictions, scope_hit
 
@@ -275,15 +275,37 @@ def remove_member(key: str) -> Response:
     scope = _scope_or_404(key)
     allow_team(scope.key)
     member, role = request.form.get("user", ""), request.form.get("role", "")
+    remove_as(service, user, member, role, scope.key)
+    return redirect(url_for("console.scope", key=scope.key))
+
+
+def remove_as(service: Rolecall, viewer: str, member: str, role: str, scope: str) -> None:
+    """Remove ``role`` from ``member`` on ``scope`` as ``viewer`` (the guarded write decides),
+    saying in a flash message what happened (the scope page's and the user page's Remove)."""
     try:
-        service.revoke(member, role, scope.key, as_user=user)
+        service.revoke(member, role, scope, as_user=viewer)
     except NotAllowedError as exc:
-        flash(f"{member} keeps {role}: {refusal_words(exc, scope.key)}", "error")
+        flash(f"{member} keeps {role}: {refusal_words(exc, scope)}", "error")
     except BadInputError as exc:
         flash(f"Nothing was removed: {exc}.", "error")
     else:
-        flash(f"{role} removed from {member} on {scope.key}.", "success")
-    return redirect(url_for("console.scope", key=scope.key))
+        flash(f"{role} removed from {member} on {scope}.", "success")
+
+
+def change_as(service: Rolecall, viewer: str, member: str, old: str, new: str, scope: str) -> None:
+    """``new`` in place of ``old`` for ``member`` on ``scope``, in one change made as
+    ``viewer``, saying what happened (the scope page's and the user page's Change)."""
+    if not new or new == old:
+        flash(f"Choose a different role for {member} on {scope}.", "error")
+        return
+    try:
+        service.change_role(member, old, new, scope, as_user=viewer)
+    except NotAllowedError as exc:
+        flash(f"{member} keeps {old}: {refusal_words(exc, scope)}", "error")
+    except BadInputError as exc:
+        flash(f"Nothing was changed: {exc}.", "error")
+    else:
+        flash(f"{member} now holds {new} instead of {old} on {scope}.", "success")
 
 
 @blueprint.post("/scopes/<path:key>/change")
@@ -295,17 +317,5 @@ def change_role(key: str) -> Response:
     allow_team(scope.key)
     member = request.form.get("user", "")
     old, new = request.form.get("role", ""), request.form.get("new_role", "")
-    back = redirect(url_for("console.scope", key=scope.key))
-    if not new or new == old:
-        flash(f"Choose a different role for {member}.", "error")
-        return back
-    try:
-        service.change_role(member, old, new, scope.key, as_user=user)
-    except NotAllowedError as exc:
-        flash(f"{member} keeps {old}: {refusal_words(exc, scope.key)}", "error")
-        return back
-    except BadInputError as exc:
-        flash(f"Nothing was changed: {exc}.", "error")
-        return back
-    flash(f"{member} now holds {new} instead of {old} on {scope.key}.", "success")
-    return back
+    change_as(service, user, member, old, new, scope.key)
+    return redirect(url_for("console.scope", key=scope.key))

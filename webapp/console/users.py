@@ -6,17 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError, GrantInfo, Role, Rolecall
-from rolecall.core.governance import NotAllowedError
 from rolecall.core.reads import scope_hit, user_hit
 
 from .. import authz
 from . import blueprint
 from .common import all_roles, allow, rc, role_areas, split_names, viewer
-from .scopes import refusal_words
+from .scopes import change_as, remove_as
 
 ACCESS_LIMIT = 1000
 
@@ -111,36 +110,16 @@ def user(username: str) -> str:
 @blueprint.post("/users/<username>/remove")
 def remove_grant(username: str) -> Response:
     service, me, role, scope = _seen_grant(username)
-    back = redirect(url_for("console.user", username=username))
-    try:
-        service.revoke(username, role, scope, as_user=me)
-    except NotAllowedError as exc:
-        flash(f"{username} keeps {role}: {refusal_words(exc, scope)}", "error")
-    except BadInputError as exc:
-        flash(f"Nothing was removed: {exc}.", "error")
-    else:
-        flash(f"{role} removed from {username} on {scope}.", "success")
-    return back
+    remove_as(service, me, username, role, scope)
+    return redirect(url_for("console.user", username=username))
 
 
 @blueprint.post("/users/<username>/change")
 def change_grant(username: str) -> Response:
     """A new role in place of the old on one scope, in one change (as on the scope page)."""
     service, me, role, scope = _seen_grant(username)
-    new = request.form.get("new_role", "")
-    back = redirect(url_for("console.user", username=username))
-    if not new or new == role:
-        flash(f"Choose a different role for {username} on {scope}.", "error")
-        return back
-    try:
-        service.change_role(username, role, new, scope, as_user=me)
-    except NotAllowedError as exc:
-        flash(f"{username} keeps {role}: {refusal_words(exc, scope)}", "error")
-    except BadInputError as exc:
-        flash(f"Nothing was changed: {exc}.", "error")
-    else:
-        flash(f"{username} now holds {new} instead of {role} on {scope}.", "success")
-    return back
+    change_as(service, me, username, role, request.form.get("new_role", ""), scope)
+    return redirect(url_for("console.user", username=username))
 
 
 @blueprint.get("/users/lookup")
