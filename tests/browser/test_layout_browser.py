@@ -103,7 +103,8 @@ def test_tables_scroll_inside_their_own_labelled_region(page: Any, server: str) 
     team.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    assert team.evaluate("e => e.scrollLeft") > 0
+    # The keys scroll it (smoothly, so the position is awaited rather than read at once).
+    page.wait_for_function("e => e.scrollLeft > 0", arg=team.element_handle(), timeout=10_000)
     assert page.evaluate(WIDTH) <= PHONE["width"]
     assert_accessible(page)
 
