@@ -9,7 +9,6 @@ import io
 import re
 from urllib.parse import parse_qs, quote, urlsplit
 
-import pytest
 from console_support import client_of
 from flask import Flask
 from flask.testing import FlaskClient
@@ -22,16 +21,6 @@ CIRCUITS = "course-v1:MITx+6.002x+2026_T1"
 CALCULUS = "course-v1:MITx+18.01x+2026_T1"
 CS50 = "course-v1:HarvardX+CS50+2026"
 ROW = re.compile(r'<th scope="row">.*?<code>([^<]+)</code>')
-
-
-@pytest.fixture
-def service(console_service: Rolecall) -> Rolecall:
-    return console_service
-
-
-@pytest.fixture
-def app(console_app: Flask) -> Flask:
-    return console_app
 
 
 def exported(client: FlaskClient, query: str = "") -> list[dict[str, str]]:
@@ -52,8 +41,8 @@ def count_of(html: str) -> int:
     return int(found.group(1).replace(",", ""))
 
 
-def test_the_list_is_linked_from_the_navigation_and_the_home_page(app: Flask) -> None:
-    admin = client_of(app, "admin")
+def test_the_list_is_linked_from_the_navigation_and_the_home_page(console_app: Flask) -> None:
+    admin = client_of(console_app, "admin")
     home = admin.get("/console/").text
     assert home.count('href="/console/assignments"') == 2
     page = admin.get("/console/assignments")
@@ -61,11 +50,13 @@ def test_the_list_is_linked_from_the_navigation_and_the_home_page(app: Flask) ->
     assert '<a href="/console/assignments" aria-current="page">Assignments</a>' in page.text
 
 
-def test_a_course_admin_sees_nothing_of_another_orgs_courses(app: Flask, service: Rolecall) -> None:
-    ada = client_of(app, "ada")  # course_admin of Circuits, at MITx
+def test_a_course_admin_sees_nothing_of_another_orgs_courses(
+    console_app: Flask, console_service: Rolecall
+) -> None:
+    ada = client_of(console_app, "ada")  # course_admin of Circuits, at MITx
     page = ada.get("/console/assignments?sort=user").text
     users = listed_users(page)
-    team = {m.user for m in service.who(CIRCUITS).members}
+    team = {m.user for m in console_service.who(CIRCUITS).members}
     assert set(users) == team
     assert count_of(page) == len(users)
     assert "HarvardX" not in page
@@ -90,8 +81,8 @@ def test_a_course_admin_sees_nothing_of_another_orgs_courses(app: Flask, service
     assert 'value="org:MITx"' in page
 
 
-def test_a_role_without_the_team_gives_its_own_grant_only(app: Flask) -> None:
-    stu = client_of(app, "stu")  # discussion_student of CS50: may not view its team
+def test_a_role_without_the_team_gives_its_own_grant_only(console_app: Flask) -> None:
+    stu = client_of(console_app, "stu")  # discussion_student of CS50: may not view its team
     page = stu.get("/console/assignments").text
     assert listed_users(page) == ["stu"]
     assert [(r["user"], r["scope"]) for r in exported(stu)] == [("stu", CS50)]
@@ -99,26 +90,28 @@ def test_a_role_without_the_team_gives_its_own_grant_only(app: Flask) -> None:
     assert f'href="/console/scopes/{CS50}"' not in page
 
 
-def test_each_viewer_sees_exactly_the_teams_it_may_view_and_its_own(service: Rolecall) -> None:
-    service.restrict(CALCULUS, ["courses.view_course_team"], reason="sealed")
-    everything = list(iter_assignments(service))
-    for viewer, *_ in service.users():
-        seen = authz.assignments_seen_by(service, viewer)
-        shown = {r.id for r in iter_assignments(service, seen=seen)}
+def test_each_viewer_sees_exactly_the_teams_it_may_view_and_its_own(
+    console_service: Rolecall,
+) -> None:
+    console_service.restrict(CALCULUS, ["courses.view_course_team"], reason="sealed")
+    everything = list(iter_assignments(console_service))
+    for viewer, *_ in console_service.users():
+        seen = authz.assignments_seen_by(console_service, viewer)
+        shown = {r.id for r in iter_assignments(console_service, seen=seen)}
         expected = {
             r.id
             for r in everything
-            if r.user == viewer or authz.can_view_team(service, viewer, r.scope)
+            if r.user == viewer or authz.can_view_team(console_service, viewer, r.scope)
         }
         assert shown == expected, viewer
     # The restriction is obeyed: the MITx org admin no longer sees Calculus's team.
-    olivia = authz.assignments_seen_by(service, "olivia")
-    assert CALCULUS not in {r.scope for r in iter_assignments(service, seen=olivia)}
-    assert CIRCUITS in {r.scope for r in iter_assignments(service, seen=olivia)}
+    olivia = authz.assignments_seen_by(console_service, "olivia")
+    assert CALCULUS not in {r.scope for r in iter_assignments(console_service, seen=olivia)}
+    assert CIRCUITS in {r.scope for r in iter_assignments(console_service, seen=olivia)}
 
 
-def test_the_filters(app: Flask) -> None:
-    admin = client_of(app, "admin")
+def test_the_filters(console_app: Flask) -> None:
+    admin = client_of(console_app, "admin")
 
     def users(query: str) -> list[str]:
         response = admin.get(f"/console/assignments?sort=user&{query}")
@@ -139,8 +132,8 @@ def test_the_filters(app: Flask) -> None:
     assert len(users("granted_by=admin")) == count_of(admin.get("/console/assignments").text)
 
 
-def test_sorting_by_a_column_link_with_aria_sort(app: Flask) -> None:
-    admin = client_of(app, "admin")
+def test_sorting_by_a_column_link_with_aria_sort(console_app: Flask) -> None:
+    admin = client_of(console_app, "admin")
     page = admin.get("/console/assignments?sort=user&role=course_staff").text
     assert (
         '<th scope="col" aria-sort="ascending">'
@@ -162,10 +155,10 @@ def test_sorting_by_a_column_link_with_aria_sort(app: Flask) -> None:
     assert '<input type="hidden" name="sort" value="expires_at">' in by_expiry
 
 
-def test_pages_follow_the_cursor_to_the_end(app: Flask, service: Rolecall) -> None:
-    service.add_users([f"p{n:02}" for n in range(60)])
-    service.assign_many([(f"p{n:02}", "course_auditor", CIRCUITS) for n in range(60)])
-    admin = client_of(app, "admin")
+def test_pages_follow_the_cursor_to_the_end(console_app: Flask, console_service: Rolecall) -> None:
+    console_service.add_users([f"p{n:02}" for n in range(60)])
+    console_service.assign_many([(f"p{n:02}", "course_auditor", CIRCUITS) for n in range(60)])
+    admin = client_of(console_app, "admin")
     url: str | None = "/console/assignments?sort=user"
     seen: list[str] = []
     while url:
@@ -176,20 +169,22 @@ def test_pages_follow_the_cursor_to_the_end(app: Flask, service: Rolecall) -> No
         if url:
             assert parse_qs(urlsplit(url).query)["sort"] == ["user"]
             assert "First page" in admin.get(url).text
-    total = len(list(iter_assignments(service)))
+    total = len(list(iter_assignments(console_service)))
     assert len(seen) == total
     assert seen == sorted(seen)
     assert count_of(admin.get("/console/assignments").text) == total
 
 
 def test_the_export_is_every_matching_row_with_formula_safe_cells(
-    app: Flask, service: Rolecall
+    console_app: Flask, console_service: Rolecall
 ) -> None:
-    service.add_user("mallory", email="m@example.org", display_name='=HYPERLINK("http://x")')
-    service.assign("mallory", "course_auditor", CIRCUITS, reason="+1 for me", actor="admin")
-    admin = client_of(app, "admin")
+    console_service.add_user(
+        "mallory", email="m@example.org", display_name='=HYPERLINK("http://x")'
+    )
+    console_service.assign("mallory", "course_auditor", CIRCUITS, reason="+1 for me", actor="admin")
+    admin = client_of(console_app, "admin")
     rows = exported(admin, "sort=user")
-    assert len(rows) == len(list(iter_assignments(service)))
+    assert len(rows) == len(list(iter_assignments(console_service)))
     assert [r["user"] for r in rows] == sorted(r["user"] for r in rows)
     mallory = next(r for r in rows if r["user"] == "mallory")
     assert mallory["display_name"] == '\'=HYPERLINK("http://x")'
@@ -201,8 +196,8 @@ def test_the_export_is_every_matching_row_with_formula_safe_cells(
     assert [r["user"] for r in exported(admin, "who=mallory")] == ["mallory"]
 
 
-def test_bad_input_is_said_in_words(app: Flask) -> None:
-    admin = client_of(app, "admin")
+def test_bad_input_is_said_in_words(console_app: Flask) -> None:
+    admin = client_of(console_app, "admin")
     bad = admin.get("/console/assignments?cursor=garbage")
     assert bad.status_code == 400
     assert "The cursor is not one this listing gave out." in bad.text
@@ -211,11 +206,11 @@ def test_bad_input_is_said_in_words(app: Flask) -> None:
     assert admin.get("/console/assignments?sort=password").status_code == 200
 
 
-def test_anonymous_visitors_and_users_without_a_role_are_refused(app: Flask) -> None:
-    anonymous = app.test_client()
+def test_anonymous_visitors_and_users_without_a_role_are_refused(console_app: Flask) -> None:
+    anonymous = console_app.test_client()
     for url in ("/console/assignments", "/console/assignments.csv"):
         assert anonymous.get(url).status_code == 302
-    nobody = client_of(app, "nobody")
+    nobody = client_of(console_app, "nobody")
     for url in ("/console/assignments", "/console/assignments.csv"):
         response = nobody.get(url)
         assert response.status_code == 403
@@ -232,10 +227,10 @@ def contents_of(html: str) -> list[str]:
 
 
 def test_an_org_page_lists_its_courses_and_libraries_each_linking_to_its_page(
-    app: Flask, service: Rolecall
+    console_app: Flask, console_service: Rolecall
 ) -> None:
-    service.restrict(CALCULUS, ["courses.view_course_team"], reason="sealed")
-    olivia = client_of(app, "olivia")  # org_admin of MITx
+    console_service.restrict(CALCULUS, ["courses.view_course_team"], reason="sealed")
+    olivia = client_of(console_app, "olivia")  # org_admin of MITx
     page = olivia.get("/console/scopes/org:MITx").text
     assert contents_of(page) == [CALCULUS, CIRCUITS, "lib:MITx:physics"]
     assert f'<a href="/console/scopes/{CIRCUITS}">Circuits and Electronics</a>' in page
@@ -254,10 +249,10 @@ def test_an_org_page_lists_its_courses_and_libraries_each_linking_to_its_page(
 
 
 def test_an_org_with_hundreds_of_courses_lists_them_a_page_at_a_time(
-    app: Flask, service: Rolecall
+    console_app: Flask, console_service: Rolecall
 ) -> None:
-    service.add_scopes([f"course-v1:MITx+C{n:03}+2026_T1" for n in range(120)])
-    olivia = client_of(app, "olivia")
+    console_service.add_scopes([f"course-v1:MITx+C{n:03}+2026_T1" for n in range(120)])
+    olivia = client_of(console_app, "olivia")
     url: str | None = "/console/scopes/org:MITx?find=%2BC"
     seen: list[str] = []
     while url:
