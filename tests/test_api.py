@@ -316,17 +316,22 @@ def test_list_assignments_filters(lite: Api) -> None:
     assert error_of(lite.get("assignments?scope_type=galaxy", "root"), 400)
 
 
+def walked(api: Api, sort: str) -> list[int]:
+    """The ids of every assignment, two a page, following the cursor of ``sort`` to the end."""
+    seen: list[int] = []
+    cursor = None
+    while True:
+        url = f"assignments?sort={sort}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(url, "root").get_json()
+        seen += [a["id"] for a in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return seen
+
+
 def test_list_assignments_pages_in_every_sort(lite: Api) -> None:
     for sort in ("id", "-id", "user", "-user", "scope", "-scope"):
-        seen: list[int] = []
-        cursor = None
-        while True:
-            url = f"assignments?sort={sort}&limit=2" + (f"&cursor={cursor}" if cursor else "")
-            body = lite.get(url, "root").get_json()
-            seen += [a["id"] for a in body["items"]]
-            cursor = body["next_cursor"]
-            if cursor is None:
-                break
+        seen = walked(lite, sort)
         assert len(seen) == len(set(seen)) == 5, sort
     everything = lite.get("assignments?sort=-id", "root").get_json()["items"]
     assert [a["id"] for a in everything] == sorted((a["id"] for a in everything), reverse=True)
@@ -374,15 +379,7 @@ def test_list_assignments_pages_in_every_column_sort(lite: Api) -> None:
     )
     sorts = ("role", "granted_by", "granted_at", "expires_at")
     for sort in (*sorts, *(f"-{s}" for s in sorts)):
-        seen: list[int] = []
-        cursor = None
-        while True:
-            url = f"assignments?sort={sort}&limit=2" + (f"&cursor={cursor}" if cursor else "")
-            body = lite.get(url, "root").get_json()
-            seen += [a["id"] for a in body["items"]]
-            cursor = body["next_cursor"]
-            if cursor is None:
-                break
+        seen = walked(lite, sort)
         everything = lite.get(f"assignments?sort={sort}", "root").get_json()["items"]
         assert seen == [a["id"] for a in everything], sort
         assert len(seen) == len(set(seen)) == 6, sort
