@@ -35,6 +35,21 @@ def _model() -> Any | None:
     return apps.get_model(getattr(settings, "ROLECALL_COURSE_OVERVIEW_MODEL", DEFAULT_MODEL))
 
 
+def courses() -> list[tuple[str, str, str]]:
+    """(key, display name, org) of every course of the platform; none where the catalogue is
+    off or its model is not installed."""
+    try:
+        model = _model()
+    except (LookupError, ValueError):
+        return []
+    if model is None:
+        return []
+    return [
+        (str(key), str(title or ""), str(org or ""))
+        for key, title, org in model.objects.values_list("id", "display_name", "org")
+    ]
+
+
 def _course_key(key: str) -> CourseKey | None:
     try:
         return CourseKey.from_string(key)

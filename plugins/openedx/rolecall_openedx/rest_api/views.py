@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from rest_framework.authentication import SessionAuthentication
@@ -34,6 +33,7 @@ from rest_framework.views import APIView
 
 from rolecall.core import BadInputError, GrantInfo, NotAllowedError, Rolecall, RolecallError
 
+from .. import catalogue
 from ..backends import username_of
 from ..service import get_rolecall
 from . import serializers as s
@@ -637,21 +637,6 @@ class OrgsView(ConsoleView):
         return self.paged(rows)
 
 
-def _course_catalogue() -> list[tuple[str, str, str]]:
-    """(key, display name, org) of the platform's courses, read from
-    ``settings.ROLECALL_COURSE_OVERVIEW_MODEL`` (default ``course_overviews.CourseOverview``)
-    where that model is installed."""
-    name = getattr(settings, "ROLECALL_COURSE_OVERVIEW_MODEL", "course_overviews.CourseOverview")
-    try:
-        model = apps.get_model(name)
-    except (LookupError, ValueError):
-        return []
-    return [
-        (str(key), str(title or ""), str(org or ""))
-        for key, title, org in model.objects.values_list("id", "display_name", "org")
-    ]
-
-
 class ScopesView(ConsoleView):
     """GET the courses and libraries whose team the caller may view (with
     ``management_permission_only=true``: may manage), ordered by org, type and name."""
@@ -665,7 +650,7 @@ class ScopesView(ConsoleView):
         rc = get_rolecall()
         viewer = username_of(request.user) or ""
         candidates: dict[str, tuple[str, str, str, str]] = {}  # key: (kind, name, org, id)
-        for key, title, org in _course_catalogue():
+        for key, title, org in catalogue.courses():
             place = _place(rc, key)
             if place is not None:
                 candidates[place[0]] = (COURSE, title, org, place[0])
