@@ -67,3 +67,24 @@ def run_cli(
         timeout=60,
         check=False,
     )
+
+
+def inner_pytest(
+    tmp_path: Path, source: str, env: dict[str, str], plugin: str
+) -> subprocess.CompletedProcess[str]:
+    """``source`` as ``test_two_uses.py`` in a pytest session of its own in ``tmp_path``, with
+    ``env``, the tests folder importable and the hooks of the module ``plugin`` loaded (``pg``,
+    ``mariadb``): how a database fixture behaves when its server is set, unset or away."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_two_uses.py").write_text(source)
+    tests = str(Path(__file__).resolve().parent)
+    env = {**env, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+    quick = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-ra", "-p", plugin, *quick, "-W", "error"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

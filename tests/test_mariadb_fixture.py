@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from mariadb import CONFIGURED, MYSQL_URL, SKIP_REASON, Relay, mariadb_url  # noqa: F401
+from support import inner_pytest
 
 TESTS = Path(__file__).resolve().parent
 
@@ -119,18 +120,7 @@ def test_the_relay_cuts_connections_and_lets_them_in_again(mariadb_url: str) -> 
 
 def _inner_pytest(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The two tests of TWO_USES in a pytest session of their own, with ``env``."""
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    (tmp_path / "test_two_uses.py").write_text(TWO_USES)
-    env = {**env, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    quick = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-ra", "-p", "mariadb", *quick, "-W", "error"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return inner_pytest(tmp_path, TWO_USES, env, "mariadb")
 
 
 def test_without_the_variable_the_mariadb_tests_are_skipped_with_one_line(tmp_path: Path) -> None:

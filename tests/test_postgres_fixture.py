@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from pg import POSTGRES_URL, SKIP_REASON, postgres_url, require_postgres  # noqa: F401
+from support import inner_pytest
 
 TESTS = Path(__file__).resolve().parent
 
@@ -94,21 +95,7 @@ def test_each_use_gets_its_own_database_dropped_afterwards(tmp_path: Path) -> No
 
 def _inner_pytest(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The two tests of TWO_USES in a pytest session of their own, with ``env``."""
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    (tmp_path / "test_two_uses.py").write_text(TWO_USES)
-    env = {
-        **env,
-        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-    }
-    quick = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-ra", "-p", "pg", *quick, "-W", "error"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return inner_pytest(tmp_path, TWO_USES, env, "pg")
 
 
 def test_without_the_variable_the_postgresql_tests_are_skipped_with_one_line(
