@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -160,17 +163,13 @@ def run(api: ModuleType, before_each: Callable[[], None] = lambda: None) -> list
     return answers
 
 
-def _openedx_authz() -> list[Any]:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "openedx_authz.settings.test"
-    import django
-
-    django.setup()
+def load_openedx_authz() -> None:
+    """openedx-authz's tables and its built-in policy, loaded as its own tests load them (in
+    a process where Django is set up under its settings)."""
     from importlib.resources import files
 
     import casbin
-    from django.contrib.auth.models import User
     from django.core.management import call_command
-    from openedx_authz.api import users as api
     from openedx_authz.engine.enforcer import AuthzEnforcer
     from openedx_authz.engine.utils import migrate_policy_between_enforcers
 
@@ -185,6 +184,36 @@ def _openedx_authz() -> list[Any]:
         target_enforcer=enforcer,
     )
     enforcer.load_policy()
+
+
+def child_answers(script: Path, folder: Path) -> Any:
+    """The JSON ``script`` prints, run by this Python in ``folder`` (where openedx-authz's test
+    settings keep their SQLite database), with this folder importable and neither Django's nor
+    rolecall's settings of the parent."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ROLECALL_"))}
+    env["PYTHONPATH"] = str(script.parent)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def _openedx_authz() -> list[Any]:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "openedx_authz.settings.test"
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from openedx_authz.api import users as api
+
+    load_openedx_authz()
     for username in USERS:
         User.objects.create(username=username)
     return run(api)

@@ -187,29 +187,14 @@ def _openedx_authz() -> list[Any]:
     # openedx-authz's URLs where LMS mounts them (its plugin URL config: ``^api/``).
     globals()["urlpatterns"] = [path("api/", include("openedx_authz.urls"))]
     settings.ROOT_URLCONF = __name__
-    from importlib.resources import files
-
-    import casbin
-    from django.core.management import call_command
+    from authz_differential import load_openedx_authz
     from openedx_authz.api import users as api
     from openedx_authz.api.data import ContentLibraryData
-    from openedx_authz.engine.enforcer import AuthzEnforcer
-    from openedx_authz.engine.utils import migrate_policy_between_enforcers
 
     # Every library exists, as openedx-authz's own view tests have it (its stub library model
     # is not one its scope check can read) and as rolecall takes any well-formed library key.
     ContentLibraryData.exists = lambda self: True
-    call_command("migrate", run_syncdb=True, verbosity=0)
-    enforcer = AuthzEnforcer.get_enforcer()
-    enforcer.stop_auto_load_policy()
-    enforcer.enable_auto_save(True)
-    enforcer.load_policy()
-    config = files("openedx_authz.engine").joinpath("config")
-    migrate_policy_between_enforcers(
-        source_enforcer=casbin.Enforcer(str(config / "model.conf"), str(config / "authz.policy")),
-        target_enforcer=enforcer,
-    )
-    enforcer.load_policy()
+    load_openedx_authz()
     make_users()
     return run(api, clients())
 

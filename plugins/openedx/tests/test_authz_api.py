@@ -4,14 +4,11 @@ give the same answers, call by call, on library and course scopes."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import authz_differential
 import pytest
+from authz_differential import child_answers
 
 from rolecall.core import Rolecall
 from rolecall_openedx import authz_api
@@ -23,19 +20,7 @@ HERE = Path(__file__).parent
 def openedx_authz_answers(tmp_path_factory: pytest.TempPathFactory) -> list[object]:
     pytest.importorskip("openedx_authz")  # make test installs it; say so if it is absent
     folder = tmp_path_factory.mktemp("openedx_authz")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ROLECALL_"))}
-    env["PYTHONPATH"] = str(HERE)
-    result = subprocess.run(
-        [sys.executable, str(HERE / "authz_differential.py")],
-        capture_output=True,
-        text=True,
-        cwd=folder,  # its test settings keep their SQLite database in the working folder
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    answers: list[object] = json.loads(result.stdout)
+    answers: list[object] = child_answers(HERE / "authz_differential.py", folder)
     return answers
 
 

@@ -6,13 +6,11 @@ give the same status codes and JSON, request by request."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import rest_api_differential as differential
+from authz_differential import child_answers
 
 from rolecall.core import Rolecall
 from rolecall_openedx import authz_api
@@ -24,19 +22,7 @@ HERE = Path(__file__).parent
 def openedx_authz_answers(tmp_path_factory: pytest.TempPathFactory) -> list[list[object]]:
     pytest.importorskip("openedx_authz")  # make test installs it; say so if it is absent
     folder = tmp_path_factory.mktemp("openedx_authz_rest")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ROLECALL_"))}
-    env["PYTHONPATH"] = str(HERE)
-    result = subprocess.run(
-        [sys.executable, str(HERE / "rest_api_differential.py")],
-        capture_output=True,
-        text=True,
-        cwd=folder,  # its test settings keep their SQLite database in the working folder
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    answers: list[list[object]] = json.loads(result.stdout)
+    answers: list[list[object]] = child_answers(HERE / "rest_api_differential.py", folder)
     return answers
 
 
