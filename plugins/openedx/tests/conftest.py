@@ -39,7 +39,17 @@ def _fresh_postgres() -> tuple[str, str]:
 def _drop_postgres(name: str) -> None:
     engine = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        # Our own connections only, as tests/pg.py drops its databases: WITH (FORCE) would also
+        # try to end an autovacuum worker there, which this role may not.
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :name AND pid <> pg_backend_pid()"
+                " AND usename = current_user AND backend_type = 'client backend'"
+            ),
+            {"name": name},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     engine.dispose()
 
 
