@@ -7,15 +7,18 @@ database or the index directly.
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Request, jsonify, redirect, request, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from rolecall.core import Rolecall
+from rolecall.core import BadInputError, Rolecall
 from rolecall.core.storage.keys import SESSION_KEY
 
 from .context import EXTENSION
@@ -36,6 +39,32 @@ DEFAULTS: dict[str, Any] = {
     # Where a course's "open in Studio" link points; {key} is the course key.
     "ROLECALL_STUDIO_URL": "https://studio.example.com/course/{key}",
 }
+
+TRUSTED_PROXIES = "ROLECALL_TRUSTED_PROXIES"
+"""How many reverse proxies in front of the application append the client's address to
+``X-Forwarded-For`` (see :func:`trusted_proxies`): from ``create_app``'s ``config``, else the
+environment, else 0."""
+
+
+def trusted_proxies(value: object) -> int:
+    """The number of trusted proxies ``value`` names (an integer, or its digits as text); a
+    negative or non-numeric value raises :class:`BadInputError` saying what to set.
+
+    With N proxies, the client's address is the N-th value of ``X-Forwarded-For`` counted
+    from the right (the one the first of them, the proxy clients connect to, appended;
+    anything to its left may come from the client and is ignored); with 0, the header is
+    ignored and the address is the connection's. Only ``X-Forwarded-For`` is read: no page or answer depends on the
+    scheme, host or prefix of the request (redirects are relative, the cookie's ``Secure``
+    flag is a setting), so ``X-Forwarded-Proto``, ``-Host``, ``-Port`` and ``-Prefix`` are
+    ignored."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", text):
+        raise BadInputError(
+            f"{TRUSTED_PROXIES}={text!r} must be a whole number, 0 or more: how many reverse "
+            "proxies in front of rolecall append the client's address to X-Forwarded-For "
+            "(0, the default, when clients connect to rolecall directly)"
+        )
+    return int(text)
 
 
 CONTENT_SECURITY_POLICY = (
@@ -86,14 +115,25 @@ def create_app(
     ``config`` overrides Flask settings and rolecall's own (``ROLECALL_TRUSTED_HEADER``,
     ``ROLECALL_STUDIO_URL``, ``ROLECALL_SESSION_LIFETIME``...). The session cookie is signed
     with the installation's session key, kept outside the database (``rc.keys``), unless
-    ``config`` sets ``SECRET_KEY``.
+    ``config`` sets ``SECRET_KEY``. ``ROLECALL_TRUSTED_PROXIES`` comes from ``config``, else
+    from the environment; a value that is not a number of proxies raises
+    :class:`BadInputError`.
     """
+    # A bad setting is refused before the database is opened.
+    proxies = trusted_proxies(
+        (config or {}).get(TRUSTED_PROXIES, os.environ.get(TRUSTED_PROXIES, "0"))
+    )
     if rc is None:
         rc = Rolecall.open(database)
     app = Flask(__name__)
     app.session_interface = ConsoleSessions()
     app.config.update(DEFAULTS)
     app.config.update(config or {})
+    app.config[TRUSTED_PROXIES] = proxies
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0
+        )
     # The cookie lasts as long as the session may; the server-side row decides.
     if "PERMANENT_SESSION_LIFETIME" not in (config or {}):
         app.config["PERMANENT_SESSION_LIFETIME"] = app.config["ROLECALL_SESSION_LIFETIME"]

@@ -16,8 +16,15 @@ from .authz import CONSOLE_PERMISSIONS
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--trusted-proxies",
+    type=click.IntRange(min=0),
+    default=None,
+    help="How many reverse proxies in front append the client's address to X-Forwarded-For "
+    "(default: ROLECALL_TRUSTED_PROXIES, else 0: the header is ignored).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, trusted_proxies: int | None) -> None:
     """Serve the console and the REST API (a threaded WSGI server; put it behind a proxy, or
     run ``rolecall.webapp.wsgi:app`` under gunicorn, for production). Its log (standard error)
     carries the traceback of every logged exception: a failing console page, an API 500, an
@@ -29,7 +36,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     log_tracebacks()
 
     database = ctx.find_root().params.get("database")  # the group's --database option
-    app = create_app(database=database)
+    config = {} if trusted_proxies is None else {"ROLECALL_TRUSTED_PROXIES": trusted_proxies}
+    app = create_app(database=database, config=config)
     click.echo(f"rolecall console on http://{host}:{port}/console/ (Ctrl+C stops it)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 

@@ -10,7 +10,9 @@ seconds after sign-in however it is used.
 Failed attempts are throttled per (account, client address), per client address, and per
 account from every address together with a higher ceiling, counted in the database for every
 web process (:class:`rolecall.core.accounts.SignInThrottle`); a locked key is answered
-with 429 and says how long to wait.
+with 429 and says how long to wait. The client address is
+:func:`rolecall.webapp.context.client_address`: behind reverse proxies, the forwarded one when
+``ROLECALL_TRUSTED_PROXIES`` says how many there are.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from werkzeug.wrappers import Response
 from rolecall.core.accounts import ConsoleSessions, SignInThrottle, sign_in_keys
 from rolecall.core.reads import user_hit
 
+from ..context import client_address
 from . import blueprint, csrf
 from .common import SESSIONS, THROTTLE, rc, safe_next
 
@@ -74,7 +77,7 @@ def login() -> Response | str | tuple[str, int]:
         return render_template("console/login.html", next=target, username="", error=None)
     username = request.form.get("username", "").strip()[:MAX_USERNAME]
     password = request.form.get("password", "")
-    address = request.remote_addr or "unknown"
+    address = client_address()
     # This account from this address, this address, and this account from everywhere (a
     # higher ceiling): a stranger elsewhere cannot lock the owner out with a few failures.
     keys = sign_in_keys(username, address)
