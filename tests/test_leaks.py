@@ -182,3 +182,31 @@ def test_explain_names_every_grant_to_who_may_view_it(service: Rolecall, app: Fl
     assert any(m.startswith(f"course_editor on {CS50}") for m in admin), admin
     own = _misses(app, service, "eddie")  # about oneself: one's own grants, all of them
     assert own == admin
+
+
+# ------------------------------------------------------------------ creating a scope
+
+
+def test_creating_a_known_scope_tells_a_caller_who_may_not_nothing(
+    service: Rolecall, app: Flask
+) -> None:
+    """olivia may not create scopes in HarvardX: asking to create CS50, which exists, is
+    answered exactly as asking to create a HarvardX course nobody created (status, headers and
+    body, the key it names aside), never 200 with the course's title."""
+    unknown = "course-v1:HarvardX+CS51+2026"
+    answers = []
+    for key in (CS50, unknown):
+        body = {"key": key, "title": "Anything"}
+        response = call(app, service, "olivia", "POST", "scopes", json=body)
+        text = response.get_data(as_text=True)
+        answers.append((response.status_code, dict(response.headers), text.replace(key, "KEY")))
+    assert answers[0] == answers[1]
+    status, _, text = answers[0]
+    assert status == 403
+    assert "Introduction to Computer Science" not in text
+    assert not service.index.is_known_scope(unknown)
+    # Who may create it is still told it exists, and its title.
+    response = call(app, service, "harriet", "POST", "scopes", json={"key": CS50})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["created"] is False
+    assert response.get_json()["title"] == "Introduction to Computer Science"

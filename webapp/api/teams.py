@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rolecall.core import BadInputError, TeamMember
+from rolecall.core.governance import guards
 from rolecall.core.reads import require_revision
 
 from .. import authz
@@ -41,8 +42,9 @@ def split_team(
     status=201,
     summary="Create a scope rolecall and the platform do not know yet, so roles can be given "
     "on it (201; 200 when it was known already)",
-    authorization="platform.add_scopes on the new scope (platform admins; org admins in their "
-    "org). Grants made through the API take known scopes only: an unknown one is refused with "
+    authorization="platform.add_scopes on the scope (platform admins; org admins in their "
+    "org), whether it is new or known already: a caller without it gets the same 403 either "
+    "way. Grants made through the API take known scopes only: an unknown one is refused with "
     "unknown_scope until it is created here.",
     tag="teams",
     example_body={"key": "course-v1:MITx+8.01x+2027_T1", "title": "Physics I"},
@@ -52,7 +54,15 @@ def post_scope(caller: str, body: ScopeCreate) -> tuple[ScopeCreated, int]:
     require_staff(rc, caller)
     key = rc.registry.scopes.resolve(body.key).key
     created = rc.unknown_scope(key) is not None
-    revision = rc.add_scopes([(key, body.title)], as_user=caller) if created else rc.revision
+    if created:
+        revision = rc.add_scopes([(key, body.title)], as_user=caller)
+    else:
+        # Known already: a caller who may not create it is refused as its creation would be
+        # (the same 403, by the same guard), so it learns neither that the scope exists nor
+        # its title.
+        with rc.reading() as index:
+            guards.adding_scopes(caller, [key])(index)
+        revision = rc.revision
     with rc.reading() as index:
         title = index.scope_titles.get(key)
     out = ScopeCreated(
