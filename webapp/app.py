@@ -53,10 +53,10 @@ def trusted_proxies(value: object) -> int:
     With N proxies, the client's address is the N-th value of ``X-Forwarded-For`` counted
     from the right (the one the first of them, the proxy clients connect to, appended;
     anything to its left may come from the client and is ignored); with 0, the header is
-    ignored and the address is the connection's. Only ``X-Forwarded-For`` is read: no page or answer depends on the
-    scheme, host or prefix of the request (redirects are relative, the cookie's ``Secure``
-    flag is a setting), so ``X-Forwarded-Proto``, ``-Host``, ``-Port`` and ``-Prefix`` are
-    ignored."""
+    ignored and the address is the connection's. Only ``X-Forwarded-For`` is read: no page
+    or answer depends on the scheme, host or prefix of the request (redirects are relative,
+    the cookie's ``Secure`` flag is a setting), so ``X-Forwarded-Proto``, ``-Host``, ``-Port``
+    and ``-Prefix`` are ignored."""
     text = str(value).strip()
     if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", text):
         raise BadInputError(
