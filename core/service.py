@@ -1080,6 +1080,15 @@ class Rolecall:
     ) -> list[bool]:
         return self._fresh(at_least).check_many(checks)
 
+    def check_throughout(
+        self, user: str, permission: str, scope: str, kind: str, *, at_least: int | None = None
+    ) -> bool:
+        """May ``user`` do ``permission`` at every scope of type ``kind`` below ``scope`` (an
+        org, or the platform), by grants there and above? What an org-wide glob asks."""
+        index = self._fresh(at_least)
+        with self._lock:
+            return index.check_throughout(user, permission, scope, kind)
+
     def explain(
         self, user: str, permission: str, scope: str, *, at_least: int | None = None
     ) -> Decision:

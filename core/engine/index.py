@@ -960,6 +960,23 @@ class Index:
         check = self.check
         return [check(u, p, s) for u, p, s in checks]
 
+    def check_throughout(self, user: str, permission: str, scope: str, kind: str) -> bool:
+        """May ``user`` do ``permission`` at every scope of type ``kind`` below ``scope``, by
+        what holds at ``scope`` and above (an org-wide glob such as ``course-v1:ORG+*``)?
+        Grants and restrictions on single scopes below do not count: they are not everywhere.
+        An unknown permission or a malformed key raises :class:`BadInputError`."""
+        if kind not in self.require_permission(permission):
+            return False
+        chain = self.place(scope)[0]
+        cells = self._by_user.get(user)
+        if cells is None:
+            return False
+        for key in chain:
+            perms = cells.get(key)
+            if perms is not None and permission in perms:
+                return self._restricting(user, permission, chain) is None
+        return False
+
     # ---------------------------------------------------------------- governance helpers
 
     def place(self, scope: str) -> _Place:

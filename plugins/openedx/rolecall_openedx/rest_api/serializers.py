@@ -71,8 +71,8 @@ class AssignBody(serializers.Serializer[Any]):
         if scope and scopes is not None:
             raise serializers.ValidationError("Provide either 'scope' or 'scopes', not both.")
         listed = scopes if scopes is not None else ([scope] if scope else None)
-        if not listed:
-            raise serializers.ValidationError("Either 'scope' or 'scopes' must be provided.")
+        if not listed:  # as openedx-authz, whose ``scope`` is required
+            raise serializers.ValidationError({"scope": ["This field is required."]})
         attrs["bulk"] = scopes is not None
         attrs["scopes"] = list(dict.fromkeys(listed))
         return attrs
@@ -111,3 +111,11 @@ class ScopesQuery(serializers.Serializer[Any]):
         choices=SCOPE_TYPES, required=False, default=None, allow_null=True
     )
     management_permission_only = serializers.BooleanField(required=False, default=False)
+
+
+class TeamMembersQuery(serializers.Serializer[Any]):
+    scopes = CommaList(required=False, default=[])
+    orgs = CommaList(required=False, default=[])
+    search = Lowered(required=False, default=None)
+    sort_by = _choice(USER_SORTS, "username")
+    order = _choice(ORDERS, "asc")

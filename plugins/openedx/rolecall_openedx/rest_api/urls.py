@@ -16,6 +16,7 @@ v1 = [
     ),
     path("roles/", views.RoleListView.as_view(), name="role-list"),
     path("roles/users/", views.RoleUserView.as_view(), name="role-user-list"),
+    path("users/", views.TeamMembersView.as_view(), name="user-list"),
     path("users/validate/", views.UserValidationView.as_view(), name="user-validation"),
     path(
         "users/<str:username>/assignments/",
@@ -25,6 +26,7 @@ v1 = [
     path("assignments/", views.AssignmentsView.as_view(), name="assignment-list"),
     path("orgs/", views.OrgsView.as_view(), name="orgs-list"),
     path("scopes/", views.ScopesView.as_view(), name="scope-list"),
+    path("waffle-flag-states/", views.WaffleFlagStatesView.as_view(), name="waffle-flag-states"),
 ]
 
 urlpatterns = [path("authz/v1/", include(v1))]

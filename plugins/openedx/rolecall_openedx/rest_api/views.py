@@ -22,13 +22,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from rolecall.core import BadInputError, GrantInfo, NotAllowedError, Rolecall, RolecallError
@@ -36,6 +39,7 @@ from rolecall.core import BadInputError, GrantInfo, NotAllowedError, Rolecall, R
 from .. import catalogue
 from ..backends import username_of
 from ..service import get_rolecall
+from ..settings import course_authoring_flags
 from . import serializers as s
 
 log = logging.getLogger(__name__)
@@ -221,34 +225,115 @@ def _search(rows: list[dict[str, Any]], text: str | None) -> list[dict[str, Any]
     return [r for r in rows if any(text in str(r.get(f) or "").lower() for f in fields)]
 
 
+# ------------------------------------------------------------------ one parsed request
+
+BODY_METHODS = frozenset({"PUT", "POST", "PATCH"})
+
+
+def _glob(rc: Rolecall, raw: str) -> tuple[str, str] | None:
+    """(``org:ORG``, type) of an org-wide glob of a served type (``course-v1:ORG+*``,
+    ``lib:ORG:*``: every course or library of the org), else None."""
+    for kind in MANAGE:
+        pattern = rc.registry.scope_types[kind].org_wildcard
+        if not pattern or "{org}" not in pattern:
+            continue
+        head, _, tail = pattern.partition("{org}")
+        if raw.startswith(head) and raw.endswith(tail) and len(raw) > len(head + tail):
+            org = raw[len(head) : len(raw) - len(tail)]
+            try:
+                return rc.registry.scopes.resolve(f"org:{org}").key, kind
+            except BadInputError:
+                return None
+    return None
+
+
+class Target:
+    """One scope a request acts on: its key as sent, rolecall's key and the served type, and
+    whether it is an org-wide glob (then ``key`` is the org)."""
+
+    __slots__ = ("glob", "key", "kind", "raw")
+
+    def __init__(self, raw: str, key: str, kind: str, *, glob: bool) -> None:
+        self.raw, self.key, self.kind, self.glob = raw, key, kind, glob
+
+
+def _target(rc: Rolecall, raw: str, *, globs: bool) -> Target | None:
+    place = _place(rc, raw)
+    if place is not None:
+        return Target(raw, place[0], place[1], glob=False) if place[1] in MANAGE else None
+    found = _glob(rc, raw) if globs else None
+    return Target(raw, found[0], found[1], glob=True) if found is not None else None
+
+
+def parse(request: Request, form: type[Any], *, field: str) -> tuple[dict[str, Any], list[Target]]:
+    """The request's parameters, validated once, and the scopes it acts on: from the body for
+    PUT, from the query string otherwise (a body sent with GET or DELETE is never read, so it
+    cannot name a scope other than the one acted on). A missing or malformed scope is a 400
+    before anything is decided: the key's form says nothing about anyone's access. ``field``
+    names the field a malformed scope is reported under (openedx-authz's answers)."""
+    source = request.data if request.method in BODY_METHODS else request.query_params
+    if not hasattr(source, "get"):
+        raise ValidationError({"non_field_errors": ["Expected an object."]})
+    body = form(data=source)
+    body.is_valid(raise_exception=True)
+    data = dict(body.validated_data)
+    raws = data["scopes"] if data.get("scopes") else [data["scope"]]
+    rc = get_rolecall()
+    targets = []
+    for raw in raws:
+        found = _target(rc, raw, globs=request.method != "GET")
+        if found is None:
+            raise ValidationError({field: [f"Invalid scope format: '{raw}'"]})
+        targets.append(found)
+    return data, targets
+
+
+class ScopeView(ConsoleView):
+    """An endpoint acting on one scope (or a list of them, for PUT): the request is parsed
+    once (:func:`parse`), and :class:`OnScope` and the handler read that one result."""
+
+    forms: dict[str, type[Any]] = {}
+    """The parameters' serializer of each method."""
+    _parsed: tuple[dict[str, Any], list[Target]] | None = None
+
+    def parsed(self) -> tuple[dict[str, Any], list[Target]]:
+        if self._parsed is None:
+            method = self.request.method or "GET"
+            # Where openedx-authz reports a malformed scope: a listing's ``scope`` field, a
+            # change's validation as a whole.
+            field = "scope" if method == "GET" else "non_field_errors"
+            self._parsed = parse(self.request, self.forms[method], field=field)
+        return self._parsed
+
+
 # ------------------------------------------------------------------ who may call
 
 
+def _may(rc: Rolecall, user: str, permission: str, target: Target) -> bool:
+    if target.glob:
+        try:
+            return rc.check_throughout(user, permission, target.key, target.kind)
+        except BadInputError:
+            return False
+    return _check(rc, user, permission, target.key)
+
+
 class OnScope(BasePermission):
-    """The caller holds, at the request's scope (every one of a bulk ``scopes`` list), the
-    scope type's team permission to read or its manage permission to change. Only course and
-    library scopes are served, as openedx-authz serves them; anything else is refused."""
+    """The caller holds, at every scope the request acts on (as :meth:`ScopeView.parsed`
+    reads it), the scope type's team permission to read or its manage permission to change;
+    at an org-wide glob, throughout the org. Only course and library scopes are served, as
+    openedx-authz serves them."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         viewer = username_of(request.user)
         if viewer is None:
             return False
-        data = request.data if isinstance(request.data, dict) else {}
-        listed = data.get("scopes")
-        raw = (
-            listed
-            if isinstance(listed, list) and listed
-            else [data.get("scope") or request.query_params.get("scope")]
-        )
+        _, targets = view.parsed()
         rc = get_rolecall()
-        for value in raw:
-            place = _place(rc, value)
-            if place is None or place[1] not in MANAGE:
-                return False
-            key, kind = place
-            read = request.method == "GET"
-            permission = _team_permission(rc, key)[0] if read else MANAGE[kind]
-            if not _check(rc, viewer, permission, key):
+        read = request.method == "GET"
+        for target in targets:
+            permission = _team_permission(rc, target.key)[0] if read else MANAGE[target.kind]
+            if not _may(rc, viewer, permission, target):
                 return False
         return True
 
@@ -269,9 +354,33 @@ def somewhere(read: tuple[str, ...], write: tuple[str, ...] = ()) -> type[BasePe
 # ------------------------------------------------------------------ the endpoints
 
 
+def _allowed(rc: Rolecall, me: str | None, action: str, scope: str) -> bool | None:
+    """Whether ``me`` may do ``action`` at ``scope``: a scope key, an org-wide glob
+    (throughout the org, for its type) or ``*`` / ``global:...`` (throughout the platform, for
+    every type the permission applies to); None for a key rolecall cannot read."""
+    if me is None:
+        return False
+    if scope == "*" or scope.startswith("global:"):
+        known = rc.registry.permissions.get(action)
+        kinds = known.scope_types if known is not None else ()
+        return any(rc.check_throughout(me, action, "platform", kind) for kind in kinds)
+    place = _place(rc, scope)
+    if place is not None:
+        return _check(rc, me, action, place[0])
+    found = _glob(rc, scope)
+    if found is None:
+        return None
+    try:
+        return rc.check_throughout(me, action, found[0], found[1])
+    except BadInputError:  # an unknown action allows nothing
+        return False
+
+
 class PermissionValidationMeView(ConsoleView):
     """POST ``[{"action", "scope"?}, ...]``: whether the caller holds each permission at the
-    scope (without a scope: at some scope)."""
+    scope (an org-wide glob: throughout the org; without a scope: at some scope). Each item
+    is answered on its own: a scope rolecall cannot read is that item's ``error``, not the
+    batch's."""
 
     permission_classes = [IsAuthenticated]
 
@@ -284,11 +393,11 @@ class PermissionValidationMeView(ConsoleView):
         for item in asked.validated_data:
             action, scope = item["action"], item.get("scope")
             if scope:
-                place = _place(rc, scope)
-                if place is None:
-                    return Response({"message": "Invalid scope format"}, status=400)
-                allowed = me is not None and _check(rc, me, action, place[0])
-                answers.append({"action": action, "scope": scope, "allowed": allowed})
+                allowed = _allowed(rc, me, action, scope)
+                answer = {"action": action, "scope": scope, "allowed": bool(allowed)}
+                if allowed is None:
+                    answer["error"] = "Invalid scope format"
+                answers.append(answer)
             else:
                 allowed = me is not None and holds_anywhere(rc, me, [action])
                 answers.append({"action": action, "allowed": allowed})
@@ -301,53 +410,57 @@ def _role_error(rc: Rolecall, role: str, scope: str, kind: str) -> str | None:
     return None
 
 
-class RoleListView(ConsoleView):
-    """GET ``?scope=``: the roles that may be assigned there, each with its permissions and
-    how many users hold it on that scope."""
+class RolePages(Pages):
+    """The roles of a scope type in one page at the console's default request (it reads page
+    1 only): rolecall's course roles are more than openedx-authz's default page of 10."""
+
+    page_size = 100
+
+
+class RoleListView(ScopeView):
+    """GET ``?scope=``: the roles an admin can assign there (no derived role: nobody is given
+    one), each with its permissions and how many users hold it on that scope."""
 
     permission_classes = [IsAuthenticated, OnScope]
+    forms = {"GET": s.ScopeQuery}
 
     def get(self, request: Request) -> Response:
-        query = s.ScopeQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        _, (target,) = self.parsed()
         rc = get_rolecall()
-        place = _place(rc, query.validated_data["scope"])
-        if place is None:
-            return Response({"scope": ["Invalid scope"]}, status=400)
-        key, kind = place
         holders: dict[str, set[str]] = {}
-        for member in rc.who(key).members:
+        for member in rc.who(target.key).members:
             for g in member.grants:
-                if g.scope == key and not g.expired:
+                if g.scope == target.key and not g.expired:
                     holders.setdefault(g.role, set()).add(g.user)
+        derived = rc.registry.derived_roles
         rows = [
             {
                 "role": role,
                 "permissions": sorted(_role_permissions(rc, role)),
                 "user_count": len(holders.get(role, ())),
             }
-            for role in _roles_at(rc, kind)
+            for role in _roles_at(rc, target.kind)
+            if role not in derived
         ]
-        return self.paged(rows)
+        pages = RolePages()
+        page = pages.paginate_queryset(rows, request, self)  # type: ignore[arg-type,var-annotated]
+        return pages.get_paginated_response(page)
 
 
-class RoleUserView(ConsoleView):
-    """GET the team of a scope; PUT users into a role there; DELETE them from it."""
+class RoleUserView(ScopeView):
+    """GET the team of a scope; PUT users into a role there (or throughout an org, with an
+    org-wide glob); DELETE them from it."""
 
     permission_classes = [IsAuthenticated, OnScope]
+    forms = {"GET": s.TeamQuery, "PUT": s.AssignBody, "DELETE": s.RemoveQuery}
 
     def get(self, request: Request) -> Response:
-        query = s.TeamQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params, (target,) = self.parsed()
         rc = get_rolecall()
-        place = _place(rc, params["scope"])
-        if place is None:
-            return Response({"scope": ["Invalid scope"]}, status=400)
         roles: dict[str, list[str]] = {}
-        for member in rc.who(place[0]).members:
+        for member in rc.who(target.key).members:
             for g in member.grants:
-                if g.scope == place[0] and not g.expired:
+                if g.scope == target.key and not g.expired:
                     roles.setdefault(g.user, []).append(g.role)
         users = _user_map(roles, active_only=False)
         rows = []
@@ -368,59 +481,54 @@ class RoleUserView(ConsoleView):
         rows = _sorted(_search(rows, params["search"]), params["sort_by"], params["order"])
         return self.paged(rows)
 
-    def _validated(self, rc: Rolecall, role: str, scopes: list[str]) -> list[str] | Response:
-        keys = []
-        for scope in scopes:
-            place = _place(rc, scope)
+    def _checked(self, rc: Rolecall, role: str, targets: list[Target]) -> Response | None:
+        """The 400 for a scope nobody created or a role the scope's type does not have (asked
+        only of a caller who may manage every one of the scopes)."""
+        for target in targets:
             # A well-formed key of a scope nobody created (rolecall does not know it and the
             # platform's course list does not have it) does not exist either: granting on it
             # would make an empty scope other admins then see.
-            if place is None or place[1] not in MANAGE or rc.unknown_scope(place[0]) is not None:
+            if rc.unknown_scope(target.key) is not None:
                 return Response(
-                    {"non_field_errors": [f"Scope '{scope}' does not exist"]}, status=400
+                    {"non_field_errors": [f"Scope '{target.raw}' does not exist"]}, status=400
                 )
-            problem = _role_error(rc, role, scope, place[1])
+            problem = _role_error(rc, role, target.raw, target.kind)
             if problem:
                 return Response({"non_field_errors": [problem]}, status=400)
-            keys.append(place[0])
-        return keys
+        return None
 
     def put(self, request: Request) -> Response:
-        body = s.AssignBody(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data, targets = self.parsed()
         rc = get_rolecall()
         role = data["role"]
-        keys = self._validated(rc, role, data["scopes"])
-        if isinstance(keys, Response):
-            return keys
+        refused = self._checked(rc, role, targets)
+        if refused is not None:
+            return refused
         me = username_of(request.user)
         completed: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
-        for scope, key in zip(data["scopes"], keys, strict=True):
+        for target in targets:
             for identifier in data["users"]:
                 row: dict[str, Any] = {"user_identifier": identifier}
                 if data["bulk"]:
-                    row["scope"] = scope
-                outcome = _assign(rc, me, identifier, role, key)
+                    row["scope"] = target.raw
+                outcome = _assign(rc, me, identifier, role, target.key)
                 (completed if outcome == "role_added" else errors).append(
                     {**row, "status" if outcome == "role_added" else "error": outcome}
                 )
         return Response({"completed": completed, "errors": errors}, status=207)
 
     def delete(self, request: Request) -> Response:
-        query = s.RemoveQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data, (target,) = self.parsed()
         rc = get_rolecall()
-        keys = self._validated(rc, data["role"], [data["scope"]])
-        if isinstance(keys, Response):
-            return keys
+        refused = self._checked(rc, data["role"], [target])
+        if refused is not None:
+            return refused
         me = username_of(request.user)
         completed: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         for identifier in data["users"]:
-            outcome = _remove(rc, me, identifier, data["role"], keys[0])
+            outcome = _remove(rc, me, identifier, data["role"], target.key)
             key = "status" if outcome == "role_removed" else "error"
             (completed if key == "status" else errors).append(
                 {"user_identifier": identifier, key: outcome}
@@ -465,10 +573,28 @@ def _remove(rc: Rolecall, me: str | None, identifier: str, role: str, scope: str
     return "role_removed"
 
 
+class ValidationThrottle(SimpleRateThrottle):
+    """At most ``ROLECALL_USER_VALIDATION_RATE`` (default ``60/min``) calls of
+    ``users/validate/`` per caller: the endpoint answers whether a username or e-mail exists
+    on the platform, which a team manager needs for the wizard but not by the thousand."""
+
+    scope = "rolecall_user_validation"
+
+    def get_rate(self) -> str:
+        return str(getattr(settings, "ROLECALL_USER_VALIDATION_RATE", "60/min"))
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
 class UserValidationView(ConsoleView):
-    """POST ``{"users": [...]}``: which usernames or e-mails name active platform users."""
+    """POST ``{"users": [...]}``: which usernames or e-mails name active platform users. Who
+    may ask is what openedx-authz allows: a holder of a team's manage permission somewhere
+    (``courses.manage_course_team`` or ``content_libraries.manage_library_team``), throttled
+    (:class:`ValidationThrottle`)."""
 
     permission_classes = [IsAuthenticated, somewhere(read=(), write=MANAGE_ANYWHERE)]
+    throttle_classes = [ValidationThrottle]
 
     def post(self, request: Request) -> Response:
         body = s.UsersBody(data=request.data)
@@ -492,12 +618,32 @@ class UserValidationView(ConsoleView):
         )
 
 
+def console_scope(rc: Rolecall, grant: GrantInfo) -> str:
+    """The scope of a grant as the admin console names it: an org-level grant of a course or
+    library role is that type's org-wide glob (``course-v1:ORG+*``, ``lib:ORG:*``), as
+    openedx-authz records such an assignment; any other grant its own key."""
+    if not grant.scope.startswith("org:"):
+        return grant.scope
+    kinds = [k for k in MANAGE if k in _role_scope_types(rc, grant.role)]
+    pattern = rc.registry.scope_types[kinds[0]].org_wildcard if len(kinds) == 1 else None
+    if not pattern:
+        return grant.scope
+    return pattern.replace("{org}", grant.scope.removeprefix("org:"))
+
+
+def _role_scope_types(rc: Rolecall, role: str) -> tuple[str, ...]:
+    try:
+        return tuple(rc.role(role).scope_types)
+    except (BadInputError, KeyError):
+        return ()
+
+
 def _assignment_row(rc: Rolecall, grant: GrantInfo) -> dict[str, Any]:
     return {
         "is_superadmin": False,
         "role": grant.role,
         "org": org_of(rc, grant.scope),
-        "scope": grant.scope,
+        "scope": console_scope(rc, grant),
         "permission_count": len(_role_permissions(rc, grant.role)),
     }
 
@@ -577,6 +723,57 @@ class AssignmentsView(ConsoleView):
             )
         rows = _sorted(_search(rows, params["search"]), params["sort_by"], params["order"])
         return self.paged(rows)
+
+
+class TeamMembersView(ConsoleView):
+    """GET the users holding an assignment the caller may see (optionally on ``scopes`` or
+    in ``orgs``), each with how many such assignments they hold, as newer openedx-authz's
+    ``users/`` answers."""
+
+    permission_classes = [IsAuthenticated, somewhere(read=VIEW_ANYWHERE)]
+
+    def get(self, request: Request) -> Response:
+        query = s.TeamMembersQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        rc = get_rolecall()
+        viewer = username_of(request.user) or ""
+        grants = _filtered(
+            rc,
+            _every_live_grant(rc),
+            viewer=viewer,
+            orgs=params["orgs"],
+            roles=[],
+            scopes=params["scopes"],
+        )
+        counts: dict[str, int] = {}
+        for g in grants:
+            counts[g.user] = counts.get(g.user, 0) + 1
+        users = _user_map(counts, active_only=True)
+        rows = [
+            {
+                "username": name,
+                "full_name": users[name].get_full_name() or "",
+                "email": users[name].email or "",
+                "assignation_count": count,
+            }
+            for name, count in counts.items()
+            if name in users
+        ]
+        rows = _sorted(_search(rows, params["search"]), params["sort_by"], params["order"])
+        return self.paged(rows)
+
+
+class WaffleFlagStatesView(ConsoleView):
+    """GET whether the admin console shows course authoring, as newer openedx-authz answers
+    from its course-authoring waffle flag: ``global`` and the orgs and courses forced ``on``
+    or ``off``. rolecall answers every course, so the default is on everywhere; the setting
+    ``ROLECALL_COURSE_AUTHORING`` (see :mod:`rolecall_openedx.settings`) changes it."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        return Response(course_authoring_flags())
 
 
 # ------------------------------------------------------------------ orgs and scopes
