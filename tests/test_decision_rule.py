@@ -204,3 +204,46 @@ def test_every_place_the_rules_docstring_names_exists(plugins: Plugins) -> None:
     missing += [a for a in attributes if not hasattr(built, a)]
     missing += [c for c in classes if not hasattr(index_module, c)]
     assert missing == []
+
+
+# ---------------------------------------------------------------------- throughout an org
+
+
+def test_throughout_an_org_counts_only_what_holds_on_the_org_and_above(people: Rolecall) -> None:
+    """``check_throughout`` (an org-wide glob such as ``course-v1:MITx+*``): allowed where the
+    grants on the org or the platform give the permission for that type, and it agrees with
+    a check on a course of the org that holds nothing of its own."""
+    people.assign("ada", "editor", ORG)
+    people.assign("bob", "editor", COURSE)  # one course is not the whole org
+    people.assign("cat", "librarian", ORG)
+    fresh = "course-v1:MITx+nothing-here+2026"
+    for user in ("ada", "bob", "cat"):
+        assert people.check_throughout(user, "t.edit", ORG, "course") == decide(
+            people, user, "t.edit", fresh
+        )
+    assert people.check_throughout("ada", "t.edit", ORG, "course")
+    assert not people.check_throughout("bob", "t.edit", ORG, "course")
+    assert not people.check_throughout("ada", "t.edit", "org:HarvardX", "course")
+    assert not people.check_throughout("ada", "t.edit", ORG, "library")  # not of that type
+    assert people.check_throughout("cat", "lib.edit", ORG, "library")
+    assert not people.check_throughout("ada", "t.publish", ORG, "course")
+
+
+def test_throughout_an_org_follows_its_restrictions_not_those_of_one_course(
+    people: Rolecall,
+) -> None:
+    people.assign("ada", "editor", ORG)
+    people.restrict(COURSE, ["t.edit"])
+    assert people.check_throughout("ada", "t.edit", ORG, "course")
+    people.restrict(ORG, ["t.edit"], exempt_roles=["staff"])
+    assert not people.check_throughout("ada", "t.edit", ORG, "course")
+    people.assign("ada", "staff", ORG)  # exempt
+    assert people.check_throughout("ada", "t.edit", ORG, "course")
+
+
+def test_throughout_the_platform_and_bad_input(people: Rolecall) -> None:
+    people.assign("ada", "admin", "platform")
+    assert people.check_throughout("ada", "t.publish", "platform", "course")
+    assert not people.check_throughout("nobody", "t.view", "platform", "course")
+    with pytest.raises(BadInputError):
+        people.check_throughout("ada", "no.such", ORG, "course")
