@@ -85,19 +85,31 @@ def org_wide(scope: str, registry: Registry | None = None) -> str:
     match = _GLOB.match(scope)
     if match is not None:
         return f"org:{match.group('course_org') or match.group('lib_org')}"
-    if registry is not None and scope.endswith("*"):
-        for scope_type in registry.scope_types.values():
-            pattern = scope_type.org_wildcard
-            if not pattern or "{org}" not in pattern:
-                continue
-            head, _, tail = pattern.partition("{org}")
-            if scope.startswith(head) and scope.endswith(tail) and len(scope) > len(head + tail):
-                org = scope[len(head) : len(scope) - len(tail)]
-                try:
-                    return registry.scopes.resolve(f"org:{org}").key
-                except ValueError:
-                    return scope  # not an org name: reported as an unknown scope
+    if registry is not None:
+        found = glob_of(scope, registry)
+        if found is not None:
+            return found[0]
     return scope
+
+
+def glob_of(scope: str, registry: Registry) -> tuple[str, str] | None:
+    """(org key, scope type) of an org-wide glob of a registered type's ``org_wildcard``
+    (``course-v1:MITx+*``: ``("org:MITx", "course")``); None for anything else, a glob whose
+    org part is not an org name included."""
+    if not scope.endswith("*"):
+        return None
+    for scope_type in registry.scope_types.values():
+        pattern = scope_type.org_wildcard
+        if not pattern or "{org}" not in pattern:
+            continue
+        head, _, tail = pattern.partition("{org}")
+        if scope.startswith(head) and scope.endswith(tail) and len(scope) > len(head + tail):
+            org = scope[len(head) : len(scope) - len(tail)]
+            try:
+                return registry.scopes.resolve(f"org:{org}").key, scope_type.id
+            except ValueError:
+                return None  # not an org name: reported as an unknown scope
+    return None
 
 
 def validate(

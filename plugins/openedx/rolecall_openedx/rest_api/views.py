@@ -35,6 +35,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from rolecall.core import BadInputError, GrantInfo, NotAllowedError, Rolecall, RolecallError
+from rolecall.core.governance.bulk import glob_of
 
 from .. import catalogue
 from ..backends import username_of
@@ -233,18 +234,8 @@ BODY_METHODS = frozenset({"PUT", "POST", "PATCH"})
 def _glob(rc: Rolecall, raw: str) -> tuple[str, str] | None:
     """(``org:ORG``, type) of an org-wide glob of a served type (``course-v1:ORG+*``,
     ``lib:ORG:*``: every course or library of the org), else None."""
-    for kind in MANAGE:
-        pattern = rc.registry.scope_types[kind].org_wildcard
-        if not pattern or "{org}" not in pattern:
-            continue
-        head, _, tail = pattern.partition("{org}")
-        if raw.startswith(head) and raw.endswith(tail) and len(raw) > len(head + tail):
-            org = raw[len(head) : len(raw) - len(tail)]
-            try:
-                return rc.registry.scopes.resolve(f"org:{org}").key, kind
-            except BadInputError:
-                return None
-    return None
+    found = glob_of(raw, rc.registry)
+    return found if found is not None and found[1] in MANAGE else None
 
 
 class Target:
