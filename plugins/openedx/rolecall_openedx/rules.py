@@ -11,9 +11,12 @@
 ``check(user, instance)`` is rolecall's check on the instance's scope (no instance: the
 platform). ``query(user)`` is a ``Q`` over the model's key field (``key_field``, default ``id``)
 and org field (``org_field``, default ``org``): the scopes where the user holds the permission
-(``scopes_where``), every row of an org where a grant on the org holds it, every row when a
-platform grant does, less the rows of scopes a restriction denies to the user. Under a
-restriction on an org or the platform, only the scopes rolecall lists as allowed count.
+(``scopes_where``), every row of an org where a grant on the org gives it throughout the org
+(``check_throughout``: a lock on the org applies, its exempt roles too), every row when a
+platform grant does (less the orgs whose lock denies it), less the rows of scopes a
+restriction denies to the user. The
+courses where a derived role gives the permission (enrollment's ``discussion_student``) are
+added, as ``check`` allows them: ``check`` and ``filter`` agree for every user and row.
 """
 
 from __future__ import annotations
@@ -56,12 +59,18 @@ class RolecallRule(Rule):  # type: ignore[misc]
         if username is None:
             return EMPTY
         rc = get_rolecall()
-        try:
-            keys = rc.scopes_where(username, self.permission)
-        except BadInputError:
+        known = rc.registry.permissions.get(self.permission)
+        if known is None:
             return EMPTY
-        wide: list[str] = []
-        denied: list[str] = []
+        kinds = [k for k in known.scope_types if k not in ("org", "platform")]
+        keys = rc.scopes_where(username, self.permission)
+
+        def throughout(scope: str) -> bool:
+            """Allowed on every row below ``scope`` by what holds there and above, its
+            restrictions applied (an exempt holder included)."""
+            return any(rc.check_throughout(username, self.permission, scope, k) for k in kinds)
+
+        wide: set[str] = set()
         now = time.time()
         with rc.reading() as index:
             for grant in index.grants_of(username) if username in index.users else ():
@@ -70,41 +79,60 @@ class RolecallRule(Rule):  # type: ignore[misc]
                 if self.permission not in index.role_permissions(grant.role):
                     continue
                 if grant.scope == "platform" or grant.scope.startswith("org:"):
-                    wide.append(grant.scope)
+                    wide.add(grant.scope)
             restricted = [r.scope for r in index.restrictions()]
-        locked: set[str] = set()  # orgs under a restriction; "" for the platform
-        for scope in restricted:
-            if scope == "platform" or scope.startswith("org:"):
-                # A lock on an org (or everywhere): its rows are not all allowed any more, so
-                # only the scopes rolecall lists as allowed there count (deny by default).
-                locked.add(scope.removeprefix("org:") if scope != "platform" else "")
-                continue
-            try:
-                if not rc.check(username, self.permission, scope):
-                    denied.append(scope)
-            except BadInputError:
-                continue
-        if "" in locked:
-            wide = []
-        if self.org_field is None and locked:
-            wide = []
-        listed = Q(**{f"{self.key_field}__in": keys})
+        locked = {scope.removeprefix("org:") for scope in restricted if scope.startswith("org:")}
+        # A lock on one scope below an org: its rows go unless rolecall allows them there.
+        denied = [
+            scope
+            for scope in restricted
+            if scope != "platform"
+            and not scope.startswith("org:")
+            and not rc.check(username, self.permission, scope)
+        ]
         broad: Q | None = None
-        if "platform" in wide:
-            broad = ~Q(**{f"{self.org_field}__in": sorted(locked)}) if locked else Q()
-        else:
-            orgs = [w.removeprefix("org:") for w in wide if w.startswith("org:")]
-            orgs = [o for o in orgs if o not in locked]
-            if orgs and self.org_field is not None:
+        if "platform" in wide and throughout("platform"):
+            # Every row, but those of an org whose lock denies it to this user.
+            out = sorted(org for org in locked if not throughout(f"org:{org}"))
+            if not out:
+                broad = Q()
+            elif self.org_field is not None:
+                broad = ~Q(**{f"{self.org_field}__in": out})
+        elif self.org_field is not None:
+            orgs = sorted(
+                w.removeprefix("org:") for w in wide if w.startswith("org:") and throughout(w)
+            )
+            if orgs:
                 broad = Q(**{f"{self.org_field}__in": orgs})
-        if broad is None:
-            if not keys:
-                return EMPTY
-            query = listed
-        elif not broad and not denied:
+        derived = self._derived(rc, username)
+        if broad is not None and not broad and not denied:
             return UNIVERSAL
-        else:
-            query = listed | broad if broad else listed | ~Q(**{f"{self.key_field}__in": []})
+        if broad is None and not keys and not derived:
+            return EMPTY
+        query = Q(**{f"{self.key_field}__in": keys})
+        if broad is not None:
+            query |= broad if broad else ~Q(**{f"{self.key_field}__in": []})
         if denied:
             query &= ~Q(**{f"{self.key_field}__in": denied})
+        if derived:
+            query |= Q(**{f"{self.key_field}__in": derived})
         return query
+
+    def _derived(self, rc: Any, username: str) -> list[str]:
+        """The courses where a derived role gives the permission to ``username`` (enrollment:
+        ``discussion_student``), as ``check`` allows them: ``scopes_where`` lists stored
+        grants only. One query for the enrollments, then one check per enrolled course."""
+        sources = [
+            d
+            for d in rc.registry.derived_roles.values()
+            if d.source == "enrollment"
+            and self.permission in rc.registry.role_permissions.get(d.role, frozenset())
+        ]
+        if not sources:
+            return []
+        from .plugin import enrolled_courses
+
+        try:
+            return [c for c in enrolled_courses(username) if rc.check(username, self.permission, c)]
+        except BadInputError:
+            return []

@@ -70,3 +70,44 @@ def test_a_restriction_takes_rows_out(rc: Rolecall, courses: None, rule: Rolecal
     rc.restrict("org:HarvardX", [VIEW])
     # Under a lock on an org, only what rolecall lists as allowed counts.
     assert not {H1, H2} & set(visible(rule, root))
+
+
+VOTE = "discussion.vote"  # discussion_student's, so every enrolled learner's
+ROLES = ("course_auditor", "course_staff", "discussion_moderator", "course_data_researcher")
+COURSES = (C1, C2, OLD, H1, H2)
+PLACES = (*COURSES, "org:MITx", "org:HarvardX", "platform")
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("permission", [VIEW, VOTE])
+def test_check_and_filter_agree_over_random_grants_and_enrollments(
+    rc: Rolecall, courses: None, monkeypatch: pytest.MonkeyPatch, seed: int, permission: str
+) -> None:
+    """For random grants (course, org and platform), enrollments and restrictions (with and
+    without exempt roles), every user's filtered queryset is exactly the rows ``check``
+    allows."""
+    import random
+
+    from openedx_test_project.stubs.models import CourseEnrollment
+
+    pick = random.Random(seed)  # noqa: S311 (reproducible test data)
+    rule = RolecallRule(permission)
+    monkeypatch.setitem(perms, permission, rule)
+    names = [f"u{i}" for i in range(4)]
+    users = [User.objects.create_user(n) for n in names]
+    rc.add_users(names)
+    for name in names:
+        for _ in range(pick.randint(0, 3)):
+            rc.assign(name, pick.choice(ROLES), pick.choice(PLACES))
+    for user in users:
+        for course in pick.sample(COURSES, pick.randint(0, 3)):
+            CourseEnrollment.objects.create(
+                user=user, course_id=course, is_active=pick.random() < 0.8
+            )
+    for place in pick.sample(PLACES[:-1], pick.randint(0, 2)):
+        exempt = pick.sample(["discussion_student", "course_staff"], pick.randint(0, 1))
+        rc.restrict(place, [permission], exempt_roles=exempt)
+    rows = list(CourseOverview.objects.all())
+    for user in users:
+        allowed = sorted(r.id for r in rows if rule.check(user, r))
+        assert visible(rule, user) == allowed, (user.username, rc.grants(user.username))
