@@ -365,3 +365,17 @@ def legacy_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return url
     fill_legacy_database(url)
     return url
+
+
+def write_csv_tables(folder: Path, tables: dict[str, list[list[Any]]]) -> Path:
+    """A CSV export of the given rows: ``tables`` maps each of the four tables to its rows, in
+    the column order the import reads (``reader.COLUMNS``), with no ``_sdc_deleted_at``."""
+    from rolecall.builtin_plugins.legacy.reader import COLUMNS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, columns in COLUMNS.items():
+        with (folder / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(tables.get(table, []))
+    return folder

@@ -144,6 +144,10 @@ def build_export(rc: Rolecall, mapping: RoleMapping, *, staff_admins: bool = Fal
                     )
                     continue
                 out.forum.append(ForumOut(key, forum, scope.key))
+            elif scope.type == "ccx" and (name := mapping.ccx_forum_legacy_name(grant.role)):
+                out.forum.append(ForumOut(key, name, scope.key))
+            elif scope.type == "ccx" and (name := mapping.ccx_legacy_name(grant.role)):
+                out.access.append(AccessOut(key, _org_of(scope), scope.key, name))
             elif scope.type == "library" and level == "course":
                 name = mapping.library_legacy_name(grant.role)
                 if name is None:

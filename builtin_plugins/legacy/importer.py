@@ -11,7 +11,7 @@ imported state writes nothing at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -26,7 +26,15 @@ from rolecall.core import (
     skeleton,
 )
 
-from .mapping import ACCESS_TABLE, FORUM_TABLE, STAFF_ROLE, USER_TABLE, Level, RoleMapping
+from .mapping import (
+    ACCESS_TABLE,
+    CCX_PREFIX,
+    FORUM_TABLE,
+    STAFF_ROLE,
+    USER_TABLE,
+    Level,
+    RoleMapping,
+)
 from .reader import LegacyData, LegacyUser
 
 ProblemKind = Literal[
@@ -150,12 +158,41 @@ class _Planner:
         return self._held[user]
 
     def scope(self, table: str, row_id: int, key: str, level: Level) -> Scope | None:
+        if key.startswith(CCX_PREFIX) and "ccx" not in self.rc.registry.scope_types:
+            self.problem(
+                table,
+                row_id,
+                "role_not_registered",
+                "custom course keys (ccx-v1) need the ccx plugin (rolecall-ccx), which is not "
+                "installed",
+            )
+            return None
         try:
             return self.rc.registry.scopes.resolve(key)
         except ScopeKeyError as exc:
             what = {"course": "course key", "org": "org", "platform": "scope"}[level]
             self.problem(table, row_id, "malformed_key", f"malformed {what}: {exc.reason}")
             return None
+
+    def on_ccx(
+        self, table: str, row_id: int, name: str, target: str, roles: Mapping[str, str]
+    ) -> str | None:
+        """The role a row naming ``name`` (mapped to ``target``) gives on a custom course:
+        ``target`` itself where it can be held there, else the custom course's own role."""
+        try:
+            if "ccx" in self.rc.role(target).scope_types:
+                return target
+        except BadInputError:
+            pass
+        if name in roles:
+            return roles[name]
+        self.problem(
+            table,
+            row_id,
+            "not_assignable_here",
+            f"{name} on a custom course has no rolecall equivalent",
+        )
+        return None
 
     def _derived(self, target: str) -> DerivedRole | None:
         try:
@@ -272,8 +309,14 @@ class _Planner:
                 continue
             key = {"course": row.course_id, "org": f"org:{row.org}", "platform": "platform"}
             scope = self.scope(ACCESS_TABLE, row.id, key[level], level)
-            if scope is not None:
-                self.grant(ACCESS_TABLE, row.id, row.user_id, target, scope)
+            if scope is None:
+                continue
+            if scope.type == "ccx":
+                on_ccx = self.on_ccx(ACCESS_TABLE, row.id, row.role, target, self.mapping.ccx_roles)
+                if on_ccx is None:
+                    continue
+                target = on_ccx
+            self.grant(ACCESS_TABLE, row.id, row.user_id, target, scope)
 
     def forum_rows(self) -> None:
         for row in self.data.forum_members:
@@ -299,7 +342,8 @@ class _Planner:
                 self.problem(FORUM_TABLE, row.id, "ignored", f"forum role {forum.name} is skipped")
                 continue
             derived = self._derived(target)
-            if derived is not None:
+            # A derived role is declared for courses; a custom course's rows are its own roles.
+            if derived is not None and not forum.course_id.startswith(CCX_PREFIX):
                 self.problem(
                     FORUM_TABLE,
                     row.id,
@@ -312,8 +356,16 @@ class _Planner:
                 self.problem(FORUM_TABLE, row.id, "malformed_key", "the forum role has no course")
                 continue
             scope = self.scope(FORUM_TABLE, row.id, forum.course_id, "course")
-            if scope is not None:
-                self.grant(FORUM_TABLE, row.id, row.user_id, target, scope)
+            if scope is None:
+                continue
+            if scope.type == "ccx":
+                on_ccx = self.on_ccx(
+                    FORUM_TABLE, row.id, forum.name, target, self.mapping.ccx_forum_roles
+                )
+                if on_ccx is None:
+                    continue
+                target = on_ccx
+            self.grant(FORUM_TABLE, row.id, row.user_id, target, scope)
 
     def staff(self) -> None:
         platform = self.rc.registry.scopes.resolve("platform")

@@ -61,6 +61,33 @@ DEFAULT_LIBRARY_ROLES: dict[str, str | None] = {
 """The course access roles a v1 library's row holds (its ``course_id`` is a
 ``library-v1:ORG+LIBRARY`` key): the legacy library admin, author and read-only user."""
 
+CCX_PREFIX = "ccx-v1:"
+"""The namespace of a custom course's key, which edx-platform keeps in ``course_id`` columns."""
+
+DEFAULT_CCX_ROLES: dict[str, str] = {
+    "instructor": "ccx_admin",
+    "staff": "ccx_staff",
+    "limited_staff": "ccx_staff",
+    "data_researcher": "ccx_data_researcher",
+    "beta_testers": "ccx_beta_tester",
+}
+"""The course access roles on a custom course (a ``ccx-v1:`` key in ``course_id``), whose
+course role cannot be held on one: the ``ccx`` plugin's roles for a custom course's own team.
+edx-platform writes ``staff`` rows there for the coach and the course's staff, and
+``instructor`` rows for the course's instructors. ``limited_staff`` is staff in the LMS and a
+custom course has no Studio, so it is ``ccx_staff`` too. ``ccx_coach`` maps to itself (the
+coach role can be held on a custom course)."""
+
+DEFAULT_CCX_FORUM_ROLES: dict[str, str] = {
+    "Administrator": "ccx_discussion_administrator",
+    "Moderator": "ccx_discussion_moderator",
+    "Group Moderator": "ccx_discussion_group_moderator",
+    "Community TA": "ccx_community_ta",
+    "Student": "ccx_discussion_student",
+}
+"""The forum roles edx-platform seeds on a custom course (its coach is made ``Administrator``),
+as the ``ccx`` plugin's discussion roles of a custom course."""
+
 DEFAULT_FORUM_ROLES: dict[str, str | None] = {
     "Administrator": "discussion_administrator",
     "Moderator": "discussion_moderator",
@@ -85,6 +112,10 @@ class RoleMapping:
     library_roles: Mapping[str, str | None] = field(
         default_factory=lambda: dict(DEFAULT_LIBRARY_ROLES)
     )
+    ccx_roles: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CCX_ROLES))
+    ccx_forum_roles: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_CCX_FORUM_ROLES)
+    )
 
     def course_legacy_name(self, role: str, level: Level) -> str | None:
         """The legacy course access role that ``role`` at ``level`` is written back as (the
@@ -100,6 +131,16 @@ class RoleMapping:
 
     def forum_legacy_name(self, role: str) -> str | None:
         return next((name for name, target in self.forum_roles.items() if target == role), None)
+
+    def ccx_legacy_name(self, role: str) -> str | None:
+        """The course access role a custom course's row for ``role`` is written back as."""
+        return next((name for name, target in self.ccx_roles.items() if target == role), None)
+
+    def ccx_forum_legacy_name(self, role: str) -> str | None:
+        """The forum role a custom course's membership for ``role`` is written back as."""
+        return next(
+            (name for name, target in self.ccx_forum_roles.items() if target == role), None
+        )
 
 
 def _role_value(value: object, where: str) -> str | None:
