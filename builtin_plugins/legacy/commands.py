@@ -77,6 +77,14 @@ def _print_plan(plan: ImportPlan, *, dry_run: bool) -> None:
         [(p.table, p.row_id, p.kind, p.reason) for p in plan.problems],
         "rows that cannot be imported",
     )
+    _echo_some(
+        ("table", "row", "user", "role", "scope", "kept"),
+        [
+            (d.table, d.row_id, d.user, d.role, d.scope, f"{d.kept_table} {d.kept_row_id}")
+            for d in plan.duplicates
+        ],
+        "duplicate rows (the same grant as the row kept)",
+    )
 
 
 @legacy_group.command("import")
@@ -143,6 +151,7 @@ def import_command(
                 "users": [{"username": u, "email": e, "display_name": d} for u, e, d in plan.users],
                 "ignored": [asdict(p) for p in plan.ignored],
                 "problems": [asdict(p) for p in plan.problems],
+                "duplicates": [asdict(d) for d in plan.duplicates],
                 "batch_id": result.batch_id if result else None,
                 "revision": result.revision if result else rc.revision,
             }

@@ -47,6 +47,7 @@ ProblemKind = Literal[
     "role_not_registered",
     "not_assignable_here",
     "unknown_forum_role",
+    "case_variant",
 ]
 _T = TypeVar("_T")
 DEFAULT_BATCH = 1000
@@ -54,10 +55,11 @@ DEFAULT_BATCH = 1000
 
 @dataclass(frozen=True)
 class RowProblem:
-    """A legacy row that is not imported, and why. ``kind`` is ``ignored`` for a row skipped
-    on purpose (its role maps to nothing), ``derived`` for a row whose role is a derived role
-    (held through its source, never stored: forum ``Student`` rows under the Open edX
-    integration), else one of :data:`ProblemKind`."""
+    """A legacy row that is not imported, and why. Rows skipped on purpose have the ``kind``
+    ``ignored`` (their role maps to nothing), ``derived`` (their role is a derived role, held
+    through its source, never stored: forum ``Student`` rows under the Open edX integration)
+    or ``inactive_user`` (the account is inactive, and the LMS gives it nothing); a problem has
+    one of :data:`ProblemKind`."""
 
     table: str
     row_id: int
@@ -74,6 +76,20 @@ class PlannedGrant:
     scope: str
 
 
+@dataclass(frozen=True)
+class DuplicateRow:
+    """A legacy row meaning the same grant as a row read before it, which is the one kept (and
+    named in the grant's audit reason)."""
+
+    table: str
+    row_id: int
+    user: str
+    role: str
+    scope: str
+    kept_table: str
+    kept_row_id: int
+
+
 @dataclass
 class ImportPlan:
     create: list[PlannedGrant] = field(default_factory=list)
@@ -81,8 +97,8 @@ class ImportPlan:
     users: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     ignored: list[RowProblem] = field(default_factory=list)
+    duplicates: list[DuplicateRow] = field(default_factory=list)
     deleted: int = 0
-    duplicates: int = 0
 
     @property
     def work(self) -> int:
@@ -97,7 +113,8 @@ class ImportPlan:
             "problems": len(self.problems),
             "ignored": len(self.ignored),
             "deleted_rows_skipped": self.deleted,
-            "duplicate_rows": self.duplicates,
+            "duplicate_rows": len(self.duplicates),
+            "inactive_user_rows": sum(p.kind == "inactive_user" for p in self.ignored),
         }
 
 
@@ -123,6 +140,43 @@ def username_problem(name: str) -> str | None:
     return None
 
 
+def case_variants(counts: Mapping[str, int]) -> dict[str, str]:
+    """Of keys that differ only in case, each one but the most used (ties: the first in code
+    point order) -> that most used one, from ``counts`` (key -> rows using it)."""
+    groups: dict[str, list[str]] = {}
+    for key in counts:
+        groups.setdefault(key.casefold(), []).append(key)
+    variants = {}
+    for keys in groups.values():
+        if len(keys) > 1:
+            kept = min(keys, key=lambda k: (-counts[k], k))
+            variants.update({k: kept for k in keys if k != kept})
+    return variants
+
+
+def key_counts(data: LegacyData) -> dict[str, int]:
+    """How many rows name each course key: course access rows and forum roles."""
+    counts: dict[str, int] = {}
+    for row in data.access:
+        if row.course_id and not row.deleted:
+            counts[row.course_id] = counts.get(row.course_id, 0) + 1
+    for forum in data.forum_roles.values():
+        if forum.course_id:
+            counts[forum.course_id] = counts.get(forum.course_id, 0) + 1
+    return counts
+
+
+def _case_hint(name: str, names: Iterable[str]) -> str:
+    """A hint naming the mapped name ``name`` differs from only in case, or ``""``."""
+    same = sorted(n for n in names if n != name and n.casefold() == name.casefold())
+    if not same:
+        return ""
+    return (
+        f" (it differs only in case from {same[0]!r}; the LMS compares role names exactly, so "
+        f"the row gives nothing there: fix the row, or map {name!r} in a settings file)"
+    )
+
+
 class _Planner:
     def __init__(self, rc: Rolecall, data: LegacyData, mapping: RoleMapping) -> None:
         self.rc = rc
@@ -131,12 +185,14 @@ class _Planner:
         self.plan = ImportPlan()
         self.known = {name: active for name, _, _, active in rc.users()}
         self._held: dict[str, set[tuple[str, str]]] = {}
-        self._seen: set[tuple[str, str, str]] = set()
+        self._seen: dict[tuple[str, str, str], tuple[str, int]] = {}
+        self.variants = case_variants(key_counts(data))
         self._new_users: set[str] = set()
         self._shapes: dict[str, str] | None = None  # skeleton -> username, made on first use
 
     def problem(self, table: str, row_id: int, kind: str, reason: str) -> None:
-        target = self.plan.ignored if kind in ("ignored", "derived") else self.plan.problems
+        skipped = kind in ("ignored", "derived", "inactive_user")
+        target = self.plan.ignored if skipped else self.plan.problems
         target.append(RowProblem(table, row_id, kind, reason))
 
     def lookalike(self, name: str) -> str | None:
@@ -200,10 +256,33 @@ class _Planner:
         except BadInputError:
             return None
 
+    def case_variant(self, table: str, row_id: int, key: str) -> bool:
+        """Whether ``key`` differs only in case from a key more rows use (then reported)."""
+        kept = self.variants.get(key)
+        if kept is None:
+            return False
+        self.problem(
+            table,
+            row_id,
+            "case_variant",
+            f"course key {key!r} differs only in case from {kept!r}, which more rows use; the "
+            "LMS compares keys exactly, so the row gives nothing on that course: fix the row",
+        )
+        return True
+
     def user(self, table: str, row_id: int, user_id: int | None) -> LegacyUser | None:
         user = self.data.users.get(user_id) if user_id is not None else None
         if user is None:
             self.problem(table, row_id, "unknown_user", f"no auth_user row with id {user_id}")
+            return None
+        if not user.is_active:
+            self.problem(
+                table,
+                row_id,
+                "inactive_user",
+                f"{user.username}'s account is inactive (auth_user.is_active): the LMS gives an "
+                "inactive account nothing",
+            )
             return None
         bad = username_problem(user.username)
         if bad is not None:
@@ -249,10 +328,11 @@ class _Planner:
         if user is None:
             return
         key = (user.username, role.id, scope.key)
-        if key in self._seen:
-            self.plan.duplicates += 1
+        kept = self._seen.get(key)
+        if kept is not None:
+            self.plan.duplicates.append(DuplicateRow(table, row_id, *key, *kept))
             return
-        self._seen.add(key)
+        self._seen[key] = (table, row_id)
         planned = PlannedGrant(table, row_id, user.username, role.id, scope.key)
         if (role.id, scope.key) in self.held(user.username):
             self.plan.exists.append(planned)
@@ -268,12 +348,18 @@ class _Planner:
                 self.plan.deleted += 1
                 continue
             if row.role not in self.mapping.course_roles:
+                hint = _case_hint(row.role, self.mapping.course_roles)
                 self.problem(
-                    ACCESS_TABLE, row.id, "unknown_role", f"unknown legacy role {row.role!r}"
+                    ACCESS_TABLE,
+                    row.id,
+                    "unknown_role",
+                    f"unknown legacy role {row.role!r}{hint}",
                 )
                 continue
             target, levels = self.mapping.course_roles[row.role]
             level: Level = "course" if row.course_id else "org" if row.org else "platform"
+            if level == "course" and self.case_variant(ACCESS_TABLE, row.id, row.course_id):
+                continue
             if level == "course" and row.course_id.startswith("library-v1:"):
                 # A v1 library's row: the library's own roles, whatever the course table says.
                 scope = self.scope(ACCESS_TABLE, row.id, row.course_id, level)
@@ -333,8 +419,9 @@ class _Planner:
                 )
                 continue
             if forum.name not in self.mapping.forum_roles:
+                hint = _case_hint(forum.name, self.mapping.forum_roles)
                 self.problem(
-                    FORUM_TABLE, row.id, "unknown_role", f"unknown forum role {forum.name!r}"
+                    FORUM_TABLE, row.id, "unknown_role", f"unknown forum role {forum.name!r}{hint}"
                 )
                 continue
             target = self.mapping.forum_roles[forum.name]
@@ -354,6 +441,8 @@ class _Planner:
                 continue
             if not forum.course_id:
                 self.problem(FORUM_TABLE, row.id, "malformed_key", "the forum role has no course")
+                continue
+            if self.case_variant(FORUM_TABLE, row.id, forum.course_id):
                 continue
             scope = self.scope(FORUM_TABLE, row.id, forum.course_id, "course")
             if scope is None:

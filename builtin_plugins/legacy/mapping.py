@@ -14,7 +14,8 @@ The default tables can be overridden by a JSON settings file::
       "levels": {"library_user": ["org"]}
     }
 
-A name mapped to ``null`` is skipped on purpose (listed as ignored, not as a problem).
+A name mapped to ``null`` is skipped on purpose (listed as ignored, not as a problem). A name
+the default table does not have is read at course level only, unless ``levels`` names more.
 """
 
 from __future__ import annotations
@@ -138,9 +139,7 @@ class RoleMapping:
 
     def ccx_forum_legacy_name(self, role: str) -> str | None:
         """The forum role a custom course's membership for ``role`` is written back as."""
-        return next(
-            (name for name, target in self.ccx_forum_roles.items() if target == role), None
-        )
+        return next((name for name, target in self.ccx_forum_roles.items() if target == role), None)
 
 
 def _role_value(value: object, where: str) -> str | None:
@@ -175,7 +174,9 @@ def load_mapping(path: Path | None) -> RoleMapping:
         sections[key] = section
     course = dict(DEFAULT_COURSE_ROLES)
     for name, value in sections["course_roles"].items():
-        _, levels = course.get(name, (None, LEVELS))
+        # A name new to the table is read at course level only unless ``levels`` says more:
+        # a platform-level row is never widened into a platform-wide grant by default.
+        _, levels = course.get(name, (None, ("course",)))
         course[name] = (_role_value(value, f"{path}: course_roles.{name}"), levels)
     for name, value in sections["levels"].items():
         if name not in course:

@@ -232,8 +232,7 @@ def register_roles() -> list[Role]:
         Role(
             id="ccx_beta_tester",
             title="Custom course beta tester",
-            description="Sees the custom course's content before its release date. Nothing "
-            "else.",
+            description="Sees the custom course's content before its release date. Nothing else.",
             scope_types=("ccx",),
             permissions=("ccx.view_unreleased_content",),
         ),
