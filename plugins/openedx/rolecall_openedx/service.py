@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from rolecall.core import Rolecall, load_plugins
+from rolecall.core import Plugins, Rolecall, load_plugins
 from rolecall.core.plugins import PluginSettings
 
 FROM_SETTINGS = (
@@ -33,7 +33,7 @@ FROM_SETTINGS = (
 )
 """The variables of rolecall's core that a Django setting of the same name overrides."""
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # get_rolecall holds it while the plugins load
 _service: Rolecall | None = None
 
 
@@ -59,13 +59,31 @@ def environ() -> dict[str, str]:
     return env
 
 
-def _open() -> Rolecall:
-    from . import plugin
+_plugins: Plugins | None = None
 
+
+def loaded_plugins() -> Plugins:
+    """The plugins this process loads (the installed ones and this app's own), loaded once
+    without opening the database: what views check their permission ids against when they
+    are declared."""
+    global _plugins
+    found = _plugins
+    if found is None:
+        from . import plugin
+
+        with _lock:
+            found = _plugins
+            if found is None:
+                settings_ = PluginSettings.from_env(environ())
+                found = _plugins = load_plugins(settings_, extra={"openedx": plugin})
+    return found
+
+
+def _open() -> Rolecall:
     env = environ()
     rc = Rolecall.open(
         getattr(settings, "ROLECALL_DATABASE_URL", None),
-        plugins=load_plugins(PluginSettings.from_env(env), extra={"openedx": plugin}),
+        plugins=loaded_plugins(),
         staleness=float(getattr(settings, "ROLECALL_STALENESS", 1.0)),
         background_sync=bool(getattr(settings, "ROLECALL_BACKGROUND_SYNC", True)),
         key_settings=env,
@@ -87,11 +105,12 @@ def get_rolecall() -> Rolecall:
 
 def reset() -> None:
     """Close the service; the next :func:`get_rolecall` opens it again from the settings."""
-    global _service
+    global _service, _plugins
     with _lock:
         if _service is not None:
             _service.close()
         _service = None
+        _plugins = None
 
 
 def _settings_changed(setting: str = "", **_: Any) -> None:

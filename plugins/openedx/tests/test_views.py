@@ -82,3 +82,57 @@ def test_function_view(rc: Rolecall, client_of) -> None:  # type: ignore[no-unty
     assert refused.status_code == 403
     assert refused.json()["detail"].startswith("denied: no role ada holds on course-v1:HarvardX")
     assert client.get("/courses/course-v1:bad/outline").status_code == 400
+
+
+@pytest.mark.parametrize("prefix", ["/course-only", "/api/course-only"])
+def test_a_view_for_courses_refuses_anything_but_a_course_key(  # type: ignore[no-untyped-def]
+    rc: Rolecall, client_of, prefix: str
+) -> None:
+    rc.add_user("ada")
+    rc.assign("ada", "course_admin", "org:MITx")
+    client = client_of("ada")
+    tail = "outline" if prefix == "/course-only" else "gradebook"
+    assert client.get(f"{prefix}/{NEW}/{tail}").status_code == 200
+    assert client.get(f"{prefix}/{OLD}/{tail}").status_code == 200
+    for key in ("MITx", "lib:MITx:physics"):  # an org name, a library: not courses
+        refused = client.get(f"{prefix}/{key}/{tail}")
+        assert refused.status_code == 400
+        assert "expected a course key" in refused.json()["detail"]
+    # Without scope_types an org name is read as the org and decided there, as before.
+    assert client.get("/courses/MITx/outline").status_code == 403
+
+
+def test_permission_ids_and_scope_types_are_checked_when_a_view_is_declared(
+    rc: Rolecall,
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from rolecall_openedx.drf import permission_required, requires
+
+    with pytest.raises(ImproperlyConfigured, match=r"courses\.no_such_thing"):
+        requires("courses.no_such_thing")
+    with pytest.raises(ImproperlyConfigured, match=r"courses\.no_such_thing"):
+        permission_required("courses.no_such_thing")
+    with pytest.raises(ImproperlyConfigured, match="planet"):
+        requires("courses.view_course", scope_types=("planet",))
+
+
+def test_superusers_are_decided_by_rolecall_unless_the_setting_says_otherwise(  # type: ignore[no-untyped-def]
+    rc: Rolecall,
+) -> None:
+    from django.test import override_settings
+
+    root = User.objects.create_superuser("root", email="root@example.org")
+    rc.add_user("root")
+    rc.assign("root", "platform_admin", "platform")
+    rc.restrict(NEW, ["courses.view_course"], reason="frozen")
+    client = Client()
+    client.force_login(root)
+    assert client.get(f"/courses/{NEW}/outline").status_code == 403  # the lock holds
+    assert root.has_perm("courses.view_course", NEW)  # Django's own rule: superusers pass
+    with override_settings(ROLECALL_SUPERUSERS_BYPASS=True):
+        assert client.get(f"/courses/{NEW}/outline").status_code == 200
+    root.is_active = False
+    root.save()
+    with override_settings(ROLECALL_SUPERUSERS_BYPASS=True):
+        assert client.get(f"/courses/{NEW}/outline").status_code != 200

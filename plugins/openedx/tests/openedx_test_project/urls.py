@@ -29,6 +29,19 @@ def outline(request: HttpRequest, course_id: str) -> JsonResponse:
     return JsonResponse({"course": course_id, "outline": []})
 
 
+@permission_required("courses.view_course", scope_from="course_id", scope_types=("course",))
+def course_outline(request: HttpRequest, course_id: str) -> JsonResponse:
+    """A view for courses only: an org name or a library key is a 400, not an org-wide pass."""
+    return JsonResponse({"course": course_id})
+
+
+class CourseGradebook(APIView):
+    permission_classes = [requires("grading.view_gradebook", scope_types=("course",))]
+
+    def get(self, request: Request, course_id: str) -> Response:
+        return Response({"course": course_id})
+
+
 FORUM = ("discussion.vote", "discussion.create_thread", "discussion.create_comment")
 
 
@@ -51,6 +64,8 @@ urlpatterns = [
     path("api/courses/<path:course_id>/gradebook", Gradebook.as_view()),
     path("api/publish", Publish.as_view()),
     path("courses/<path:course_id>/outline", outline),
+    path("course-only/<path:course_id>/outline", course_outline),
+    path("api/course-only/<path:course_id>/gradebook", CourseGradebook.as_view()),
     path("courses/<path:course_id>/forum", forum_page),
     # The admin console's endpoints, where LMS mounts them (its plugin URL config: ^api/).
     path("api/", include("rolecall_openedx.rest_api.urls")),
