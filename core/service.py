@@ -46,7 +46,7 @@ from .known_scopes import lookup as lookup_known
 from .plugins import Plugins, load_plugins
 from .records import DelegationRule, Role
 from .registry import Registry
-from .storage.audit import AuditWriter, Verification, verify_chain
+from .storage.audit import AuditWriter, Head, Verification, sign_new_chain, verify_chain
 from .storage.contributions import remember, remembered
 from .storage.database import (
     database_url,
@@ -186,14 +186,16 @@ class Rolecall:
         ``ROLECALL_KEY_FILE``), for a host that keeps its settings elsewhere than the process's
         environment (the Django package passes Django's settings); the environment by default."""
         engine = make_engine(database_url(database))
-        upgrade(engine)
+        keys = KeyRing.for_database(engine, environ=key_settings)
+        # A database made here has its empty audit chain signed at once (see sign_new_chain).
+        upgrade(engine, created=lambda: sign_new_chain(engine, keys))
         return cls(
             engine,
             plugins or load_plugins(),
             staleness=staleness,
             background_sync=background_sync,
             freeze_index=freeze_index,
-            keys=KeyRing.for_database(engine, environ=key_settings),
+            keys=keys,
         )
 
     def close(self) -> None:
@@ -1162,16 +1164,28 @@ class Rolecall:
         with Session(self.engine) as session:
             return [AuditRecord.model_validate(e) for e in session.scalars(query)]
 
-    def verify_audit(self) -> Verification:
-        """Recompute the hash chain from the first event; name the first bad one."""
+    def verify_audit(self, *, expect: Head | None = None) -> Verification:
+        """Recompute the hash chain from the first event; name the first bad one. The state
+        row's signed head must match the table (see :func:`verify_chain`); ``expect``: a head
+        recorded earlier (``Verification.head``) that the chain must still hold."""
         # One snapshot: a write committed between the two reads is not a removed event.
         with snapshot(self.engine) as connection, Session(connection) as session:
-            last_hash, last_mac = session.execute(select(State.last_hash, State.last_mac)).one()
+            row = session.execute(
+                select(
+                    State.events,
+                    State.last_event_id,
+                    State.revision,
+                    State.last_hash,
+                    State.keyed_after,
+                    State.last_mac,
+                )
+            ).one()
+            state = Head(*row)
             events = session.scalars(
                 select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=10_000)
             )
             try:
-                return verify_chain(events, last_hash, self.keys, last_mac=last_mac)
+                return verify_chain(events, state, self.keys, expect=expect)
             finally:
                 events.close()  # it may stop at the first bad event: free the cursor
 

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from alembic import command
 from conftest import make_plugins
-from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.orm import Session
 
 from rolecall.core import Rolecall
-from rolecall.core.storage.audit import event_hash, state_mac
+from rolecall.core.storage.audit import Head, event_hash, state_mac
 from rolecall.core.storage.database import GENESIS_HASH, _alembic_config, make_engine
 from rolecall.core.storage.keys import AUDIT_KEY, SESSION_KEY, Key, KeyRing, KeyStoreError
 from rolecall.core.storage.models import AuditEvent, State
@@ -72,7 +72,11 @@ def _rewrite(rc: Rolecall, sign: Any, key: Key | None = None) -> None:
                 )
             )
             previous = event.hash
-        session.execute(update(State).values(last_hash=previous, last_mac=state_mac(key, previous)))
+        state = session.execute(
+            select(State.events, State.last_event_id, State.revision, State.keyed_after)
+        ).one()
+        head = Head(state.events, state.last_event_id, state.revision, previous, state.keyed_after)
+        session.execute(update(State).values(last_hash=previous, last_mac=state_mac(key, head)))
 
 
 def test_a_rewritten_chain_fails_unless_the_key_is_stolen(rc: Rolecall) -> None:
@@ -293,20 +297,29 @@ def test_events_from_before_keying_verify_as_unkeyed_and_seal(
                 {"r": revision, "u": user, "d": json.dumps(details), "p": previous, "h": digest},
             )
             previous = digest
-        connection.execute(insert(State).values(id=1, revision=3, last_hash=previous))
+        connection.execute(
+            text("INSERT INTO rolecall_state (id, revision, last_hash) VALUES (1, 3, :h)"),
+            {"h": previous},
+        )
     engine.dispose()
 
     rc = _open(sqlite_url)  # upgrades to keyed
     try:
+        # Nothing written since the upgrade: the state row is unsigned, which looks exactly
+        # like a log rewritten without the key; verify fails and says which it may be.
         before = rc.verify_audit()
-        assert before.ok, before.message
+        assert not before.ok
         assert (before.keyed, before.unkeyed) == (0, 3)
-        assert "3 unkeyed (before keying)" in before.message
+        assert "unsigned" in before.message
+        assert "upgraded from a release without one (the next write signs it)" in before.message
         assert rc.keys.keyed_after == 3
         rc.add_user("dee")
         after = rc.verify_audit()
         assert after.ok, after.message
         assert (after.keyed, after.unkeyed) == (1, 3)
+        assert "3 unkeyed (before keying)" in after.message
+        assert after.head is not None
+        assert (after.head.events, after.head.revision, after.head.keyed_after) == (4, 4, 3)
         # Rewriting everything as unkeyed events, the newest included, is refused.
         _rewrite(rc, lambda args: (event_hash(*args), None))
         found = rc.verify_audit()

@@ -315,12 +315,23 @@ class Clock:
 
 
 def clean(engine: Engine) -> None:
-    """Empty every table and reset the revision: each example starts from nothing."""
+    """Empty every table and reset the revision and the audit chain's head (unsigned, as in a
+    database made without a key: the first write signs it): each example starts from
+    nothing."""
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             if table is not State.__table__:
                 connection.execute(delete(table))
-        connection.execute(update(State).values(revision=0, last_hash=GENESIS_HASH))
+        connection.execute(
+            update(State).values(
+                revision=0,
+                last_hash=GENESIS_HASH,
+                events=0,
+                last_event_id=0,
+                keyed_after=None,
+                last_mac=None,
+            )
+        )
 
 
 def run(rc: Rolecall, ref: Reference, ops: list[tuple[Any, ...]], now: datetime) -> None:

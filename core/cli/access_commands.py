@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TextIO
 
 import click
 
@@ -14,7 +15,9 @@ from ..engine.index import ALL
 from ..errors import BadInputError
 from ..reads import dormant, restrictions
 from ..service import Rolecall
+from ..storage.audit import Head, sign_new_chain
 from ..storage.database import current_revision, database_url, head_revision, make_engine, upgrade
+from ..storage.keys import KeyRing
 from .main import State, cli, service_of
 from .output import echo_json, echo_table, json_option
 
@@ -66,8 +69,9 @@ def db_upgrade(ctx: click.Context) -> None:
     """Create the schema, or upgrade it to the newest migration."""
     url = database_url(ctx.find_root().ensure_object(State).database)
     engine = make_engine(url)
+    keys = KeyRing.for_database(engine)
     try:
-        changed = upgrade(engine)
+        changed = upgrade(engine, created=lambda: sign_new_chain(engine, keys))
         head = current_revision(engine)
     finally:
         engine.dispose()
@@ -562,11 +566,29 @@ def audit_group(
 
 
 @audit_group.command("verify")
+@click.option(
+    "--expect-head",
+    "expect_file",
+    type=click.File("r"),
+    metavar="FILE",
+    help="A head recorded earlier (the output of audit verify --json, or its head; - for "
+    "standard input): the chain must still hold it.",
+)
 @json_option
 @click.pass_context
-def audit_verify(ctx: click.Context, as_json: bool) -> None:
-    """Recompute the hash chain: exit 0 when intact, 1 naming the first bad event."""
-    result = service_of(ctx).verify_audit()
+def audit_verify(ctx: click.Context, expect_file: TextIO | None, as_json: bool) -> None:
+    """Recompute the hash chain: exit 0 when intact, 1 naming the first bad event.
+
+    With --json it prints the chain's head too (events, the newest one's id, revision and
+    hash, and the state row's signature): kept outside the database, a log of heads shows
+    whether the chain was later emptied, cut short or rewritten (--expect-head)."""
+    expect = None
+    if expect_file is not None:
+        try:
+            expect = Head.from_json(json.load(expect_file))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--expect-head") from None
+    result = service_of(ctx).verify_audit(expect=expect)
     if as_json:
         echo_json(
             {
@@ -576,6 +598,7 @@ def audit_verify(ctx: click.Context, as_json: bool) -> None:
                 "keyed": result.keyed,
                 "unkeyed": result.unkeyed,
                 "message": result.message,
+                "head": None if result.head is None else result.head.to_json(),
             }
         )
     else:

@@ -1,14 +1,16 @@
 """The audit log: append-only, hash-chained, and the change feed other processes replay.
 
 Each event's hash covers its content and the previous event's hash; the state row keeps the
-hash of the newest event, so removing the last events is detected as well as altering or
-removing any other.
+chain's head (how many events, the newest one's id, revision and hash), so removing the last
+events, or all of them, is detected as well as altering or removing any other.
 
 The hash is keyed: an HMAC-SHA256 with the audit key, which lives outside the database
 (:mod:`rolecall.core.storage.keys`), and each event records the id of the key version that
-signed it (``key_id``). Someone who can write the database but does not hold the key cannot
-rewrite the chain so that it verifies. Events written before keying began have no key id and
-a plain SHA-256: they verify as "unkeyed", which proves their order, not who wrote them.
+signed it (``key_id``). The state row's head is signed with it too (``last_mac``), from the
+moment a database is made. Someone who can write the database but does not hold the key cannot
+rewrite the chain, empty it or cut it short so that it verifies. Events written before keying
+began have no key id and a plain SHA-256: they verify as "unkeyed", which proves their order,
+not who wrote them; none may follow the first keyed write (``keyed_after``).
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from .database import GENESIS_HASH, insert_rows, time_param
-from .keys import AUDIT_KEY, Key, KeyRing
+from .keys import AUDIT_KEY, Key, KeyRing, KeyStoreError
 from .models import AUDIT_EVENTS, AuditEvent, State
 
 _ENCODE = json.JSONEncoder(
@@ -106,11 +108,100 @@ def hmac_sha256(secret: bytes) -> Callable[[bytes], str]:
     return digest
 
 
-def state_mac(key: Key | None, last_hash: str) -> str | None:
-    """The state row's signature of the newest event's hash (None without a key)."""
+@dataclass(frozen=True)
+class Head:
+    """The head of the audit chain, as the state row keeps it and ``audit verify --json``
+    prints it: how many events, the newest one's id, revision and hash, the revision after
+    which every event is keyed, and the state row's signature of all of them."""
+
+    events: int
+    last_id: int
+    """0: no event."""
+    revision: int
+    last_hash: str
+    keyed_after: int | None = None
+    mac: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "last_id": self.last_id,
+            "last_revision": self.revision,
+            "last_hash": self.last_hash,
+            "keyed_after": self.keyed_after,
+            "mac": self.mac,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Head:
+        """A head as :meth:`to_json` writes it, or the whole output of ``audit verify --json``
+        (its ``head``); :class:`ValueError` when it is neither."""
+        if isinstance(data, dict) and isinstance(data.get("head"), dict):
+            data = data["head"]
+        if not isinstance(data, dict):
+            raise ValueError("not a head: expected the JSON that audit verify --json prints")
+        numbers = {}
+        for name in ("events", "last_id", "last_revision"):
+            value = data.get(name)
+            if type(value) is not int or value < 0:
+                raise ValueError(f"the head's {name!r} must be a whole number, not {value!r}")
+            numbers[name] = value
+        last_hash = data.get("last_hash")
+        if not isinstance(last_hash, str) or len(last_hash) != 64:
+            raise ValueError(f"the head's 'last_hash' must be 64 hex digits, not {last_hash!r}")
+        if (numbers["events"] == 0) != (numbers["last_id"] == 0):
+            raise ValueError("the head's 'events' and 'last_id' disagree")
+        keyed_after, mac = data.get("keyed_after"), data.get("mac")
+        if keyed_after is not None and type(keyed_after) is not int:
+            raise ValueError(f"the head's 'keyed_after' must be a number, not {keyed_after!r}")
+        return cls(
+            numbers["events"],
+            numbers["last_id"],
+            numbers["last_revision"],
+            last_hash,
+            keyed_after,
+            mac if isinstance(mac, str) else None,
+        )
+
+
+def state_mac(key: Key | None, head: Head) -> str | None:
+    """The state row's signature of the chain's head (None without a key): the count, the
+    newest event's id and revision, the revision after which events are keyed, and the
+    newest hash."""
     if key is None:
         return None
+    bound = [head.events, head.last_id, head.revision, head.keyed_after, head.last_hash]
+    message = b"rolecall state 2\0" + json.dumps(bound, separators=(",", ":")).encode()
+    return hmac.digest(key.secret, message, "sha256").hex()
+
+
+def legacy_state_mac(key: Key, last_hash: str) -> str:
+    """The signature of a state row from before migration 0009: the newest hash alone."""
     return hmac_sha256(key.secret)(b"rolecall state\0" + last_hash.encode())
+
+
+def sign_new_chain(engine: Engine, keys: KeyRing) -> None:
+    """Sign the head of a database made just now (no events, revision 0) with the audit key,
+    so that its log emptied later, with the state row put back to an unsigned start, fails
+    verify. Without a key (a server database with none configured yet) it stays unsigned
+    until the first write, which signs it."""
+    try:
+        key = keys.current(AUDIT_KEY)
+    except KeyStoreError:
+        return
+    head = Head(0, 0, 0, GENESIS_HASH, 0)
+    with engine.begin() as connection:
+        connection.execute(
+            update(State)
+            .where(
+                State.id == 1,
+                State.revision == 0,
+                State.events == 0,
+                State.last_hash == GENESIS_HASH,
+                State.last_mac.is_(None),
+            )
+            .values(keyed_after=0, last_mac=state_mac(key, head))
+        )
 
 
 def _json(value: Any) -> str:
@@ -282,14 +373,34 @@ class AuditWriter:
         return self._at_param
 
     def flush(self) -> None:
-        """Write the collected events and move the state row's hash to the newest."""
-        if self._events:
-            insert_rows(self.session.connection(), AUDIT_EVENTS, COLUMNS, self._events)
-            self.session.execute(
-                update(State)
-                .where(State.id == 1)
-                .values(last_hash=self._last, last_mac=state_mac(self.key, self._last))
+        """Write the collected events and move the state row's head to the newest, signed.
+
+        The count is the row's plus this write's events (the table is never counted: a
+        state row that disagrees with it keeps disagreeing, and verify says so); the first
+        keyed write records the revision before it as ``keyed_after``."""
+        if not self._events:
+            return
+        insert_rows(self.session.connection(), AUDIT_EVENTS, COLUMNS, self._events)
+        newest = select(func.max(AuditEvent.id)).scalar_subquery()
+        events, keyed_after, last_id = self.session.execute(
+            select(State.events, State.keyed_after, newest).where(State.id == 1)
+        ).one()
+        if self.key is not None and keyed_after is None:
+            keyed_after = self.revision - 1
+        head = Head(
+            int(events) + len(self._events), int(last_id), self.revision, self._last, keyed_after
+        )
+        self.session.execute(
+            update(State)
+            .where(State.id == 1)
+            .values(
+                last_hash=head.last_hash,
+                events=head.events,
+                last_event_id=head.last_id,
+                keyed_after=head.keyed_after,
+                last_mac=state_mac(self.key, head),
             )
+        )
 
 
 def bump_revision(session: Session) -> tuple[int, str]:
@@ -313,33 +424,78 @@ class Verification:
     """Events signed with an audit key (HMAC)."""
     unkeyed: int = 0
     """Events from before keying began (plain SHA-256)."""
+    head: Head | None = None
+    """The head verified (None when verify failed): what an operator records outside the
+    database and later passes back as ``expect``."""
+
+
+UNSIGNED = (
+    "the state row is unsigned ({events} events, revision {revision}) but the audit key is "
+    "configured ({source}): the audit log was emptied or rewritten by someone without the "
+    "key, unless nothing was written since this database was made without a key or upgraded "
+    "from a release without one (the next write signs it)"
+)
+BAD_SIGNATURE = (
+    "the state row is not signed with the audit key: it was altered, or moved back to hide "
+    "the removal of the newest events (or it was signed with a key this installation does "
+    "not have)"
+)
 
 
 def verify_chain(
     rows: Iterable[AuditEvent],
-    last_hash: str,
+    state: Head,
     keys: KeyRing | None = None,
     *,
-    last_mac: str | None = None,
+    expect: Head | None = None,
 ) -> Verification:
     """Recompute the chain; name the first event that does not match.
 
-    A keyed event is checked with the version of the audit key it names (from ``keys``). An
-    unkeyed event is accepted only before the first keyed one and, when ``keys`` knows the
-    revision at which keying began, only up to it: a chain rewritten as unkeyed events by
-    someone without the key fails. When the newest event is keyed, the state row's
-    ``last_mac`` must sign ``last_hash`` with its key: moving the state row back to hide the
-    removal of the newest events takes the key (or an old copy of the row)."""
+    ``state``: the head the state row keeps, with its signature (``mac``). ``keys``: the
+    audit key's versions; None checks the hashes only, without any key (nothing keyed then
+    verifies).
+
+    A keyed event is checked with the version of the audit key it names. An unkeyed event is
+    accepted only before the first keyed one and only up to the revision at which keying
+    began, as the signed state row (``keyed_after``) or the key file records it: a chain
+    rewritten as unkeyed events by someone without the key fails. With keys, the state row
+    must be signed with one of them, over the head the table holds: the number of events, the
+    newest one's id and revision, and its hash. An unsigned state row fails, so emptying the
+    log and putting the state row back to the start takes the key; so does cutting the chain
+    short (or an old copy of the state row, which ``expect`` catches).
+
+    ``expect``: a head recorded earlier (``audit verify --json``, kept outside the database):
+    the chain must still hold it, as its ``events``-th event, with that id, revision and
+    hash."""
     previous = GENESIS_HASH
     count = keyed = 0
+    last_id = last_revision = 0
     found: dict[str, Key | None] = {}
-    key: Key | None = None
-    keyed_after = None if keys is None else keys.keyed_after
+    versions = [] if keys is None else keys.versions(AUDIT_KEY)
+    # The state row's signature first: its keyed_after counts only when it is signed.
+    signed = "none"
+    if state.mac is not None and keys is not None:
+        if any(hmac.compare_digest(state.mac, str(state_mac(k, state))) for k in versions):
+            signed = "head"
+        elif any(
+            hmac.compare_digest(state.mac, legacy_state_mac(k, state.last_hash)) for k in versions
+        ):
+            signed = "hash"
+        else:
+            signed = "bad"
+    limits = [] if keys is None or keys.keyed_after is None else [keys.keyed_after]
+    if signed == "head" and state.keyed_after is not None:
+        limits.append(state.keyed_after)
+    keyed_after = min(limits, default=None)
+    anchored = expect is None or expect.events == 0
 
     def bad(event: AuditEvent, why: str) -> Verification:
         return Verification(
             False, count, f"event {event.id}: {why}", event.id, keyed, count - keyed
         )
+
+    def failed(why: str, first_bad: int | None = None) -> Verification:
+        return Verification(False, count, why, first_bad, keyed, count - keyed)
 
     for event in rows:
         count += 1
@@ -388,37 +544,69 @@ def verify_chain(
         )
         if digest != event.hash:
             return bad(event, "its content does not match its hash (it was altered)")
+        if not anchored and expect is not None and event.id >= expect.last_id:
+            if (event.id, count, event.revision, event.hash) != (
+                expect.last_id,
+                expect.events,
+                expect.revision,
+                expect.last_hash,
+            ):
+                differs = (
+                    f"event {event.id} is not it"
+                    if event.id == expect.last_id
+                    else f"there is no event {expect.last_id}"
+                )
+                return failed(_not_held(expect, differs), event.id)
+            anchored = True
         previous = event.hash
+        last_id, last_revision = event.id, event.revision
     unkeyed = count - keyed
-    # When the newest event is keyed, the state row must be signed with its key.
-    if previous == last_hash and key is not None and last_mac != state_mac(key, last_hash):
-        return Verification(
-            False,
-            count,
-            "the state row's hash of the newest event is not signed with the audit key: "
-            "it was moved back, and the newest events were removed",
-            None,
-            keyed,
-            unkeyed,
-        )
-    if previous != last_hash:
-        return Verification(
-            False,
-            count,
+    if previous != state.last_hash:
+        return failed(
             "the newest events were removed: the chain ends at "
-            f"{previous[:12]}, the state expects {last_hash[:12]}",
-            None,
-            keyed,
-            unkeyed,
+            f"{previous[:12]}, the state expects {state.last_hash[:12]}"
         )
+    if keys is not None:
+        if signed == "none":
+            source = keys.source
+            return failed(UNSIGNED.format(events=count, revision=state.revision, source=source))
+        if signed == "bad":
+            return failed(BAD_SIGNATURE)
+        table = (count, last_id, last_revision)
+        if signed == "head" and (state.events, state.last_id, state.revision) != table:
+            return failed(
+                f"the state row signs {state.events} events up to event {state.last_id} "
+                f"(revision {state.revision}), but the table holds {count} up to event "
+                f"{last_id} (revision {last_revision}): events were removed, added or "
+                "renumbered"
+            )
+        if signed == "head" and state.keyed_after and not unkeyed:
+            # Keying began after some writes, whose unkeyed events must still be there.
+            return failed(
+                f"the state row says keying began after revision {state.keyed_after}, but the "
+                "chain holds no event from before it: the log was emptied (and written to "
+                "since)"
+            )
+    if not anchored and expect is not None:
+        return failed(_not_held(expect, f"the chain ends at event {last_id} ({count} events)"))
     parts = [f"{keyed} keyed"]
     if unkeyed:
         parts.append(f"{unkeyed} unkeyed (before keying)")
-    return Verification(
-        True,
-        count,
-        f"audit chain intact: {count} events ({', '.join(parts)})",
-        None,
-        keyed,
-        unkeyed,
+    message = f"audit chain intact: {count} events ({', '.join(parts)})"
+    if signed == "hash":
+        message += (
+            "; the state row is signed as before migration 0009, over the newest hash only: "
+            "the next write signs the whole head"
+        )
+    if expect is not None:
+        message += f"; it holds the head recorded earlier ({expect.events} events)"
+    head = Head(count, last_id, last_revision, previous, state.keyed_after, state.mac)
+    return Verification(True, count, message, None, keyed, unkeyed, head)
+
+
+def _not_held(expect: Head, found: str) -> str:
+    return (
+        f"the chain no longer holds the head recorded earlier ({expect.events} events up to "
+        f"event {expect.last_id}, revision {expect.revision}, hash {expect.last_hash[:12]}): "
+        f"{found}; events up to it were removed or rewritten"
     )

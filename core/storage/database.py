@@ -32,7 +32,7 @@ GENESIS_HASH = "0" * 64
 MYSQL = ("mysql", "mariadb")
 """SQLAlchemy's names for MySQL and MariaDB (``mysql://`` URLs name either server)."""
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 """The newest migration; a test keeps it equal to Alembic's head. Knowing it here lets every
 open skip importing Alembic (a fifth of the CLI's start-up) when the schema is current."""
 
@@ -252,8 +252,11 @@ def current_revision(engine: Engine) -> str | None:
         return None if value is None else str(value)
 
 
-def upgrade(engine: Engine) -> bool:
+def upgrade(engine: Engine, *, created: Callable[[], None] | None = None) -> bool:
     """Create or upgrade the schema to the newest migration; ``True`` if anything ran.
+
+    ``created``: called once the schema made here from nothing is committed (not after an
+    upgrade): the service signs the new, empty audit chain's head with it.
 
     On MySQL and MariaDB the server is checked first, and rolecall's tables after (see
     :mod:`.mysql`): a server or a table that would lose data refuses to open."""
@@ -261,14 +264,15 @@ def upgrade(engine: Engine) -> bool:
         from .mysql import check_server, check_tables
 
         check_server(engine)
-        ran = _upgrade(engine)
+        ran = _upgrade(engine, created)
         check_tables(engine)
         return ran
-    return _upgrade(engine)
+    return _upgrade(engine, created)
 
 
-def _upgrade(engine: Engine) -> bool:
-    if current_revision(engine) == SCHEMA_HEAD:
+def _upgrade(engine: Engine, created: Callable[[], None] | None = None) -> bool:
+    found = current_revision(engine)
+    if found == SCHEMA_HEAD:
         return False
     from alembic import command
 
@@ -279,4 +283,6 @@ def _upgrade(engine: Engine) -> bool:
         command.upgrade(config, "head")
         if connection.execute(select(State.id)).first() is None:
             connection.execute(insert(State).values(id=1, revision=0, last_hash=GENESIS_HASH))
+    if found is None and created is not None:
+        created()
     return True

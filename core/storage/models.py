@@ -190,17 +190,29 @@ class StoredRule(Base):
 
 
 class State(Base):
-    """One row: the global revision, bumped by every write transaction."""
+    """One row: the global revision, bumped by every write transaction, and the head of the
+    audit chain, signed with the audit key."""
 
     __tablename__ = "rolecall_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
+    """Also the revision of the newest audit event (every write transaction appends one)."""
     last_hash: Mapped[str] = mapped_column(String(64))
     last_mac: Mapped[str | None] = mapped_column(String(64))
-    """``last_hash`` signed with the audit key of the newest event (None before keying): a
-    state row moved back to an earlier event, to hide the removal of the newest, does not
-    match unless the key is known."""
+    """The head (``events``, ``last_event_id``, ``revision``, ``keyed_after``, ``last_hash``)
+    signed with the audit key (:func:`rolecall.core.storage.audit.state_mac`); None before
+    keying. A state row moved back to an earlier event, to hide the removal of the newest, or
+    emptied with the log, does not match unless the key is known. A row from before migration
+    0009 signs ``last_hash`` alone (:func:`~rolecall.core.storage.audit.legacy_state_mac`)
+    until the next write."""
+    events: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """How many audit events the table holds."""
+    last_event_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The id of the newest audit event (0: none)."""
+    keyed_after: Mapped[int | None] = mapped_column(BigInteger)
+    """The revision after which every audit event is keyed: the one before the first keyed
+    write (None: nothing keyed yet)."""
     last_assignment_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
