@@ -17,6 +17,13 @@ on another (denied):
   then ``checker.has_perm``;
 - and, for scale, rolecall's own ``check`` without Django around it.
 
+Then as LMS asks: the platform passes ``CourseKey`` objects (each request parses its key once and
+asks many times with that object), through the LMS's own backend list (django-rules,
+``AllowAllUsersModelBackend``, bridgekeeper, rolecall): rolecall's permission, against a
+django-rules predicate doing the same look-up (the user's staff courses, keyed by course key)
+under the same list. Goals: ``RolecallBackend.has_perm`` with a ``CourseKey`` within 2x
+``check``, mapping of the key included; through the LMS's list, no slower than django-rules.
+
 Run from plugins/openedx: ``python benchmarks/has_perm.py [--users N] [--courses N]``. Prints
 the median and p99 of per-call times, in microseconds, and each median as a multiple of
 rolecall's own ``check``; a wrong answer stops the run.
@@ -42,6 +49,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openedx_test_project.settings")
 PERMISSION = "courses.edit_course_content"
 GUARDIAN_PERMISSION = "stubs.change_courseoverview"
 RULES_PERMISSION = "stubs.edit_course_content"
+RULES_KEY_PERMISSION = "stubs.edit_course_content_by_key"
+LMS_BACKENDS = [
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.AllowAllUsersModelBackend",
+    "bridgekeeper.backends.RulePermissionBackend",
+    "rolecall_openedx.backends.RolecallBackend",
+]
+"""The object-permission part of the LMS's ``AUTHENTICATION_BACKENDS`` (lms/envs/common.py),
+with rolecall's backend added after the platform's own as the plugin adds it."""
 
 
 def _times(
@@ -92,6 +108,7 @@ def main() -> None:
     from django.test import override_settings
     from guardian.core import ObjectPermissionChecker
     from guardian.shortcuts import assign_perm
+    from opaque_keys.edx.keys import CourseKey
 
     from openedx_test_project.stubs.models import CourseOverview
     from rolecall_openedx.backends import RolecallBackend
@@ -159,6 +176,28 @@ def main() -> None:
             checkers[user.pk] = checker
         figures["guardian checker, prefetched"] = _times(
             lambda u, c: checkers[u.pk].has_perm("change_courseoverview", c), cases
+        )
+    # As LMS asks: CourseKey objects, the LMS's backend list.
+    keys = {c.id: CourseKey.from_string(c.id) for c in courses}
+    key_cases = [(u, keys[c.id], e) for u, c, e in cases]
+    staff_keys = {name: {keys[c] for c in held} for name, held in staff_of.items()}
+
+    @rules.predicate
+    def is_course_staff_by_key(user: Any, course: Any) -> bool:
+        return course is not None and course in staff_keys.get(user.username, ())
+
+    rules.add_perm(RULES_KEY_PERMISSION, is_course_staff_by_key)
+    backend = RolecallBackend()
+    figures["RolecallBackend.has_perm, CourseKey"] = _times(
+        lambda u, c: backend.has_perm(u, PERMISSION, c), key_cases
+    )
+    with override_settings(AUTHENTICATION_BACKENDS=LMS_BACKENDS):
+        for _ in range(2):
+            figures["LMS backends: rolecall"] = _times(
+                lambda u, c: u.has_perm(PERMISSION, c), key_cases
+            )
+        figures["LMS backends: django-rules"] = _times(
+            lambda u, c: u.has_perm(RULES_KEY_PERMISSION, c), key_cases
         )
     print(f"{args.users:,} users, {args.courses:,} courses, {len(cases):,} calls each")
     # The last column: each median over rolecall's own check's (the goal: has_perm within 3x).

@@ -50,6 +50,13 @@ _key_types: set[type] = {str}
 """The key classes met so far (CourseLocator, LibraryLocatorV2...): their objects are looked
 up in :data:`_cache` at once, with no ``isinstance`` test against the OpaqueKey ABC."""
 
+_by_identity: dict[int, tuple[object, str]] = {}
+"""``id(key object)`` -> (the object, its scope key), for key objects (not text). Hashing an
+OpaqueKey rebuilds the tuple of its fields every time (about 2 us, more than a whole check),
+while a request passes the one key object it parsed to every ``has_perm`` it makes: asked by
+identity, the same object costs a dictionary lookup on an int. The entry holds the object, so
+its id cannot be reused while the entry lives; bounded like the others."""
+
 
 def _cached(value: object) -> str:
     found = _cache.get(value)
@@ -66,7 +73,15 @@ def _from_value(value: object) -> str:
     if len(_values) >= _CACHE_SIZE:
         _values.clear()
     _values[value] = found
+    if type(value) is not str:
+        _remember(value, found)
     return found
+
+
+def _remember(obj: object, found: str) -> None:
+    if len(_by_identity) >= _CACHE_SIZE:
+        _by_identity.clear()
+    _by_identity[id(obj)] = (obj, found)
 
 
 _attribute: dict[type, str] = {}
@@ -97,18 +112,33 @@ def scope_key(obj: Any) -> str:
     # attribute holds a key seen before: two dictionary lookups.
     kind = type(obj)
     if kind in _key_types:
-        found = _cache.get(obj)
-        if found is not None:
-            return found
+        if kind is str:
+            found = _cache.get(obj)
+            if found is not None:
+                return found
+        else:
+            entry = _by_identity.get(id(obj))
+            if entry is not None and entry[0] is obj:
+                return entry[1]
+            found = _cache.get(obj)
+            if found is not None:
+                _remember(obj, found)
+                return found
     else:
         known = _attribute.get(kind)
         if known is not None:
             value = getattr(obj, known, None)
+            if type(value) is not str:
+                entry = _by_identity.get(id(value))
+                if entry is not None and entry[0] is value:
+                    return entry[1]
             try:
                 found = _values.get(value)
             except TypeError:  # not hashable: no key
                 found = None
             if found is not None:
+                if type(value) is not str:
+                    _remember(value, found)
                 return found
     return _first_time(obj, kind)
 
@@ -119,6 +149,8 @@ def _first_time(obj: Any, kind: type) -> str:
     if isinstance(obj, (str, OpaqueKey)):
         found = _cached(obj)
         _key_types.add(kind)
+        if kind is not str:
+            _remember(obj, found)
         return found
     known = _attribute.get(kind)
     if known is not None:  # the attribute that held the key last time: most calls end here

@@ -78,3 +78,25 @@ def test_a_class_seen_before_is_still_read_object_by_object() -> None:
     assert scope_key(Block(CourseKey.from_string(OLD))) == OLD
     assert scope_key(CourseKey.from_string(NEW)) == NEW
     assert scope_key(CourseKey.from_string(NEW)) == NEW  # a key class seen before
+
+
+def test_key_objects_are_answered_by_identity_without_confusing_a_reused_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A key object met before is answered from its identity; objects made and dropped one
+    after another (so Python may give a new one a freed id) are each answered for their own
+    key, also across the cache being emptied when full."""
+    import rolecall_openedx.keys as keys
+
+    monkeypatch.setattr(keys, "_CACHE_SIZE", 50)
+    for i in range(500):
+        key = CourseKey.from_string(f"course-v1:Org{i % 7}+C{i}+2026")
+        expected = f"course-v1:Org{i % 7}+C{i}+2026"
+        assert scope_key(key) == expected
+        assert scope_key(key) == expected  # the second time by identity
+        assert scope_key(CourseOverview(id=key, org="x")) == expected
+        del key
+    assert len(keys._by_identity) <= 50
+    same = CourseKey.from_string(NEW)
+    other = CourseKey.from_string(NEW)  # equal, not identical
+    assert scope_key(same) == scope_key(other) == NEW
