@@ -9,6 +9,7 @@ written, 1 when some have no legacy equivalent (listed), 2 for bad input.
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ from rolecall.core import BadInputError
 from rolecall.core.cli import echo_json, echo_table, json_option, service_of
 
 from .exporter import build_export, write_csv, write_database
-from .importer import DEFAULT_BATCH, ImportPlan, plan_import, run_import
+from .importer import DEFAULT_BATCH, DEFAULT_SLICE, LISTS, stream_import
 from .mapping import load_mapping
-from .reader import hide_password, read_csv, read_database
+from .reader import hide_password, open_source
+from .report import ImportReport
 
 SHOWN = 50
 """How many rows of each list the human output shows (``--json`` has them all)."""
@@ -52,39 +54,85 @@ def _echo_some(headers: tuple[str, ...], rows: list[tuple[Any, ...]], what: str)
         click.echo(f"... and {len(rows) - SHOWN} more (--json lists them all)")
 
 
-def _print_plan(plan: ImportPlan, *, dry_run: bool) -> None:
+def _print_report(report: ImportReport, *, dry_run: bool) -> None:
+    def some(name: str, headers: tuple[str, ...], rows: list[tuple[Any, ...]], what: str) -> None:
+        if not report.counts[name]:
+            return
+        click.echo(f"{what}:")
+        echo_table(headers, rows, empty="")
+        if report.counts[name] > len(rows):
+            click.echo(f"... and {report.counts[name] - len(rows)} more (--json lists them all)")
+
+    first = report.first
     grants = ("table", "row", "user", "role", "scope")
     verb = "would be created" if dry_run else "created"
-    _echo_some(
+    some(
+        "create",
         grants,
-        [(g.table, g.row_id, g.user, g.role, g.scope) for g in plan.create],
+        [(g.table, g.row_id, g.user, g.role, g.scope) for g in first["create"]],
         f"grants {verb}",
     )
     if dry_run:
-        _echo_some(
+        some(
+            "exists",
             grants,
-            [(g.table, g.row_id, g.user, g.role, g.scope) for g in plan.exists],
+            [(g.table, g.row_id, g.user, g.role, g.scope) for g in first["exists"]],
             "grants that exist already",
         )
-        _echo_some(("user", "email"), [(u, e) for u, e, _ in plan.users], f"users {verb}")
-    _echo_some(
+        some("users", ("user", "email"), [(u, e) for u, e, _ in first["users"]], f"users {verb}")
+    some(
+        "ignored",
         ("table", "row", "reason"),
-        [(p.table, p.row_id, p.reason) for p in plan.ignored],
+        [(p.table, p.row_id, p.reason) for p in first["ignored"]],
         "rows skipped on purpose",
     )
-    _echo_some(
+    some(
+        "problems",
         ("table", "row", "problem", "reason"),
-        [(p.table, p.row_id, p.kind, p.reason) for p in plan.problems],
+        [(p.table, p.row_id, p.kind, p.reason) for p in first["problems"]],
         "rows that cannot be imported",
     )
-    _echo_some(
+    some(
+        "duplicates",
         ("table", "row", "user", "role", "scope", "kept"),
         [
             (d.table, d.row_id, d.user, d.role, d.scope, f"{d.kept_table} {d.kept_row_id}")
-            for d in plan.duplicates
+            for d in first["duplicates"]
         ],
         "duplicate rows (the same grant as the row kept)",
     )
+
+
+class _Progress:
+    """Progress on standard error: a bar on a terminal; elsewhere (a log, a pipe) one line per
+    slice with the rows done of the total and the rate."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+        self.bar: Any = None
+        if sys.stderr.isatty():
+            self.bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+            self.bar.__enter__()
+
+    def __call__(self, rows: int) -> None:
+        self.done += rows
+        if self.bar is not None:
+            self.bar.update(rows)
+            return
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        share = f" ({100 * self.done / self.total:.1f}%)" if self.total else ""
+        click.echo(
+            f"{self.label}: {self.done:,} of {self.total:,} rows{share}, "
+            f"{self.done / elapsed:,.0f} rows/s",
+            err=True,
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 @legacy_group.command("import")
@@ -105,6 +153,13 @@ def _print_plan(plan: ImportPlan, *, dry_run: bool) -> None:
     show_default=True,
     help="Rows written per transaction.",
 )
+@click.option(
+    "--slice-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_SLICE,
+    show_default=True,
+    help="Source rows read, mapped and written per slice (whole users; memory follows it).",
+)
 @click.option("--batch-id", help="Audit batch id (give an interrupted run's id to resume it).")
 @click.option("--actor", help="The name recorded as the actor in the audit log.")
 @json_option
@@ -117,6 +172,7 @@ def import_command(
     staff_admins: bool,
     dry_run: bool,
     batch_size: int,
+    slice_size: int,
     batch_id: str | None,
     actor: str | None,
     as_json: bool,
@@ -125,48 +181,58 @@ def import_command(
     if (source is None) == (folder is None):
         raise BadInputError("give --from URL or --from-csv DIR (one of them)")
     mapping = load_mapping(settings)
-    data = read_database(source) if source is not None else read_csv(folder or Path())
     rc = service_of(ctx)
-    plan = plan_import(rc, data, mapping, staff_admins=staff_admins)
-    result = None
-    if not dry_run and plan.work:
-        with click.progressbar(length=plan.work, label="importing", file=sys.stderr) as bar:
-            result = run_import(
+    source_name = hide_password(source) if source is not None else str(folder)
+    with (
+        open_source(source, folder) as legacy,
+        ImportReport(spool=as_json, shown=SHOWN) as report,
+    ):
+        progress = _Progress("dry run" if dry_run else "importing", legacy.total())
+        try:
+            result = stream_import(
                 rc,
-                plan,
+                legacy,
+                mapping,
+                report.add,
+                staff_admins=staff_admins,
+                dry_run=dry_run,
+                slice_size=slice_size,
                 batch_size=batch_size,
                 batch_id=batch_id,
                 actor=actor,
-                progress=bar.update,
+                progress=progress,
             )
-    source_name = hide_password(source) if source is not None else str(folder)
-    if as_json:
-        echo_json(
-            {
-                "source": source_name,
-                "dry_run": dry_run,
-                "summary": plan.summary(),
-                "create": [asdict(g) for g in plan.create],
-                "exists": [asdict(g) for g in plan.exists],
-                "users": [{"username": u, "email": e, "display_name": d} for u, e, d in plan.users],
-                "ignored": [asdict(p) for p in plan.ignored],
-                "problems": [asdict(p) for p in plan.problems],
-                "duplicates": [asdict(d) for d in plan.duplicates],
-                "batch_id": result.batch_id if result else None,
-                "revision": result.revision if result else rc.revision,
-            }
-        )
-    else:
-        _print_plan(plan, dry_run=dry_run)
-        counts = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in plan.summary().items())
-        if dry_run:
-            verdict = "dry run: nothing written"
-        elif result is not None:
-            verdict = f"imported (revision {result.revision}, batch {result.batch_id})"
+        finally:
+            progress.close()
+        if result is not None and not (result.users_created or result.grants_created):
+            result = None  # nothing written
+        if as_json:
+            lists: dict[str, Any] = dict.fromkeys(LISTS)
+            report.write_json(
+                lambda text: click.echo(text, nl=False),
+                {
+                    "source": source_name,
+                    "dry_run": dry_run,
+                    "summary": report.summary(),
+                    **lists,
+                    "batch_id": result.batch_id if result else None,
+                    "revision": result.revision if result else rc.revision,
+                },
+            )
         else:
-            verdict = "nothing to import"
-        click.echo(f"{source_name}: {counts}; {verdict}")
-    ctx.exit(1 if plan.problems else 0)
+            _print_report(report, dry_run=dry_run)
+            counts = ", ".join(
+                f"{n} {what.replace('_', ' ')}" for what, n in report.summary().items()
+            )
+            if dry_run:
+                verdict = "dry run: nothing written"
+            elif result is not None:
+                verdict = f"imported (revision {result.revision}, batch {result.batch_id})"
+            else:
+                verdict = "nothing to import"
+            click.echo(f"{source_name}: {counts}; {verdict}")
+        problems = report.counts["problems"]
+    ctx.exit(1 if problems else 0)
 
 
 @legacy_group.command("export")

@@ -35,7 +35,7 @@ from .mapping import (
     Level,
     RoleMapping,
 )
-from .reader import LegacyData, LegacyUser
+from .reader import PAGE, ForumRole, LegacyData, LegacySource, LegacyUser, MemorySource, UserRows
 
 ProblemKind = Literal[
     "unknown_role",
@@ -51,6 +51,8 @@ ProblemKind = Literal[
 ]
 _T = TypeVar("_T")
 DEFAULT_BATCH = 1000
+DEFAULT_SLICE = 10_000
+"""Source rows read, mapped and written per slice of a streamed import."""
 
 
 @dataclass(frozen=True)
@@ -106,16 +108,27 @@ class ImportPlan:
         return len(self.users) + len(self.create)
 
     def summary(self) -> dict[str, int]:
-        return {
-            "grants_to_create": len(self.create),
-            "grants_existing": len(self.exists),
-            "users_to_create": len(self.users),
-            "problems": len(self.problems),
-            "ignored": len(self.ignored),
-            "deleted_rows_skipped": self.deleted,
-            "duplicate_rows": len(self.duplicates),
-            "inactive_user_rows": sum(p.kind == "inactive_user" for p in self.ignored),
-        }
+        counts = {name: len(getattr(self, name)) for name in LISTS}
+        inactive = sum(p.kind == "inactive_user" for p in self.ignored)
+        return summary_of(counts, deleted=self.deleted, inactive=inactive)
+
+
+LISTS = ("create", "exists", "users", "ignored", "problems", "duplicates")
+"""The lists of a plan (and of the ``--json`` report), in the report's order."""
+
+
+def summary_of(counts: Mapping[str, int], *, deleted: int, inactive: int) -> dict[str, int]:
+    """The report's summary from the length of each list of :data:`LISTS`."""
+    return {
+        "grants_to_create": counts["create"],
+        "grants_existing": counts["exists"],
+        "users_to_create": counts["users"],
+        "problems": counts["problems"],
+        "ignored": counts["ignored"],
+        "deleted_rows_skipped": deleted,
+        "duplicate_rows": counts["duplicates"],
+        "inactive_user_rows": inactive,
+    }
 
 
 @dataclass(frozen=True)
@@ -154,18 +167,6 @@ def case_variants(counts: Mapping[str, int]) -> dict[str, str]:
     return variants
 
 
-def key_counts(data: LegacyData) -> dict[str, int]:
-    """How many rows name each course key: course access rows and forum roles."""
-    counts: dict[str, int] = {}
-    for row in data.access:
-        if row.course_id and not row.deleted:
-            counts[row.course_id] = counts.get(row.course_id, 0) + 1
-    for forum in data.forum_roles.values():
-        if forum.course_id:
-            counts[forum.course_id] = counts.get(forum.course_id, 0) + 1
-    return counts
-
-
 def _case_hint(name: str, names: Iterable[str]) -> str:
     """A hint naming the mapped name ``name`` differs from only in case, or ``""``."""
     same = sorted(n for n in names if n != name and n.casefold() == name.casefold())
@@ -178,16 +179,30 @@ def _case_hint(name: str, names: Iterable[str]) -> str:
 
 
 class _Planner:
-    def __init__(self, rc: Rolecall, data: LegacyData, mapping: RoleMapping) -> None:
+    """Maps the rows of one user at a time (:meth:`user_rows`) into :attr:`plan`. Only what
+    must outlive a user is kept across them: the users rolecall knows and the shapes of their
+    names (for look-alikes), the course keys that differ only in case, the forum roles."""
+
+    def __init__(
+        self,
+        rc: Rolecall,
+        mapping: RoleMapping,
+        forum_roles: Mapping[int, ForumRole],
+        variants: Mapping[str, str],
+        plan: ImportPlan,
+    ) -> None:
         self.rc = rc
-        self.data = data
         self.mapping = mapping
-        self.plan = ImportPlan()
+        self.forum_roles = forum_roles
+        self.variants = variants
+        self.plan = plan
         self.known = {name: active for name, _, _, active in rc.users()}
-        self._held: dict[str, set[tuple[str, str]]] = {}
+        # Of the user whose rows are being read (every row of a user is read together, so
+        # a duplicate is always one of theirs).
+        self.group = UserRows(None, None, [], [])
+        self._held: set[tuple[str, str]] | None = None
         self._seen: dict[tuple[str, str, str], tuple[str, int]] = {}
-        self.variants = case_variants(key_counts(data))
-        self._new_users: set[str] = set()
+        self._added = False  # the user is planned to be added
         self._shapes: dict[str, str] | None = None  # skeleton -> username, made on first use
 
     def problem(self, table: str, row_id: int, kind: str, reason: str) -> None:
@@ -208,10 +223,10 @@ class _Planner:
         return None if other == name else other
 
     def held(self, user: str) -> set[tuple[str, str]]:
-        if user not in self._held:
+        if self._held is None:
             grants = self.rc.grants(user) if user in self.known else []
-            self._held[user] = {(g.role, g.scope) for g in grants}
-        return self._held[user]
+            self._held = {(g.role, g.scope) for g in grants}
+        return self._held
 
     def scope(self, table: str, row_id: int, key: str, level: Level) -> Scope | None:
         if key.startswith(CCX_PREFIX) and "ccx" not in self.rc.registry.scope_types:
@@ -270,10 +285,12 @@ class _Planner:
         )
         return True
 
-    def user(self, table: str, row_id: int, user_id: int | None) -> LegacyUser | None:
-        user = self.data.users.get(user_id) if user_id is not None else None
+    def user(self, table: str, row_id: int) -> LegacyUser | None:
+        user = self.group.user
         if user is None:
-            self.problem(table, row_id, "unknown_user", f"no auth_user row with id {user_id}")
+            self.problem(
+                table, row_id, "unknown_user", f"no auth_user row with id {self.group.user_id}"
+            )
             return None
         if not user.is_active:
             self.problem(
@@ -303,9 +320,7 @@ class _Planner:
             return None
         return user
 
-    def grant(
-        self, table: str, row_id: int, user_id: int | None, target: str, scope: Scope
-    ) -> None:
+    def grant(self, table: str, row_id: int, target: str, scope: Scope) -> None:
         try:
             role = self.rc.role(target)
         except BadInputError:
@@ -324,7 +339,7 @@ class _Planner:
                 f"{role.id} cannot be assigned at a {scope.type} scope",
             )
             return
-        user = self.user(table, row_id, user_id)
+        user = self.user(table, row_id)
         if user is None:
             return
         key = (user.username, role.id, scope.key)
@@ -338,12 +353,21 @@ class _Planner:
             self.plan.exists.append(planned)
             return
         self.plan.create.append(planned)
-        if user.username not in self.known and user.username not in self._new_users:
-            self._new_users.add(user.username)
+        if user.username not in self.known and not self._added:
+            self._added = True
             self.plan.users.append((user.username, user.email, user.display_name))
 
+    def user_rows(self, group: UserRows, *, staff_admins: bool = False) -> None:
+        """Map one user's rows: course access rows, forum memberships, then (with
+        ``staff_admins``) their ``is_staff`` flag."""
+        self.group, self._held, self._seen, self._added = group, None, {}, False
+        self.access_rows()
+        self.forum_rows()
+        if staff_admins:
+            self.staff()
+
     def access_rows(self) -> None:
-        for row in self.data.access:
+        for row in self.group.access:
             if row.deleted:
                 self.plan.deleted += 1
                 continue
@@ -374,7 +398,7 @@ class _Planner:
                         f"{row.role} on a v1 library has no rolecall equivalent",
                     )
                     continue
-                self.grant(ACCESS_TABLE, row.id, row.user_id, library_role, scope)
+                self.grant(ACCESS_TABLE, row.id, library_role, scope)
                 continue
             if target is None:
                 self.problem(
@@ -402,14 +426,14 @@ class _Planner:
                 if on_ccx is None:
                     continue
                 target = on_ccx
-            self.grant(ACCESS_TABLE, row.id, row.user_id, target, scope)
+            self.grant(ACCESS_TABLE, row.id, target, scope)
 
     def forum_rows(self) -> None:
-        for row in self.data.forum_members:
+        for row in self.group.forum:
             if row.deleted:
                 self.plan.deleted += 1
                 continue
-            forum = self.data.forum_roles.get(row.role_id) if row.role_id is not None else None
+            forum = self.forum_roles.get(row.role_id) if row.role_id is not None else None
             if forum is None:
                 self.problem(
                     FORUM_TABLE,
@@ -454,19 +478,16 @@ class _Planner:
                 if on_ccx is None:
                     continue
                 target = on_ccx
-            self.grant(FORUM_TABLE, row.id, row.user_id, target, scope)
+            self.grant(FORUM_TABLE, row.id, target, scope)
 
     def staff(self) -> None:
-        platform = self.rc.registry.scopes.resolve("platform")
-        for user in sorted(self.data.users.values(), key=lambda u: u.id):
-            if not user.is_staff:
-                continue
-            if not user.is_active:
-                self.problem(
-                    USER_TABLE, user.id, "ignored", f"{user.username} is staff but inactive"
-                )
-                continue
-            self.grant(USER_TABLE, user.id, user.id, STAFF_ROLE, platform)
+        user = self.group.user
+        if user is None or not user.is_staff:
+            return
+        if not user.is_active:
+            self.problem(USER_TABLE, user.id, "ignored", f"{user.username} is staff but inactive")
+            return
+        self.grant(USER_TABLE, user.id, STAFF_ROLE, self.rc.registry.scopes.resolve("platform"))
 
 
 def plan_import(
@@ -475,12 +496,61 @@ def plan_import(
     """What importing ``data`` would do; writes nothing. With ``staff_admins``, every active
     ``is_staff`` account becomes a platform admin."""
     rc.sync()
-    planner = _Planner(rc, data, mapping)
-    planner.access_rows()
-    planner.forum_rows()
-    if staff_admins:
-        planner.staff()
-    return planner.plan
+    source = MemorySource(data)
+    plan = ImportPlan()
+    planner = _Planner(rc, mapping, source.forum_roles, case_variants(source.key_counts()), plan)
+    for group in source.groups(PAGE, staff=staff_admins):
+        planner.user_rows(group, staff_admins=staff_admins)
+    return plan
+
+
+def stream_import(
+    rc: Rolecall,
+    source: LegacySource,
+    mapping: RoleMapping,
+    report: Callable[[ImportPlan], None],
+    *,
+    staff_admins: bool = False,
+    dry_run: bool = False,
+    slice_size: int = DEFAULT_SLICE,
+    batch_size: int = DEFAULT_BATCH,
+    batch_id: str | None = None,
+    actor: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult | None:
+    """Plan and (unless ``dry_run``) write the import a slice of ``source`` at a time: each
+    slice (whole users, about ``slice_size`` rows) is mapped, handed to ``report``, and its
+    users and grants written in transactions of ``batch_size`` rows before the next slice is
+    read; ``progress`` is told how many source rows each slice held. Memory stays that of one
+    slice whatever the source's size. The answers are those of :func:`plan_import` and
+    :func:`run_import`: every row of a user is in one slice, so a slice written never changes
+    how a later one is read. Returns None for a dry run."""
+    if batch_size < 1 or slice_size < 1:
+        raise BadInputError("the batch size and the slice size must be at least 1")
+    rc.sync()
+    variants = case_variants(source.key_counts())
+    planner = _Planner(rc, mapping, source.forum_roles, variants, ImportPlan())
+    batch_id = batch_id or str(uuid.uuid4())
+    revision = rc.revision
+    users = grants = 0
+    for piece in source.slices(slice_size, staff=staff_admins):
+        plan = planner.plan = ImportPlan()
+        for group in piece:
+            planner.user_rows(group, staff_admins=staff_admins)
+        report(plan)
+        if not dry_run and plan.work:
+            revision = run_import(
+                rc, plan, batch_size=batch_size, batch_id=batch_id, actor=actor
+            ).revision
+            users += len(plan.users)
+            grants += len(plan.create)
+        if progress is not None:
+            progress(sum(group.rows for group in piece))
+    if dry_run:
+        return None
+    return ImportResult(
+        batch_id=batch_id, users_created=users, grants_created=grants, revision=revision
+    )
 
 
 def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
