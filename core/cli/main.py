@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -37,10 +38,12 @@ _TRUE = {"1", "true", "yes", "on"}
 class State:
     """Per-invocation state: the plugins and the service, each opened on first use."""
 
-    def __init__(self) -> None:
-        self._plugins: Plugins | None = None
+    def __init__(self, service: Rolecall | None = None) -> None:
+        self._plugins: Plugins | None = service.plugins if service is not None else None
         self.database: str | None = None
-        self._service: Rolecall | None = None
+        self._service: Rolecall | None = service
+        self.hosted = service is not None
+        """The service is a host's (:func:`run_with`): its database, plugins and sources."""
 
     def plugins(self, reserved: list[str]) -> Plugins:
         if self._plugins is None:
@@ -208,7 +211,23 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
     ROLECALL_STRICT_PLUGINS, ROLECALL_DISABLE_PLUGINS, ROLECALL_REQUIRE_PLUGINS,
     ROLECALL_DATABASE_URL, ROLECALL_DEBUG.
     """
-    ctx.ensure_object(State).database = database
+    state = ctx.ensure_object(State)
+    if database is not None and state.hosted:
+        raise click.UsageError("--database cannot be given here: the host's database is used")
+    state.database = database
+
+
+def run_with(service: Rolecall, args: Sequence[str], *, prog_name: str = "rolecall") -> int:
+    """Run the command line on a service its host opened, instead of opening one: the host's
+    database, its plugins and what they bring (derived roles, the scope catalogue). The
+    command's exit status; the service stays open. Open edX's ``manage.py lms rolecall`` runs
+    it with the platform's service."""
+    try:
+        cli.main(args=list(args), prog_name=prog_name, obj=State(service))
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
 
 
 def service_of(ctx: click.Context) -> Rolecall:
