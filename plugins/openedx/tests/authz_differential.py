@@ -1,12 +1,15 @@
-"""One call sequence of openedx-authz's user API, run against any module with its names and
-reduced to plain JSON, so two implementations can be compared answer by answer.
+"""One call sequence of openedx-authz's API (its user and subject functions), run against any
+module with its names and reduced to plain JSON, so two implementations can be compared answer
+by answer. A call that raises is answered by the error: ``["raises", "ValueError"]`` for any
+ValueError (rolecall's ScopeKeyError is one), else the exception's class name.
 
-``python authz_differential.py`` runs it against the real ``openedx_authz.api.users`` under
+``python authz_differential.py`` runs it against the real ``openedx_authz.api`` under
 openedx-authz's own test settings (``openedx_authz.settings.test``: its models, its casbin
 model and policy, its stub content libraries and course overviews), in a fresh SQLite database
 in the current folder, and prints the answers as JSON. The sequence covers library scopes and
 course scopes (openedx-authz's ``CourseOverviewData``), with every course role of its
-catalogue.
+catalogue. Data-class arguments are written as markers (:func:`U`, :func:`R`, :func:`S`...) that
+:func:`run` builds with the module's own classes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,37 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+
+def U(username: str) -> dict[str, str]:
+    """A ``UserData`` argument."""
+    return {"user": username}
+
+
+def R(role: str) -> dict[str, str]:
+    """A ``RoleData`` argument."""
+    return {"role": role}
+
+
+def S(key: str) -> dict[str, str]:
+    """A ``ScopeData(external_key=key)`` argument."""
+    return {"scope": key}
+
+
+def NS(namespaced_key: str) -> dict[str, str]:
+    """A ``ScopeData(namespaced_key=...)`` argument (``lib^*``: where roles are defined)."""
+    return {"namespaced_scope": namespaced_key}
+
+
+def A(action: str) -> dict[str, str]:
+    """An ``ActionData`` argument."""
+    return {"action": action}
+
+
+def P(action: str) -> dict[str, str]:
+    """A ``PermissionData(action=ActionData(...))`` argument."""
+    return {"permission": action}
+
 
 L1 = "lib:Org1:math"
 L2 = "lib:Org1:physics"
@@ -71,6 +105,9 @@ SEQUENCE: list[tuple[str, tuple[Any, ...]]] = [
     ("assign_role_to_user_in_scope", ("carol", "course_beta_tester", C3)),
     ("assign_role_to_user_in_scope", ("frank", "course_limited_staff", C3)),
     ("assign_role_to_user_in_scope", ("frank", "course_limited_staff", C3)),
+    # Two roles for one user on one scope: the scope's listing holds one record with both.
+    ("assign_role_to_user_in_scope", ("bob", "course_auditor", C1)),
+    ("assign_role_to_user_in_scope", ("alice", USER, L1)),
     *(
         ("is_user_allowed", (user, action, scope))
         for user in USERS
@@ -90,6 +127,8 @@ SEQUENCE: list[tuple[str, tuple[Any, ...]]] = [
     ("get_user_role_assignments_in_scope", ("bob", C3)),
     ("get_user_role_assignments_for_role_in_scope", ("course_editor", C2)),
     ("get_user_role_assignments_for_role_in_scope", ("course_staff", C2)),
+    ("get_users_for_role_in_scope", ("course_editor", C2)),
+    ("get_users_for_role_in_scope", ("course_staff", C2)),
     ("get_all_user_role_assignments_in_scope", (C1,)),
     ("get_all_user_role_assignments_in_scope", (C2,)),
     ("get_scopes_for_user_and_permission", ("bob", "courses.view_course")),
@@ -109,6 +148,7 @@ SEQUENCE: list[tuple[str, tuple[Any, ...]]] = [
     ("get_user_role_assignments_in_scope", ("alice", L2)),
     ("get_user_role_assignments_for_role_in_scope", (USER, L2)),
     ("get_user_role_assignments_for_role_in_scope", (ADMIN, L2)),
+    ("get_users_for_role_in_scope", (USER, L2)),
     ("get_all_user_role_assignments_in_scope", (L1,)),
     ("get_all_user_role_assignments_in_scope", (L2,)),
     ("get_scopes_for_user_and_permission", ("alice", VIEW)),
@@ -127,16 +167,71 @@ SEQUENCE: list[tuple[str, tuple[Any, ...]]] = [
     ("is_user_allowed", ("alice", VIEW, L1)),
     ("is_user_allowed", ("alice", "courses.view_course", C1)),
     ("get_all_user_role_assignments_in_scope", (C1,)),
+    # A malformed scope key raises ValueError, whatever the call; an unknown action is denied.
+    ("assign_role_to_user_in_scope", ("bob", USER, "lib:Org1")),
+    ("unassign_role_from_user", ("bob", USER, "lib:Org1")),
+    ("unassign_role_from_user", ("bob", "course_staff", "course-v1:Org1+Math")),
+    ("batch_unassign_role_from_users", (["bob"], USER, "lib:Org1")),
+    ("is_user_allowed", ("bob", VIEW, "lib:Org1")),
+    ("get_user_role_assignments_in_scope", ("bob", "lib:Org1")),
+    ("is_user_allowed", ("dave", "content_libraries.no_such_action", L2)),
+    ("is_user_allowed", ("dave", "no_such_action", L2)),
+    # The subject functions, with the data classes.
+    ("assign_role_to_subject_in_scope", (U("erin"), R(USER), S(L3))),
+    ("assign_role_to_subject_in_scope", (U("erin"), R(USER), S(L3))),
+    ("batch_assign_role_to_subjects_in_scope", ([U("erin"), U("frank")], R(CONTRIBUTOR), S(L2))),
+    ("assign_role_to_subject_in_scope", (U("erin"), R(ADMIN), S(L2))),
+    ("assign_role_to_subject_in_scope", (U("dave"), R("course_staff"), S(C2))),
+    ("is_subject_allowed", (U("erin"), A(VIEW), S(L3))),
+    ("is_subject_allowed", (U("erin"), A(DELETE), S(L3))),
+    ("is_subject_allowed", (U("erin"), A(DELETE), S(L2))),
+    ("is_subject_allowed", (U("dave"), A("courses.manage_advanced_settings"), S(C2))),
+    ("get_subject_role_assignments", (U("erin"),)),
+    ("get_subject_role_assignments_in_scope", (U("erin"), S(L2))),
+    ("get_subject_role_assignments_for_role_in_scope", (R(CONTRIBUTOR), S(L2))),
+    ("get_all_subject_role_assignments_in_scope", (S(L2),)),
+    ("get_all_subject_role_assignments_in_scope", (S(C2),)),
+    ("get_scopes_for_subject_and_permission", (U("erin"), P(VIEW))),
+    ("get_scopes_for_subject_and_permission", (U("erin"), P(DELETE))),
+    ("get_all_roles_in_scope", (S(L2),)),
+    ("get_all_roles_in_scope", (S(C2),)),
+    ("get_all_roles_in_scope", (S(L1),)),
+    ("get_permissions_for_single_role", (R(ADMIN),)),
+    ("get_permissions_for_single_role", (R(USER),)),
+    ("get_permissions_for_roles", ([R(AUTHOR), R(CONTRIBUTOR)],)),
+    ("get_permissions_for_active_roles_in_scope", (S(L2),)),
+    ("get_permissions_for_active_roles_in_scope", (S(L2), R(CONTRIBUTOR))),
+    ("get_permissions_for_active_roles_in_scope", (S(L1),)),
+    ("get_role_definitions_in_scope", (NS("lib^*"),)),
+    ("get_all_permissions_in_scope", (NS("lib^*"),)),
+    ("unassign_role_from_subject_in_scope", (U("erin"), R(USER), S(L3))),
+    ("unassign_role_from_subject_in_scope", (U("erin"), R(USER), S(L3))),
+    ("unassign_role_from_subject_in_scope", (U("erin"), R(USER), S("lib:Org2"))),
+    (
+        "batch_unassign_role_from_subjects_in_scope",
+        ([U("erin"), U("frank")], R(CONTRIBUTOR), S(L2)),
+    ),
+    ("get_all_subject_role_assignments_in_scope", (S(L2),)),
+    ("unassign_subject_from_all_roles", (U("erin"),)),
+    ("unassign_subject_from_all_roles", (U("erin"),)),
+    ("get_subject_role_assignments", (U("erin"),)),
+    ("is_subject_allowed", (U("erin"), A(VIEW), S(L2))),
 ]
 
 
-def plain(value: Any) -> Any:
+def plain(value: Any, nested: bool = False) -> Any:
     """A result as JSON: assignments as sorted [user, [roles], scope], scopes and users as
-    sorted keys."""
-    if value is None or isinstance(value, bool):
+    their keys, roles with their permissions as [role, [permissions]], permissions as [action,
+    effect], dictionaries by key; lists sorted, except the rows of :func:`get_all_roles_in_scope`
+    (a list of strings inside a list keeps its order)."""
+    if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, list):
-        items = [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        items = [plain(v, nested=True) for v in value]
+        if nested and all(isinstance(i, str) for i in items):
+            return items
         return sorted(items, key=json.dumps)
     if hasattr(value, "subject") and hasattr(value, "roles"):
         return [
@@ -144,22 +239,64 @@ def plain(value: Any) -> Any:
             sorted(r.external_key for r in value.roles),
             value.scope.external_key,
         ]
+    if hasattr(value, "action") and hasattr(value, "effect"):
+        return [value.action.external_key, value.effect]
+    if hasattr(value, "permissions") and hasattr(value, "external_key"):
+        return [value.external_key, plain(value.permissions)]
     if hasattr(value, "external_key"):
         return value.external_key
     raise TypeError(f"unexpected result {value!r}")
 
 
-TRUTH = {"assign_role_to_user_in_scope", "unassign_role_from_user", "unassign_all_roles_from_user"}
+TRUTH = {
+    "assign_role_to_user_in_scope",
+    "unassign_role_from_user",
+    "unassign_all_roles_from_user",
+    "assign_role_to_subject_in_scope",
+    "unassign_role_from_subject_in_scope",
+    "unassign_subject_from_all_roles",
+}
 """Documented to return a bool; openedx-authz 0.23's ``unassign_role_from_user`` returns the
 removed casbin rules (a non-empty list when it removed one): compared by truth."""
+
+
+def build(api: ModuleType, arg: Any) -> Any:
+    """An argument of the sequence with the module's own data classes for the markers."""
+    if isinstance(arg, list):
+        return [build(api, a) for a in arg]
+    if not isinstance(arg, dict):
+        return arg
+    [(kind, key)] = arg.items()
+    if kind == "user":
+        return api.UserData(external_key=key)
+    if kind == "role":
+        return api.RoleData(external_key=key)
+    if kind == "scope":
+        return api.ScopeData(external_key=key)
+    if kind == "namespaced_scope":
+        return api.ScopeData(namespaced_key=key)
+    if kind == "action":
+        return api.ActionData(external_key=key)
+    if kind == "permission":
+        return api.PermissionData(action=api.ActionData(external_key=key))
+    raise ValueError(f"unknown marker {arg!r}")
 
 
 def run(api: ModuleType, before_each: Callable[[], None] = lambda: None) -> list[Any]:
     answers = []
     for name, args in SEQUENCE:
         before_each()
-        result = getattr(api, name)(*args)
-        answers.append([name, list(args), bool(result) if name in TRUTH else plain(result)])
+        try:
+            # A malformed key may already fail building the arguments (openedx-authz's
+            # ScopeData checks keys): the call raises either way.
+            result = getattr(api, name)(*(build(api, a) for a in args))
+        except ValueError:
+            answer: Any = ["raises", "ValueError"]
+        except Exception as exc:  # any other failure is an answer to compare too
+            answer = ["raises", type(exc).__name__]
+        else:
+            answer = bool(result) if name in TRUTH else plain(result)
+        answers.append([name, list(args), answer])
     return answers
 
 
@@ -210,8 +347,8 @@ def _openedx_authz() -> list[Any]:
     import django
 
     django.setup()
+    import openedx_authz.api as api
     from django.contrib.auth.models import User
-    from openedx_authz.api import users as api
 
     load_openedx_authz()
     for username in USERS:
