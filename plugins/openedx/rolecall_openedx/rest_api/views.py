@@ -659,6 +659,20 @@ def _filtered(
     return [g for g in rows if g.scope in seen]
 
 
+def _visible_grants(
+    rc: Rolecall, request: Request, params: dict[str, Any], *, roles: list[str]
+) -> list[GrantInfo]:
+    """Every live grant the caller may see, in the listing's ``orgs`` and ``scopes``."""
+    return _filtered(
+        rc,
+        _every_live_grant(rc),
+        viewer=username_of(request.user) or "",
+        orgs=params["orgs"],
+        roles=roles,
+        scopes=params["scopes"],
+    )
+
+
 class UserAssignmentsView(ConsoleView):
     """GET the assignments of one user that the caller may see."""
 
@@ -689,15 +703,7 @@ class AssignmentsView(ConsoleView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         rc = get_rolecall()
-        viewer = username_of(request.user) or ""
-        grants = _filtered(
-            rc,
-            _every_live_grant(rc),
-            viewer=viewer,
-            orgs=params["orgs"],
-            roles=params["roles"],
-            scopes=params["scopes"],
-        )
+        grants = _visible_grants(rc, request, params, roles=params["roles"])
         users = _user_map((g.user for g in grants), active_only=True)
         rows = []
         for g in grants:
@@ -728,15 +734,7 @@ class TeamMembersView(ConsoleView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         rc = get_rolecall()
-        viewer = username_of(request.user) or ""
-        grants = _filtered(
-            rc,
-            _every_live_grant(rc),
-            viewer=viewer,
-            orgs=params["orgs"],
-            roles=[],
-            scopes=params["scopes"],
-        )
+        grants = _visible_grants(rc, request, params, roles=[])
         counts: dict[str, int] = {}
         for g in grants:
             counts[g.user] = counts.get(g.user, 0) + 1
