@@ -43,6 +43,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## dist: build the wheels and sdists of rolecall and rolecall-openedx, with their versions, into dist/
+DIST ?= dist
+.PHONY: dist
+dist: $(STAMP)
+	rm -rf $(DIST)
+	$(BIN)/python -m build --outdir $(DIST) .
+	$(BIN)/python -m build --outdir $(DIST) plugins/openedx
+
 ## services: install (if needed) and start PostgreSQL and MariaDB for the tests (apt-get: root or sudo)
 services:
 	bash scripts/test-services.sh

@@ -235,3 +235,18 @@ def test_plugin_commands_are_added_to_the_cli(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hello from a plugin\n"
     assert "hello" in run_cli("--help", pythonpath=site).stdout
+
+
+def test_serve_without_the_console_installed_says_which_extra_to_install(tmp_path: Path) -> None:
+    # Flask made absent: a module of that name that fails as a missing one does.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "flask.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'flask'\", name='flask')\n"
+    )
+    result = run_cli("serve", "--port", "1", pythonpath=site, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "rolecall: error: rolecall serve needs the console, which is not installed (no module "
+        "'flask'): pip install 'rolecall[console]'"
+    ]

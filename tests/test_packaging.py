@@ -3,14 +3,17 @@
 These tests build real wheels and a real virtual environment (dependencies come from the package
 index or pip's cache), so they take seconds; they prove the layout promise of the design: one
 ``rolecall`` namespace, no top-level ``core``, built-ins found without any entry point, and the
-``ccx`` plugin found by its entry point alone; ``rolecall-openedx``'s wheel installs with its
-dependencies and LMS and Studio find it by their entry points.
+``ccx`` plugin found by its entry point alone; ``rolecall-openedx`` installs with its
+dependencies, by the commands docs/openedx.md gives (``make dist`` and its wheels, or the
+checkout), without the console or a database driver, under edx-platform's pins, and LMS and
+Studio find it by their entry points.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -25,7 +28,12 @@ pytestmark = pytest.mark.slow
 
 
 def _run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("ROLECALL_", "PYTHON"))}
+    # Nor an enclosing make's flags (`make test` runs this file, which runs `make dist`).
+    child_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ROLECALL_", "PYTHON", "MAKE", "MFLAGS"))
+    }
     child_env.update(env or {})
     result = subprocess.run(
         [str(a) for a in args],
@@ -82,21 +90,60 @@ def test_the_wheel_maps_the_folders_into_one_namespace(wheels: Path) -> None:
     assert "rolecall = rolecall.core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
+DOCS = REPO / "docs" / "openedx.md"
+PINS = REPO.parent / "shared" / "reference" / "edx-platform-pins.txt"
+"""The versions edx-platform pins for what a plugin app shares with it (beside the repository,
+as ``../shared``)."""
+NOT_IN_THE_PLATFORM = ("flask", "werkzeug", "psycopg", "psycopg-binary", "pymysql")
+"""The console's and the drivers' packages: extras, never brought into LMS and Studio."""
+
+
+def install_commands(marker: str) -> str:
+    """The shell block of docs/openedx.md's *Install* section that holds ``marker``."""
+    text = DOCS.read_text()
+    section = text.split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+    [block] = [b for b in blocks if marker in b]
+    return block
+
+
+def run_documented(block: str, home: Path, cwd: Path) -> None:
+    """``block`` in bash as written, with the virtual environment ``home`` first on the path
+    (its ``pip`` is the LMS's). ``make`` runs on this repository from ``cwd``, its ``dist/``
+    there, the test environment's stamp taken as current."""
+    script = (
+        "set -eu\n"
+        f'make() {{ command make -C "{REPO}" -o .venv/.installed DIST="$PWD/dist" "$@"; }}\n'
+        + block
+    )
+    path = f"{home / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    _run("bash", "-c", script, env={"PATH": path, "VIRTUAL_ENV": str(home)}, cwd=cwd)
+
+
+def not_in_the_platform(home: Path) -> list[str]:
+    """The console's and the drivers' packages installed in the environment ``home``."""
+    out = _run(home / "bin" / "python", "-m", "pip", "list", "--format=json")
+    installed = {p["name"].lower().replace("_", "-") for p in json.loads(out)}
+    return sorted(installed & set(NOT_IN_THE_PLATFORM))
+
+
 @pytest.fixture(scope="module")
-def openedx_env(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> Path:
-    """A new virtual environment with the rolecall-openedx wheel, the rolecall wheel and their
-    dependencies (Django, DRF, bridgekeeper, edx-opaque-keys, edx-django-utils, openedx-events),
-    as ``pip install rolecall-openedx`` makes it in LMS and Studio."""
+def openedx_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtual environment where docs/openedx.md's commands installed rolecall-openedx
+    from the wheels `make dist` built, with their dependencies (Django, DRF, bridgekeeper,
+    edx-opaque-keys, edx-django-utils, openedx-events), as in LMS and Studio."""
     home = tmp_path_factory.mktemp("venv-openedx")
     venv.create(home, with_pip=True)
-    _run(
-        home / "bin" / "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        next(wheels.glob("rolecall-*.whl")),
-        next(wheels.glob("rolecall_openedx-*.whl")),
-    )
+    run_documented(install_commands("make dist"), home, cwd=home.parent)
+    return home
+
+
+@pytest.fixture(scope="module")
+def openedx_checkout_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same, installed straight from the checkout by docs/openedx.md's other command."""
+    home = tmp_path_factory.mktemp("venv-openedx-checkout")
+    venv.create(home, with_pip=True)
+    run_documented(install_commands("pip install ."), home, cwd=REPO)
     return home
 
 
@@ -161,15 +208,64 @@ print(ada.has_perm("courses.edit_course_content", "course-v1:MITx+6.002x+2026_T1
 """
 
 
+def test_make_dist_builds_both_wheels_and_sdists_with_their_versions(openedx_env: Path) -> None:
+    versions = {
+        name: re.search(r'^version = "(.+)"', (root / "pyproject.toml").read_text(), re.M)
+        for name, root in (("rolecall", REPO), ("rolecall_openedx", REPO / "plugins" / "openedx"))
+    }
+    built = sorted(p.name for p in (openedx_env.parent / "dist").iterdir())
+    expected = []
+    for name, found in versions.items():
+        assert found is not None
+        expected += [f"{name}-{found[1]}-py3-none-any.whl", f"{name}-{found[1]}.tar.gz"]
+    assert built == sorted(expected)
+
+
+def test_the_wheels_resolve_under_edx_platforms_pins(wheels: Path, tmp_path: Path) -> None:
+    """What pip would install for both wheels in an environment held to the platform's pins:
+    no conflict (pip fails on one), and nothing of the console's or the drivers'."""
+    if not PINS.is_file():
+        pytest.skip(f"no {PINS} (the platform's pins, beside the repository)")
+    report = tmp_path / "report.json"
+    _run(
+        sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+        "--disable-pip-version-check", "--report", report, "-c", PINS,
+        next(wheels.glob("rolecall-*.whl")), next(wheels.glob("rolecall_openedx-*.whl")),
+    )  # fmt: skip
+    installed = {
+        i["metadata"]["name"].lower().replace("_", "-"): i["metadata"]["version"]
+        for i in json.loads(report.read_text())["install"]
+    }
+    assert {"rolecall", "rolecall-openedx", "django", "sqlalchemy"} <= set(installed)
+    assert sorted(set(installed) & set(NOT_IN_THE_PLATFORM)) == []
+    pins = dict(
+        line.split("==")
+        for line in PINS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    shared = {name: installed[name] for name in pins if name in installed}
+    assert shared == {name: pins[name] for name in shared}
+    assert {"django", "djangorestframework", "edx-django-utils", "pydantic", "click"} <= set(shared)
+
+
 def test_installed_rolecall_openedx_is_found_by_lms_and_studio(
     openedx_env: Path, tmp_path: Path
 ) -> None:
+    assert not_in_the_platform(openedx_env) == []
     out = _run(openedx_env / "bin" / "python", "-c", OPENEDX_CHECK, cwd=tmp_path).split()
     assert out[:2] == ["True", "MITx/6.002x/2012_Fall"]
     assert out[2].startswith("5.2")  # the newest Django the pin allows
     # rolecall's own command line came with it, its plugins loaded as in a bare install.
     plugins = json.loads(_run(openedx_env / "bin" / "rolecall", "plugins", "--json", cwd=tmp_path))
     assert "discussion" in [p["name"] for p in plugins]
+
+
+def test_rolecall_openedx_installed_from_the_checkout_is_found_by_lms_and_studio(
+    openedx_checkout_env: Path, tmp_path: Path
+) -> None:
+    assert not_in_the_platform(openedx_checkout_env) == []
+    out = _run(openedx_checkout_env / "bin" / "python", "-c", OPENEDX_CHECK, cwd=tmp_path).split()
+    assert out[:2] == ["True", "MITx/6.002x/2012_Fall"]
 
 
 def test_installed_rolecall_imports_as_rolecall_core_only(fresh_env: Path, tmp_path: Path) -> None:
@@ -189,6 +285,25 @@ def test_installed_rolecall_imports_as_rolecall_core_only(fresh_env: Path, tmp_p
     )
     assert result.returncode == 1
     assert "No module named 'core'" in result.stderr
+
+
+def test_rolecall_alone_has_no_console_and_serve_says_which_extra(
+    fresh_env: Path, tmp_path: Path
+) -> None:
+    assert not_in_the_platform(fresh_env) == []
+    result = subprocess.run(
+        [str(fresh_env / "bin" / "rolecall"), "serve"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "rolecall: error: rolecall serve needs the console, which is not installed (no module "
+        "'flask'): pip install 'rolecall[console]'"
+    ]
 
 
 def test_installed_cli_lists_the_builtins(fresh_env: Path, tmp_path: Path) -> None:

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import click
 
-from rolecall.core import Permission, hookimpl
+from rolecall.core import Permission, RolecallError, hookimpl
 
 from .authz import CONSOLE_PERMISSIONS
+
+CONSOLE_MODULES = frozenset(
+    {"flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "blinker"}
+)
+"""Flask and what it brings: the extra ``rolecall[console]``, which the core does not need."""
 
 
 @click.command("serve")
@@ -31,7 +36,15 @@ def serve(ctx: click.Context, host: str, port: int, trusted_proxies: int | None)
     ``assignment_changed`` hook that raised."""
     from rolecall.core.cli.main import log_tracebacks
 
-    from .app import create_app
+    try:
+        from .app import create_app
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in CONSOLE_MODULES:
+            raise
+        raise RolecallError(
+            f"rolecall serve needs the console, which is not installed (no module {exc.name!r}): "
+            "pip install 'rolecall[console]'"
+        ) from None
 
     log_tracebacks()
 
