@@ -11,7 +11,7 @@ ROLECALL_TEST_POSTGRES_URL ?= postgresql+psycopg://rolecall:rolecall@127.0.0.1:5
 # The MariaDB login and database the tests use; scripts/test-mariadb.sh creates them.
 ROLECALL_TEST_MYSQL_URL ?= mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/rolecall_test
 
-.PHONY: run test lint typecheck unit services browser clean
+.PHONY: run test lint typecheck unit services browser admin-console clean
 
 $(STAMP): pyproject.toml plugins/ccx/pyproject.toml plugins/teams/pyproject.toml plugins/openedx/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,12 @@ services:
 browser:
 	bash scripts/test-browser.sh
 
-unit: $(STAMP) $(STAMP42) services browser
+## admin-console: build Open edX's admin console (../shared/vendor, or ROLECALL_ADMIN_CONSOLE_SRC)
+## for rolecall-openedx's browser tests, into .admin-console/ (skipped without node and npm)
+admin-console:
+	bash scripts/build-admin-console.sh
+
+unit: $(STAMP) $(STAMP42) services browser admin-console
 	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
 	ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' $(BIN)/pytest
 	# rolecall-openedx: its own Django test project, with the platform's database on SQLite,
