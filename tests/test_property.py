@@ -99,6 +99,23 @@ class RoleSpec:
     grants_all: bool
 
 
+TEAM_VIEWS = (
+    "platform.view_org_team",
+    "courses.view_course_team",
+    "content_libraries.view_library_team",
+)
+"""The view-team permissions of the built-in scope types (those registered count)."""
+LIFT = "platform.manage_restrictions"
+ADMINISTRATION = (
+    LIFT,
+    "platform.manage_custom_roles",
+    "platform.manage_delegation_rules",
+    "platform.add_scopes",
+    "platform.remove_scopes",
+    "platform.retire_users",
+)
+
+
 @dataclass
 class Reference:
     perms: dict[str, PermSpec]
@@ -157,9 +174,19 @@ class Reference:
         if not self.granting(user, permission, scope):
             return False
         chain = ancestors(scope)
+        views = {p for p in TEAM_VIEWS if p in self.perms}
+        governance = permission in ADMINISTRATION or bool(self.implied(permission) & views)
+        lifter = any(
+            u == user and s == "platform" and self.live(expiry) and LIFT in self.role_permissions(r)
+            for u, r, s, expiry in self.assignments
+        )
+        if permission == LIFT or (permission in views and lifter):
+            return True  # no restriction stops whoever may lift it from seeing and lifting
         for where, listed, exempt in self.restrictions:
             if where not in chain:
                 continue
+            if listed == ["*"] and governance:
+                continue  # deny everything: the scope's actions, not its governance
             if listed != ["*"] and not (self.implied(permission) & set(listed)):
                 continue
             exempted = False

@@ -13,8 +13,11 @@ The decision rule
    set contains it** (the role's permissions, those of the roles it includes, and everything
    they imply);
 3. **no restriction on the scope or an ancestor denies it to that user**: a restriction denies
-   the permissions it lists and every permission implying one of them, unless the user holds
-   one of its exempt roles, unexpired, on the scope or an ancestor. Deny beats allow.
+   the permissions it lists (``*``: every permission but ``Index.governance``,
+   :meth:`Index.denied_by`) and every permission implying one of them, unless the user holds
+   one of its exempt roles, unexpired, on the scope or an ancestor. It never denies
+   ``platform.manage_restrictions``, nor ``Index.unlockable`` to a holder of it on the
+   platform: a lock never stops the people who may lift it. Deny beats allow.
 
 docs/engine.md states the same rule for users. (DESIGN.md section 8 asks that a user rolecall
 has never seen be a plain denial; today such a check is bad input, as step 1 says.)

@@ -45,7 +45,20 @@ from .decisions import (
 log = logging.getLogger("rolecall.engine")
 
 ALL = "*"
-"""In a restriction's permission list: every permission."""
+"""In a restriction's permission list: every permission of the scope's actions (everything but
+the governance permissions, :attr:`Index.governance`)."""
+MANAGE_RESTRICTIONS = "platform.manage_restrictions"
+"""Declared by the built-in platform plugin, held on the platform: whoever holds it may lift
+any restriction, so no restriction stops them seeing a scope and lifting it."""
+ADMINISTRATION = (
+    MANAGE_RESTRICTIONS,
+    "platform.manage_custom_roles",
+    "platform.manage_delegation_rules",
+    "platform.add_scopes",
+    "platform.remove_scopes",
+    "platform.retire_users",
+)
+"""The platform plugin's administration permissions: governance, not a scope's actions."""
 PLACES_CACHE_SIZE = 500_000
 
 _Place = tuple[tuple[str, ...], frozenset[str], bool]
@@ -214,6 +227,27 @@ class Index:
         """user -> scope -> what the user's grants there allow (the check path's view)."""
         self._by_scope: dict[str, dict[str, Cell]] = {}
         self._restrictions: dict[str, _Restriction] = {}
+        implied = registry.implied
+        views = frozenset(
+            kind.team_permission
+            for kind in registry.scope_types.values()
+            if kind.team_permission is not None and kind.team_permission in implied
+        )
+        self.unlockable: frozenset[str] = views | (
+            frozenset({MANAGE_RESTRICTIONS}) if MANAGE_RESTRICTIONS in implied else _EMPTY
+        )
+        """What no restriction denies to a holder of ``platform.manage_restrictions`` on the
+        platform: seeing the team of every scope type, and lifting the restriction."""
+        self.governance: frozenset[str] = frozenset(
+            p
+            for p, closed in implied.items()
+            if not closed.isdisjoint(views) or p in ADMINISTRATION
+        )
+        """Governance of a scope rather than its actions: seeing and managing its team (each
+        scope type's view-team permission and every permission implying one) and the platform's
+        administration (restrictions, custom roles, delegation rules, creating and removing
+        scopes, retiring users). A restriction of ``*`` (deny everything) denies the scope's
+        actions, never these; a restriction may still name one of them."""
         self._children: dict[str, set[str]] = {}
         self._resolve = registry.scopes.resolve
         self._places: dict[str, _Place] = {}
@@ -552,16 +586,39 @@ class Index:
         else:
             self.dormant.pop(("restriction", None, None, scope), None)
         self._know(scope)
-        if ALL in listed:
-            denied = frozenset(self._applies)
-        else:
-            wanted = set(listed)
-            denied = frozenset(p for p, closed in self.registry.implied.items() if closed & wanted)
+        denied = self.denied_by(listed)
         self._restrictions[scope] = _Restriction(listed, denied, frozenset(exempt_roles), reason)
         self._restriction_generation += 1
         self._places.clear()  # the "restricted" flag of cached scopes may have changed
         self._fast.clear()
         self._walkable.clear()
+
+    def denied_by(self, listed: Iterable[str]) -> frozenset[str]:
+        """What a restriction listing ``listed`` denies: ``*`` every permission but the
+        governance ones; else each listed permission and every permission implying one (denying
+        ``edit`` denies ``publish``). ``platform.manage_restrictions`` is never denied: nobody
+        could lift the restriction then."""
+        wanted = set(listed)
+        if ALL in wanted:
+            denied = frozenset(self._applies) - self.governance
+        else:
+            denied = frozenset(p for p, closed in self.registry.implied.items() if closed & wanted)
+        return denied - {MANAGE_RESTRICTIONS}
+
+    def lifts_restrictions(self, user: str) -> bool:
+        """Whether ``user`` holds ``platform.manage_restrictions`` on the platform, unexpired
+        (no restriction denies it): such a user may lift every restriction, so none denies them
+        :attr:`unlockable`."""
+        perms = self._by_user.get(user, {}).get("platform")
+        return perms is not None and MANAGE_RESTRICTIONS in perms
+
+    def unlocked(self, roles: Iterable[str]) -> frozenset[str]:
+        """:attr:`unlockable` when one of ``roles``, held on the platform, gives
+        ``platform.manage_restrictions``; else nothing."""
+        perms = self._role_perms
+        if any(MANAGE_RESTRICTIONS in perms.get(r, _EMPTY) for r in roles):
+            return self.unlockable
+        return _EMPTY
 
     def restriction(self, scope: str) -> RestrictionInfo | None:
         """The restriction placed at exactly ``scope``, if any."""
@@ -937,7 +994,11 @@ class Index:
         also: frozenset[str] = _EMPTY,
     ) -> tuple[str, _Restriction] | None:
         """The restriction on ``chain`` that denies ``permission`` to ``user`` (holding the
-        roles ``also`` too, derived ones)."""
+        roles ``also`` too, derived ones). None denies a holder of
+        ``platform.manage_restrictions`` on the platform what it needs to see a scope and lift
+        the restriction (:attr:`unlockable`)."""
+        if permission in self.unlockable and self.lifts_restrictions(user):
+            return None
         for key in chain:
             restriction = self._restrictions.get(key)
             if restriction is not None and permission in restriction.denied:

@@ -119,9 +119,16 @@ class Delegation:
         gives = self._gives if supposed else self.index.role_authority
         held = frozenset().union(*(gives(r) for r in roles)) & applies
         able = held
-        for denied, exempt in self.index.restrictions_on(chain):
-            if not exempt & roles:
-                able = able - denied
+        restrictions = self.index.restrictions_on(chain)
+        if restrictions:
+            # No restriction denies its lifters what they need to see a scope and lift it.
+            on_platform = self.index.live_roles(user, ("platform",), self._now)
+            if extra is not None and extra[1] == "platform":
+                on_platform.add(extra[0])
+            unlocked = self.index.unlocked(on_platform)
+            for denied, exempt in restrictions:
+                if not exempt & roles:
+                    able = able - (denied - unlocked)
         return held, able
 
     def _actor_able(
@@ -167,9 +174,12 @@ class Delegation:
 
         1. hold every permission the role gives there, restrictions aside (a lock lifted later
            must not leave the grantee above the actor); and
-        2. be able to exercise every permission the grantee could exercise there after the
-           grant, of the role's own and of any the grant would free from a restriction by
-           making the grantee exempt from it."""
+        2. be able to exercise every permission the grant would let the grantee exercise there
+           that they could not exercise before (of the role's own, and any the grant would free
+           from a restriction by making the grantee exempt from it), and every permission the
+           role alone lets its holder exercise there. What the grantee can exercise already
+           through their other grants is no escalation (an org admin may give course staff on
+           the org to a course admin of the org, who is exempt from a course's lock)."""
         # A role's own marker permissions (``not_inherited``: openedx-authz's legacy role ids,
         # held by that role alone) say which role it is, not what it lets its holder do: whoever
         # may give its real permissions may give it.
@@ -181,7 +191,11 @@ class Delegation:
             lacking = (gives & self.index.type_permissions(kind)) - held
             after = self._able(grantee or "", place, kind, (role, scope), supposed=True)[1]
             before = self._able(grantee, place, kind, supposed=True)[1] if grantee else frozenset()
-            lacking |= (((after - before) | (after & gives)) - able) - markers
+            # What the role alone lets its holder exercise there: a role exempt from a
+            # restriction the actor is not exempt from frees what it gives, even to a grantee
+            # who can exercise it already through another grant, which may go first.
+            alone = self._able("", place, kind, (role, scope), supposed=True)[1]
+            lacking |= (((after - before) | alone) - able) - markers
             missing.extend((p, place, kind) for p in sorted(lacking))
         return missing
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from ..engine.index import ALL, Grant, Index
+from ..engine.index import Grant, Index
 from ..errors import BadInputError
 from .custom_roles import role_of
 
@@ -140,16 +140,7 @@ class _Rule:
             info = self.index.restriction(key)
             denial = None
             if info is not None:
-                registry = self.index.registry
-                listed = set(info.permissions)
-                denied = (
-                    frozenset(registry.permissions)
-                    if ALL in listed
-                    else frozenset(
-                        p for p, c in registry.implied.items() if not c.isdisjoint(listed)
-                    )
-                )
-                denial = (denied, frozenset(info.exempt_roles))
+                denial = (self.index.denied_by(info.permissions), frozenset(info.exempt_roles))
             self._denials[key] = denial
         return self._denials[key]
 
@@ -171,9 +162,14 @@ class _Rule:
         if held is None:
             held = self._held[live] = frozenset().union(*map(self.role_permissions, live))
         allowed = held & wanted
-        for denied, exempt in self.restrictions(chain) if allowed else ():
-            if exempt.isdisjoint(live):
-                allowed -= denied
+        restrictions = self.restrictions(chain) if allowed else []
+        if restrictions:
+            # No restriction denies its lifters what they need to see a scope and lift it.
+            on_platform = (g.role for g in grants.get("platform", ()) if g.live(now))
+            unlocked = self.index.unlocked(on_platform)
+            for denied, exempt in restrictions:
+                if exempt.isdisjoint(live):
+                    allowed -= denied - unlocked
         return allowed
 
 
