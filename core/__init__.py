@@ -60,7 +60,7 @@ if TYPE_CHECKING:
         make_plugin_manager,
     )
     from .service import AuditRecord, Rolecall
-    from .storage.database import database_url
+    from .storage.database import database_url, migrate_database
     from .writes import GrantRow
 
 _LAZY: dict[str, str] = {
@@ -78,6 +78,7 @@ _LAZY: dict[str, str] = {
     "GrantRow": ".writes",
     "Rolecall": ".service",
     "database_url": ".storage.database",
+    "migrate_database": ".storage.database",
 }
 """Names whose modules load SQLAlchemy, click or importlib-metadata: imported on first use."""
 
@@ -157,6 +158,7 @@ __all__ = [
     "hookimpl",
     "load_plugins",
     "make_plugin_manager",
+    "migrate_database",
     "org_wide",
     "skeleton",
     "split_key",

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from .errors import BadInputError, StorageError
 from .scopes import show
 from .storage.audit import AuditWriter
+from .storage.database import deadlocked
 from .storage.keys import PURPOSES, KeyStoreError
 from .storage.models import Account, ApiToken, ConsoleSession, SignInFailures, State, User
 
@@ -213,7 +214,8 @@ class SignInThrottle:
         )
 
     def _change(self, work: Callable[[Session], object]) -> None:
-        for attempt in range(3):
+        attempts = 5
+        for attempt in range(attempts):
             try:
                 with Session(self.rc.engine) as session, session.begin():
                     work(session)
@@ -221,10 +223,14 @@ class SignInThrottle:
             except IntegrityError as exc:
                 # Another process added the same new key at the same moment: count again,
                 # on its row.
-                if attempt == 2:
+                if attempt == attempts - 1:
                     raise StorageError(f"cannot record a sign-in: {exc.orig or exc}") from exc
             except DBAPIError as exc:
-                raise StorageError(f"cannot record a sign-in: {exc.orig or exc}") from exc
+                # InnoDB may end one of two transactions recording failures at once (the
+                # DELETE's scan and the other's new row lock in opposite orders): the one ended
+                # was rolled back whole, and runs again.
+                if not deadlocked(exc) or attempt == attempts - 1:
+                    raise StorageError(f"cannot record a sign-in: {exc.orig or exc}") from exc
 
 
 def _check_password(password: str) -> str:

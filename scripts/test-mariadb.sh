@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install (if needed) and start the MariaDB server the test suite talks to: Debian's
 # mariadb-server on 127.0.0.1:3306, a login `rolecall` (password `rolecall`) that may create
-# and drop the databases named rolecall_test*, and a database `rolecall_test` (utf8mb4).
+# and drop the databases named rolecall_test*, and a database `rolecall_test` (utf8mb4). Also
+# what building mysqlclient (the tests' second driver, Open edX's) needs: the client headers,
+# pkg-config and a compiler.
 # Idempotent: a second run only checks and prints. Quiet unless something fails, like
 # scripts/test-services.sh (PostgreSQL). Debian/Ubuntu only. Run as root, or with sudo.
 set -euo pipefail
@@ -40,6 +42,17 @@ else
     step "mariadb-server package: installed"
 fi
 step "mariadb version: $(mariadbd --version 2>/dev/null | awk '{print $3}')"
+
+# 1b. What `pip install mysqlclient` builds with (it has no wheel for Linux).
+if pkg-config --exists mysqlclient 2>/dev/null && command -v cc >/dev/null 2>&1; then
+    step "mysqlclient build dependencies: already installed"
+else
+    export DEBIAN_FRONTEND=noninteractive
+    quietly "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
+        default-libmysqlclient-dev pkg-config build-essential \
+        || fail "apt-get install default-libmysqlclient-dev pkg-config build-essential"
+    step "mysqlclient build dependencies: installed"
+fi
 
 # 2. The server, started (without an init system: mysqld_safe, detached) and answering on
 # 127.0.0.1:3306.

@@ -37,7 +37,7 @@ from rolecall.core import (
 import mariadb
 import pg
 from legacy_db import legacy_url  # noqa: F401
-from mariadb import mariadb_url  # noqa: F401
+from mariadb import mariadb_url, mysqldb_url  # noqa: F401
 from pg import postgres_url  # noqa: F401
 
 # Without ROLECALL_TEST_POSTGRES_URL (or ROLECALL_TEST_MYSQL_URL) the tests needing that server
@@ -193,8 +193,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(SERVERS[request.param]))
 
 
-SERVERS = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mariadb_url"}
-"""Each backend's fixture of an empty database."""
+SERVERS = {
+    "sqlite": "sqlite_url",
+    "postgresql": "postgres_url",
+    "mariadb": "mariadb_url",
+    "mysqldb": "mysqldb_url",
+}
+"""Each backend's fixture of an empty database (``mysqldb``: MariaDB through mysqlclient, which
+``tests/test_mysql.py`` adds to its ``database_url``)."""
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])

@@ -16,6 +16,9 @@ Use the fixture like ``postgres_url`` (``tests/pg.py``)::
 
     def test_something(mariadb_url: str) -> None:
         ...
+
+``mysqldb_url`` is the same with mysqlclient (``mysql+mysqldb://``), Open edX's driver, beside
+the PyMySQL of :data:`MYSQL_URL` (``make test`` builds it after this server's script).
 """
 
 from __future__ import annotations
@@ -136,8 +139,27 @@ def mariadb_url() -> Iterator[str]:
         drop_database(url)
 
 
+@pytest.fixture
+def mysqldb_url(mariadb_url: str) -> str:
+    """:func:`mariadb_url` through mysqlclient (``mysql+mysqldb://``): a brand-new database,
+    dropped after the test. Fails when mysqlclient is not installed (``make test`` builds it)."""
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError as exc:
+        pytest.fail(
+            f"mysqlclient is not installed ({exc}): pip install -e '.[mysqlclient]' "
+            "(make test does, after scripts/test-mariadb.sh installs its headers)",
+            pytrace=False,
+        )
+    return (
+        make_url(mariadb_url).set(drivername="mysql+mysqldb").render_as_string(hide_password=False)
+    )
+
+
 def needs_mariadb(item: pytest.Item) -> bool:
-    return needs_server(item, "mariadb_url", "mariadb")
+    return needs_server(item, "mariadb_url", "mariadb") or needs_server(
+        item, "mysqldb_url", "mysqldb"
+    )
 
 
 # The hooks for ``-p mariadb`` (``conftest.py`` has its own for both servers).

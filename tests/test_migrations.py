@@ -33,6 +33,7 @@ from rolecall.core.storage.database import (
     MIGRATIONS,
     SCHEMA_HEAD,
     SQLITE_PAGE_SIZE,
+    VERSION_TABLE,
     _alembic_config,
     current_revision,
     head_revision,
@@ -54,7 +55,12 @@ def engine(database_url: str) -> Iterator[Engine]:
 def differences(engine: Engine, metadata: MetaData) -> list[Any]:
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "version_table": VERSION_TABLE,
+            },
         )
         return list(compare_metadata(context, metadata))
 
@@ -118,8 +124,53 @@ def test_the_head_revision_is_recorded(engine: Engine) -> None:
     assert len(script.get_heads()) == 1
     assert current_revision(engine) == head_revision() == script.get_current_head() == SCHEMA_HEAD
     with engine.connect() as connection:
-        versions = connection.scalars(text("SELECT version_num FROM alembic_version")).all()
+        versions = connection.scalars(
+            text(f"SELECT version_num FROM {VERSION_TABLE}")  # noqa: S608
+        ).all()
         assert versions == [SCHEMA_HEAD]
+        assert connection.scalar(select(func.count()).select_from(State)) == 1
+
+
+def test_a_revision_in_alembic_version_moves_to_rolecalls_own_table(engine: Engine) -> None:
+    # A database as rolecall made it before VERSION_TABLE: its revision in alembic_version.
+    from alembic import command
+
+    config = _alembic_config()
+    config.attributes["version_table"] = "alembic_version"
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+        connection.execute(
+            text("INSERT INTO rolecall_state (id, revision, last_hash) VALUES (1, 0, :h)"),
+            {"h": GENESIS_HASH},
+        )
+    assert current_revision(engine) == "0008"
+    assert upgrade(engine) is True
+    assert current_revision(engine) == SCHEMA_HEAD
+    tables = inspect(engine).get_table_names()
+    assert "alembic_version" not in tables
+    assert all(name.startswith("rolecall_") for name in tables), tables
+    with engine.connect() as connection:
+        versions = connection.scalars(
+            text(f"SELECT version_num FROM {VERSION_TABLE}")  # noqa: S608
+        ).all()
+    assert versions == [SCHEMA_HEAD]
+    assert differences(engine, Base.metadata) == []
+    assert upgrade(engine) is False
+
+
+def test_another_applications_alembic_version_is_left_alone(engine: Engine) -> None:
+    # A database shared with another user of Alembic, whose revision ids may look like ours.
+    with engine.begin() as connection:
+        connection.execute(
+            text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+        )
+        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0003')"))
+    assert current_revision(engine) is None
+    assert upgrade(engine) is True
+    assert current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as connection:
+        assert connection.scalars(text("SELECT version_num FROM alembic_version")).all() == ["0003"]
         assert connection.scalar(select(func.count()).select_from(State)) == 1
 
 

@@ -15,6 +15,11 @@
   failures recorded by several threads at once all count.
 - ``verify_audit`` reads the state row and the events in one snapshot: a write committed
   between the two reads is not reported as tampering.
+
+Every test here that runs on MariaDB runs with both drivers: PyMySQL (rolecall's default) and
+mysqlclient (``mysql+mysqldb://``, Open edX's), whose values, errors and session set-up are
+the driver's own. The rest of the suite runs on PyMySQL only: above the driver, rolecall's
+SQL is the same.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import make_plugins
+from conftest import SERVERS, make_plugins
 from sqlalchemy import create_engine, event, make_url, select, text
 from sqlalchemy.pool import NullPool
 
 from rolecall.core import BadInputError, DatabaseSetupError, Rolecall, StorageError
 from rolecall.core.accounts import FIRST_LOCK, FREE_FAILURES
-from rolecall.core.storage.database import database_url, make_engine
+from rolecall.core.storage.database import database_url as url_of  # "database_url": a fixture
+from rolecall.core.storage.database import make_engine
 from rolecall.core.storage.models import Assignment, Restriction, SignInFailures, User
 from rolecall.core.storage.mysql import MIN_MARIADB, MIN_MYSQL, server_problems
 
@@ -53,6 +59,21 @@ def _open(url: str) -> Rolecall:
     return Rolecall.open(url, plugins=make_plugins(), background_sync=False, staleness=0)
 
 
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb", "mysqldb"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """An empty database: an SQLite file, a brand-new PostgreSQL database, then a brand-new
+    MariaDB database through PyMySQL and through mysqlclient."""
+    return str(request.getfixturevalue(SERVERS[request.param]))
+
+
+@pytest.fixture(params=["pymysql", "mysqldb"])
+def mysql_url(request: pytest.FixtureRequest) -> str:
+    """A brand-new MariaDB database, through PyMySQL, then through mysqlclient."""
+    return str(
+        request.getfixturevalue(SERVERS["mariadb" if request.param == "pymysql" else "mysqldb"])
+    )
+
+
 # --- URLs ---------------------------------------------------------------------------------------
 
 
@@ -69,13 +90,22 @@ def _open(url: str) -> Rolecall:
     ],
 )
 def test_mysql_urls_get_pymysql_and_utf8mb4(given: str, expected: str) -> None:
-    assert database_url(given) == expected
+    assert url_of(given) == expected
+
+
+def test_a_mysqldb_url_opens_with_mysqlclient(mysqldb_url: str) -> None:
+    with _open(url_of(mysqldb_url)) as rc:
+        assert rc.engine.dialect.driver == "mysqldb"
+        with rc.engine.connect() as connection:
+            assert connection.scalar(text("SELECT @@character_set_client")) == "utf8mb4"
+        rc.add_users(["\U0001d518da"])
+        assert rc.check("\U0001d518da", "t.edit", C1) is False
 
 
 def test_a_bare_mysql_url_opens_a_mariadb_database(mariadb_url: str) -> None:
     bare = make_url(mariadb_url).set(drivername="mysql").render_as_string(hide_password=False)
     assert bare.startswith("mysql://")
-    with _open(database_url(bare)) as rc:
+    with _open(url_of(bare)) as rc:
         assert rc.engine.dialect.driver == "pymysql"
         rc.add_users(["ada"])
         rc.assign("ada", "editor", C1)
@@ -177,9 +207,9 @@ def test_json_columns_read_back_as_written(database_url: str) -> None:
 # --- MariaDB: a strict session, the checks at start, time zones, isolation -----------------------
 
 
-def test_a_lax_server_mode_does_not_cut_values_short(mariadb_url: str) -> None:
+def test_a_lax_server_mode_does_not_cut_values_short(mysql_url: str) -> None:
     # The server (here: the connection's own init command) would truncate silently.
-    lax = make_url(mariadb_url).update_query_dict({"init_command": "SET SESSION sql_mode=''"})
+    lax = make_url(mysql_url).update_query_dict({"init_command": "SET SESSION sql_mode=''"})
     with _open(lax.render_as_string(hide_password=False)) as rc:
         with rc.engine.connect() as connection:
             assert "STRICT_ALL_TABLES" in connection.scalar(text("SELECT @@SESSION.sql_mode"))
@@ -195,9 +225,9 @@ def test_a_lax_server_mode_does_not_cut_values_short(mariadb_url: str) -> None:
 
 
 def test_the_connections_read_committed_and_the_index_builds_in_one_snapshot(
-    mariadb_url: str,
+    mysql_url: str,
 ) -> None:
-    engine = make_engine(database_url(mariadb_url))
+    engine = make_engine(url_of(mysql_url))
     try:
         with engine.connect() as connection:
             assert connection.scalar(text("SELECT @@tx_isolation")) == "READ-COMMITTED"
@@ -226,20 +256,20 @@ def test_the_connections_read_committed_and_the_index_builds_in_one_snapshot(
     ],
 )
 def test_tables_that_would_lose_data_are_refused_at_start(
-    mariadb_url: str, change: str, named: str
+    mysql_url: str, change: str, named: str
 ) -> None:
-    with _open(mariadb_url) as rc:
+    with _open(mysql_url) as rc:
         rc.add_users(["ada"])
-    engine = create_engine(mariadb_url, poolclass=NullPool)
+    engine = create_engine(mysql_url, poolclass=NullPool)
     try:
         with engine.begin() as connection:
             connection.execute(text(change))
     finally:
         engine.dispose()
     with pytest.raises(DatabaseSetupError, match="would lose or confuse data") as refused:
-        _open(mariadb_url)
+        _open(mysql_url)
     assert named in str(refused.value)
-    result = run_cli("--database", mariadb_url, "users", "list")
+    result = run_cli("--database", mysql_url, "users", "list")
     assert result.returncode == 4, result.stderr
     assert result.stderr.startswith("rolecall: database error: rolecall's tables")
     assert named in result.stderr
@@ -310,9 +340,9 @@ def test_sign_in_lock_times_are_stored_exactly(database_url: str) -> None:
         assert (row.locked_until, row.last) == (now + FIRST_LOCK, now)
 
 
-def test_sign_in_failures_recorded_at_once_all_count(mariadb_url: str) -> None:
+def test_sign_in_failures_recorded_at_once_all_count(mysql_url: str) -> None:
     rounds, threads = 10, 4
-    with _open(mariadb_url) as rc:
+    with _open(mysql_url) as rc:
         throttle = rc.accounts.sign_in_throttle()
         errors: list[BaseException] = []
         for round_ in range(rounds):

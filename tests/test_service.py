@@ -30,7 +30,7 @@ from rolecall.core import (
     Rolecall,
     hookimpl,
 )
-from rolecall.core.storage.database import BULK_CACHE_KIB, GENESIS_HASH, bulk_cache
+from rolecall.core.storage.database import BULK_CACHE_KIB, GENESIS_HASH, VERSION_TABLE, bulk_cache
 from rolecall.core.storage.models import Assignment, AuditEvent, Base, State, User
 from rolecall.core.writes import GrantRow
 
@@ -81,8 +81,9 @@ def snapshot(rc: Rolecall) -> dict[str, list[str]]:
             table.name: sorted(repr(tuple(row)) for row in connection.execute(select(table)))
             for table in Base.metadata.sorted_tables
         }
-        found["alembic_version"] = [
-            repr(tuple(row)) for row in connection.execute(text("SELECT * FROM alembic_version"))
+        found[VERSION_TABLE] = [
+            repr(tuple(row))
+            for row in connection.execute(text(f"SELECT * FROM {VERSION_TABLE}"))  # noqa: S608
         ]
     return found
 

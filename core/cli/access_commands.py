@@ -15,9 +15,8 @@ from ..engine.index import ALL
 from ..errors import BadInputError
 from ..reads import dormant, restrictions
 from ..service import Rolecall
-from ..storage.audit import Head, sign_new_chain
-from ..storage.database import current_revision, database_url, head_revision, make_engine, upgrade
-from ..storage.keys import KeyRing
+from ..storage.audit import Head
+from ..storage.database import database_url, head_revision, migrate_database
 from .main import State, cli, service_of
 from .output import echo_json, echo_table, json_option
 
@@ -67,14 +66,7 @@ def db_group() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create the schema, or upgrade it to the newest migration."""
-    url = database_url(ctx.find_root().ensure_object(State).database)
-    engine = make_engine(url)
-    keys = KeyRing.for_database(engine)
-    try:
-        changed = upgrade(engine, created=lambda: sign_new_chain(engine, keys))
-        head = current_revision(engine)
-    finally:
-        engine.dispose()
+    changed, head = migrate_database(database_url(ctx.find_root().ensure_object(State).database))
     state = "upgraded to" if changed else "already at"
     click.echo(f"schema {state} revision {head} (newest: {head_revision()})")
 

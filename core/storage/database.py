@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ..errors import BadInputError
 from .models import Base, State
@@ -35,6 +35,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_HEAD = "0009"
 """The newest migration; a test keeps it equal to Alembic's head. Knowing it here lets every
 open skip importing Alembic (a fifth of the CLI's start-up) when the schema is current."""
+VERSION_TABLE = "rolecall_alembic_version"
+"""Where Alembic records the schema's revision: prefixed like every table of rolecall's, so
+that rolecall can share a database (the platform's, inside Open edX) with anything else,
+another user of Alembic's default ``alembic_version`` included."""
+OLD_VERSION_TABLE = "alembic_version"
+"""Where databases made before :data:`VERSION_TABLE` recorded it; moved on the next upgrade."""
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -50,7 +56,9 @@ def database_url(explicit: str | None = None) -> str:
     if parsed.drivername == "postgresql":  # psycopg 3 is the PostgreSQL driver rolecall ships
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     elif parsed.get_backend_name() in MYSQL:
-        if "+" not in parsed.drivername:  # PyMySQL is the driver of rolecall[mysql]
+        # PyMySQL is the driver of rolecall[mysql]; mysqlclient, Open edX's, is named
+        # (mysql+mysqldb://) and installed by rolecall[mysqlclient].
+        if "+" not in parsed.drivername:
             parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
         if "charset" not in parsed.query:  # every character, four-byte ones included
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
@@ -231,6 +239,7 @@ def _alembic_config() -> Any:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["version_table"] = VERSION_TABLE  # read by migrations/env.py
     return config
 
 
@@ -243,13 +252,26 @@ def head_revision() -> str:
     return str(head)
 
 
+def _recorded(connection: Connection) -> tuple[str | None, bool]:
+    """The revision the database records, and whether it is in :data:`OLD_VERSION_TABLE`.
+
+    An ``alembic_version`` table counts as rolecall's only beside rolecall's state table and
+    holding one of rolecall's revisions: in a shared database it may be another's."""
+    found = inspect(connection)
+    if found.has_table(VERSION_TABLE):
+        value = connection.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}"))  # noqa: S608
+        return (None if value is None else str(value)), False
+    if found.has_table(OLD_VERSION_TABLE) and found.has_table(State.__tablename__):
+        value = connection.scalar(text(f"SELECT version_num FROM {OLD_VERSION_TABLE}"))  # noqa: S608
+        if value is not None and len(str(value)) == 4 and "0001" <= str(value) <= SCHEMA_HEAD:
+            return str(value), True
+    return None, False
+
+
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at, or ``None`` for an empty database."""
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        value = connection.scalar(text("SELECT version_num FROM alembic_version"))
-        return None if value is None else str(value)
+        return _recorded(connection)[0]
 
 
 def upgrade(engine: Engine, *, created: Callable[[], None] | None = None) -> bool:
@@ -271,8 +293,9 @@ def upgrade(engine: Engine, *, created: Callable[[], None] | None = None) -> boo
 
 
 def _upgrade(engine: Engine, created: Callable[[], None] | None = None) -> bool:
-    found = current_revision(engine)
-    if found == SCHEMA_HEAD:
+    with engine.connect() as connection:
+        found, old = _recorded(connection)
+    if found == SCHEMA_HEAD and not old:
         return False
     from alembic import command
 
@@ -280,9 +303,44 @@ def _upgrade(engine: Engine, created: Callable[[], None] | None = None) -> bool:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         config.attributes["metadata"] = Base.metadata
+        if old:  # recorded where databases made before VERSION_TABLE had it: moved there
+            assert found is not None
+            command.stamp(config, found)
+            connection.execute(text(f"DROP TABLE {OLD_VERSION_TABLE}"))
         command.upgrade(config, "head")
         if connection.execute(select(State.id)).first() is None:
             connection.execute(insert(State).values(id=1, revision=0, last_hash=GENESIS_HASH))
     if found is None and created is not None:
         created()
     return True
+
+
+def migrate_database(
+    url: str, *, key_settings: Mapping[str, str] | None = None
+) -> tuple[bool, str]:
+    """Create or upgrade the schema of the database at ``url`` (a URL as
+    :func:`database_url` gives it) without opening the service: whether anything ran, and the
+    revision it is at. A database made here has its empty audit chain signed with the key
+    found in ``key_settings`` (``ROLECALL_SECRET_KEY``, ``ROLECALL_KEY_FILE``; the
+    environment by default), as :meth:`Rolecall.open <rolecall.core.Rolecall.open>` does."""
+    from .audit import sign_new_chain
+    from .keys import KeyRing
+
+    engine = make_engine(url)
+    try:
+        keys = KeyRing.for_database(engine, environ=key_settings)
+        ran = upgrade(engine, created=lambda: sign_new_chain(engine, keys))
+        return ran, str(current_revision(engine))
+    finally:
+        engine.dispose()
+
+
+def deadlocked(error: DBAPIError) -> bool:
+    """Whether the server ended the transaction to break a deadlock (MySQL and MariaDB's
+    1213, with PyMySQL and mysqlclient alike; PostgreSQL's 40P01): the whole transaction was
+    rolled back and may be run again."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == "40P01":
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] == 1213

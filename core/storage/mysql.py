@@ -1,5 +1,9 @@
 """MySQL and MariaDB: what rolecall sets on each connection, and what it checks at start.
 
+The same holds with either driver, PyMySQL (``mysql+pymysql://``, rolecall's default) or
+mysqlclient (``mysql+mysqldb://``, Open edX's): the session is set with the driver's own cursor
+and the checks are SQL.
+
 Every connection gets a strict SQL mode (a value too long for its column is an error, never
 cut short silently), UTC as its time zone and READ COMMITTED (set by
 :func:`~rolecall.core.storage.database.make_engine`): each statement sees every write committed
@@ -25,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Engine, text
 
 from ..errors import DatabaseSetupError
+from .database import VERSION_TABLE
 
 MIN_MYSQL = (8, 0, 17)
 """utf8mb4_0900_bin, the binary collation without trailing-space padding, is 8.0.17's."""
@@ -157,7 +162,8 @@ def table_problems(dialect: Dialect, rows: list[tuple[Any, ...]]) -> list[str]:
 
 def check_tables(engine: Engine) -> None:
     """Raise :class:`DatabaseSetupError` naming every column or table of rolecall's that would
-    lose or confuse data (see the module's doc)."""
+    lose or confuse data (see the module's doc). Alembic's version table is Alembic's: it holds
+    a revision id of digits, made in the database's default collation."""
     with engine.connect() as connection:
         rows = connection.execute(
             text(
@@ -166,9 +172,9 @@ def check_tables(engine: Engine) -> None:
                 "FROM information_schema.COLUMNS c JOIN information_schema.TABLES t "
                 "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
                 "WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME LIKE :tables "
-                "ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION"
+                "AND c.TABLE_NAME <> :version ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION"
             ),
-            {"tables": TABLES},
+            {"tables": TABLES, "version": VERSION_TABLE},
         ).all()
     problems = table_problems(engine.dialect, [tuple(r) for r in rows])
     if problems:
