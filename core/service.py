@@ -67,6 +67,7 @@ from .storage.models import (
     State,
     StoredRule,
     User,
+    new_pseudonym,
 )
 from .usernames import refuse_lookalikes
 from .validation import GrantRows, check_expiry, text, username
@@ -313,8 +314,8 @@ class Rolecall:
             insert_rows(
                 connection,
                 USERS,
-                ("username", "email", "display_name", "active", "created_at"),
-                [(n, e, d, True, at) for n, e, d in new],
+                ("username", "email", "display_name", "active", "created_at", "pseudonym"),
+                [(n, e, d, True, at, new_pseudonym()) for n, e, d in new],
             )
             for name, email, display in new:
                 audit.add(
@@ -1152,9 +1153,12 @@ class Rolecall:
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[AuditRecord]:
+        from .reads.audit import readable as readable_audit
+        from .reads.audit import recorded_as
+
         query = select(AuditEvent).order_by(AuditEvent.id)
         if user is not None:
-            query = query.where(AuditEvent.user == user)
+            query = query.where(AuditEvent.user.in_(recorded_as(self, user)))
         if scope is not None:
             query = query.where(AuditEvent.scope == scope)
         if since is not None:
@@ -1162,7 +1166,7 @@ class Rolecall:
         if limit is not None:
             query = query.limit(limit)
         with Session(self.engine) as session:
-            return [AuditRecord.model_validate(e) for e in session.scalars(query)]
+            return readable_audit(session, session.scalars(query).all())
 
     def verify_audit(self, *, expect: Head | None = None) -> Verification:
         """Recompute the hash chain from the first event; name the first bad one. The state

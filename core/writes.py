@@ -410,7 +410,7 @@ def grant_work(
                 details_json = numbered(
                     {
                         "op": "assign",
-                        "granted_by": granted_by,
+                        "granted_by": audit.recorded(granted_by),
                         "granted_at": iso_at,
                         "expires_at": iso_expiry,
                         "reason": row.reason,

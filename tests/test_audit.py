@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from rolecall.core.storage.audit import AuditWriter, event_hash, hmac_sha256, numbered
 from rolecall.core.storage.keys import Key, key_id
+from rolecall.core.storage.models import Base
 
 ENGINE = create_engine("sqlite://")
+Base.metadata.create_all(ENGINE)  # no user: every name is recorded as given
 
 
 KEY = Key(key_id(b"k" * 32), b"k" * 32)

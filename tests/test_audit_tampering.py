@@ -520,13 +520,18 @@ def test_a_state_row_from_before_the_binding_verifies_until_the_next_write_binds
         # The migration takes the count and the newest id from the table.
         assert (state["events"], state["last_event_id"]) == (len(events), events[-1].id)
         assert state["keyed_after"] == 0
+        # Migration 0010 checked the chain (its state row signed as before 0009), then
+        # re-anchored it with a keyed event and signed the whole head.
+        anchor = events[-1].details
+        assert events[-1].action == "audit_reanchor"
+        assert anchor["previous_verified"] is True
+        assert "signed as before migration 0009" in anchor["previous_message"]
         found = upgraded.verify_audit()
         assert found.ok, found.message
-        assert "signed as before migration 0009" in found.message
+        assert "migration 0009" not in found.message
         upgraded.add_user("dee")
         bound = upgraded.verify_audit()
         assert bound.ok, bound.message
-        assert "migration 0009" not in bound.message
         assert bound.head is not None
         assert bound.head.events == len(events) + 1
         # Bound now: the log emptied with the row reset fails.

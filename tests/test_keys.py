@@ -305,21 +305,23 @@ def test_events_from_before_keying_verify_as_unkeyed_and_seal(
 
     rc = _open(sqlite_url)  # upgrades to keyed
     try:
-        # Nothing written since the upgrade: the state row is unsigned, which looks exactly
-        # like a log rewritten without the key; verify fails and says which it may be.
+        # Migration 0010 re-anchors the chain with a keyed event (pseudonyms instead of the
+        # usernames), which signs the state row: the unkeyed events stay unkeyed.
         before = rc.verify_audit()
-        assert not before.ok
-        assert (before.keyed, before.unkeyed) == (0, 3)
-        assert "unsigned" in before.message
-        assert "upgraded from a release without one (the next write signs it)" in before.message
+        assert before.ok, before.message
+        assert (before.keyed, before.unkeyed) == (1, 3)
         assert rc.keys.keyed_after == 3
+        anchor = _events(rc)[-1]
+        assert (anchor.action, anchor.revision) == ("audit_reanchor", 4)
+        assert anchor.details["previous_head"]["events"] == 3
+        assert all(e.user.startswith("user/") for e in _events(rc)[:3])
         rc.add_user("dee")
         after = rc.verify_audit()
         assert after.ok, after.message
-        assert (after.keyed, after.unkeyed) == (1, 3)
+        assert (after.keyed, after.unkeyed) == (2, 3)
         assert "3 unkeyed (before keying)" in after.message
         assert after.head is not None
-        assert (after.head.events, after.head.revision, after.head.keyed_after) == (4, 4, 3)
+        assert (after.head.events, after.head.revision, after.head.keyed_after) == (5, 5, 3)
         # Rewriting everything as unkeyed events, the newest included, is refused.
         _rewrite(rc, lambda args: (event_hash(*args), None))
         found = rc.verify_audit()

@@ -217,6 +217,9 @@ class Index:
         self.registry = registry
         self.revision = 0
         self.users: dict[str, UserRecord] = {}
+        self.pseudonyms: dict[str, str] = {}
+        """pseudonym -> username (:mod:`rolecall.core.storage.subjects`): how the change
+        feed's events name users."""
         self._skeletons: dict[str, str] | None = None  # made on first use by lookalike()
         self.scope_titles: dict[str, str | None] = {}
         self._role_perms: dict[str, frozenset[str]] = dict(registry.role_permissions)
@@ -377,10 +380,32 @@ class Index:
         email: str | None = None,
         display_name: str | None = None,
         active: bool = True,
+        pseudonym: str | None = None,
     ) -> None:
         self.users[username] = UserRecord(self._intern(username), email, display_name, active)
+        if pseudonym is not None:
+            self.pseudonyms[pseudonym] = username
         if self._skeletons is not None:
             self._skeletons.setdefault(skeleton(username), username)
+
+    def erase_user(self, username: str, retired: str, pseudonym: str | None = None) -> None:
+        """``username`` was erased: it is known as ``retired`` from now on (inactive, with no
+        e-mail or name), and the grants it made name ``retired`` as their granter. The user
+        holds no grant any more (they were removed first)."""
+        if username in self.users:
+            del self.users[username]
+            self._skeletons = None  # rebuilt without the old name on next use
+        for known, name in list(self.pseudonyms.items()):
+            if name == username:
+                pseudonym = pseudonym or known
+                del self.pseudonyms[known]
+        self.add_user(retired, None, None, False, pseudonym)
+        for members in self._by_scope.values():
+            for cell in members.values():
+                for grant in cell.grants:
+                    if grant.granted_by == username:
+                        grant.granted_by = retired
+        self._teams.clear()
 
     def lookalike(self, name: str) -> str | None:
         """A known user whose name is a look-alike of ``name`` but not ``name`` itself
@@ -781,8 +806,14 @@ class Index:
         user, role, scope = user or "", role or "", scope or ""
         if op in ("user_add", "user_update"):
             self.add_user(
-                user, details.get("email"), details.get("display_name"), details.get("active", True)
+                user,
+                details.get("email"),
+                details.get("display_name"),
+                details.get("active", True),
+                details.get("pseudonym"),
             )
+        elif op == "user_erase":
+            self.erase_user(user, details["to"], details.get("pseudonym"))
         elif op == "scope_add":
             self.add_scope(scope, details.get("title"))
         elif op in ("revoke", "expire"):

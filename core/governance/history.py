@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from ..engine import AccessEntry, GrantInfo, Index, Team, TeamMember
 from ..errors import BadInputError
 from ..scopes import show
+from ..storage.feed import readable
 from ..storage.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -59,13 +60,17 @@ def _events(
             .order_by(AuditEvent.id)
             .execution_options(yield_per=10_000)
         )
+        # Read whole, then named (the users they name, by their current names): a second
+        # query while the first still streams is refused by some drivers.
         try:
+            events = []
             for at, revision, action, user, role, scope, details in rows:
                 if at > when:
                     break  # the log is in commit order: what follows came later
-                yield revision, action, user, role, scope, details
+                events.append((revision, action, user, role, scope, details))
         finally:
             rows.close()
+        yield from readable(session.connection(), events)
 
 
 def replay(rc: Rolecall, when: datetime) -> Index:

@@ -4,9 +4,9 @@ Each operation is one audited write transaction, a run of the unit of work (``rc
 takes the write lock, decides from the rows (never from the index, which may lag other
 writers), deletes them and appends one audit event per removed row. Other processes follow
 through the change feed: every event carries the index operation it stands for in
-``details["op"]`` (``revoke``, ``unrestrict``, ``user_update``, ``scope_forget``), or is an
-``expire`` event the index applies as such. An operation with nothing to remove writes nothing
-and spends no revision.
+``details["op"]`` (``revoke``, ``unrestrict``, ``user_update``, ``user_erase``,
+``scope_forget``), or is an ``expire`` event the index applies as such. An operation with
+nothing to remove writes nothing and spends no revision.
 
     from rolecall.core.governance.lifecycle import expire, remove_scope, retire_user
 
@@ -30,7 +30,20 @@ from ..engine import GrantInfo
 from ..errors import BadInputError
 from ..scopes import show
 from ..storage.audit import AuditWriter
-from ..storage.models import Assignment, ConsoleSession, KnownScope, Restriction, User
+from ..storage.models import (
+    Account,
+    ApiToken,
+    Assignment,
+    ConsoleSession,
+    CustomRole,
+    KnownScope,
+    Restriction,
+    SignInFailures,
+    StoredRule,
+    User,
+)
+from ..storage.subjects import new_retired_username
+from ..usernames import check_username
 from . import guards
 
 if TYPE_CHECKING:
@@ -56,10 +69,14 @@ class Removal:
     restrictions: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
     deactivated: bool = False
+    erased_as: str | None = None
+    """The retired placeholder that replaced an erased user's username."""
 
     @property
     def changed(self) -> bool:
-        return bool(self.grants or self.restrictions or self.scopes or self.deactivated)
+        return bool(
+            self.grants or self.restrictions or self.scopes or self.deactivated or self.erased_as
+        )
 
 
 def _now() -> datetime:
@@ -275,12 +292,20 @@ def user_retirement(
     actor: str | None = None,
     as_user: str | None = None,
     reason: str | None = None,
+    erase: bool = False,
+    retired_username: str | None = None,
 ) -> Removal:
     """:func:`retire_user`, returning what was removed."""
     if not isinstance(username, str) or not username:
         raise BadInputError(f"a username must be non-empty text, not {show(username)}")
     actor = _acting(rc, actor, as_user)
     reason = _reason(reason)
+    if retired_username is not None:
+        if not erase:
+            raise BadInputError("a retired username is for an erasure (erase=True)")
+        check_username(retired_username)
+        if retired_username == username:
+            raise BadInputError("the retired username must differ from the username")
 
     def work(session: Session, audit: AuditWriter) -> Removal:
         user = session.execute(
@@ -319,11 +344,54 @@ def user_retirement(
                     "active": False,
                 },
             )
-        return Removal(revision=audit.revision, grants=tuple(grants), deactivated=user.active)
+        erased = _erase(session, audit, user.id, username, retired_username) if erase else None
+        return Removal(
+            revision=audit.revision,
+            grants=tuple(grants),
+            deactivated=user.active,
+            erased_as=erased,
+        )
 
     guard = None if as_user is None else guards.retiring_user(as_user, username)
     written = rc.writes.run(actor, work, as_user=as_user, guard=guard)
     return written.result if written.events else Removal(revision=written.revision)
+
+
+def _erase(
+    session: Session, audit: AuditWriter, uid: int, username: str, retired: str | None
+) -> str:
+    """Erase what rolecall holds of ``username`` (row ``uid``): see :func:`retire_user`."""
+    if retired is None:
+        retired = new_retired_username()
+    taken = session.scalar(select(User.id).where(User.username == retired))
+    if taken is not None:
+        raise BadInputError(f"the retired username {show(retired)} is another user's")
+    # Recorded before the row changes: the event names the user by their pseudonym, found
+    # by the username they still have.
+    audit.add("user_erase", user=username, details={"op": "user_erase", "to": retired})
+    session.execute(
+        update(User)
+        .where(User.id == uid)
+        .values(username=retired, email=None, display_name=None, active=False)
+    )
+    session.execute(delete(Account).where(Account.user_id == uid))
+    session.execute(delete(ApiToken).where(ApiToken.user_id == uid))
+    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == uid))
+    session.execute(
+        delete(SignInFailures).where(SignInFailures.key == f"account:{username.casefold()[:254]}")
+    )
+    # What they did to others' rows names them outside the chain: the placeholder now.
+    for column in (
+        Assignment.granted_by,
+        Restriction.created_by,
+        CustomRole.created_by,
+        StoredRule.changed_by,
+        ApiToken.created_by,
+    ):
+        session.execute(
+            update(column.class_).where(column == username).values({column.key: retired})
+        )
+    return retired
 
 
 def retire_user(
@@ -333,11 +401,32 @@ def retire_user(
     actor: str | None = None,
     as_user: str | None = None,
     reason: str | None = None,
+    erase: bool = False,
+    retired_username: str | None = None,
 ) -> int:
     """Remove every role ``username`` holds (one ``user_retire`` audit event each, ``op``
-    ``revoke``) and mark the user inactive (a ``user_update`` event), in one transaction. The
-    user stays known, so the audit log and history still name them. Returns the revision
-    (unchanged when the user was already inactive and held nothing). ``as_user``: made as that
-    user, who needs ``platform.retire_users`` and the right to remove every role ``username``
-    holds (:func:`rolecall.core.governance.guards.retiring_user`)."""
-    return user_retirement(rc, username, actor=actor, as_user=as_user, reason=reason).revision
+    ``revoke``) and mark the user inactive (a ``user_update`` event), in one transaction.
+    Returns the revision (unchanged when the user was already inactive and held nothing, and
+    nothing was to be erased). ``as_user``: made as that user, who needs
+    ``platform.retire_users`` and the right to remove every role ``username`` holds
+    (:func:`rolecall.core.governance.guards.retiring_user`).
+
+    Without ``erase`` the user stays known by name: the audit log and history still show
+    their username. With ``erase`` (the Open edX retirement pipeline) nothing of the username,
+    e-mail address or display name stays in any of rolecall's tables: the users row takes
+    ``retired_username`` (the platform's ``retired__user_...`` name; by default a random
+    ``retired__user_`` placeholder) and loses its e-mail and name; the user's password,
+    API tokens, console sessions and sign-in failures are deleted; the grants, restrictions,
+    custom roles, delegation rules and tokens they made name the placeholder as their maker;
+    one ``user_erase`` event records it. The audit chain is not touched: it names the user by
+    a pseudonym (:mod:`rolecall.core.storage.subjects`), which readers now show as the
+    placeholder, and it still verifies. A user erased already is unknown by their old name."""
+    return user_retirement(
+        rc,
+        username,
+        actor=actor,
+        as_user=as_user,
+        reason=reason,
+        erase=erase,
+        retired_username=retired_username,
+    ).revision

@@ -8,6 +8,7 @@ costs the same however deep it is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, get_args
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..errors import BadInputError
 from ..scopes import show
 from ..storage.models import AuditEvent
+from ..storage.subjects import is_pseudonym, named_in, names_of, pseudonyms_of, shown, shown_details
 from .pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
@@ -34,7 +36,16 @@ class AuditPage:
     """The ``before`` value of the next page (older events), or ``None`` at the first event."""
 
 
+def recorded_as(rc: Rolecall, name: str) -> list[str]:
+    """What the log records for the user or operator ``name``: the user's pseudonym, and the
+    name itself (an operator's name, or a name no user has)."""
+    with Session(rc.engine) as session:
+        found = pseudonyms_of(session.connection(), [name])
+    return [name, *found.values()]
+
+
 def _filters(
+    rc: Rolecall,
     *,
     user: str | None = None,
     scope: str | None = None,
@@ -42,10 +53,11 @@ def _filters(
     action: str | None = None,
     actor: str | None = None,
 ) -> list[ColumnElement[bool]]:
-    """The conditions on the events for the filters given (``scope`` an exact key)."""
+    """The conditions on the events for the filters given (``scope`` an exact key; ``user``
+    and ``actor`` usernames or operators' names, found by what the log records for them)."""
     where: list[ColumnElement[bool]] = []
     if user is not None:
-        where.append(AuditEvent.user == user)
+        where.append(AuditEvent.user.in_(recorded_as(rc, user)))
     if scope is not None:
         where.append(AuditEvent.scope == scope)
     if since is not None:
@@ -53,20 +65,43 @@ def _filters(
     if action is not None:
         where.append(AuditEvent.action == action)
     if actor is not None:
-        where.append(AuditEvent.actor == actor)
+        where.append(AuditEvent.actor.in_(recorded_as(rc, actor)))
     return where
+
+
+def readable(session: Session, events: Iterable[AuditEvent]) -> list[AuditRecord]:
+    """Events as readers see them: each pseudonym as the user's current username (the
+    retired placeholder once the user was erased: see
+    :mod:`rolecall.core.storage.subjects`)."""
+    from ..service import AuditRecord
+
+    events = list(events)
+    wanted = {v for e in events for v in (e.user, e.actor) if v is not None and is_pseudonym(v)}
+    wanted.update(p for e in events for p in named_in(e.details))
+    names = names_of(session.connection(), wanted) if wanted else {}
+    records = []
+    for e in events:
+        record = AuditRecord.model_validate(e)
+        if names:
+            record = record.model_copy(
+                update={
+                    "user": shown(e.user, names),
+                    "actor": shown(e.actor, names),
+                    "details": shown_details(e.details, names),
+                }
+            )
+        records.append(record)
+    return records
 
 
 def _records(
     rc: Rolecall, where: list[ColumnElement[bool]], descending: bool, limit: int
 ) -> list[AuditRecord]:
     """Up to ``limit`` events meeting every condition, by id."""
-    from ..service import AuditRecord
-
     order = AuditEvent.id.desc() if descending else AuditEvent.id.asc()
     query = select(AuditEvent).where(*where).order_by(order).limit(limit)
     with Session(rc.engine) as session:
-        return [AuditRecord.model_validate(e) for e in session.scalars(query)]
+        return readable(session, session.scalars(query).all())
 
 
 def list_audit(
@@ -89,7 +124,7 @@ def list_audit(
         raise BadInputError("since needs a time zone (for example 2026-03-01T00:00Z)")
     descending = sort == "-id"
     key = None if scope is None else rc.registry.scopes.resolve(scope).key
-    where = _filters(user=user, scope=key, since=since, action=action)
+    where = _filters(rc, user=user, scope=key, since=since, action=action)
     if cursor is not None:
         (last,) = decode_cursor(cursor, sort, [int])
         where.append(AuditEvent.id < last if descending else AuditEvent.id > last)
@@ -123,6 +158,7 @@ def recent_audit(
             raise BadInputError("a time needs a time zone (for example 2026-03-01T00:00Z)")
     # Empty filters (a form's blank fields) filter nothing.
     where = _filters(
+        rc,
         user=user or None,
         scope=scope or None,
         action=action or None,

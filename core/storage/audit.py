@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from .database import GENESIS_HASH, insert_rows, time_param
 from .keys import AUDIT_KEY, Key, KeyRing, KeyStoreError
 from .models import AUDIT_EVENTS, AuditEvent, State
+from .subjects import NAMED, PERSONAL, is_pseudonym, pseudonyms_of
 
 _ENCODE = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), default=str, check_circular=False
@@ -213,6 +214,10 @@ def _json(value: Any) -> str:
 
 _MARKER = -918_273_645_546_372_819
 
+USER_OPS = ("user_add", "user_update", "user_erase")
+"""The index operations about a user row, which other processes complete from the users
+table (:func:`rolecall.core.storage.feed.readable`)."""
+
 
 def numbered(details: dict[str, Any], field: str) -> Callable[[int], str]:
     """The JSON text :meth:`AuditWriter.add` stores and hashes for ``details`` with ``field``
@@ -251,6 +256,7 @@ class AuditWriter:
         self.revision = revision
         self.at = at
         self.actor = actor
+        """As given: a username or an operator's name (the table gets the user's pseudonym)."""
         self.batch_id = batch_id
         self._last = last_hash
         self._events: list[tuple[Any, ...]] = []
@@ -258,10 +264,14 @@ class AuditWriter:
         self._details: list[dict[str, Any] | None] = []
         self._rows: list[dict[str, Any]] | None = None
         self._at_param: Any = None
+        # username -> what the table records for it: the user's pseudonym, or the name itself
+        # when it is no user's (an operator's); and back (see rolecall.core.storage.subjects).
+        self._recorded: dict[str | None, str | None] = {None: None}
+        self._names: dict[str, str] = {}
         # The payload of event_hash, built from its parts: the items every event of the
         # transaction shares are encoded once, and the details once (that text is stored too).
         self._head = f",{_json(revision)},{_json(at.astimezone(UTC).isoformat())},"
-        self._actor = f",{_json(actor)},"
+        self._actor: str | None = None
         self._tail = f",{_json(batch_id)}]"
 
     def __len__(self) -> int:
@@ -271,14 +281,30 @@ class AuditWriter:
     @property
     def rows(self) -> list[dict[str, Any]]:
         """The events so far, each as a dictionary of the table's columns (``at`` as the
-        datetime given, ``details`` as a dictionary) plus ``details_json``, the stored text."""
+        datetime given, ``details`` as a dictionary) plus ``details_json``, the stored text.
+        They name users by username and keep the personal details given (what this
+        process's index and the hooks take), where the table has pseudonyms and none: the
+        details of an event about a user (``user_add``, ``user_update``, ``user_erase``) also
+        carry the user's ``pseudonym``."""
         if self._rows is None or len(self._rows) != len(self._events):
             rows = []
+            names = self._names
             for event, details in zip(self._events, self._details, strict=True):
                 row = dict(zip(COLUMNS, event, strict=True))
                 row["at"] = self.at
+                row["actor"] = self.actor
+                subject = row["user"]
+                row["user"] = names.get(subject, subject)
                 row["details_json"] = text = row["details"]
-                row["details"] = json.loads(text) if details is None else details
+                if details is None:
+                    details = json.loads(text)
+                    for field in NAMED:
+                        value = details.get(field)
+                        if value in names:
+                            details[field] = names[value]
+                if is_pseudonym(subject) and details.get("op", row["action"]) in USER_OPS:
+                    details = {**details, "pseudonym": subject}
+                row["details"] = details
                 rows.append(row)
             self._rows = rows
         return self._rows
@@ -294,10 +320,52 @@ class AuditWriter:
         details_json: str | None = None,
     ) -> None:
         """Append one event. ``details_json``: the details' JSON text as :func:`numbered`
-        makes it, when the caller has it already."""
+        makes it, when the caller has it already (naming users by :meth:`recorded`, with no
+        personal detail).
+
+        ``user``, the actor and the details' ``granted_by`` are usernames: the table records
+        their pseudonyms. The details' e-mail and display name are kept for this process's
+        index and hooks (:attr:`rows`), never recorded."""
         details = details or {}
-        text = _ENCODE(details) if details_json is None else details_json
+        if details_json is None:
+            kept = details
+            if any(field in details for field in PERSONAL) or any(
+                isinstance(details.get(field), str) for field in NAMED
+            ):
+                named = [v for f in NAMED if isinstance(v := details.get(f), str)]
+                self.resolve(named)
+                kept = {
+                    k: self._recorded.get(v, v) if k in NAMED else v
+                    for k, v in details.items()
+                    if k not in PERSONAL
+                }
+            text = _ENCODE(kept)
+        else:
+            text = details_json
         self.add_many(action, ((user, role, scope, details, text),))
+
+    def resolve(self, names: Iterable[str | None]) -> None:
+        """Look up the pseudonyms of the users among ``names`` not seen yet by this writer
+        (once per name): a name that is no user's is recorded as it is."""
+        missing = {n for n in names if n not in self._recorded}
+        if not missing:
+            return
+        assert None not in missing
+        if self.session.new or self.session.dirty:
+            self.session.flush()  # users added through the ORM in this transaction
+        found = pseudonyms_of(self.session.connection(), missing)  # type: ignore[arg-type]
+        for name in missing:
+            assert name is not None
+            recorded = found.get(name, name)
+            self._recorded[name] = recorded
+            if recorded != name:
+                self._names[recorded] = name
+
+    def recorded(self, name: str | None) -> str | None:
+        """What the table records for ``name``: the user's pseudonym, or the name itself when
+        it is no user's."""
+        self.resolve((name,))
+        return self._recorded[name]
 
     def add_many(
         self,
@@ -309,11 +377,18 @@ class AuditWriter:
         ``add`` makes it). ``details`` may be None when that text decodes to the details
         exactly (JSON values only): :attr:`rows` decodes it if asked. A bulk write's events
         repeat the same roles and scopes: each distinct value is encoded once, and the items
-        all events share once."""
+        all events share once. Users are usernames, recorded as their pseudonyms (see
+        :meth:`add`); the details' text must name none and hold no personal detail."""
         codes: dict[str | None, str] = {None: "null"}
+        if not isinstance(events, list | tuple):
+            events = list(events)
+        self.resolve([self.actor, *(event[0] for event in events)])
+        if self._actor is None:
+            self._actor = f",{_json(self._recorded[self.actor])},"
+        recorded = self._recorded
         middle = f"{self._head}{_json(action)}{self._actor}"
         tail = self._tail
-        revision, actor, batch_id = self.revision, self.actor, self.batch_id
+        revision, actor, batch_id = self.revision, recorded[self.actor], self.batch_id
         stored_at = self._stored_at()
         key = self.key
         kid = None if key is None else key.id
@@ -322,7 +397,8 @@ class AuditWriter:
         keep = self._details.append
         last = self._last
         previous = _json(last)
-        for user, role, scope, details, text in events:
+        for name, role, scope, details, text in events:
+            user = recorded[name]
             user_code = codes.get(user)
             if user_code is None:
                 user_code = codes[user] = _json(user)

@@ -8,11 +8,16 @@ index's revision, in order. It never reloads everything.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, String, select, type_coerce
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, Engine, String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ..engine import Index
 from ..records import DelegationRule, Role
+from .audit import USER_OPS
 from .models import (
     Assignment,
     AuditEvent,
@@ -23,6 +28,10 @@ from .models import (
     StoredRule,
     User,
 )
+from .subjects import NAMED, PREFIX, people
+
+Event = tuple[int, str, str | None, str | None, str | None, Any]
+"""An event as the index applies it: (revision, action, user, role, scope, details)."""
 
 RAW_TIME = String()
 """Reads a time column as the driver returns it (text on SQLite, datetime on PostgreSQL)."""
@@ -55,11 +64,18 @@ def fill_index(engine: Engine, index: Index) -> None:
     with Session(engine) as session, session.begin():
         index.revision = int(session.scalar(select(State.revision)) or 0)
         names: dict[int, str] = {}
-        for uid, username, email, display_name, active in session.execute(
-            select(User.id, User.username, User.email, User.display_name, User.active)
+        for uid, username, email, display_name, active, pseudonym in session.execute(
+            select(
+                User.id,
+                User.username,
+                User.email,
+                User.display_name,
+                User.active,
+                User.pseudonym,
+            )
         ):
             names[uid] = username
-            index.add_user(username, email, display_name, active)
+            index.add_user(username, email, display_name, active, pseudonym)
         for scope in session.scalars(select(KnownScope)):
             index.add_scope(scope.key, scope.title)
         for custom in session.scalars(select(CustomRole)):
@@ -106,7 +122,63 @@ def catch_up(engine: Engine, index: Index) -> int:
                 .order_by(AuditEvent.id)
             )
             index.apply_many(
-                (e.revision, e.action, e.user, e.role, e.scope, e.details) for e in events
+                readable(
+                    connection,
+                    ((e.revision, e.action, e.user, e.role, e.scope, e.details) for e in events),
+                    index.pseudonyms,
+                )
             )
             index.revision = max(index.revision, current)
     return index.revision
+
+
+def readable(
+    connection: Connection,
+    events: Iterable[Event],
+    known: Mapping[str, str] | None = None,
+    *,
+    chunk: int = 10_000,
+) -> Iterator[Event]:
+    """Events as the table holds them, as the index applies them: the users they name by
+    pseudonym (:mod:`.subjects`) named by username, and the events about a user row
+    (``user_add``, ``user_update``, ``user_erase``) completed from the users table (its
+    e-mail, display name and pseudonym), which the chain never holds.
+
+    ``known``: pseudonym -> the name an index knows the user by (an index following the feed
+    must find a user it holds under the name it holds, erased since or not); the others are
+    read from the users table, by their current name, ``chunk`` events at a time."""
+    known = known or {}
+    found: dict[str, tuple[str, str | None, str | None, bool]] = {}
+    iterator = iter(events)
+    while batch := list(islice(iterator, chunk)):
+        wanted: set[str] = set()
+        for _revision, action, user, _role, _scope, details in batch:
+            if (
+                user is not None
+                and user.startswith(PREFIX)
+                and (user not in known or details.get("op", action) in USER_OPS)
+            ):
+                wanted.add(user)
+            for field in NAMED:
+                value = details.get(field)
+                if isinstance(value, str) and value.startswith(PREFIX) and value not in known:
+                    wanted.add(value)
+        wanted.difference_update(found)
+        if wanted:
+            found.update(people(connection, wanted))
+        for revision, action, user, role, scope, details in batch:
+            if user is not None and user.startswith(PREFIX):
+                row = found.get(user)
+                name = known.get(user) or (row[0] if row is not None else user)
+                if details.get("op", action) in USER_OPS:
+                    details = {**details, "pseudonym": user}
+                    if row is not None:
+                        details["email"], details["display_name"] = row[1], row[2]
+                user = name
+            for field in NAMED:
+                value = details.get(field)
+                if isinstance(value, str) and value.startswith(PREFIX):
+                    row = found.get(value)
+                    name = known.get(value) or (row[0] if row is not None else value)
+                    details = {**details, field: name}
+            yield revision, action, user, role, scope, details

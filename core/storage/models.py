@@ -6,6 +6,7 @@ the migrated schema with these models so they cannot drift apart.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+def new_pseudonym() -> str:
+    """A new user's pseudonym (see :mod:`rolecall.core.storage.subjects`)."""
+    return "user/" + secrets.token_hex(10)
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
@@ -67,6 +73,7 @@ class User(Base):
     """A subject: the platform owns users; rolecall keeps what it needs to show and find them."""
 
     __tablename__ = "rolecall_users"
+    __table_args__ = (Index("uq_users_pseudonym", "pseudonym", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
@@ -74,6 +81,11 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    pseudonym: Mapped[str | None] = mapped_column(String(40), default=new_pseudonym)
+    """How the audit log names the user (:mod:`rolecall.core.storage.subjects`): random,
+    made with the row, never changed, so the chain holds nothing that erasing the user's
+    username, e-mail and name would have to change (migration 0010). Never None once made
+    (the column is nullable so that migration 0010 could add it without copying the table)."""
 
 
 class Assignment(Base):
