@@ -248,11 +248,19 @@ def offered_roles(rc: Rolecall, viewer: str, roles: Iterable[Role]) -> list[Role
 HELPERS_LIMIT = 5
 
 
-def who_can_help(rc: Rolecall, viewer: str, scope: str) -> list[tuple[str, str, str]]:
+def who_can_help(
+    rc: Rolecall, viewer: str, scope: str, permission: str | None = None
+) -> list[tuple[str, str, str]]:
     """(user, role, where) of the holders of a live admin role on ``scope`` or above (the
     course, library, org and platform admins) that ``viewer`` may be told about: those on a
     scope whose team it may view, or above a scope whose team it may view (that page lists
-    them as "other users with access"). At most a few, the closest first."""
+    them as "other users with access"). At most a few, the closest first.
+
+    With ``permission``, only those who could give ``viewer`` that access there: the
+    delegation rules let them give, on ``scope``, a role holding ``permission`` that no
+    restriction on the scope denies it to (:func:`roles_giving`); where a lock denies it to
+    such a role, those who may lift the lock too (``platform.manage_restrictions``), named to
+    a viewer holding a role on the scope or above it even where it may see no team."""
     try:
         chain = rc.registry.scopes.resolve(scope).chain
         team = rc.who(scope)
@@ -277,10 +285,63 @@ def who_can_help(rc: Rolecall, viewer: str, scope: str) -> list[tuple[str, str, 
                 admin = rc.role(grant.role).admin
             except BadInputError:
                 continue
-            if admin and (grant.scope in seen_from or _views_team(rc, viewer, grant.scope)):
-                found.append((chain.index(grant.scope), member.user, grant.role, grant.scope))
+            if admin:
+                seen = grant.scope in seen_from or _views_team(rc, viewer, grant.scope)
+                found.append((chain.index(grant.scope), member.user, grant.role, grant.scope, seen))
     found.sort()
-    return [(user, role, where) for _, user, role, where in found[:HELPERS_LIMIT]]
+    if permission is None or permission not in rc.registry.permissions:
+        shown = [(user, role, where) for _, user, role, where, seen in found if seen]
+        return shown[:HELPERS_LIMIT]
+    roles, locked = roles_giving(rc, permission, scope)
+    # A member of the scope shut out by a lock is told who may lift it.
+    inside = locked and bool(set(mine) & set(chain))
+    delegation = rc.delegation()
+    helpers: list[tuple[str, str, str]] = []
+    asked: dict[str, tuple[bool, bool]] = {}
+    for _, user, role, where, seen in found:
+        if user not in asked:
+            gives = any(
+                delegation.may_assign(user, r, scope, viewer, name_others=False) is None
+                for r in roles
+            )
+            lifts = locked and _check(rc, user, MANAGE_RESTRICTIONS, PLATFORM)
+            asked[user] = (gives, lifts)
+        gives, lifts = asked[user]
+        if (seen and (gives or lifts)) or (inside and lifts):
+            helpers.append((user, role, where))
+            if len(helpers) == HELPERS_LIMIT:
+                break
+    return helpers
+
+
+def roles_giving(rc: Rolecall, permission: str, scope: str) -> tuple[list[str], bool]:
+    """(the roles assignable on ``scope`` that hold ``permission`` and that no restriction on
+    its chain denies it to, fewest permissions first; whether a restriction denies it to some
+    role holding it there)."""
+    kind = scope_type(rc, scope)
+    chain = rc.registry.scopes.resolve(scope).chain
+    with rc.reading() as index:
+        restrictions = index.restrictions_on(chain)
+        holding = [
+            r
+            for r in all_roles(rc)
+            if kind in r.scope_types and permission in index.role_permissions(r.id)
+        ]
+        sizes = {r.id: len(index.role_permissions(r.id)) for r in holding}
+    free = [
+        r.id
+        for r in holding
+        if not any(permission in denied and r.id not in exempt for denied, exempt in restrictions)
+    ]
+    free.sort(key=lambda r: (sizes[r], r))
+    return free, len(free) < len(holding)
+
+
+def all_roles(rc: Rolecall) -> list[Role]:
+    """The plugins' roles and the custom ones not retired."""
+    with rc.reading() as index:
+        custom = [r for key, r in index.custom_roles.items() if key not in index.retired_roles]
+    return [*rc.registry.roles.values(), *custom]
 
 
 def _views_team(rc: Rolecall, viewer: str, scope: str) -> bool:

@@ -142,7 +142,7 @@ def _http_error(exc: HTTPException) -> Response:
     if code == 403 and g.get("viewer") is None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
     if isinstance(exc, Refused) and exc.why:
-        helpers = authz.who_can_help(rc(), g.viewer, exc.scope) if exc.scope else []
+        helpers = authz.who_can_help(rc(), g.viewer, exc.scope, exc.permission) if exc.scope else []
         return _error(code, why=exc.why, helpers=helpers, scope=exc.scope)
     return _error(code, detail)
 

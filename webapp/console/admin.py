@@ -43,8 +43,10 @@ RESTRICTERS = (
     f"Locking and unlocking scopes takes {authz.MANAGE_RESTRICTIONS} on the platform, and you "
     "do not hold it.",
     "platform",
+    authz.MANAGE_RESTRICTIONS,
 )
-"""Why the restrictions page is refused, and where to look for who can help."""
+"""Why the restrictions page is refused, where to look for who can help, and what they could
+give."""
 
 
 @blueprint.get("/restrictions")

@@ -108,6 +108,7 @@ def audit() -> tuple[str, int]:
         f"Reading the audit log takes {authz.VIEW_AUDIT_LOG} on the platform, and you do not "
         "hold it.",
         "platform",
+        authz.VIEW_AUDIT_LOG,
     )
     filters = {name: request.args.get(name, "").strip()[:300] for name in TEXT_FILTERS}
     before_text = request.args.get("before", "")

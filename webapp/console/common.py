@@ -38,19 +38,29 @@ def viewer() -> str:
 
 class Refused(Forbidden):
     """A 403 that says why (one line) and, with ``scope``, lets the page name who can help
-    there (:func:`..authz.who_can_help`)."""
+    there (:func:`..authz.who_can_help`): with ``permission``, only those who could give it
+    there."""
 
-    def __init__(self, why: str | None = None, scope: str | None = None) -> None:
+    def __init__(
+        self, why: str | None = None, scope: str | None = None, permission: str | None = None
+    ) -> None:
         super().__init__(why)
         self.why = why
         self.scope = scope
+        self.permission = permission
 
 
-def allow(condition: bool, why: str | None = None, scope: str | None = None) -> None:
+def allow(
+    condition: bool,
+    why: str | None = None,
+    scope: str | None = None,
+    permission: str | None = None,
+) -> None:
     """403 unless ``condition``: every page calls this with an :mod:`..authz` decision;
-    ``why`` and ``scope`` make the 403 page say why and who can help."""
+    ``why``, ``scope`` and the ``permission`` missing there make the 403 page say why and
+    who can help."""
     if not condition:
-        raise Refused(why, scope)
+        raise Refused(why, scope, permission)
 
 
 # ---------------------------------------------------------------- roles in words

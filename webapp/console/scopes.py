@@ -120,6 +120,7 @@ def allow_team(key: str) -> None:
         why=f"Seeing the team of {key} takes “{title}” ({permission}) on {where} or above it, "
         "and you do not hold it there.",
         scope=key,
+        permission=permission if where == key else None,
     )
 
 
