@@ -13,9 +13,10 @@ ROLECALL_TEST_MYSQL_URL ?= mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/role
 
 .PHONY: run test lint typecheck unit services browser admin-console clean
 
-$(STAMP): pyproject.toml plugins/ccx/pyproject.toml plugins/teams/pyproject.toml plugins/openedx/pyproject.toml
+$(STAMP): pyproject.toml plugins/ccx/pyproject.toml plugins/teams/pyproject.toml plugins/openedx/pyproject.toml plugins/tutor/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' -e 'plugins/openedx[test,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' -e 'plugins/openedx[test,dev]' \
+		-e 'plugins/tutor[test]'
 	touch $(STAMP)
 
 # The second environment: rolecall and rolecall-openedx with its test extras, Django 4.2.
@@ -79,4 +80,5 @@ unit: $(STAMP) $(STAMP42) services browser admin-console
 
 clean:
 	rm -rf $(VENV) $(VENV42) build *.egg-info plugins/ccx/build plugins/ccx/*.egg-info \
-		plugins/teams/build plugins/teams/*.egg-info plugins/openedx/build plugins/openedx/*.egg-info
+		plugins/teams/build plugins/teams/*.egg-info plugins/openedx/build plugins/openedx/*.egg-info \
+		plugins/tutor/build plugins/tutor/*.egg-info

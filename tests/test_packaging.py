@@ -101,7 +101,7 @@ NOT_IN_THE_PLATFORM = ("flask", "werkzeug", "psycopg", "psycopg-binary", "pymysq
 def install_commands(marker: str) -> str:
     """The shell block of docs/openedx.md's *Install* section that holds ``marker``."""
     text = DOCS.read_text()
-    section = text.split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
+    section = re.split(r"\n##+ ", text.split("\n## Install\n", 1)[1])[0]  # not With Tutor
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
     [block] = [b for b in blocks if marker in b]
     return block
