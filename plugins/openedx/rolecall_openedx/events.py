@@ -96,7 +96,12 @@ def on_role_removed(course_access_role_data: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
+    """Listen to the platform's signals: openedx-events' role changes, and the retirement
+    signals of edx-platform where they exist (:func:`rolecall_openedx.retirement.connect`)."""
+    from . import retirement
+
     COURSE_ACCESS_ROLE_ADDED.connect(on_role_added, dispatch_uid="rolecall_openedx.role_added")
     COURSE_ACCESS_ROLE_REMOVED.connect(
         on_role_removed, dispatch_uid="rolecall_openedx.role_removed"
     )
+    retirement.connect()
