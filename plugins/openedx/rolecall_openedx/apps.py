@@ -24,8 +24,14 @@ class RolecallOpenedxConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from . import events, plugin, service
+        from django.db.models.signals import post_migrate
+
+        from . import database, events, plugin, service
 
         service.connect()
         events.connect()
         plugin.connect()
+        # rolecall's tables follow the platform's migrations (of the default database).
+        post_migrate.connect(
+            database.migrated, sender=self, dispatch_uid="rolecall_openedx.migrate"
+        )

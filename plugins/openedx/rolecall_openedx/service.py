@@ -1,6 +1,8 @@
 """The process's rolecall service, opened on first use from the Django settings and reopened
-when a test changes them. Its plugins are the installed ones and this app's own: enrollment as
-the source of the derived role ``discussion_student`` (:mod:`rolecall_openedx.plugin`).
+when a test changes them. Its database is ``ROLECALL_DATABASE_URL``, else the platform's own
+(:mod:`rolecall_openedx.database`). Its plugins are the installed ones and this app's own:
+enrollment as the source of the derived role ``discussion_student``
+(:mod:`rolecall_openedx.plugin`).
 
 What rolecall's core reads from the environment is read from the Django settings first, then
 the environment (:data:`FROM_SETTINGS`): how plugins load (``ROLECALL_STRICT_PLUGINS``,
@@ -80,9 +82,11 @@ def loaded_plugins() -> Plugins:
 
 
 def _open() -> Rolecall:
+    from .database import database_url
+
     env = environ()
     rc = Rolecall.open(
-        getattr(settings, "ROLECALL_DATABASE_URL", None),
+        database_url(),
         plugins=loaded_plugins(),
         staleness=float(getattr(settings, "ROLECALL_STALENESS", 1.0)),
         background_sync=bool(getattr(settings, "ROLECALL_BACKGROUND_SYNC", True)),

@@ -1,8 +1,12 @@
 """The settings rolecall adds to LMS and Studio (edx-django-utils calls :func:`plugin_settings`
 on each settings module the platform loads).
 
-- ``ROLECALL_DATABASE_URL``: rolecall's database (an SQLAlchemy URL). Default: the
-  ``ROLECALL_DATABASE_URL`` environment variable, else ``sqlite:///rolecall.db``.
+- ``ROLECALL_DATABASE_URL``: a database of rolecall's own (an SQLAlchemy URL), else the
+  ``ROLECALL_DATABASE_URL`` environment variable. Unset (the default), rolecall keeps its
+  tables (all named ``rolecall_...``) in the platform's database, ``DATABASES["default"]``, and
+  connects to it through the platform's driver: mysqlclient for MySQL and MariaDB, psycopg for
+  PostgreSQL (:mod:`rolecall_openedx.database`). Its tables are made and upgraded by
+  ``./manage.py lms rolecall_migrate``, and after ``./manage.py lms migrate``.
 - ``ROLECALL_STALENESS``: seconds a process may lag behind other processes' writes (default 1).
 - ``ROLECALL_BACKGROUND_SYNC``: follow other processes' writes in a background thread (default
   True); off, each read catches up when its index is older than the staleness.
@@ -36,9 +40,8 @@ BACKEND = "rolecall_openedx.backends.RolecallBackend"
 def plugin_settings(settings: Any) -> None:
     """Fill in rolecall's settings on a Django settings module, keeping what it sets already."""
     if not getattr(settings, "ROLECALL_DATABASE_URL", None):
-        settings.ROLECALL_DATABASE_URL = os.environ.get(
-            "ROLECALL_DATABASE_URL", "sqlite:///rolecall.db"
-        )
+        # None: the platform's own database.
+        settings.ROLECALL_DATABASE_URL = os.environ.get("ROLECALL_DATABASE_URL") or None
     if not hasattr(settings, "ROLECALL_STALENESS"):
         settings.ROLECALL_STALENESS = float(os.environ.get("ROLECALL_STALENESS", "1"))
     if not hasattr(settings, "ROLECALL_BACKGROUND_SYNC"):

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from openedx_test_project.stubs.models import CourseEnrollment
 from rolecall.core import Rolecall
 from rolecall.core.cli import cli
+from rolecall_openedx.database import database_url
 from rolecall_openedx.management.commands.rolecall import Command
 
 COURSE = "course-v1:MITx+6.002x+2026_T1"
@@ -61,7 +61,7 @@ def test_check_and_explain_agree_with_has_perm(
 def test_the_standalone_command_line_cannot_see_enrollment(platform: Rolecall) -> None:
     """The same database through the plain ``rolecall`` command: no derived role, so the
     enrolled learner is denied there (the reason for the management command)."""
-    url = settings.ROLECALL_DATABASE_URL
+    url = database_url()
     result = CliRunner().invoke(cli, ["--database", url, "check", "lea", VOTE, COURSE])
     assert result.exit_code == 1
     assert User.objects.get(username="lea").has_perm(VOTE, COURSE)

@@ -41,8 +41,35 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
-# The platform's own database: SQLite, or PostgreSQL when the tests run against it.
-if os.environ.get("ROLECALL_OPENEDX_TEST_DATABASE") == "postgresql":
+# The platform's own database: SQLite, or PostgreSQL or MariaDB when the tests run against it
+# (ROLECALL_OPENEDX_TEST_DATABASE).
+if os.environ.get("ROLECALL_OPENEDX_TEST_DATABASE") == "mysql":
+    # Django's MySQL backend (mysqlclient), as LMS has it; rolecall's tables live in the same
+    # test database (ROLECALL_DATABASE_URL unset: tests/conftest.py).
+    _url = make_url(
+        os.environ.get(
+            "ROLECALL_TEST_MYSQL_URL",
+            "mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/rolecall_test",
+        )
+    )
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": _url.database,
+            "USER": _url.username,
+            "PASSWORD": _url.password,
+            "HOST": _url.host,
+            "PORT": str(_url.port or 3306),
+            "OPTIONS": {"charset": "utf8mb4"},
+            # The test login may create only the databases named rolecall_test*; one per run.
+            # The server's default collation (case-insensitive), as most platforms have it.
+            "TEST": {
+                "NAME": f"rolecall_test_oedx_{uuid.uuid4().hex[:10]}",
+                "CHARSET": "utf8mb4",
+            },
+        }
+    }
+elif os.environ.get("ROLECALL_OPENEDX_TEST_DATABASE") == "postgresql":
     _url = make_url(
         os.environ.get(
             "ROLECALL_TEST_POSTGRES_URL",
@@ -64,7 +91,8 @@ if os.environ.get("ROLECALL_OPENEDX_TEST_DATABASE") == "postgresql":
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
-# rolecall's settings: the tests give each test its own rolecall database.
+# rolecall's settings: the tests give each test its own rolecall database, or on MariaDB empty
+# rolecall's tables in the platform's (tests/conftest.py).
 ROLECALL_STALENESS = 0.0
 ROLECALL_BACKGROUND_SYNC = False
 
