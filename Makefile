@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # rolecall-openedx under Django 4.2 as well (Open edX runs 4.2 and 5.2; .venv has 5.2).
 VENV42 := .venv-django42
 STAMP42 := $(VENV42)/.installed
+# mysqlclient (Open edX's MySQL driver) for the MariaDB tests, built from source once
+# scripts/test-mariadb.sh (make services) has installed its headers and a compiler.
+MYSQLCLIENT := $(VENV)/.mysqlclient
 # The PostgreSQL database the tests use; scripts/test-services.sh creates it.
 ROLECALL_TEST_POSTGRES_URL ?= postgresql+psycopg://rolecall:rolecall@127.0.0.1:5432/rolecall_test
 # The MariaDB login and database the tests use; scripts/test-mariadb.sh creates them.
@@ -26,6 +29,10 @@ $(STAMP42): pyproject.toml plugins/openedx/pyproject.toml
 		'Django>=4.2,<5.0'
 	$(VENV42)/bin/python -c 'import django; assert django.VERSION[:2] == (4, 2), django.VERSION'
 	touch $(STAMP42)
+
+$(MYSQLCLIENT): $(STAMP) | services
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[mysqlclient]'
+	touch $(MYSQLCLIENT)
 
 ## run: install into .venv, load the demo data into rolecall.db if it is empty, serve the console
 run: $(STAMP)
@@ -66,15 +73,18 @@ browser:
 admin-console:
 	bash scripts/build-admin-console.sh
 
-unit: $(STAMP) $(STAMP42) services browser admin-console
+unit: $(STAMP) $(STAMP42) services $(MYSQLCLIENT) browser admin-console
 	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
 	ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' $(BIN)/pytest
 	# rolecall-openedx: its own Django test project, with the platform's database on SQLite,
-	# then on PostgreSQL (rolecall's core stays free of Django).
+	# then on PostgreSQL, then on MariaDB (Django's MySQL backend, mysqlclient), where rolecall's
+	# tables live in the platform's database (rolecall's core stays free of Django).
 	cd plugins/openedx && ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
 		../../$(BIN)/pytest
 	cd plugins/openedx && ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
 		ROLECALL_OPENEDX_TEST_DATABASE=postgresql ../../$(BIN)/pytest
+	cd plugins/openedx && ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' \
+		ROLECALL_OPENEDX_TEST_DATABASE=mysql ../../$(BIN)/pytest
 	# ... and under Django 4.2, on SQLite.
 	cd plugins/openedx && ../../$(VENV42)/bin/pytest
 
