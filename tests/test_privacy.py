@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,10 @@ from rolecall.core import BadInputError, Plugins, Rolecall
 from rolecall.core.governance.history import access_at
 from rolecall.core.governance.lifecycle import retire_user, user_retirement
 from rolecall.core.reads.audit import list_audit, recent_audit
-from rolecall.core.storage.models import AuditEvent, User
+from rolecall.core.storage.audit import Head, event_hash, state_mac
+from rolecall.core.storage.database import GENESIS_HASH, _alembic_config
+from rolecall.core.storage.keys import AUDIT_KEY
+from rolecall.core.storage.models import AuditEvent, State, User
 from rolecall.core.storage.subjects import PREFIX
 
 C1 = "course-v1:MITx+6.002x+2026_T1"
@@ -150,3 +154,85 @@ def test_retiring_without_erasure_keeps_the_user_by_name(eve: Rolecall) -> None:
     with Session(eve.engine) as session:
         details = session.scalars(select(AuditEvent.details)).all()
     assert personal(json.dumps(details)) == []
+
+
+def test_migration_0010_rewrites_a_chain_that_named_people_and_reanchors_it(
+    rc: Rolecall, database_url: str, plugins: Plugins
+) -> None:
+    rc.add_users([("admin", None, None), (OLD, EMAIL, NAME)])
+    rc.add_scopes([C1])
+    rc.assign(OLD, "viewer", C1, actor="admin")
+    rc.assign("admin", "viewer", C1, actor=OLD)
+    key = rc.keys.current(AUDIT_KEY)
+    # The chain as releases before 0010 wrote it: usernames, e-mails and names in the events,
+    # keyed and signed.
+    with rc.engine.begin() as connection, Session(bind=connection) as session:
+        people = {
+            p: (u, e, d)
+            for p, u, e, d in session.execute(
+                select(User.pseudonym, User.username, User.email, User.display_name)
+            )
+        }
+        previous = GENESIS_HASH
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        for event in events:
+            if event.user in people:
+                name, email, display = people[event.user]
+                if event.action == "user_add":
+                    event.details = {**event.details, "email": email, "display_name": display}
+                event.user = name
+            if event.actor in people:
+                event.actor = people[event.actor][0]
+            if event.details.get("granted_by") in people:
+                granted_by = people[event.details["granted_by"]][0]
+                event.details = {**event.details, "granted_by": granted_by}
+            event.prev_hash = previous
+            event.hash = previous = event_hash(
+                previous,
+                event.revision,
+                event.at,
+                event.action,
+                event.actor,
+                event.user,
+                event.role,
+                event.scope,
+                event.details,
+                event.batch_id,
+                key,
+            )
+        state = session.get(State, 1)
+        assert state is not None
+        head = Head(state.events, state.last_event_id, state.revision, previous, state.keyed_after)
+        state.last_hash, state.last_mac = previous, state_mac(key, head)
+        session.flush()
+    legacy = rc.verify_audit()
+    assert legacy.ok, legacy.message
+    assert legacy.head is not None
+    assert EMAIL in json.dumps([e.details for e in rc.audit()])
+    config = _alembic_config()
+    with rc.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+    rc.close()
+    with Rolecall.open(database_url, plugins=plugins, background_sync=False) as upgraded:
+        with Session(upgraded.engine) as session:
+            stored = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+            text = json.dumps([(e.actor, e.user, e.details) for e in stored], default=str)
+        assert personal(text) == []
+        anchor = stored[-1]
+        assert (anchor.action, anchor.key_id) == ("audit_reanchor", key.id)
+        previous_head = {k: v for k, v in legacy.head.to_json().items() if k != "mac"}
+        assert anchor.details["previous_head"] == previous_head
+        assert anchor.details["previous_verified"] is True
+        assert anchor.details["events"] == legacy.events
+        assert 0 < anchor.details["rewritten"] <= legacy.events
+        verified = upgraded.verify_audit()
+        assert verified.ok, verified.message
+        assert verified.events == legacy.events + 1
+        # Readers name the users as before; an erasure then leaves nothing of them.
+        assert {r.user for r in upgraded.audit(user=OLD)} == {OLD}
+        grant = next(r for r in upgraded.audit(user="admin") if r.action == "assign")
+        assert grant.details["granted_by"] == OLD
+        retire_user(upgraded, OLD, erase=True)
+        assert personal(dump(upgraded)) == []
+        assert upgraded.verify_audit().ok
