@@ -13,6 +13,8 @@ MYSQLCLIENT := $(VENV)/.mysqlclient
 ROLECALL_TEST_POSTGRES_URL ?= postgresql+psycopg://rolecall:rolecall@127.0.0.1:5432/rolecall_test
 # The MariaDB login and database the tests use; scripts/test-mariadb.sh creates them.
 ROLECALL_TEST_MYSQL_URL ?= mysql+pymysql://rolecall:rolecall@127.0.0.1:3306/rolecall_test
+# The Redis server of the notice tests; scripts/test-redis.sh starts it (exported to pytest).
+export ROLECALL_TEST_REDIS_URL ?= redis://127.0.0.1:6390/0
 
 .PHONY: run test lint typecheck unit services browser admin-console clean
 
@@ -59,10 +61,12 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir $(DIST) .
 	$(BIN)/python -m build --outdir $(DIST) plugins/openedx
 
-## services: install (if needed) and start PostgreSQL and MariaDB for the tests (apt-get: root or sudo)
+## services: install (if needed) and start PostgreSQL, MariaDB and Redis for the tests (apt-get: root
+## or sudo)
 services:
 	bash scripts/test-services.sh
 	bash scripts/test-mariadb.sh
+	bash scripts/test-redis.sh
 
 ## browser: install Chromium for the browser tests (apt-get: root or sudo)
 browser:

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -69,6 +71,7 @@ from .storage.models import (
     User,
     new_pseudonym,
 )
+from .storage.notices import Channel, Listener, channel_for
 from .usernames import refuse_lookalikes
 from .validation import GrantRows, check_expiry, text, username
 from .writes import (
@@ -80,6 +83,7 @@ from .writes import (
     UnitOfWork,
     collector_paused,
     grant_work,
+    hold_collector_state,
     revoke_many_work,
     revoke_work,
     user_ids,
@@ -89,6 +93,10 @@ log = logging.getLogger("rolecall.service")
 SCOPES = cast(Table, KnownScope.__table__)
 
 T = TypeVar("T")
+
+RETRY_FIRST = 0.005
+"""Seconds before catching up again when a notice announced a revision not visible yet (then
+doubling, up to the staleness)."""
 
 
 class AuditRecord(BaseModel):
@@ -121,6 +129,7 @@ class Rolecall:
         background_sync: bool = True,
         freeze_index: bool = False,
         keys: KeyRing | None = None,
+        notices: Channel | Literal["auto"] | None = "auto",
     ) -> None:
         self.engine = engine
         self.freeze_index = freeze_index
@@ -134,6 +143,13 @@ class Rolecall:
         self._fresh_until = 0.0
         """``last_sync + staleness``: until then a check needs no catch-up."""
         self.sync_error: str | None = None
+        self._copied = False
+        """In a forked child until its first catch-up: the index is the parent's copy."""
+        self.notices: Channel | None = channel_for(engine) if notices == "auto" else notices
+        """How committed changes are announced and heard (:mod:`.storage.notices`); None:
+        polling only."""
+        self._listener: Listener | None = None
+        self._listening = False
         # Outside the database (storage/keys.py): from the environment unless given.
         self.keys = keys if keys is not None else KeyRing.for_database(engine)
         self.writes = UnitOfWork(
@@ -145,6 +161,7 @@ class Rolecall:
             service=self,
             check_actor=username,
             keys=self.keys,
+            notices=self.notices,
         )
         """The unit of work every change runs through (:mod:`rolecall.core.writes`)."""
         self.accounts = Accounts(self)
@@ -154,12 +171,21 @@ class Rolecall:
         except DBAPIError as exc:  # a read-only database user: the memory is only a courtesy
             log.warning("cannot record what the plugins contribute: %s", exc.orig or exc)
         self._memory: dict[tuple[str, str], str] | None = None
+        self._runner: threading.Thread | None = None
+        """The sync thread."""
         self._thread: threading.Thread | None = None
+        """The sync thread once it keeps the index fresh: reads then trust the index as it
+        is (see :meth:`check`). None in a forked child until its thread has caught up."""
         if background_sync and staleness > 0:
-            self._thread = threading.Thread(
-                target=self._sync_loop, name="rolecall-sync", daemon=True
-            )
-            self._thread.start()
+            if self.notices is None and engine.dialect.name != "sqlite":
+                log.info(
+                    "no notice channel (set ROLECALL_REDIS_URL on MySQL and MariaDB): other "
+                    "processes' changes are seen within %s s",
+                    staleness,
+                )
+            self._start_sync()
+            self._thread = self._runner
+        _watch(self)
 
     @classmethod
     def open(
@@ -171,6 +197,8 @@ class Rolecall:
         background_sync: bool = True,
         freeze_index: bool = False,
         key_settings: Mapping[str, str] | None = None,
+        redis_url: str | None = None,
+        notices: bool = True,
     ) -> Rolecall:
         """Open the database (``database``, else ``ROLECALL_DATABASE_URL``, else
         ``sqlite:///rolecall.db``), create or upgrade its schema, load the plugins and build the
@@ -185,9 +213,20 @@ class Rolecall:
 
         ``key_settings``: where the signing keys are found (``ROLECALL_SECRET_KEY``,
         ``ROLECALL_KEY_FILE``), for a host that keeps its settings elsewhere than the process's
-        environment (the Django package passes Django's settings); the environment by default."""
+        environment (the Django package passes Django's settings); the environment by default.
+
+        ``redis_url``: the Redis server that announces changes to the other processes on
+        MySQL, MariaDB or SQLite (else ``ROLECALL_REDIS_URL``, read where the keys are, and
+        ``ROLECALL_REDIS_CHANNEL``; PostgreSQL announces them itself); ``notices=False``:
+        none, polling only (see :mod:`.storage.notices`)."""
         engine = make_engine(database_url(database))
         keys = KeyRing.for_database(engine, environ=key_settings)
+        channel = None
+        if notices:
+            settings = dict(os.environ if key_settings is None else key_settings)
+            if redis_url:
+                settings["ROLECALL_REDIS_URL"] = redis_url
+            channel = channel_for(engine, settings)
         # A database made here has its empty audit chain signed at once (see sign_new_chain).
         upgrade(engine, created=lambda: sign_new_chain(engine, keys))
         return cls(
@@ -197,12 +236,17 @@ class Rolecall:
             background_sync=background_sync,
             freeze_index=freeze_index,
             keys=keys,
+            notices=channel,
         )
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        listener = self._listener
+        if listener is not None:
+            listener.wake()
+        if self._runner is not None:
+            self._runner.join(timeout=5)
+        _services.discard(self)
         self.engine.dispose()
 
     def __enter__(self) -> Rolecall:
@@ -236,18 +280,179 @@ class Rolecall:
         with self._lock:
             index = self.index
             catch_up(self.engine, index)
-            self.last_sync = time.monotonic()
-            self._fresh_until = self.last_sync + self.staleness
-            self.sync_error = None
+            self._caught_up()
             return index.revision
 
-    def _sync_loop(self) -> None:
-        while not self._stop.wait(self.staleness):
-            try:
-                self.sync()
-            except Exception as exc:  # the database is away: keep answering from the index
-                self.sync_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                log.warning("cannot catch up with the database: %s", self.sync_error)
+    def _caught_up(self) -> None:
+        self.last_sync = time.monotonic()
+        self._fresh_until = self.last_sync + self.staleness
+        self.sync_error = None
+        self._copied = False
+
+    @property
+    def hearing(self) -> bool:
+        """Whether this process hears the changes of the others as they commit: its sync
+        thread listens on the notice channel and has caught up within the staleness bound
+        (with one more period of slack for the poll under way)."""
+        return (
+            self._listening
+            and self._thread is not None
+            and time.monotonic() < self._fresh_until + self.staleness
+        )
+
+    # ------------------------------------------------------------------ the sync thread
+
+    def _start_sync(self) -> None:
+        self._runner = threading.Thread(
+            target=self._sync_loop, args=(self._stop,), name="rolecall-sync", daemon=True
+        )
+        self._runner.start()
+
+    def _sync_quietly(self) -> None:
+        try:
+            self.sync()
+        except Exception as exc:  # the database is away: keep answering from the index
+            self.sync_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            log.warning("cannot catch up with the database: %s", self.sync_error)
+
+    def _poll(self, listener: Listener | None) -> None:
+        """The catch-up of every ``staleness`` seconds. On PostgreSQL the revision is read on
+        the listening connection (one statement); the change feed only when it moved."""
+        if listener is not None:
+            current = listener.revision()
+            if current is not None and current <= self.index.revision:
+                self._caught_up()
+                return
+        self._sync_quietly()
+
+    def _listen(self, down: bool) -> Listener | None:
+        """A new subscription to the notice channel, or None (logged) when it is down."""
+        assert self.notices is not None
+        try:
+            listener = self.notices.listen()
+        except Exception as exc:
+            if not down:
+                log.warning(
+                    "the notice channel (%s) cannot be reached (%s): catching up every %s s "
+                    "until it is back",
+                    self.notices.name,
+                    f"{type(exc).__name__}: {exc}".splitlines()[0],
+                    self.staleness,
+                )
+            return None
+        if down:
+            log.info("the notice channel (%s) is back", self.notices.name)
+        return listener
+
+    def _sync_loop(self, stop: threading.Event) -> None:
+        """The sync thread: hears notices and catches up on each that announces a revision
+        this index does not have, and polls every ``staleness`` seconds whatever the channel
+        does. A channel that fails is reopened every ``staleness`` seconds (each failure
+        logged once until it is back); after reopening it, the thread catches up with what it
+        may have missed. In a forked child the thread starts with a catch-up, and only then
+        do reads trust the index (:attr:`_thread`)."""
+        listener: Listener | None = None
+        down = False  # the channel failed, logged once until it is back
+        retry_at = 0.0  # when to try the channel again
+        due = 0.0  # the next poll: at once when starting
+        pending = 0  # the newest revision announced and not seen yet
+        pending_since = again = 0.0
+        delay = RETRY_FIRST
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if listener is None and self.notices is not None and now >= retry_at:
+                    listener = self._listen(down)
+                    down = listener is None
+                    if listener is None:
+                        retry_at = now + max(self.staleness, 0.5)
+                    else:
+                        self._listener, self._listening = listener, True
+                        due = now  # catch up with whatever came while not listening
+                if now >= due or (pending and now >= again):
+                    try:
+                        if now >= due:
+                            self._poll(listener)
+                        else:
+                            self._sync_quietly()
+                    except Exception as exc:  # the listening connection failed
+                        self._drop(listener, exc)
+                        listener, down, retry_at = None, True, 0.0
+                        self._sync_quietly()
+                    if self._thread is None and self._runner is threading.current_thread():
+                        self._thread = self._runner  # a forked child: caught up, trusted now
+                    now = time.monotonic()
+                    due = now + self.staleness
+                    if pending and (
+                        pending <= self.index.revision or now - pending_since > self.staleness
+                    ):
+                        pending = 0  # seen, or announced by something else than a write here
+                    elif pending:  # announced, not visible yet: again soon
+                        delay = min(delay * 2, self.staleness)
+                        again = now + delay
+                    continue
+                until = min(due, again) if pending else due
+                if listener is None:
+                    if self.notices is not None:
+                        until = min(until, retry_at)
+                    stop.wait(max(until - now, 0.0))
+                    continue
+                try:
+                    heard = listener.wait(max(until - now, 0.0))
+                except Exception as exc:
+                    self._drop(listener, exc)
+                    listener, down, retry_at, due = None, True, 0.0, 0.0
+                    continue
+                if heard is not None and (heard == 0 or heard > self.index.revision):
+                    if not pending:
+                        pending_since, delay = time.monotonic(), RETRY_FIRST
+                    pending = max(pending, heard or self.index.revision + 1)
+                    again = 0.0  # catch up now
+        finally:
+            self._listening = False
+            self._listener = None
+            if listener is not None:
+                listener.close()
+
+    def _drop(self, listener: Listener | None, exc: Exception) -> None:
+        self._listening = False
+        self._listener = None
+        assert self.notices is not None
+        log.warning(
+            "the notice channel (%s) failed (%s): catching up every %s s until it is back",
+            self.notices.name,
+            f"{type(exc).__name__}: {exc}".splitlines()[0],
+            self.staleness,
+        )
+        if listener is not None:
+            listener.close()
+
+    def _forked(self) -> None:
+        """In a child process just forked (:func:`_after_fork_in_child`): the parent's
+        connections are left alone (SQLAlchemy's advice for a fork: the pool is dropped
+        without closing what it holds), the sync thread, which did not survive the fork, is
+        started again, and every read catches up before it answers."""
+        if self._listener is not None:
+            _orphans.append(self._listener)  # the parent's socket: never used, never closed
+        self._listener, self._listening = None, False
+        self.engine.dispose(close=False)
+        if self.notices is not None:
+            self.notices.forked()
+        self.accounts.forked()
+        self.keys.forked()
+        self._copied = True
+        self._fresh_until = 0.0
+        self._thread = None
+        if self._runner is not None and not self._stop.is_set():
+            self._stop = threading.Event()
+            self._start_sync()
+        else:
+            self._runner = None
+
+    def _settle(self) -> None:
+        """A forked child's first read catches up first, unless its sync thread has."""
+        if self._copied and self._thread is None:
+            self.sync()
 
     def _fresh(self, at_least: int | None) -> Index:
         index = self.index
@@ -259,8 +464,11 @@ class Rolecall:
                     f"revision token {at_least} is newer than the database's revision "
                     f"{index.revision}"
                 )
-        elif self._thread is None and time.monotonic() - self.last_sync > self.staleness:
+        elif self._thread is None and (
+            self._copied or time.monotonic() - self.last_sync > self.staleness
+        ):
             self.sync()
+            index = self.index
         return index
 
     def contributions(self) -> dict[tuple[str, str], str]:
@@ -279,6 +487,7 @@ class Rolecall:
         """The index, held steady while the block reads it: the catch-up and this process's
         own writes wait until the block ends. For reads that take several looks at the index
         (a listing, a search) and must see one state."""
+        self._settle()
         with self._lock:
             yield self.index
 
@@ -1112,6 +1321,7 @@ class Rolecall:
     def not_listed(self, scope: str, permission: str | None = None) -> tuple[str, ...]:
         """What :meth:`who` and :meth:`who_can` at ``scope`` cannot list: the derived roles
         held there (giving ``permission``, when given), one sentence each."""
+        self._settle()
         with self._lock:
             return self.index.not_listed(scope, permission)
 
@@ -1133,11 +1343,13 @@ class Rolecall:
             return index.access(user)
 
     def grants(self, user: str) -> list[GrantInfo]:
+        self._settle()
         with self._lock:
             self.index.require_user(user)
             return self.index.grants_of(user)
 
     def users(self) -> list[tuple[str, str | None, str | None, bool]]:
+        self._settle()
         with self._lock:
             return sorted(
                 (u.username, u.email, u.display_name, u.active) for u in self.index.users.values()
@@ -1245,3 +1457,60 @@ class Rolecall:
         guard = self._no_lookalikes(rows)
         batch = batch_id or str(uuid.uuid4())
         return self.writes.run(actor, work, batch_id=batch, guard=guard).revision
+
+
+# ---------------------------------------------------------------------------- forks
+
+_services: weakref.WeakSet[Rolecall] = weakref.WeakSet()
+"""The open services of this process, for the fork handlers."""
+_forking: list[Rolecall] = []
+_collector: list[Callable[[bool], None]] = []
+_orphans: list[object] = []
+"""In a forked child: the listeners the parent's threads held. Kept, never used or closed:
+their sockets are the parent's."""
+_watching = False
+
+
+def _watch(rc: Rolecall) -> None:
+    """Register the fork handlers (once per process, with the first service) and ``rc``."""
+    global _watching
+    if not _watching and hasattr(os, "register_at_fork"):
+        os.register_at_fork(
+            before=_before_fork,
+            after_in_parent=_after_fork_in_parent,
+            after_in_child=_after_fork_in_child,
+        )
+        _watching = True
+    _services.add(rc)
+
+
+def _before_fork() -> None:
+    """Hold every service's lock across the fork: no index is half-way through a catch-up or
+    a write when it is copied, and the child's copy of the lock is not held by a thread that
+    does not exist there."""
+    _forking[:] = list(_services)
+    for rc in _forking:
+        rc._lock.acquire()
+    _collector[:] = [hold_collector_state()]
+
+
+def _after_fork_in_parent() -> None:
+    for release in _collector:
+        release(False)
+    _collector.clear()
+    for rc in reversed(_forking):
+        rc._lock.release()
+    _forking.clear()
+
+
+def _after_fork_in_child() -> None:
+    for release in _collector:
+        release(True)
+    _collector.clear()
+    for rc in reversed(_forking):
+        rc._lock.release()
+        try:
+            rc._forked()
+        except Exception:  # never let the child die of it: its reads catch up themselves
+            log.exception("cannot restart the sync thread after a fork")
+    _forking.clear()

@@ -12,7 +12,9 @@
 One run is one database transaction that
 
 1. takes the **write lock**: it bumps the state row's revision first, so writers queue on that
-   row, the revision order is the commit order and the audit chain has no forks;
+   row, the revision order is the commit order and the audit chain has no forks; on
+   PostgreSQL it also announces the revision (``NOTIFY``, delivered at the commit; with Redis,
+   published right after it: :mod:`.storage.notices`);
 2. when the change is made **as a user**, catches this process's index up with every write
    committed before (no other writer can commit now) and lets the **guard** decide on that
    index: two changes decided at the same moment can never both pass on a state only one of
@@ -60,6 +62,7 @@ from .storage.models import ASSIGNMENT_COLUMNS, ASSIGNMENTS, Assignment, State, 
 
 if TYPE_CHECKING:
     from .plugins import Plugins
+    from .storage.notices import Channel
 
 # Under the service's name: what operators configure to see failing plugins and rolled-back writes.
 log = logging.getLogger("rolecall.service")
@@ -116,6 +119,27 @@ def collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
+def hold_collector_state() -> Callable[[bool], None]:
+    """For a fork: hold the collector's pause count steady across it; the returned function
+    releases it after the fork (``True`` in the child, where the threads that paused the
+    collector do not exist: the count starts again from nothing, and the collector is switched
+    back on if they had switched it off)."""
+    global _pauses_lock
+    _pauses_lock.acquire()
+
+    def release(child: bool) -> None:
+        global _pauses, _pauses_lock
+        if child:
+            _pauses_lock = threading.Lock()
+            if _pauses and _resume:
+                gc.enable()
+            _pauses = 0
+        else:
+            _pauses_lock.release()
+
+    return release
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -150,9 +174,12 @@ class UnitOfWork:
         service: object,
         check_actor: Callable[[str], str],
         keys: KeyRing | None = None,
+        notices: Channel | None = None,
     ) -> None:
         self.engine = engine
         self.plugins = plugins
+        self._notices = notices
+        """Where each committed write is announced (:mod:`.storage.notices`)."""
         self._index = index
         self._sync = sync
         self._lock = lock
@@ -201,6 +228,8 @@ class UnitOfWork:
             try:
                 with Session(self.engine) as session, session.begin():
                     revision, last_hash = bump_revision(session)
+                    if self._notices is not None:  # PostgreSQL: delivered if it commits
+                        self._notices.within(session, revision)
                     if guard is not None:
                         self._sync()  # no other writer can commit now: this is the latest state
                         with self._lock:
@@ -223,6 +252,8 @@ class UnitOfWork:
                 raise StorageError(
                     f"the database failed during the write and nothing of it was applied: {reason}"
                 ) from exc
+            if self._notices is not None:
+                self._notices.committed(revision)
             self._catch_up_after(revision, writer, apply)
             self._announce(writer)
         return Written(revision, result, len(writer))

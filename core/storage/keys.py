@@ -125,6 +125,11 @@ class KeyRing:
                 )
             self._loaded = _Keys({p: [_derive(s, p) for s in parts] for p in PURPOSES}, None)
 
+    def forked(self) -> None:
+        """In a child process just forked: a lock of its own (the parent's copy may have been
+        held by a thread that the child does not have)."""
+        self._lock = threading.Lock()
+
     @classmethod
     def for_database(cls, engine: Engine, environ: Any = None) -> KeyRing:
         """The keys of ``engine``'s database, from the environment or beside it (see the
