@@ -252,6 +252,10 @@ class Accounts:
         self._token_cache: dict[str, tuple[str, int, float, float]] = {}
         self._cache_lock = threading.Lock()
 
+    def forked(self) -> None:
+        """In a child process just forked: a lock of its own (see ``Rolecall._forked``)."""
+        self._cache_lock = threading.Lock()
+
     def sign_in_throttle(self, clock: Callable[[], float] = time.time) -> SignInThrottle:
         """The console's sign-in throttle (see :class:`SignInThrottle`)."""
         return SignInThrottle(self.rc, clock)
@@ -375,8 +379,9 @@ class Accounts:
             ]
 
     def revoke_token(self, token_id: int, *, actor: str | None = None) -> int:
-        """Revoke a token by its id; every process refuses it from its next request (the
-        write moves the revision, which each request compares)."""
+        """Revoke a token by its id; every process refuses it once it has the write's
+        revision: on hearing the write's notice, else on its next request (see
+        :meth:`user_for_token`)."""
 
         def work(session: Session, audit: AuditWriter) -> None:
             row = session.get(ApiToken, token_id)
@@ -406,11 +411,19 @@ class Accounts:
         """The active user a token belongs to, or None (unknown, revoked, expired, user
         deactivated).
 
-        Every call reads the database's revision: a token seen valid at the same revision is
-        not looked up again, and any change since (a revocation, a retirement, made by any
-        process) makes it looked up anew, so no process accepts a revoked token or a retired
-        user's after the write. While the database cannot be reached, a token seen valid in
-        the last ``OUTAGE_GRACE`` seconds keeps working.
+        A token seen valid at the index's revision is not looked up again, and any change
+        since (a revocation, a retirement, made by any process) makes it looked up anew. The
+        revision is the one the changes of every process reach this one by:
+
+        - where the service hears the notice channel (``rc.hearing``: PostgreSQL, or Redis),
+          the index's own, which each write's notice moves within milliseconds; no query
+          per request (a request that comes in between a revocation's commit and its notice
+          is still answered as before it);
+        - otherwise the database's, read on every call (one small query), so no process
+          accepts a revoked token or a retired user's after the write.
+
+        While the database cannot be reached, a token seen valid in the last ``OUTAGE_GRACE``
+        seconds keeps working.
         """
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
@@ -418,7 +431,7 @@ class Accounts:
         now = time.monotonic()
         cached = self._token_cache.get(digest)
         try:
-            revision = self._caught_up()
+            revision = self.rc.index.revision if self.rc.hearing else self._caught_up()
             if cached is not None and cached[1] == revision:
                 username: str | None = cached[0]
                 until = cached[2]

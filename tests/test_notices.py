@@ -73,6 +73,31 @@ def test_a_change_is_heard_at_once_without_a_token(users: tuple[str, str | None]
         assert rc.sync_error is None
 
 
+def test_a_revoked_token_is_refused_on_hearing_it_without_a_query_per_request(
+    users: tuple[str, str | None],
+) -> None:
+    url, redis = users
+    with _open(url, redis, HOUR) as owner:
+        _, token = owner.accounts.create_token("ada")
+        tokens = owner.accounts.tokens("ada")
+    with _open(url, redis, HOUR) as rc:
+        wait_for(lambda: rc.hearing)
+        assert rc.accounts.user_for_token(token) == "ada"
+        statements: list[str] = []
+        event.listen(rc.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        for _ in range(50):
+            assert rc.accounts.user_for_token(token) == "ada"
+        assert statements == []  # the revision is the index's, kept by the notices
+        write_elsewhere(url, "add_user", "carol", redis_url=redis)  # any write: one look-up
+        wait_for(lambda: "carol" in rc.index.users)
+        assert rc.accounts.user_for_token(token) == "ada"
+        # The catch-up the notice set off, then one look-up of the token at the new revision.
+        assert len([s for s in statements if "rolecall_tokens" in s]) == 1
+        with _open(url, redis, HOUR, background_sync=False) as other:  # announces its writes
+            other.accounts.revoke_token(tokens[0].id)
+        wait_for(lambda: rc.accounts.user_for_token(token) is None)
+
+
 def test_an_idle_process_polls_with_one_statement_a_period(postgres_url: str) -> None:
     """On PostgreSQL the poll reads the revision on the listening connection: one statement
     each ``staleness`` seconds, none through the engine's pool."""
