@@ -67,6 +67,8 @@ def main() -> None:
             page.set_viewport_size({"width": 390, "height": 844})
             page.goto(f"{base}/scopes/{CIRCUITS}")
             page.screenshot(path=OUT / "scope-390.png", full_page=True)
+            page.goto(f"{base}/restrictions")
+            page.screenshot(path=OUT / "restrictions-390.png", full_page=True)
             browser.close()
         http.shutdown()
         rc.close()
