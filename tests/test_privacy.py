@@ -236,3 +236,34 @@ def test_migration_0010_rewrites_a_chain_that_named_people_and_reanchors_it(
         retire_user(upgraded, OLD, erase=True)
         assert personal(dump(upgraded)) == []
         assert upgraded.verify_audit().ok
+
+
+def test_the_command_line_retires_with_erasure(eve: Rolecall, database_url: str) -> None:
+    from click.testing import CliRunner
+
+    from rolecall.core.cli import cli
+
+    eve.close()  # the command opens its own service on the same database
+    runner = CliRunner()
+    result = runner.invoke(
+        cli,
+        [
+            "--database",
+            database_url,
+            "users",
+            "retire",
+            OLD,
+            "--erase",
+            "--retired-username",
+            RETIRED,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "personal data erased" in result.output
+    with Rolecall.open(database_url, background_sync=False, plugins=eve.plugins) as after:
+        assert personal(dump(after)) == []
+        assert after.verify_audit().ok
+    refused = runner.invoke(
+        cli, ["--database", database_url, "users", "retire", "bob", "--retired-username", "x_y"]
+    )
+    assert refused.exit_code == 2  # a placeholder without --erase

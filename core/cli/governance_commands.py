@@ -141,22 +141,48 @@ def scopes_remove(
 
 @users_group.command("retire")
 @click.argument("username")
+@click.option(
+    "--erase",
+    is_flag=True,
+    help="Also erase the user's personal data: the username becomes a retired placeholder, "
+    "the e-mail, name, password, tokens and sessions go (the audit chain still verifies).",
+)
+@click.option(
+    "--retired-username",
+    metavar="NAME",
+    help="With --erase: the placeholder to use (the platform's retired__user_... name); "
+    "default a random one.",
+)
 @reason_option
 @as_option
 @json_option
 @click.pass_context
 def users_retire(
-    ctx: click.Context, username: str, reason: str | None, as_user: str | None, as_json: bool
+    ctx: click.Context,
+    username: str,
+    erase: bool,
+    retired_username: str | None,
+    reason: str | None,
+    as_user: str | None,
+    as_json: bool,
 ) -> None:
-    """Remove every role USERNAME holds and mark the user inactive."""
-    removal = user_retirement(service_of(ctx), username, reason=reason, as_user=as_user)
+    """Remove every role USERNAME holds and mark the user inactive (--erase: and erase them)."""
+    removal = user_retirement(
+        service_of(ctx),
+        username,
+        reason=reason,
+        as_user=as_user,
+        erase=erase,
+        retired_username=retired_username,
+    )
     if as_json:
         echo_json({"user": username, "deactivated": removal.deactivated, **_removal_json(removal)})
         return
     if not removal.changed:
         click.echo(f"no change: {username} is already inactive and holds no role")
         return
+    erased = ", personal data erased" if erase else ""
     click.echo(
-        f"retired {username}: {_count(len(removal.grants), 'role')} removed, marked inactive "
-        f"(revision {removal.revision})"
+        f"retired {username}: {_count(len(removal.grants), 'role')} removed, marked inactive"
+        f"{erased} (revision {removal.revision})"
     )
