@@ -42,8 +42,10 @@ def browser() -> Iterator[Any]:
         pytest.skip(
             "Chromium is not installed at /usr/bin/chromium (scripts/test-browser.sh installs it)"
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait for the page: on a loaded machine a page at scale may take seconds.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield chromium

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from console_support import PASSWORD
+from playwright.sync_api import expect
 
 from browser.axe_check import assert_accessible
 from browser.conftest import csp_violations, scale_data
@@ -43,7 +44,7 @@ def test_assign_with_the_wizard_review_remove_and_audit(page: Any, server: str) 
     assert page.get_by_text("will be given").count() == 6
     page.get_by_role("button", name="Assign 6 role(s)").click()
     assert_accessible(page)
-    assert page.get_by_text("6 assignment(s) for 3 user(s) on 2 scope(s)").is_visible()
+    expect(page.get_by_text("6 assignment(s) for 3 user(s) on 2 scope(s)")).to_be_visible()
 
     page.goto(f"{server}/console/scopes/{CIRCUITS}")
     assert_accessible(page)
@@ -70,7 +71,7 @@ def test_assign_with_the_wizard_review_remove_and_audit(page: Any, server: str) 
     page.goto(f"{server}/console/scopes/{CIRCUITS}")
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Remove course_auditor from stu").click()
-    assert page.get_by_text(f"course_auditor removed from stu on {CIRCUITS}.").is_visible()
+    expect(page.get_by_text(f"course_auditor removed from stu on {CIRCUITS}.")).to_be_visible()
     assert_accessible(page)
     assert team.get_by_role("row").filter(has_text="stu").count() == 0
 
@@ -78,7 +79,7 @@ def test_assign_with_the_wizard_review_remove_and_audit(page: Any, server: str) 
     assert_accessible(page)
     row = page.get_by_role("row").filter(has_text="revoke").filter(has_text="admin")
     assert row.count() == 1
-    assert CIRCUITS in row.inner_text()
+    expect(row).to_contain_text(CIRCUITS)
 
 
 def test_the_other_pages_pass_axe(page: Any, server: str) -> None:
@@ -130,7 +131,9 @@ def test_the_keyboard_alone_signs_in_and_adds_a_member(page: Any, server: str) -
     assert page.evaluate("document.activeElement.textContent") == "Add members"
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.get_by_text("Course beta tester (course_beta_tester) given to bea.").is_visible()
+    expect(
+        page.get_by_text("Course beta tester (course_beta_tester) given to bea.")
+    ).to_be_visible()
 
 
 def test_the_content_security_policy_refuses_inline_script(page: Any, server: str) -> None:
@@ -157,9 +160,9 @@ def test_the_console_at_scale_opens_an_org_and_a_course(page: Any, scale_server:
     sign_in(page, scale_server, "admin")
     org = data.orgs[0]
     page.goto(f"{scale_server}/console/scopes/org:{org}")
-    assert org in page.get_by_role("heading", level=1).inner_text()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(org)
     assert_accessible(page)
     course = data.courses_by_org[org][0]
     page.goto(f"{scale_server}/console/scopes/{course}")
-    assert course in page.get_by_role("heading", level=1).inner_text()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(course)
     assert_accessible(page)

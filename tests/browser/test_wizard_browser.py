@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from browser.axe_check import assert_accessible
 from browser.conftest import scale_data
 from browser.test_console_browser import sign_in
@@ -50,7 +52,7 @@ def test_the_wizard_end_to_end_at_scale_with_the_keyboard_alone(
     assert page.evaluate("document.activeElement.id") == "role-course_staff"
     for _ in range(3):
         page.keyboard.press("ArrowDown")  # staff, admin, editor, auditor
-    assert page.is_checked("#role-course_auditor")
+    expect(page.locator("#role-course_auditor")).to_be_checked()
     tab_to(page, "button[value=next]")
     page.keyboard.press("Enter")
     page.wait_for_selector("text=Where?")
@@ -62,7 +64,7 @@ def test_the_wizard_end_to_end_at_scale_with_the_keyboard_alone(
     page.keyboard.type("Org003x+C0")
     found = options(page)
     assert len(found) == 20
-    assert page.get_by_text("More places match").is_visible()
+    expect(page.get_by_text("More places match")).to_be_visible()
     assert_accessible(page)  # the open list
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowDown")
@@ -71,13 +73,13 @@ def test_the_wizard_end_to_end_at_scale_with_the_keyboard_alone(
     chosen = page.locator(f"#{active}").inner_text()
     page.keyboard.press("Enter")
     first = chosen.rsplit("(", 1)[1].rstrip(")")
-    assert page.is_checked(f"#chosen-list input[value='{first}']")
+    expect(page.locator(f"#chosen-list input[value='{first}']")).to_be_checked()
     assert page.evaluate("document.activeElement.id") == "find"
     page.keyboard.type("Org004x")
     found = options(page)
     assert found[0].startswith("Every course and library of Org004x")
     page.keyboard.press("Enter")  # the first match when none is marked
-    assert page.is_checked("#chosen-list input[value='org:Org004x']")
+    expect(page.locator("#chosen-list input[value='org:Org004x']")).to_be_checked()
     assert_accessible(page)
     tab_to(page, "#more_scopes")
     page.keyboard.type("course-v1:Org005x+*")  # the hint's own example, for another org
@@ -90,7 +92,7 @@ def test_the_wizard_end_to_end_at_scale_with_the_keyboard_alone(
     page.keyboard.press("Enter")
     page.wait_for_selector("text=Roles assigned")
     assert_accessible(page)
-    assert page.get_by_text("9 assignment(s) for 3 user(s) on 3 scope(s)").is_visible()
+    expect(page.get_by_text("9 assignment(s) for 3 user(s) on 3 scope(s)")).to_be_visible()
     for place in (first, "org:Org004x", "org:Org005x"):
         assert page.get_by_role("link", name=place).count() + page.get_by_text(place).count()
 
@@ -105,20 +107,22 @@ def test_many_users_pasted_at_once_are_reported_by_line(page: Any, scale_server:
     page.get_by_label("Usernames or e-mail addresses").fill(pasted)
     page.get_by_role("button", name="Next: choose the role").click()
     assert_accessible(page)
-    assert page.get_by_text("Line 101: nobody-here: no user has this username").is_visible()
+    expect(page.get_by_text("Line 101: nobody-here: no user has this username")).to_be_visible()
     page.get_by_label("Usernames or e-mail addresses").fill(pasted.replace("\nnobody-here", ""))
     page.get_by_role("button", name="Next: choose the role").click()
     page.wait_for_selector("text=Which role?")
     assert_accessible(page)
-    assert page.get_by_text(f"Line 101: {names[0]} is listed again (first on line 1)").is_visible()
+    expect(
+        page.get_by_text(f"Line 101: {names[0]} is listed again (first on line 1)")
+    ).to_be_visible()
     page.get_by_label("Course beta tester course_beta_tester").check()
     page.get_by_role("button", name="Next: choose where").click()
     course = data.courses_by_org["Org007x"][0]
     page.get_by_label("Or type scope keys (optional)").fill(course)
     page.get_by_role("button", name="Next: preview").click()
     page.wait_for_selector("text=Preview")
-    assert page.get_by_text("Giving Course beta tester").is_visible()
-    assert page.get_by_text("to 300 user(s) on 1 scope(s)").is_visible()
+    expect(page.get_by_text("Giving Course beta tester")).to_be_visible()
+    expect(page.get_by_text("to 300 user(s) on 1 scope(s)")).to_be_visible()
     assert_accessible(page)
 
 
@@ -144,7 +148,7 @@ def test_a_viewer_with_limited_rights_sees_only_what_they_may_assign(
     page.get_by_label("Or type scope keys (optional)").fill(CS50)
     page.get_by_role("button", name="Next: preview").click()
     assert page.get_by_text("not allowed").count() == 1
-    assert page.get_by_text("no assignment here can be made").is_visible()
+    expect(page.get_by_text("no assignment here can be made")).to_be_visible()
     assert page.get_by_text("they already have these permissions").count() == 0
     assert_accessible(page)
     page.goto(f"{server}/console/scopes/{CIRCUITS}")
@@ -162,11 +166,11 @@ def test_unknown_scopes_did_you_mean_and_create(page: Any, server: str) -> None:
     new = "course-v1:MITx+8.01x+2027_T1"
     page.get_by_label("Or type scope keys (optional)").fill(f"{CIRCUITS.lower()}\n{new}")
     page.get_by_role("button", name="Next: preview").click()
-    assert page.get_by_text(f"did you mean {CIRCUITS}?").first.is_visible()
+    expect(page.get_by_text(f"did you mean {CIRCUITS}?").first).to_be_visible()
     assert_accessible(page)
     page.get_by_role("checkbox", name=CIRCUITS.lower()).uncheck()
     page.get_by_role("button", name=f"Create {new}").click()
-    assert page.get_by_text(f"{new} created: roles can now be given on it.").is_visible()
+    expect(page.get_by_text(f"{new} created: roles can now be given on it.")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="Next: preview").click()
     assert page.get_by_text("will be given").count() == 1
@@ -177,8 +181,8 @@ def test_the_403_page_says_why_and_who_can_help(page: Any, server: str) -> None:
     sign_in(page, server, "eddie")  # course editor of Circuits: its page lists the admins above
     response = page.goto(f"{server}/console/scopes/{CS50}")
     assert response.status == 403
-    assert page.get_by_text("Why:").is_visible()
-    assert page.get_by_text(f"Seeing the team of {CS50} takes").is_visible()
-    assert page.get_by_role("heading", name="Who can help").is_visible()
-    assert page.locator(".helpers").get_by_text("admin", exact=True).is_visible()
+    expect(page.get_by_text("Why:")).to_be_visible()
+    expect(page.get_by_text(f"Seeing the team of {CS50} takes")).to_be_visible()
+    expect(page.get_by_role("heading", name="Who can help")).to_be_visible()
+    expect(page.locator(".helpers").get_by_text("admin", exact=True)).to_be_visible()
     assert_accessible(page)
