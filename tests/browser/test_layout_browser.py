@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from console_support import PASSWORD, demo_service
+from playwright.sync_api import expect
 
 from browser.axe_check import assert_accessible
 from browser.conftest import scale_data, serving
@@ -45,7 +46,7 @@ def test_no_sideways_scrolling_at_390_px_on_the_demo_data(page: Any, server: str
     page.get_by_label("Role", exact=True).select_option("course_beta_tester")
     page.get_by_label("Reason (optional)").fill("r" * 400)
     page.get_by_role("button", name="Add members").click()
-    assert page.get_by_text(f"{LONG_NAME}:").is_visible()  # no such user: the error says so
+    expect(page.get_by_text(f"{LONG_NAME}:")).to_be_visible()  # no such user: the error says so
     no_sideways_scroll(page)
     for path in (
         "/console/",
@@ -90,7 +91,7 @@ def test_long_unbroken_names_and_keys_wrap_at_390_px(page: Any, long_server: str
     page.goto(f"{long_server}/console/users/{LONG_NAME}")
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=f"Remove course_staff on {LONG_COURSE}").click()
-    assert page.get_by_text(f"course_staff removed from {LONG_NAME}").is_visible()
+    expect(page.get_by_text(f"course_staff removed from {LONG_NAME}")).to_be_visible()
     no_sideways_scroll(page)
 
 
@@ -181,13 +182,13 @@ def test_the_user_page_changes_and_removes_a_role(page: Any, server: str) -> Non
         "course_staff"
     )
     page.get_by_role("button", name=f"Change course_editor on {CALCULUS}").click()
-    assert page.get_by_text(
-        f"eddie now holds course_staff instead of course_editor on {CALCULUS}."
-    ).is_visible()
+    expect(
+        page.get_by_text(f"eddie now holds course_staff instead of course_editor on {CALCULUS}.")
+    ).to_be_visible()
     assert_accessible(page)
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=f"Remove course_editor on {CIRCUITS}").click()
-    assert page.get_by_text(f"course_editor removed from eddie on {CIRCUITS}.").is_visible()
+    expect(page.get_by_text(f"course_editor removed from eddie on {CIRCUITS}.")).to_be_visible()
     assert page.get_by_role("button", name=f"Remove course_editor on {CIRCUITS}").count() == 0
     assert_accessible(page)
     # A course admin sees only what she may do: eddie's new role on Calculus is not hers.
@@ -207,11 +208,11 @@ def test_big_org_and_course_pages_are_paged_at_scale(page: Any, scale_server: st
     sign_in(page, scale_server, "admin")
     page.goto(f"{scale_server}/console/scopes/org:{org}")
     team = page.locator("section", has=page.get_by_role("heading", name="Team"))
-    assert "page 1 of" in team.get_by_role("navigation").inner_text()
+    expect(team.get_by_role("navigation")).to_contain_text("page 1 of")
     assert page.locator("table.team tbody tr th").count() >= 50  # 50 users, each 1+ rows
     no_sideways_scroll(page)
     team.get_by_role("link", name="Next page of the team").click()
-    assert "page 2 of" in team.get_by_role("navigation").inner_text()
+    expect(team.get_by_role("navigation")).to_contain_text("page 2 of")
     no_sideways_scroll(page)
     page.goto(f"{scale_server}/console/scopes/{course}")
     assert others(page).get_by_role("navigation").count() == 1
@@ -222,3 +223,14 @@ def test_big_org_and_course_pages_are_paged_at_scale(page: Any, scale_server: st
     # The org page is one page of each list, not the whole org.
     page.goto(f"{scale_server}/console/scopes/org:{org}")
     assert len(page.content()) < 400_000
+
+
+def test_the_org_page_names_each_landmark_once(page: Any, scale_server: str) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    org = scale_data().orgs[0]
+    sign_in(page, scale_server, "admin")
+    page.goto(f"{scale_server}/console/scopes/org:{org}")
+    expect(page.get_by_role("region", name="Courses and libraries table")).to_be_visible()
+    violations = Axe().run(page).response["violations"]
+    assert [v["id"] for v in violations if v["id"] == "landmark-unique"] == []
