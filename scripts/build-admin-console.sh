@@ -17,7 +17,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SRC="${ROLECALL_ADMIN_CONSOLE_SRC:-$ROOT/../shared/vendor/frontend-app-admin-console}"
+SRC="$(realpath -m "${ROLECALL_ADMIN_CONSOLE_SRC:-$ROOT/../shared/vendor/frontend-app-admin-console}")"
 CACHE="$ROOT/.admin-console"
 LOG="$CACHE/build.log"
 NAME=build-admin-console
