@@ -1,7 +1,9 @@
 """The scope page, deep-linkable at ``/console/scopes/<key>``: the team (add members, change a
 role, remove), the other users with access from the org and the platform, and a way back to
 Studio. Both lists are paged (``?team=N``, ``?others=N``), so an org with thousands of staff
-opens as fast as a course."""
+opens as fast as a course. ``?permission=P`` answers "who can do P here, and why": each user
+allowed, with the grants that give it and where they are held, paged (``?can=N``), each
+linking to its explanation (``/console/explain``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from rolecall.core import BadInputError, Rolecall, TeamMember
+from rolecall.core import BadInputError, Decision, Rolecall, TeamMember
 from rolecall.core.governance import NotAllowedError
 from rolecall.core.reads import restrictions, scope_hit
 
@@ -69,7 +71,7 @@ def by_user(members: Sequence[TeamMember]) -> list[TeamMember]:
     ]
 
 
-def listing(members: Sequence[Any], param: str) -> Listing:
+def listing(members: Sequence[Any], param: str, *, count_grants: bool = True) -> Listing:
     """The page of ``members`` asked for in ``param`` (the last one when past the end)."""
     pages = max(1, -(-len(members) // PAGE_SIZE))
     page = min(max(1, page_number(param)), pages)
@@ -77,7 +79,7 @@ def listing(members: Sequence[Any], param: str) -> Listing:
     return Listing(
         rows=members[start : start + PAGE_SIZE],
         users=len(members),
-        grants=sum(len(m.grants) for m in members),
+        grants=sum(len(m.grants) for m in members) if count_grants else 0,
         page=page,
         pages=pages,
         param=param,
@@ -156,6 +158,68 @@ def team_actions(
     return addable, actions
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """One user allowed the asked permission here, and why (the engine's explanation)."""
+
+    user: str
+    decision: Decision
+
+    @property
+    def grants(self) -> tuple[Any, ...]:
+        return self.decision.contributions
+
+
+@dataclass(frozen=True)
+class WhoCan:
+    """The answer to "who can do ``permission`` here?": a page of the users allowed, each with
+    the grants that give it; ``exempt``, the roles a lock on the scope denying it spares."""
+
+    permission: Any
+    users: Listing
+    not_listed: tuple[str, ...]
+    exempt: frozenset[str] | None
+    kinds: dict[str, str]
+    """The scope type of each grant's scope on the page (course, org, platform...)."""
+
+
+def permissions_at(service: Rolecall, kind: str) -> list[Any]:
+    """The permissions that mean something on a scope of type ``kind``, by area then title."""
+    found = [p for p in service.registry.permissions.values() if kind in p.scope_types]
+    return sorted(found, key=lambda p: (p.area, p.title, p.id))
+
+
+def who_can_here(service: Rolecall, key: str, permission: Any, restriction: Any) -> WhoCan:
+    """Who may do ``permission`` at ``key`` (restrictions included, as :meth:`Rolecall.who_can`
+    decides), a page of them explained."""
+    users = listing(service.who_can(permission.id, key), "can", count_grants=False)
+    rows = [Allowed(user, service.explain(user, permission.id, key)) for user in users.rows]
+    kinds = {
+        c.grant.scope: service.registry.scopes.resolve(c.grant.scope).type
+        for row in rows
+        for c in row.grants
+    }
+    exempt = None
+    if restriction is not None and (
+        permission.id in restriction.permissions or "*" in restriction.permissions
+    ):
+        exempt = frozenset(restriction.exempt_roles)
+    return WhoCan(
+        permission=permission,
+        users=Listing(
+            rows=rows,
+            users=users.users,
+            grants=0,
+            page=users.page,
+            pages=users.pages,
+            param=users.param,
+        ),
+        not_listed=service.not_listed(key, permission.id),
+        exempt=exempt,
+        kinds=kinds,
+    )
+
+
 def render_scope(
     key: str,
     *,
@@ -173,6 +237,10 @@ def render_scope(
     roles = all_roles(service, assignable_at=scope.type)
     unknown = service.unknown_scope(scope.key)
     addable, actions = team_actions(scope.key, team, roles)
+    offered = permissions_at(service, scope.type)
+    asked = request.args.get("permission", "").strip()[:MAX_TEXT]
+    chosen = next((p for p in offered if p.id == asked), None)
+    can = who_can_here(service, scope.key, chosen, restriction) if chosen else None
     body = render_template(
         "console/scope.html",
         scope=scope,
@@ -185,6 +253,9 @@ def render_scope(
         unknown=unknown,
         can_create=unknown is not None and authz.can_add_scope(service, user, scope.key),
         restriction=restriction,
+        permissions=offered,
+        asked=asked,
+        can=can,
         studio=studio_link(scope.key, scope.type),
         form=form or {},
         errors=errors or [],
@@ -196,6 +267,39 @@ def render_scope(
 @blueprint.get("/scopes/<path:key>")
 def scope(key: str) -> tuple[str, int]:
     return render_scope(key)
+
+
+@blueprint.get("/explain")
+def explain() -> str:
+    """Why ``user`` may or may not do ``permission`` at ``scope``: the engine's explanation,
+    for the user themselves or for a viewer of the scope's team (as ``GET /api/v1/explain``);
+    its closest misses name grants elsewhere only on scopes whose team the viewer may view."""
+    service, me = rc(), viewer()
+    asked = {
+        name: request.args.get(name, "").strip()[:MAX_TEXT]
+        for name in ("user", "permission", "scope")
+    }
+    decision = None
+    error = None
+    if all(asked.values()):
+        hit = _scope_or_404(asked["scope"])
+        if asked["user"] != me:
+            allow_team(hit.key)
+        try:
+            decision = service.explain(asked["user"], asked["permission"], hit.key)
+        except BadInputError as exc:
+            error = str(exc)[:1].upper() + str(exc)[1:] + "."
+        else:
+            decision = authz.decision_seen_by(service, me, decision)
+    elif any(asked.values()):
+        error = "Give a user, a permission and a scope."
+    return render_template(
+        "console/explain.html",
+        asked=asked,
+        decision=decision,
+        error=error,
+        may_view=authz.can_view_team(service, me, decision.scope) if decision else False,
+    )
 
 
 @blueprint.post("/scopes/<path:key>/members")
