@@ -1,6 +1,7 @@
 """Who can do X here, and why (through Flask's test client): the scope page's permission filter
 lists who may, with the grant that gives it and where it is held, and links to the explanation;
-the attackers see nothing of another org."""
+a locked scope's page lists who is still allowed and why; the user page does not say a role
+"can" do what a lock denies; the attackers see nothing of another org."""
 
 from __future__ import annotations
 
@@ -121,6 +122,44 @@ def test_the_explain_view_answers_why_and_why_not(demo: Rolecall) -> None:
     ).text
     assert "Denied" in html
     assert "What came closest" in html
+
+
+def test_a_locked_scope_lists_who_is_still_allowed_and_why(demo: Rolecall) -> None:
+    add(demo, "zed")
+    demo.assign("zed", "course_staff", LOCKED)
+    client = client_of(demo, "admin")
+    html = who_can_page(client, LOCKED)
+    notice = html[html.index('class="notice"') : html.index('id="can-heading"')]
+    assert "Still allowed" in notice
+    assert "priya" in notice
+    assert "course_admin" in notice
+    assert "zed" not in notice
+    found = rows(html)
+    # The lock denies publishing to everyone but course admins: zed (course staff) and the
+    # platform admin may not, priya may, and the page says she is exempt.
+    assert set(found) == {"priya"} == set(demo.who_can(PUBLISH, LOCKED))
+    assert "exempt from the lock" in found["priya"][0]
+
+
+def test_the_user_page_does_not_say_a_role_can_do_what_a_lock_denies(demo: Rolecall) -> None:
+    add(demo, "zed")
+    demo.assign("zed", "course_staff", LOCKED)
+    demo.assign("zed", "course_staff", CIRCUITS)
+    html = client_of(demo, "admin").get("/console/users/zed").text
+    cells = re.findall(r"<details>(.*?)</details>", html, re.S)
+    on_locked, on_open = (c for c in cells)  # sorted by scope: Berkeley, then MITx
+    assert "Denied here by a lock" in on_locked
+    can = on_locked[on_locked.index('class="can"') : on_locked.index('class="locked"')]
+    assert "Publish course content" not in can
+    assert "Edit course content" not in can
+    locked = on_locked[on_locked.index('class="locked"') :]
+    assert "Publish course content" in locked
+    assert LOCKED in locked
+    assert "Denied here by a lock" not in on_open
+    assert "Publish course content" in on_open
+    # priya's course admin role is exempt: nothing is held back.
+    html = client_of(demo, "admin").get("/console/users/priya").text
+    assert "Denied here by a lock" not in html
 
 
 def test_another_orgs_admin_sees_nothing_of_it(demo: Rolecall) -> None:

@@ -5,12 +5,13 @@ delegation rules would accept it from the viewer; and the lookup the wizard's sc
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError, GrantInfo, Role, Rolecall
-from rolecall.core.reads import scope_hit, user_hit
+from rolecall.core.reads import restrictions, scope_hit, user_hit
 
 from .. import authz
 from . import blueprint
@@ -58,6 +59,38 @@ def offers(
     return out
 
 
+def locked_for(
+    service: Rolecall,
+    person: str,
+    grants: list[GrantInfo],
+    areas: dict[str, list[tuple[str, list[Any], list[Any]]]],
+) -> dict[tuple[str, str], dict[str, str]]:
+    """(role, scope) of each grant on or below a lock -> {permission its role gives that a lock
+    denies ``person`` there: the locked scope}, so the page does not say the role "can" do it."""
+    locked_scopes = {r.scope for r in restrictions(service)}
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    if not locked_scopes:
+        return out
+    for grant in grants:
+        try:
+            chain = service.registry.scopes.resolve(grant.scope).chain
+        except BadInputError:
+            continue
+        if locked_scopes.isdisjoint(chain):
+            continue
+        denied: dict[str, str] = {}
+        for _, can, _ in areas.get(grant.role, []):
+            for permission in can:
+                try:
+                    decision = service.explain(person, permission.id, grant.scope)
+                except BadInputError:
+                    continue
+                if decision.denied_by is not None:
+                    denied[permission.id] = decision.denied_by.scope
+        out[(grant.role, grant.scope)] = denied
+    return out
+
+
 def _seen_grant(username: str) -> tuple[Rolecall, str, str, str]:
     """The service, the viewer, and the (role, scope) of the form, refused with 403 unless
     the viewer may see ``username``'s roles on that scope."""
@@ -89,6 +122,7 @@ def user(username: str) -> str:
     grants = [g for g in service.grants(username) if sees(g.scope)]
     entries = [e for e in service.access(username) if sees(e.scope)]
     roles = sorted({g.role for g in grants})
+    areas = {role: role_areas(service, role) for role in roles}
     return render_template(
         "console/user.html",
         person=hit,
@@ -98,7 +132,8 @@ def user(username: str) -> str:
         more=len(entries) > ACCESS_LIMIT,
         scopes={e.scope: scope_hit(service, e.scope) for e in entries[:ACCESS_LIMIT]}
         | {g.scope: scope_hit(service, g.scope) for g in grants},
-        areas={role: role_areas(service, role) for role in roles},
+        areas=areas,
+        locked=locked_for(service, username, grants, areas),
         viewable={
             key
             for key in {g.scope for g in grants} | {e.scope for e in entries[:ACCESS_LIMIT]}
