@@ -220,6 +220,18 @@ def who_can_here(service: Rolecall, key: str, permission: Any, restriction: Any)
     )
 
 
+def still_allowed(team: Any, restriction: Any) -> list[tuple[str, Any]]:
+    """(user, grant) for each live grant on the scope or above it whose role a lock exempts:
+    who the lock still lets act, and why."""
+    exempt = set(restriction.exempt_roles)
+    return [
+        (member.user, grant)
+        for member in (*team.members, *team.inherited)
+        for grant in member.grants
+        if grant.role in exempt and not grant.expired
+    ]
+
+
 def render_scope(
     key: str,
     *,
@@ -241,6 +253,7 @@ def render_scope(
     asked = request.args.get("permission", "").strip()[:MAX_TEXT]
     chosen = next((p for p in offered if p.id == asked), None)
     can = who_can_here(service, scope.key, chosen, restriction) if chosen else None
+    exempt = still_allowed(team, restriction) if restriction is not None else []
     body = render_template(
         "console/scope.html",
         scope=scope,
@@ -253,6 +266,8 @@ def render_scope(
         unknown=unknown,
         can_create=unknown is not None and authz.can_add_scope(service, user, scope.key),
         restriction=restriction,
+        exempt=exempt[:PAGE_SIZE],
+        exempt_count=len(exempt),
         permissions=offered,
         asked=asked,
         can=can,
