@@ -23,7 +23,7 @@ loading, and ``assign``/``bulk`` without ``known_only``) are not restricted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,9 @@ log = logging.getLogger("rolecall.service")
 
 LOOKUP_BATCH = 500
 """Keys per ``lookup_scopes`` call."""
+
+SUGGESTIONS = 5
+"""Near matches offered for an unknown key, at most."""
 
 
 def _call(plugins: Plugins, hook: str, **arguments: Any) -> list[tuple[str, str | None]]:
@@ -102,3 +105,59 @@ def find(plugins: Plugins, query: str, limit: int) -> list[tuple[str, str | None
         except BadInputError:
             continue
     return found
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one character changed, added or removed."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    start = 0
+    while start < len(a) and a[start] == b[start]:
+        start += 1
+    if len(a) == len(b):
+        return a[start + 1 :] == b[start + 1 :]
+    return a[start:] == b[start + 1 :]
+
+
+def near_matches(known: Iterable[str], key: str) -> list[str]:
+    """The ``known`` keys near ``key``: equal to it ignoring case, then one character off
+    (changed, added or removed, ignoring case), each group in key order; ``key`` itself
+    never."""
+    folded = key.casefold()
+    same_case: list[str] = []
+    one_off: list[str] = []
+    for candidate in known:
+        if candidate == key or abs(len(candidate) - len(key)) > 1:
+            continue
+        other = candidate.casefold()
+        if other == folded:
+            same_case.append(candidate)
+        elif one_edit_apart(folded, other):
+            one_off.append(candidate)
+    return sorted(same_case) + sorted(one_off)
+
+
+def suggestions(
+    index: Index,
+    key: str,
+    visible: Callable[[Sequence[str]], Mapping[str, bool]],
+    *,
+    catalogue: KnownScopes | None = None,
+    limit: int = SUGGESTIONS,
+) -> list[str]:
+    """The "did you mean" of an unknown key: the known scopes near ``key``
+    (:func:`near_matches`, the catalogue's key differing only in case included) that
+    ``visible`` allows, at most ``limit``. ``visible`` answers for a batch of keys whether
+    the caller may see each (in the console: view its team), so no key is suggested that the
+    caller may not see."""
+    near = near_matches(index.known_scopes(), key)
+    listed = catalogue.catalogue.get(key.casefold()) if catalogue is not None else None
+    if listed is not None and listed != key and listed not in near:
+        near.insert(0, listed)
+    near = near[: limit * 10]  # a short key may be near many: ask about the first few
+    if not near:
+        return []
+    allowed = visible(near)
+    return [k for k in near if allowed.get(k, False)][:limit]

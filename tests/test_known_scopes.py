@@ -19,7 +19,8 @@ from rolecall.core import (
 )
 from rolecall.core.cli import cli
 from rolecall.core.governance import NotAllowedError
-from rolecall.core.known_scopes import find
+from rolecall.core.known_scopes import find, near_matches, one_edit_apart, suggestions
+from rolecall.webapp import authz
 
 CIRCUITS = "course-v1:MITx+6.002x+2026_T1"
 CS50 = "course-v1:HarvardX+CS50+2026"
@@ -184,3 +185,48 @@ def test_the_cli_adds_scopes_as_the_operator_or_as_a_user(
     rc.sync()
     assert rc.unknown_scope(mine) is None
     assert rc.unknown_scope(harvard) is None
+
+
+# ---------------------------------------------------------------- "did you mean"
+
+
+def test_near_matches_are_other_cases_then_one_character_off() -> None:
+    assert one_edit_apart("course-v1:mitx+6.002x", "course-v1:mitx+6.002")  # removed
+    assert one_edit_apart("course-v1:mitx+6.002x", "course-v1:mitx+6.0002x")  # added
+    assert one_edit_apart("course-v1:mitx+6.002x", "course-v1:mitx+6.003x")  # changed
+    assert not one_edit_apart("course-v1:mitx+6.002x", "course-v1:mitx+6.013x")
+    assert not one_edit_apart("abc", "abc")
+    known = [CIRCUITS, CS50, "course-v1:MITx+6.002x+2026_T2", "course-v1:MITx+6.002x+2026"]
+    assert near_matches(known, CIRCUITS.lower()) == [CIRCUITS, "course-v1:MITx+6.002x+2026_T2"]
+    assert near_matches(known, "course-v1:MITx+6.002x+2026_T3") == [
+        CIRCUITS,
+        "course-v1:MITx+6.002x+2026_T2",
+    ]
+    assert near_matches(known, "course-v1:HarvardX+CS50+2026") == []  # never the key itself
+    assert near_matches(known, "course-v1:HarvardX+CS51+2027") == []  # two characters off
+
+
+def test_suggestions_are_within_what_the_caller_may_see(rc: Rolecall) -> None:
+    circuits_typo = "course-v1:MITx+6.002x+2026_T"  # one character off, any case
+    cs50_typo = "course-v1:harvardx+cs50+2026"
+    olivia = lambda keys: authz.can_view_teams(rc, "olivia", keys)  # noqa: E731
+    assert suggestions(rc.index, circuits_typo, olivia) == [CIRCUITS]
+    assert suggestions(rc.index, cs50_typo, olivia) == []  # HarvardX: not hers to see
+    assert suggestions(rc.index, cs50_typo, lambda keys: dict.fromkeys(keys, True)) == [CS50]
+    # The console's helper asks the engine whose team the viewer may view.
+    assert authz.scope_suggestions(rc, "olivia", CIRCUITS.lower()) == [CIRCUITS]
+    assert authz.scope_suggestions(rc, "olivia", cs50_typo) == []
+    assert authz.scope_suggestions(rc, "root", cs50_typo) == [CS50]
+    assert authz.scope_suggestions(rc, "ada", CIRCUITS.replace("x+", "X+")) == [CIRCUITS]
+    assert authz.scope_suggestions(rc, "grace", CIRCUITS.lower()) == []  # holds no role
+    assert authz.scope_suggestions(rc, "root", CIRCUITS) == []  # known: nothing to suggest
+    assert authz.scope_suggestions(rc, "root", "not a key") == []
+
+
+def test_the_catalogues_key_differing_in_case_is_suggested(tmp_path: Path) -> None:
+    rc = _open(tmp_path, catalogue=Catalogue())
+    try:
+        quantum = "course-v1:MITx+Quantum+2027"  # in the catalogue only
+        assert authz.scope_suggestions(rc, "olivia", quantum.lower()) == [quantum]
+    finally:
+        rc.close()

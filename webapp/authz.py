@@ -15,6 +15,8 @@ from typing import ParamSpec, TypeVar
 from rolecall.core import BadInputError, Decision, Permission, Role, Rolecall
 from rolecall.core.governance import Refusal, guards
 from rolecall.core.governance.bulk import BulkResult
+from rolecall.core.known_scopes import lookup as lookup_known
+from rolecall.core.known_scopes import suggestions
 from rolecall.core.reads import SeenScopes
 
 P = ParamSpec("P")
@@ -236,6 +238,25 @@ def can_add_scope(rc: Rolecall, viewer: str, scope: str) -> bool:
     """Whether ``viewer`` may create ``scope`` (``platform.add_scopes`` there, as the
     service's guard decides when it is created)."""
     return _check(rc, viewer, guards.ADD_SCOPES, scope)
+
+
+def scope_suggestions(rc: Rolecall, viewer: str, key: str) -> list[str]:
+    """The "did you mean" of the unknown ``key``: the known scopes equal to it ignoring case or
+    one character off, the scope catalogue's too, among those whose team ``viewer`` may view
+    (:func:`rolecall.core.known_scopes.suggestions`); none for a known or malformed key."""
+    try:
+        problem = rc.unknown_scope(key)
+    except BadInputError:
+        return []
+    if problem is None:
+        return []
+    found = lookup_known(rc.plugins, rc.index, [problem.key])
+    return suggestions(
+        rc.index,
+        problem.key,
+        lambda keys: can_view_teams(rc, viewer, keys),
+        catalogue=found,
+    )
 
 
 def offered_roles(rc: Rolecall, viewer: str, roles: Iterable[Role]) -> list[Role]:
