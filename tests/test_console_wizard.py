@@ -114,10 +114,15 @@ def test_the_scope_page_of_an_unknown_key_offers_creation_not_members(
 ) -> None:
     new = "course-v1:MITx+Fresh+2027"
     sign_in(client, "olivia")
-    page = client.get(f"/console/scopes/{new}").text
+    unknown = client.get(f"/console/scopes/{new}")
+    assert unknown.status_code == 404
+    page = unknown.text
     assert "Not a known course" in page
     assert "Create the course first" in page
     assert f'action="/console/scopes/{new}/members"' not in page
+    assert "Back to this course in Studio" not in page
+    assert "Add members below" not in page
+    assert "Other users with access" not in page
     # Adding members anyway (a crafted post) is refused and makes nothing.
     added = post(
         client, f"/console/scopes/{new}/members", {"users": "bea", "role": "course_auditor"}
@@ -131,6 +136,36 @@ def test_the_scope_page_of_an_unknown_key_offers_creation_not_members(
     other = "course-v1:MITx+Ada+2027"
     post(ada, f"/console/scopes/{other}/create", {}, f"/console/scopes/{CIRCUITS}")
     assert not service.index.is_known_scope(other)
+
+
+def test_did_you_mean_on_the_scope_page_for_each_admin_within_what_they_see(
+    service: Rolecall, client: FlaskClient
+) -> None:
+    wrong_case = CIRCUITS.replace("MITx", "mitx")  # another org's key: org:mitx
+    near_miss = CIRCUITS[:-1] + "3"  # one character off
+    link = f'href="/console/scopes/{CIRCUITS}"'
+    sign_in(client, "olivia")  # org admin of MITx: org:mitx is not hers, so 403, with a hint
+    refused = client.get(f"/console/scopes/{wrong_case}")
+    assert refused.status_code == 403
+    assert "Did you mean" in refused.text
+    assert link in refused.text
+    unknown = client.get(f"/console/scopes/{near_miss}")  # in her org: the unknown page
+    assert unknown.status_code == 404
+    assert "Unknown course" in unknown.text
+    assert link in unknown.text
+    assert 'action="/console/scopes/' + near_miss + '/create"' in unknown.text
+    # Never a scope whose team she may not view: CS50 is HarvardX's.
+    cs50 = client.get(f"/console/scopes/{CS50.replace('CS50', 'CS5O')}")
+    assert cs50.status_code == 403
+    assert CS50 not in cs50.text.replace(CS50.replace("CS50", "CS5O"), "")
+    admin = as_user(client, "admin")  # the platform admin sees it
+    assert f'href="/console/scopes/{CS50}"' in admin.get(f"/console/scopes/{CS50.lower()}").text
+    ada = as_user(client, "ada")  # course admin of Circuits: a suggestion, no creation
+    page = ada.get(f"/console/scopes/{near_miss}")
+    assert page.status_code == 403
+    assert link in page.text
+    other = ada.get(f"/console/scopes/{CALCULUS.lower()}")
+    assert f"/console/scopes/{CALCULUS}" not in other.text  # not hers to see
 
 
 # ---------------------------------------------------------------- §3 only what they may do

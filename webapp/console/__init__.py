@@ -106,6 +106,7 @@ def _error(
     why: str | None = None,
     helpers: list[tuple[str, str, str]] | None = None,
     scope: str | None = None,
+    suggestions: list[str] | None = None,
 ) -> Response:
     title, text = MESSAGES.get(code, ("Error", "Something went wrong."))
     if detail == "csrf":
@@ -129,6 +130,7 @@ def _error(
         why=why,
         helpers=helpers or [],
         scope=scope,
+        suggestions=suggestions or [],
     )
     return Response(body, status=code, mimetype="text/html")
 
@@ -143,7 +145,9 @@ def _http_error(exc: HTTPException) -> Response:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
     if isinstance(exc, Refused) and exc.why:
         helpers = authz.who_can_help(rc(), g.viewer, exc.scope, exc.permission) if exc.scope else []
-        return _error(code, why=exc.why, helpers=helpers, scope=exc.scope)
+        return _error(
+            code, why=exc.why, helpers=helpers, scope=exc.scope, suggestions=exc.suggestions
+        )
     return _error(code, detail)
 
 

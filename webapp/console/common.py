@@ -42,12 +42,18 @@ class Refused(Forbidden):
     there."""
 
     def __init__(
-        self, why: str | None = None, scope: str | None = None, permission: str | None = None
+        self,
+        why: str | None = None,
+        scope: str | None = None,
+        permission: str | None = None,
+        suggestions: list[str] | None = None,
     ) -> None:
         super().__init__(why)
         self.why = why
         self.scope = scope
         self.permission = permission
+        self.suggestions = suggestions or []
+        """Known scopes near an unknown ``scope`` that the viewer may see ("did you mean")."""
 
 
 def allow(
@@ -55,12 +61,13 @@ def allow(
     why: str | None = None,
     scope: str | None = None,
     permission: str | None = None,
+    suggestions: list[str] | None = None,
 ) -> None:
     """403 unless ``condition``: every page calls this with an :mod:`..authz` decision;
     ``why``, ``scope`` and the ``permission`` missing there make the 403 page say why and
-    who can help."""
+    who can help, ``suggestions`` the known scopes it may have meant."""
     if not condition:
-        raise Refused(why, scope, permission)
+        raise Refused(why, scope, permission, suggestions)
 
 
 # ---------------------------------------------------------------- roles in words

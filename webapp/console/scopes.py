@@ -117,12 +117,15 @@ def allow_team(key: str) -> None:
     permission, where = authz.team_view_permission(service, key)
     found = service.registry.permissions.get(permission)
     title = found.title if found is not None else permission
+    allowed = authz.can_view_team(service, viewer(), key)
     allow(
-        authz.can_view_team(service, viewer(), key),
+        allowed,
         why=f"Seeing the team of {key} takes “{title}” ({permission}) on {where} or above it, "
         "and you do not hold it there.",
         scope=key,
         permission=permission if where == key else None,
+        # a mistyped key (another case, one character off): the scopes the viewer may see
+        suggestions=[] if allowed else authz.scope_suggestions(service, viewer(), key),
     )
 
 
@@ -242,12 +245,24 @@ def render_scope(
     service, user = rc(), viewer()
     scope = _scope_or_404(key)
     allow_team(scope.key)
-    team = service.who(scope.key)
     chain = service.registry.scopes.resolve(scope.key).chain
     ancestors = [scope_hit(service, k) for k in reversed(chain[1:])]
+    viewable = {a.key for a in ancestors if authz.can_view_team(service, user, a.key)}
+    unknown = service.unknown_scope(scope.key)
+    if unknown is not None:
+        body = render_template(
+            "console/scope_unknown.html",
+            scope=scope,
+            ancestors=ancestors,
+            viewable=viewable,
+            suggestions=authz.scope_suggestions(service, user, scope.key),
+            can_create=authz.can_add_scope(service, user, scope.key),
+            errors=errors or [],
+        )
+        return body, 404 if status == 200 else status
+    team = service.who(scope.key)
     restriction = next((r for r in restrictions(service) if r.scope in chain), None)
     roles = all_roles(service, assignable_at=scope.type)
-    unknown = service.unknown_scope(scope.key)
     addable, actions = team_actions(scope.key, team, roles)
     offered = permissions_at(service, scope.type)
     asked = request.args.get("permission", "").strip()[:MAX_TEXT]
@@ -263,8 +278,6 @@ def render_scope(
         ancestors=ancestors,
         roles=addable,
         actions=actions,
-        unknown=unknown,
-        can_create=unknown is not None and authz.can_add_scope(service, user, scope.key),
         restriction=restriction,
         exempt=exempt[:PAGE_SIZE],
         exempt_count=len(exempt),
@@ -274,7 +287,7 @@ def render_scope(
         studio=studio_link(scope.key, scope.type),
         form=form or {},
         errors=errors or [],
-        viewable={a.key for a in ancestors if authz.can_view_team(service, user, a.key)},
+        viewable=viewable,
     )
     return body, status
 

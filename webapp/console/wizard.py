@@ -170,6 +170,9 @@ def _check_where(state: dict[str, Any]) -> tuple[list[str], list[UnknownScopeErr
             continue
         problem = service.unknown_scope(resolved)
         if problem is not None:
+            # "did you mean": a near key (another case, one character off) the viewer may see
+            near = authz.scope_suggestions(service, viewer(), resolved)
+            problem = UnknownScopeError(problem.key, near[0] if near else None)
             unknown.append(problem)
             errors.append(f"{key}: {problem}")
     try:
