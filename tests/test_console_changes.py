@@ -251,6 +251,12 @@ def test_custom_roles_are_created_previewed_edited_retired_and_deleted(
 
 def test_a_course_admin_may_not_create_custom_roles(client: FlaskClient) -> None:
     sign_in(client, "ada")
+    roles = client.get("/console/roles").text
+    assert "New custom role" not in roles  # offered only to those who may define roles
+    assert "/console/roles/new" not in roles
+    editor = client.get("/console/roles/new")
+    assert editor.status_code == 403
+    assert "platform.manage_custom_roles" in editor.text
     response = post(
         client,
         "/console/roles/new",
@@ -261,10 +267,18 @@ def test_a_course_admin_may_not_create_custom_roles(client: FlaskClient) -> None
             "scope_type": ["course"],
             "permission": ["courses.view_course"],
         },
-        "/console/roles/new",
+        "/console/roles",
     )
     assert response.status_code == 403  # type: ignore[attr-defined]
-    assert "may not change custom roles" in response.text  # type: ignore[attr-defined]
+    assert "platform.manage_custom_roles" in response.text  # type: ignore[attr-defined]
+
+
+def test_new_custom_role_is_offered_to_platform_and_org_admins(client: FlaskClient) -> None:
+    for user in ("admin", "olivia"):
+        other = client.application.test_client()
+        sign_in(other, user)
+        assert "New custom role" in other.get("/console/roles").text
+        assert other.get("/console/roles/new").status_code == 200
 
 
 def test_restrictions_lock_and_unlock_a_course(service: Rolecall, client: FlaskClient) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
 from rolecall.core import BadInputError, Decision, Permission, Role, Rolecall
-from rolecall.core.governance import Refusal, guards
+from rolecall.core.governance import NotAllowedError, Refusal, guards
 from rolecall.core.governance.bulk import BulkResult
 from rolecall.core.known_scopes import lookup as lookup_known
 from rolecall.core.known_scopes import suggestions
@@ -238,6 +238,18 @@ def can_add_scope(rc: Rolecall, viewer: str, scope: str) -> bool:
     """Whether ``viewer`` may create ``scope`` (``platform.add_scopes`` there, as the
     service's guard decides when it is created)."""
     return _check(rc, viewer, guards.ADD_SCOPES, scope)
+
+
+def can_define_roles(rc: Rolecall, viewer: str) -> bool:
+    """Whether ``viewer`` may create custom roles (``platform.manage_custom_roles`` on some
+    scope where it holds a role: platform and org admins), as the service's guard decides when
+    one is created; changing or removing one may take more (``guards.changing_role``)."""
+    guard = guards.holding_somewhere(viewer, guards.MANAGE_CUSTOM_ROLES, "change custom roles")
+    try:
+        guard(rc.index)
+    except NotAllowedError:
+        return False
+    return True
 
 
 def scope_suggestions(rc: Rolecall, viewer: str, key: str) -> list[str]:

@@ -13,8 +13,9 @@ from rolecall.core.catalogue import permissions_by_area
 from rolecall.core.governance import NotAllowedError
 from rolecall.core.reads import CustomRoleRow, custom_roles
 
+from .. import authz
 from . import blueprint
-from .common import rc, role_areas, viewer
+from .common import allow, rc, role_areas, viewer
 from .scopes import refusal_words
 
 
@@ -40,6 +41,17 @@ def roles() -> str:
         "console/roles.html",
         catalogue=catalogue,
         areas={item["role"].id: role_areas(service, item["role"].id) for item in catalogue},
+        may_define=authz.can_define_roles(service, viewer()),
+    )
+
+
+def allow_define() -> None:
+    """403 unless the viewer may define custom roles: the editor is not offered to anyone the
+    service would refuse on submit (it decides again then)."""
+    allow(
+        authz.can_define_roles(rc(), viewer()),
+        why="Defining custom roles takes “Manage custom roles” (platform.manage_custom_roles), "
+        "which platform admins hold and org admins hold in their org, and you do not hold it.",
     )
 
 
@@ -115,6 +127,7 @@ def _words(exc: Exception) -> str:
 
 @blueprint.route("/roles/new", methods=["GET", "POST"])
 def new_role() -> Response | tuple[str, int]:
+    allow_define()
     if request.method == "GET":
         return _editor(None, {"permissions": [], "scope_types": ["course"]}, [])
     form: dict[str, Any] = {
@@ -152,6 +165,7 @@ def _custom(role_id: str) -> CustomRoleRow:
 def edit_role(role_id: str) -> Response | tuple[str, int]:
     role = _custom(role_id).role
     if request.method == "GET":
+        allow_define()
         form: dict[str, Any] = {
             "id": role.id,
             "title": role.title,
