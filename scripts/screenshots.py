@@ -7,6 +7,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -19,6 +20,8 @@ from rolecall.webapp.app import create_app  # noqa: E402
 
 OUT = REPO / "docs" / "screenshots"
 CIRCUITS = "course-v1:MITx+6.002x+2026_T1"
+LOCKED = "course-v1:BerkeleyX+CS169.1x+2026_T1"
+PUBLISH = "courses.publish_course_content"
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -47,6 +50,12 @@ def main() -> None:
             page.screenshot(path=OUT / "home.png")
             page.goto(f"{base}/scopes/{CIRCUITS}")
             page.screenshot(path=OUT / "scope.png", full_page=True)
+            page.goto(f"{base}/scopes/{CIRCUITS}?permission={PUBLISH}#can-heading")
+            page.screenshot(path=OUT / "scope-who-can.png")
+            page.goto(f"{base}/explain?user=grace&permission={PUBLISH}&scope={quote(CIRCUITS)}")
+            page.screenshot(path=OUT / "explain.png")
+            page.goto(f"{base}/scopes/{LOCKED}?permission={PUBLISH}")
+            page.screenshot(path=OUT / "scope-locked.png")
             page.goto(f"{base}/users/audrey")
             page.screenshot(path=OUT / "user.png")
             page.goto(f"{base}/assign?users=bea+stu+uma")
