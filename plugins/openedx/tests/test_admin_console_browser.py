@@ -67,6 +67,9 @@ if not CHROMIUM.exists():
         allow_module_level=True,
     )
 BUILD = _build()
+# The console's first load parses 2 MB of script and asks a dozen questions: on a busy machine
+# (two cores, the suite run twice over) that can take longer than Playwright's 5 s.
+expect.set_options(timeout=15_000)
 
 from admin_console_host.server import Host, hosting  # noqa: E402
 from conftest import POSTGRES, _drop_postgres, _fresh_postgres  # noqa: E402
