@@ -56,6 +56,9 @@ def main() -> None:
             page.screenshot(path=OUT / "explain.png")
             page.goto(f"{base}/scopes/{LOCKED}?permission={PUBLISH}")
             page.screenshot(path=OUT / "scope-locked.png")
+            staff = "role=course_staff&role=course_admin&role=course_editor"
+            page.goto(f"{base}/assignments?{staff}&view=users")
+            page.screenshot(path=OUT / "assignments-users.png", full_page=True)
             page.goto(f"{base}/users/audrey")
             page.screenshot(path=OUT / "user.png")
             page.goto(f"{base}/assign?users=bea+stu+uma")

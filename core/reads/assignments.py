@@ -176,7 +176,7 @@ def _assignment_filters(
     rc: Rolecall,
     *,
     user: str | None,
-    role: str | None,
+    role: str | Sequence[str] | None,
     scope: str | None,
     scope_type: str | None,
     org: str | None,
@@ -190,10 +190,15 @@ def _assignment_filters(
     if user is not None:
         where.append(User.username == user)
     if role is not None:
-        # A role whose plugin is gone is unknown, yet its grants can still be listed by its id.
-        with contextlib.suppress(BadInputError):
-            role = rc.role(role).id
-        where.append(Assignment.role == role)
+        ids = []
+        for one in [role] if isinstance(role, str) else role:
+            # A role whose plugin is gone is unknown, yet its grants can still be listed by
+            # its id.
+            with contextlib.suppress(BadInputError):
+                one = rc.role(one).id
+            ids.append(one)
+        if ids:
+            where.append(Assignment.role == ids[0] if len(ids) == 1 else Assignment.role.in_(ids))
     if scope is not None:
         where.append(Assignment.scope == rc.registry.scopes.resolve(scope).key)
     if scope_type is not None:
@@ -384,7 +389,7 @@ def list_assignments(
     rc: Rolecall,
     *,
     user: str | None = None,
-    role: str | None = None,
+    role: str | Sequence[str] | None = None,
     scope: str | None = None,
     scope_type: str | None = None,
     org: str | None = None,
@@ -400,7 +405,8 @@ def list_assignments(
     """One page of assignments matching every filter given (expired ones included, flagged
     by their ``expires_at``).
 
-    ``user``: a username; ``role``: a role id or alias; ``scope``: exactly this scope key;
+    ``user``: a username; ``role``: a role id or alias, or several (any of them); ``scope``:
+    exactly this scope key;
     ``scope_type``: scopes of this type; ``org``: the org (``MITx`` or ``org:MITx``) and every
     scope below it; ``q``: text found (case-insensitively) in the username, e-mail, display
     name, role or scope; ``who``: text found in the username, e-mail or display name;
@@ -513,3 +519,95 @@ def find_grant(rc: Rolecall, user: str, role: str, scope: str) -> AssignmentRow 
     with Session(rc.engine) as session:
         found = session.execute(query).first()
     return None if found is None else _row(found)
+
+
+@dataclass(frozen=True)
+class AssignedUser:
+    """One user holding some of the assignments a filter matches: how many, and which roles."""
+
+    user: str
+    email: str | None
+    display_name: str | None
+    assignments: int
+    roles: tuple[str, ...]
+
+
+def list_assigned_users(
+    rc: Rolecall, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None, **filters: Any
+) -> Page[AssignedUser]:
+    """One page, by username, of the distinct users holding the assignments that match the
+    filters of :func:`list_assignments` (``sort`` aside), each with how many of them they hold
+    and their roles: "which people" rather than "which assignments"."""
+    limit = check_limit(limit)
+    seen: SeenScopes | None = filters.get("seen")
+    if seen is not None and seen.nothing:
+        return Page([], None)
+    where = _assignment_filters(rc, **{k: filters.get(k) for k in _FILTERS})
+    if cursor is not None:
+        (after,) = decode_cursor(cursor, "users", (str,))
+        where.append(User.username > after)
+    query = (
+        select(User.username, User.email, User.display_name, func.count(Assignment.id))
+        .join(User, User.id == Assignment.user_id)
+        .where(*where)
+        .group_by(User.username, User.email, User.display_name)
+        .order_by(User.username)
+        .limit(limit + 1)
+    )
+    with Session(rc.engine) as session:
+        found = list(session.execute(query))
+        more = len(found) > limit
+        found = found[:limit]
+        roles: dict[str, set[str]] = {}
+        if found:
+            names = [r[0] for r in found]
+            held = (
+                select(User.username, Assignment.role)
+                .join(User, User.id == Assignment.user_id)
+                .where(*where, User.username.in_(names))
+                .distinct()
+            )
+            for name, role in session.execute(held):
+                roles.setdefault(name, set()).add(role)
+    items = [
+        AssignedUser(name, email, display, int(count), tuple(sorted(roles.get(name, ()))))
+        for name, email, display, count in found
+    ]
+    next_cursor = encode_cursor("users", [items[-1].user]) if more else None
+    return Page(items, next_cursor)
+
+
+def count_assigned_users(
+    rc: Rolecall, *, most: int = COUNT_LIMIT, **filters: Any
+) -> tuple[int, bool]:
+    """How many distinct users :func:`list_assigned_users` lists, counting at most ``most``:
+    (count, more than ``most``)."""
+    seen: SeenScopes | None = filters.get("seen")
+    if seen is not None and seen.nothing:
+        return 0, False
+    where = _assignment_filters(rc, **{k: filters.get(k) for k in _FILTERS})
+    capped = (
+        select(Assignment.user_id)
+        .join(User, User.id == Assignment.user_id)
+        .where(*where)
+        .distinct()
+        .limit(most + 1)
+        .subquery()
+    )
+    with Session(rc.engine) as session:
+        found = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+    return min(found, most), found > most
+
+
+def iter_assigned_users(
+    rc: Rolecall, *, batch: int = 500, **filters: Any
+) -> Iterator[AssignedUser]:
+    """Every user :func:`list_assigned_users` lists, by username, a page of ``batch`` at a
+    time (each its own short query)."""
+    cursor: str | None = None
+    while True:
+        page = list_assigned_users(rc, limit=batch, cursor=cursor, **filters)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor

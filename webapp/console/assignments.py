@@ -1,5 +1,7 @@
 """The assignments list at ``/console/assignments``: every assignment the viewer may see, across
-scopes, filtered, sorted by any column, a page at a time, and exported as CSV.
+scopes, filtered (by several roles at once, too), sorted by any column, a page at a time, and
+exported as CSV; or, with ``?view=users``, the distinct users holding them ("which people"
+rather than "which assignments"), paged by username and exported as CSV as well.
 
 It is the console's landing view for cross-scope review (the home page and the navigation
 link to it). What it lists is what :func:`rolecall.webapp.authz.assignments_seen_by` lets
@@ -22,11 +24,15 @@ from rolecall.core import BadInputError, Rolecall
 from rolecall.core.reads import (
     ASSIGNMENT_SORTS,
     MAX_QUERY,
+    AssignedUser,
     AssignmentRow,
     ScopeHit,
     SeenScopes,
+    count_assigned_users,
     count_assignments,
+    iter_assigned_users,
     iter_assignments,
+    list_assigned_users,
     list_assignments,
     scope_hit,
 )
@@ -36,7 +42,9 @@ from . import blueprint
 from .common import all_roles, rc, viewer
 
 PAGE = 50
-FILTERS = ("org", "scope_type", "scope", "role", "who", "granted_by")
+FILTERS = ("org", "scope_type", "scope", "who", "granted_by")
+MAX_ROLES = 50
+"""The most roles the role filter takes at once."""
 DEFAULT_SORT = "scope"
 COLUMNS = (
     ("user", "User"),
@@ -59,6 +67,7 @@ CSV_HEADER = (
     "expired",
     "reason",
 )
+USERS_CSV_HEADER = ("user", "email", "display_name", "assignments", "roles")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """The first characters a spreadsheet reads as a formula (as the legacy CSV export escapes)."""
 
@@ -80,10 +89,22 @@ class Query:
     filters: dict[str, str]
     sort: str
     cursor: str | None
+    roles: tuple[str, ...] = ()
+    """Any of these roles (``?role=A&role=B``)."""
+    users: bool = False
+    """The distinct users (``?view=users``) rather than the assignments."""
 
     @property
     def filtered(self) -> bool:
-        return any(self.filters.values())
+        return any(self.filters.values()) or bool(self.roles)
+
+    @property
+    def kept(self) -> dict[str, Any]:
+        """The filters given, as ``url_for`` takes them (the roles repeated)."""
+        kept: dict[str, Any] = {k: v for k, v in self.filters.items() if v}
+        if self.roles:
+            kept["role"] = list(self.roles)
+        return kept
 
     def read(self, service: Rolecall) -> dict[str, Any]:
         """The filters as :func:`list_assignments` takes them. A scope that is a key is
@@ -100,7 +121,7 @@ class Query:
             "scope_type": f["scope_type"] or None,
             "scope": scope,
             "scope_text": scope_text,
-            "role": f["role"] or None,
+            "role": list(self.roles) or None,
             "who": f["who"] or None,
             "granted_by": f["granted_by"] or None,
         }
@@ -112,7 +133,10 @@ def _query() -> Query:
     if sort not in ASSIGNMENT_SORTS:
         sort = DEFAULT_SORT
     cursor = request.args.get("cursor") or None
-    return Query(filters, sort, cursor)
+    roles = tuple(
+        dict.fromkeys(r.strip()[:MAX_QUERY] for r in request.args.getlist("role") if r.strip())
+    )[:MAX_ROLES]
+    return Query(filters, sort, cursor, roles, request.args.get("view") == "users")
 
 
 def _orgs(service: Rolecall, seen: SeenScopes) -> list[str]:
@@ -139,7 +163,7 @@ def _sort_links(query: Query) -> dict[str, dict[str, str]]:
     """For each column: the address that sorts by it (ascending, or descending when it is
     the ascending sort now) and its ``aria-sort`` (empty when the list is not sorted by it)."""
     links = {}
-    kept: dict[str, Any] = {k: v for k, v in query.filters.items() if v}
+    kept = query.kept
     for name, _ in COLUMNS:
         if query.sort == name:
             state, target = "ascending", f"-{name}"
@@ -161,18 +185,28 @@ def assignments() -> tuple[str, int]:
     seen = authz.assignments_seen_by(service, me)
     errors: list[str] = []
     rows: list[AssignmentRow] = []
+    people: list[AssignedUser] = []
     next_cursor = None
     count, more = 0, False
     try:
         filters = query.read(service)
-        page = list_assignments(
-            service, **filters, seen=seen, sort=query.sort, limit=PAGE, cursor=query.cursor
-        )
-        rows, next_cursor = page.items, page.next_cursor
-        count, more = count_assignments(service, **filters, seen=seen)
+        if query.users:
+            found = list_assigned_users(
+                service, **filters, seen=seen, limit=PAGE, cursor=query.cursor
+            )
+            people, next_cursor = found.items, found.next_cursor
+            count, more = count_assigned_users(service, **filters, seen=seen)
+        else:
+            page = list_assignments(
+                service, **filters, seen=seen, sort=query.sort, limit=PAGE, cursor=query.cursor
+            )
+            rows, next_cursor = page.items, page.next_cursor
+            count, more = count_assignments(service, **filters, seen=seen)
     except BadInputError as exc:
         errors.append(str(exc)[:1].upper() + str(exc)[1:] + ".")
-    kept: dict[str, Any] = {k: v for k, v in query.filters.items() if v}
+    kept = query.kept
+    if query.users:
+        kept["view"] = "users"
     visible = seen.scopes
     hidden = seen.hidden
     may_view_users = authz.can_view_user(service, me, "")
@@ -191,6 +225,7 @@ def assignments() -> tuple[str, int]:
         "console/assignments.html",
         query=query,
         rows=rows,
+        people=people,
         titles=titles,
         links=links,
         now=now,
@@ -202,6 +237,10 @@ def assignments() -> tuple[str, int]:
         roles=sorted(all_roles(service), key=lambda r: r.title),
         columns=COLUMNS,
         sort_links=_sort_links(query),
+        views={
+            "assignments": url_for("console.assignments", **query.kept, sort=query.sort),
+            "users": url_for("console.assignments", **query.kept, sort=query.sort, view="users"),
+        },
         next_url=url_for("console.assignments", **kept, sort=query.sort, cursor=next_cursor)
         if next_cursor
         else None,
@@ -251,6 +290,22 @@ def _csv_lines(
         )
 
 
+def _users_csv_lines(service: Rolecall, filters: dict[str, Any], seen: SeenScopes) -> Iterator[str]:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+
+    def line(values: tuple[object, ...] | list[object]) -> str:
+        writer.writerow([csv_cell(v) for v in values])
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield line(USERS_CSV_HEADER)
+    for u in iter_assigned_users(service, seen=seen, **filters):
+        yield line([u.user, u.email or "", u.display_name or "", u.assignments, " ".join(u.roles)])
+
+
 @blueprint.get("/assignments.csv")
 def assignments_csv() -> Response | tuple[str, int]:
     """The whole filtered list as CSV, in the page's sort, streamed a page of rows at a time;
@@ -264,10 +319,14 @@ def assignments_csv() -> Response | tuple[str, int]:
         list_assignments(service, **filters, seen=seen, sort=query.sort, limit=1)
     except BadInputError:
         return assignments()
-    lines = _csv_lines(service, filters, seen, query.sort)
+    if query.users:
+        lines = _users_csv_lines(service, filters, seen)
+    else:
+        lines = _csv_lines(service, filters, seen, query.sort)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = "users" if query.users else "assignments"
     return Response(
         stream_with_context(lines),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="rolecall-assignments-{stamp}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="rolecall-{name}-{stamp}.csv"'},
     )
