@@ -287,6 +287,11 @@ def test_an_org_wildcard_works_as_the_hint_says(service: Rolecall, client: Flask
     preview = wizard(client, {**data, "step": "where"})
     assert preview.status_code == 200
     assert "will be given" in preview.text
+    courses = sum(1 for k in service.index.descendants("org:MITx") if k.startswith("course-v1:"))
+    assert (
+        "<code>course-v1:MITx+*</code> becomes one org-wide grant on <code>org:MITx</code>, "
+        f"covering {courses} courses, present and future"
+    ) in preview.text
     wizard(client, {**data, "scope": "course-v1:MITx+*", "step": "preview", "go": "confirm"})
     assert holds(service, "bea", "course_auditor", "org:MITx")
 

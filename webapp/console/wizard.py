@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from rolecall.core import BadInputError, Role, Rolecall, UnknownScopeError, org_wide
 from rolecall.core.governance import NotAllowedError
+from rolecall.core.governance.bulk import glob_of
 from rolecall.core.governance.whatif import Impact
 from rolecall.core.known_scopes import find as catalogue_find
 from rolecall.core.reads import known_scopes, scope_hit, user_hit
@@ -259,6 +260,30 @@ def impact_groups(impact: Impact | None) -> list[dict[str, Any]]:
     ]
 
 
+PLURALS = {"course": "courses", "library": "libraries"}
+
+
+def wildcards(service: Rolecall, keys: list[str]) -> list[dict[str, Any]]:
+    """For each org wildcard among ``keys`` (``course-v1:MITx+*``), what it becomes: one grant
+    on the org (``org:MITx``) covering the org's ``count`` known scopes of ``kind`` today and
+    every one it has later."""
+    found = []
+    for key in keys:
+        glob = glob_of(key, service.registry)
+        if glob is None:
+            continue
+        org, kind = glob
+        count = sum(
+            1
+            for below in service.index.descendants(org)
+            if service.registry.scopes.resolve(below).type == kind
+        )
+        found.append(
+            {"key": key, "org": org, "count": count, "kind": kind, "plural": PLURALS.get(kind)}
+        )
+    return found
+
+
 def _render(
     step: str, state: dict[str, Any], errors: list[str], status: int = 200, **extra: Any
 ) -> tuple[str, int]:
@@ -284,6 +309,8 @@ def _render(
         )
         if state["find"].strip():
             context["matches"], context["more_matches"] = place_matches(role, state["find"])
+    if step == "preview":
+        context["wildcards"] = wildcards(service, state["scopes"])
     context.update(extra)
     result = extra.get("result")
     context["impact_groups"] = impact_groups(getattr(result, "impact", None))
