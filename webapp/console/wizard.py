@@ -289,6 +289,8 @@ def _render(
 ) -> tuple[str, int]:
     service, user = rc(), viewer()
     context: dict[str, Any] = {"step": step, "steps": STEPS, "state": state, "errors": errors}
+    # After a step is sent, the script moves the focus to the new step's heading.
+    context["moved"] = request.method == "POST"
     if step == "role":
         roles = _offered(service)
         context["groups"] = role_groups(service, roles)

@@ -193,7 +193,13 @@
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-picker]"), picker);
 
-  // Move focus to the list of errors, so keyboard and screen reader users hear it first.
+  // Move focus to the list of errors, so keyboard and screen reader users hear it first;
+  // else, after a wizard step, to the new step's heading rather than the top of the page.
   var errors = document.getElementById("form-errors");
-  if (errors) { errors.focus(); }
+  var step = document.querySelector("form[data-moved] #step-heading");
+  if (errors) {
+    errors.focus();
+  } else if (step) {
+    step.focus();
+  }
 })();
