@@ -109,3 +109,59 @@ def test_another_orgs_admin_sees_no_one_of_it(console_app: Flask) -> None:
     assert exported
     assert not exported & HARVARD
     assert "priya" not in exported
+
+
+PUBLISH = "courses.publish_course_content"
+LOCKED = "course-v1:BerkeleyX+CS169.1x+2026_T1"
+
+
+def row_of(html: str, user: str, scope: str) -> str:
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", html, re.S):
+        if f"<code>{user}</code>" in row and scope in row:
+            return row
+    raise AssertionError(f"no row of {user} on {scope}")
+
+
+def test_the_permission_filter_lists_the_grants_giving_it_with_explanations(
+    console_app: Flask, console_service: Rolecall
+) -> None:
+    console_service.add_users([("zed", "zed@example.org", None)], actor="admin")
+    console_service.assign("zed", "course_staff", LOCKED)
+    client = client_of(console_app, "admin")
+    html = client.get(f"/console/assignments?permission={PUBLISH}").text
+    listed = set(USER.findall(html))
+    assert {"ada", "grace", "priya", "zed", "olivia", "admin"} <= listed
+    assert not listed & {"audrey", "bea", "carlos", "stu"}  # their roles do not give it
+    # Each row: where it is held, whether it holds there now, and its explanation.
+    assert "Explain" in row_of(html, "grace", "6.002x")
+    assert "denied here" in row_of(html, "zed", LOCKED)  # the lock denies course staff
+    assert "denied here" not in row_of(html, "priya", LOCKED)  # course admins are exempt
+    assert "on what lies below it" in row_of(html, "olivia", "org:MITx")
+    link = re.search(r'href="(/console/explain\?user=zed&amp;[^"]+)"', html)
+    assert link is not None
+    explained = client.get(link.group(1).replace("&amp;", "&")).text
+    assert "Denied" in explained
+    assert "course_admin" in explained  # the lock's exempt role
+    # With roles chosen too: those of them that give it.
+    html = client.get(f"/console/assignments?permission={PUBLISH}&role=course_auditor").text
+    assert re.search(r'<p class="count" role="status">0 assignments', html)
+    # Which people can publish somewhere: the distinct users view takes it too.
+    html = client.get(f"/console/assignments?permission={PUBLISH}&view=users").text
+    assert {"ada", "grace", "priya", "zed"} <= set(people(html))
+    bad = client.get("/console/assignments?permission=courses.nothing")
+    assert bad.status_code == 400
+    assert "There is no permission" in bad.text
+
+
+def test_another_orgs_admin_filtering_by_permission_sees_no_one_of_it(
+    console_app: Flask,
+) -> None:
+    client = client_of(console_app, "olivia")
+    for view in ("", "&view=users"):
+        html = client.get(f"/console/assignments?permission={PUBLISH}{view}").text
+        listed = set(USER.findall(html))
+        assert listed
+        assert not listed & (HARVARD | {"priya"})
+        text = client.get(f"/console/assignments.csv?permission={PUBLISH}{view}").text
+        exported = {line["user"] for line in csv.DictReader(io.StringIO(text))}
+        assert exported == listed

@@ -197,8 +197,8 @@ def _assignment_filters(
             with contextlib.suppress(BadInputError):
                 one = rc.role(one).id
             ids.append(one)
-        if ids:
-            where.append(Assignment.role == ids[0] if len(ids) == 1 else Assignment.role.in_(ids))
+        # Several roles: any of them; none (an empty list) matches nothing.
+        where.append(Assignment.role == ids[0] if len(ids) == 1 else Assignment.role.in_(ids))
     if scope is not None:
         where.append(Assignment.scope == rc.registry.scopes.resolve(scope).key)
     if scope_type is not None:

@@ -88,3 +88,20 @@ def test_an_org_admin_sees_no_one_of_another_org(browser: Any, scale_server: str
     expect(tab.get_by_role("region", name="Distinct users")).to_contain_text("olivia")
     assert_accessible(tab)
     tab.context.close()
+
+
+def test_who_can_publish_across_the_courses_at_scale(page: Any, scale_server: str) -> None:
+    sign_in(page, scale_server, "admin")
+    page.goto(f"{scale_server}/console/assignments")
+    expect(page.locator("p.count")).to_contain_text("assignments")
+    page.get_by_label("Permission").select_option("courses.publish_course_content")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("p.count")).to_contain_text("match these filters")
+    explain = page.get_by_role("link", name=re.compile("^Explain whether"))
+    expect(explain.first).to_be_visible()
+    assert_accessible(page)
+    with page.expect_navigation():
+        explain.first.click()
+    expect(page.get_by_role("heading", name=re.compile("^(Allowed|Denied)"))).to_be_visible()
+    assert_accessible(page)

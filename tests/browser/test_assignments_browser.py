@@ -58,6 +58,8 @@ def test_filter_with_the_keyboard_sort_page_and_export_at_scale(
     assert page.evaluate("document.activeElement.id") == "a-role"
     page.select_option("#a-role", "course_admin")
     page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "a-permission"
+    page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "a-who"
     page.keyboard.type("user000")
     with page.expect_navigation():

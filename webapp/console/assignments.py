@@ -42,7 +42,7 @@ from . import blueprint
 from .common import all_roles, rc, viewer
 
 PAGE = 50
-FILTERS = ("org", "scope_type", "scope", "who", "granted_by")
+FILTERS = ("org", "scope_type", "scope", "who", "granted_by", "permission")
 MAX_ROLES = 50
 """The most roles the role filter takes at once."""
 DEFAULT_SORT = "scope"
@@ -116,12 +116,25 @@ class Query:
                 scope = service.registry.scopes.resolve(f["scope"]).key
             except BadInputError:
                 scope_text = f["scope"]
+        role: list[str] | None = list(self.roles) or None
+        if f["permission"]:
+            if f["permission"] not in service.registry.permissions:
+                raise BadInputError(f"there is no permission {f['permission']!r}")
+            # The assignments whose role gives the permission (implied ones included), of
+            # the roles chosen when some are.
+            with service.reading() as index:
+                granting = {
+                    r.id
+                    for r in all_roles(service)
+                    if f["permission"] in index.role_permissions(r.id)
+                }
+            role = sorted(r for r in (role or granting) if r in granting)
         return {
             "org": f["org"] or None,
             "scope_type": f["scope_type"] or None,
             "scope": scope,
             "scope_text": scope_text,
-            "role": list(self.roles) or None,
+            "role": role,
             "who": f["who"] or None,
             "granted_by": f["granted_by"] or None,
         }
@@ -212,6 +225,16 @@ def assignments() -> tuple[str, int]:
     may_view_users = authz.can_view_user(service, me, "")
     now = datetime.now(UTC)
     titles = {key: _hit(service, key) for key in {r.scope for r in rows}}
+    permission = query.filters["permission"]
+    # With a permission: whether each row's user may do it there now (a lock may deny it);
+    # None where it does not apply to the row's scope type (an org's grant of a course
+    # permission gives it on the org's courses).
+    allowed: dict[int, bool | None] = {}
+    if permission and not errors:
+        applies = set(service.registry.permissions[permission].scope_types)
+        for r in rows:
+            kind = titles[r.scope].type
+            allowed[r.id] = service.check(r.user, permission, r.scope) if kind in applies else None
     links = {
         r.id: {
             "scope": (r.scope not in hidden) if visible is None else (r.scope in visible),
@@ -226,6 +249,10 @@ def assignments() -> tuple[str, int]:
         query=query,
         rows=rows,
         people=people,
+        allowed=allowed,
+        permissions=sorted(
+            service.registry.permissions.values(), key=lambda p: (p.area, p.title, p.id)
+        ),
         titles=titles,
         links=links,
         now=now,
