@@ -5,7 +5,8 @@
                                         [--max-requests 200000]
 
 It creates a fresh database ``rolecall_load_<random>`` on the server of
-``ROLECALL_TEST_POSTGRES_URL``, loads the data set of ``dataset.py`` into it through the
+``ROLECALL_TEST_POSTGRES_URL`` (its keys from ``ROLECALL_SECRET_KEY`` or ``ROLECALL_KEY_FILE``,
+else a key file made for the run), loads the data set of ``dataset.py`` into it through the
 service's bulk paths (plus a platform admin with a bearer token, and the users the writes
 use), starts gunicorn on a free port of 127.0.0.1 and drives three phases, each bounded in time
 (``--duration``) and in requests (``--max-requests``): single checks alone, batches of 1,000
@@ -125,6 +126,25 @@ def make_app() -> Any:
             os.environ["ROLECALL_DATABASE_URL"], plugins=make_plugins(), freeze_index=True
         )
     )
+
+
+@contextmanager
+def keys() -> Iterator[str]:
+    """Where the run's session and audit keys come from: ``ROLECALL_SECRET_KEY`` or
+    ``ROLECALL_KEY_FILE`` when one is set (rolecall refuses a server database without either),
+    else a key file made for the run in a temporary folder (the database is dropped at the end,
+    and the folder with it). gunicorn's workers inherit the setting."""
+    if os.environ.get("ROLECALL_SECRET_KEY") or os.environ.get("ROLECALL_KEY_FILE"):
+        yield (
+            "ROLECALL_SECRET_KEY" if os.environ.get("ROLECALL_SECRET_KEY") else "ROLECALL_KEY_FILE"
+        )
+        return
+    with tempfile.TemporaryDirectory(prefix="rolecall-load-keys-") as folder:
+        os.environ["ROLECALL_KEY_FILE"] = str(Path(folder) / "rolecall.keys")
+        try:
+            yield "a key file made for the run"
+        finally:
+            del os.environ["ROLECALL_KEY_FILE"]
 
 
 @contextmanager
@@ -700,6 +720,15 @@ def verify_writes(url: str, writes: list[dict[str, Any]], users: list[str]) -> l
                     .where(User.username.in_(users[start : start + 1000]))
                 )
                 present.update(((u, r, s), i) for u, r, s, i in rows)
+            # The audit log names users by their pseudonyms (rolecall.core.storage.subjects).
+            names: dict[str, str] = {}
+            for start in range(0, len(users), 1000):
+                pairs = session.execute(
+                    select(User.pseudonym, User.username).where(
+                        User.username.in_(users[start : start + 1000])
+                    )
+                )
+                names.update((p, u) for p, u in pairs if p is not None)
             revisions = sorted({w["revision"] for w in writes if w["changed"]})
             events: dict[int, list[tuple[str, str | None, str | None, str | None]]] = {}
             for start in range(0, len(revisions), 1000):
@@ -713,8 +742,9 @@ def verify_writes(url: str, writes: list[dict[str, Any]], users: list[str]) -> l
                     ).where(AuditEvent.revision.in_(revisions[start : start + 1000]))
                 )
                 for row in rows:
+                    user = names.get(row.user, row.user) if row.user is not None else None
                     events.setdefault(row.revision, []).append(
-                        (row.action, row.user, row.role, row.scope)
+                        (row.action, user, row.role, row.scope)
                     )
     finally:
         engine.dispose()
@@ -852,7 +882,8 @@ def main(argv: list[str] | None = None) -> int:
     writes: list[dict[str, Any]] = []
     problems: list[str] = []
     verification = None
-    with database() as url:
+    with keys() as where, database() as url:
+        say(f"keys: {where}")
         token, seconds = load(url, data, args.clients)
         say(f"loaded through the service in {seconds:.1f} s")
         with gunicorn(url, args.workers, args.threads, args.worker_class) as server:
