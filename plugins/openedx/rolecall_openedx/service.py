@@ -7,7 +7,8 @@ enrollment as the source of the derived role ``discussion_student``
 What rolecall's core reads from the environment is read from the Django settings first, then
 the environment (:data:`FROM_SETTINGS`): how plugins load (``ROLECALL_STRICT_PLUGINS``,
 ``ROLECALL_DISABLE_PLUGINS``, ``ROLECALL_REQUIRE_PLUGINS``) and where the signing keys are
-(``ROLECALL_SECRET_KEY``, ``ROLECALL_KEY_FILE``). A setting may be text as in the environment,
+(``ROLECALL_SECRET_KEY``, ``ROLECALL_KEY_FILE``), and the change notices' Redis
+(``ROLECALL_REDIS_URL``, ``ROLECALL_REDIS_CHANNEL``). A setting may be text as in the environment,
 or a bool (strict), a list of names (disable, require), a list of secrets (newest first) or a
 path.
 """
@@ -32,6 +33,8 @@ FROM_SETTINGS = (
     "ROLECALL_REQUIRE_PLUGINS",
     "ROLECALL_SECRET_KEY",
     "ROLECALL_KEY_FILE",
+    "ROLECALL_REDIS_URL",
+    "ROLECALL_REDIS_CHANNEL",
 )
 """The variables of rolecall's core that a Django setting of the same name overrides."""
 

@@ -134,3 +134,13 @@ def test_the_key_file_from_the_environment(
     monkeypatch.setenv("ROLECALL_KEY_FILE", str(tmp_path / "from-env.keys"))
     secret_of(open_with(url))
     assert (tmp_path / "from-env.keys").exists()
+
+
+def test_the_notice_channel_from_django_settings(url: str) -> None:
+    """LMS and Studio name the Redis that announces changes (MySQL, MariaDB) in their
+    settings, as the signing keys."""
+    rc = open_with(
+        url, ROLECALL_REDIS_URL="redis://127.0.0.1:6390/0", ROLECALL_REDIS_CHANNEL="lms-changes"
+    )
+    assert rc.notices is not None
+    assert (rc.notices.name, getattr(rc.notices, "channel", None)) == ("redis", "lms-changes")
