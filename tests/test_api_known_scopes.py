@@ -68,3 +68,27 @@ def test_creating_a_scope_takes_platform_add_scopes(api: Api) -> None:
         assert "platform.add_scopes" in error["message"]
         assert not api.rc.index.is_known_scope(key)
     assert api.rc.revision == before
+
+
+def test_did_you_mean_names_only_a_scope_the_caller_may_view(api: Api) -> None:
+    """A key one case off another org's course: the suggestion would tell eve (HarvardX) that
+    MITx has that course; she is answered as for any unknown key."""
+    body = {"user": "carol", "role": "course_auditor", "scope": COURSE.lower()}
+    response = api.post("assignments", "eve", body)
+    if response.status_code == 422:
+        error = error_of(response, 422)
+        assert error["details"] == {"scope": COURSE.lower(), "did_you_mean": None}
+        assert COURSE not in error["message"]
+    else:
+        assert response.status_code == 403
+        assert COURSE not in response.get_data(as_text=True)
+    seen = error_of(api.post("assignments", "root", body), 422)
+    assert seen["details"]["did_you_mean"] == COURSE
+    bulk = {
+        "action": "assign",
+        "role": "course_auditor",
+        "users": ["carol"],
+        "scopes": [COURSE.lower()],
+    }
+    rows = api.post("assignments/bulk", "eve", bulk)
+    assert COURSE not in rows.get_data(as_text=True)

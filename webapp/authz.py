@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
-from rolecall.core import BadInputError, Decision, Permission, Role, Rolecall
+from rolecall.core import BadInputError, Decision, Permission, Role, Rolecall, UnknownScopeError
 from rolecall.core.governance import NotAllowedError, Refusal, guards
 from rolecall.core.governance.bulk import BulkResult
 from rolecall.core.known_scopes import lookup as lookup_known
@@ -200,6 +200,7 @@ def bulk_seen_by(rc: Rolecall, viewer: str, result: BulkResult) -> BulkResult:
     the refusal (whether the user already held the role, or did not, is not told), and a
     refusal names only the users ``viewer`` may view. Rows on scopes it may view, and rows
     about itself, are as they were."""
+    result = _suggestions_seen_by(rc, viewer, result)
     telling = ("already_has_role", "not_held", "not_allowed")
     hidden = {r.scope: False for r in result.rows if r.status in telling and r.user != viewer}
     if not hidden:
@@ -232,6 +233,25 @@ def bulk_seen_by(rc: Rolecall, viewer: str, result: BulkResult) -> BulkResult:
             row = row.model_copy(update={"status": "not_allowed", "message": message})
         rows.append(row)
     return result.model_copy(update={"rows": tuple(rows)})
+
+
+def _suggestions_seen_by(rc: Rolecall, viewer: str, result: BulkResult) -> BulkResult:
+    """An ``unknown_scope`` row says "did you mean" a known key only when ``viewer`` may view
+    that key's team: a key one case off another org's course would tell that it exists."""
+    rows = []
+    changed = False
+    for row in result.rows:
+        if row.status == "unknown_scope":
+            problem = rc.unknown_scope(row.scope)
+            if (
+                problem is not None
+                and problem.suggestion is not None
+                and not _views_team(rc, viewer, problem.suggestion)
+            ):
+                row = row.model_copy(update={"message": str(UnknownScopeError(problem.key))})
+                changed = True
+        rows.append(row)
+    return result.model_copy(update={"rows": tuple(rows)}) if changed else result
 
 
 def can_add_scope(rc: Rolecall, viewer: str, scope: str) -> bool:

@@ -109,7 +109,13 @@ def _bad_input(exc: BadInputError) -> Response:
 
 
 def _unknown_scope(exc: UnknownScopeError) -> Response:
-    """A scope nobody created: 422 ``unknown_scope``, with the key it may have meant."""
+    """A scope nobody created: 422 ``unknown_scope``, with the key it may have meant when the
+    caller may view that scope's team (a near key of another org is not told)."""
+    caller = g.get("api_user")
+    if exc.suggestion is not None and (
+        caller is None or not authz.can_view_team(service(), caller, exc.suggestion)
+    ):
+        exc = UnknownScopeError(exc.key)
     return error_response(
         422, "unknown_scope", str(exc), {"scope": exc.key, "did_you_mean": exc.suggestion}
     )
