@@ -149,22 +149,57 @@ def validate(user: str, items: list[dict[str, str]]) -> list[dict[str, Any]]:
     return answers
 
 
-def test_an_org_glob_is_allowed_to_who_holds_the_permission_on_the_org(site: Rolecall) -> None:
-    items = [
-        {"action": MANAGE_COURSES, "scope": "course-v1:Org2+*"},
-        {"action": MANAGE_LIBRARIES, "scope": "lib:Org2:*"},
-        {"action": MANAGE_COURSES, "scope": "course-v1:Org1+*"},
-        {"action": MANAGE_LIBRARIES, "scope": "lib:Org1:*"},
-    ]
-    assert [a["allowed"] for a in validate("otto", items)] == [True, True, False, False]
+def org_admin(site: Rolecall, name: str = "olga", org: str = "org:Org2") -> None:
+    from django.contrib.auth.models import User
+
+    User.objects.create_user(name, email=f"{name}@example.org")
+    site.add_users([name])
+    site.assign(name, "org_admin", org)
+
+
+GLOBS = [
+    {"action": MANAGE_COURSES, "scope": "course-v1:Org2+*"},
+    {"action": MANAGE_LIBRARIES, "scope": "lib:Org2:*"},
+    {"action": MANAGE_COURSES, "scope": "course-v1:Org1+*"},
+    {"action": MANAGE_LIBRARIES, "scope": "lib:Org1:*"},
+]
+
+
+def test_an_org_glob_is_allowed_to_who_may_manage_every_team_of_the_org(site: Rolecall) -> None:
+    org_admin(site)
+    assert [a["allowed"] for a in validate("olga", GLOBS)] == [True, True, False, False]
     # A team of one course or library is not the whole org.
-    assert [a["allowed"] for a in validate("alice", items)] == [False] * 4
-    assert [a["allowed"] for a in validate("erin", items)] == [False] * 4
+    assert [a["allowed"] for a in validate("alice", GLOBS)] == [False] * 4
+    assert [a["allowed"] for a in validate("erin", GLOBS)] == [False] * 4
+    # Viewing every team of the org is asked of the view permission alone.
+    view = [{"action": "courses.view_course_team", "scope": "course-v1:Org2+*"}]
+    assert validate("otto", view)[0]["allowed"] is True
+
+
+@pytest.mark.parametrize("user", ["olga", "otto"])
+def test_an_org_glob_is_allowed_exactly_when_the_grant_through_it_would_be(
+    site: Rolecall, user: str
+) -> None:
+    """otto is course and library admin of all of Org2: he manages each of its teams, but a
+    grant on the whole org is an org admin's (olga's), so the console must not offer him "all
+    courses of the org" only to fail when he picks it."""
+    org_admin(site)
+    for kind, glob, role in (
+        ("course", "course-v1:Org2+*", "course_staff"),
+        ("library", "lib:Org2:*", "library_user"),
+    ):
+        action = MANAGE_COURSES if kind == "course" else MANAGE_LIBRARIES
+        offered = validate(user, [{"action": action, "scope": glob}])[0]["allowed"]
+        body = {"role": role, "scopes": [glob], "users": ["dave"]}
+        done = client(user).put(f"{V1}/roles/users/", body, content_type="application/json")
+        assert (done.status_code == 207 and done.json()["errors"] == []) == offered, (kind, done)
+    assert offered == (user == "olga")
 
 
 def test_an_org_glob_follows_a_lock_on_the_org(site: Rolecall) -> None:
+    org_admin(site)
     site.restrict("org:Org2", [MANAGE_COURSES], reason="audit")
-    answers = validate("otto", [{"action": MANAGE_COURSES, "scope": "course-v1:Org2+*"}])
+    answers = validate("olga", [{"action": MANAGE_COURSES, "scope": "course-v1:Org2+*"}])
     assert answers[0]["allowed"] is False
 
 
@@ -180,8 +215,9 @@ def test_the_platform_glob_and_scope_less_items(site: Rolecall) -> None:
 
 
 def test_each_item_is_answered_on_its_own(site: Rolecall) -> None:
+    org_admin(site)
     answers = validate(
-        "otto",
+        "olga",
         [
             {"action": MANAGE_COURSES, "scope": "course-v1:Org2+*"},
             {"action": MANAGE_COURSES, "scope": "not a scope"},
@@ -201,11 +237,7 @@ def test_each_item_is_answered_on_its_own(site: Rolecall) -> None:
 
 
 def test_a_grant_on_every_course_of_an_org_through_a_glob(site: Rolecall) -> None:
-    from django.contrib.auth.models import User
-
-    User.objects.create_user("olga", email="olga@example.org")
-    site.add_users(["olga"])
-    site.assign("olga", "org_admin", "org:Org2")
+    org_admin(site)
     body = {"role": "course_staff", "scopes": ["course-v1:Org2+*"], "users": ["dave"]}
     done = client("olga").put(f"{V1}/roles/users/", body, content_type="application/json")
     assert done.status_code == 207

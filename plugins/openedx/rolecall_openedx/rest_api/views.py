@@ -361,10 +361,24 @@ def _allowed(rc: Rolecall, me: str | None, action: str, scope: str) -> bool | No
     found = _glob(rc, scope)
     if found is None:
         return None
+    org, kind = found
     try:
-        return rc.check_throughout(me, action, found[0], found[1])
+        allowed = rc.check_throughout(me, action, org, kind)
     except BadInputError:  # an unknown action allows nothing
         return False
+    if allowed and action == MANAGE.get(kind):
+        # Managing the team of every course of the org through the glob is a grant on the
+        # org: say yes only when the delegation rules let the caller give some role of the
+        # type there, as PUT roles/users/ would (a course admin of the whole org manages each
+        # course's team, but an org-wide grant is an org admin's).
+        delegation = rc.delegation()
+        derived = rc.registry.derived_roles
+        return any(
+            delegation.allows_assign(me, role, org)
+            for role in _roles_at(rc, kind)
+            if role not in derived
+        )
+    return allowed
 
 
 class PermissionValidationMeView(ConsoleView):
