@@ -10,6 +10,11 @@ team permission somewhere and show only what the caller may see: an assignment o
 team the caller may view. Every decision is rolecall's check; Django's ``is_staff`` and
 ``is_superuser`` grant nothing here (rolecall's platform administrator is a visible role).
 
+A scope endpoint parses and validates its request once (:class:`ScopeView`), before anything
+is decided: the query string for GET and DELETE (a body is never read), the body for PUT. A
+missing or malformed scope is a 400 then; the permission is decided on exactly the scopes the
+handler acts on, so one request cannot be decided on one scope and act on another.
+
 Changes are made as the calling user (``as_user``): rolecall's delegation rules and guards
 decide each row, and a refused row is answered ``role_assignment_error`` or
 ``role_removal_error`` with nothing written for it.
