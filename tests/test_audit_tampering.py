@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from rolecall.core import Rolecall
-from rolecall.core.storage.audit import Head, event_hash, legacy_state_mac, state_mac
+from rolecall.core.storage.audit import Head, hash_of, legacy_state_mac, state_mac
 from rolecall.core.storage.database import GENESIS_HASH, _alembic_config, make_engine, upgrade
 from rolecall.core.storage.keys import AUDIT_KEY
 from rolecall.core.storage.models import AuditEvent, State
@@ -76,18 +76,7 @@ def _events(session: Session) -> list[AuditEvent]:
 
 def _plain_hash(previous: str, event: AuditEvent) -> str:
     """The event's hash as a chain without a key has it (plain SHA-256)."""
-    return event_hash(
-        previous,
-        event.revision,
-        event.at,
-        event.action,
-        event.actor,
-        event.user,
-        event.role,
-        event.scope,
-        event.details,
-        event.batch_id,
-    )
+    return hash_of(previous, event)
 
 
 def _state(rc: Rolecall) -> dict[str, Any]:
@@ -427,19 +416,7 @@ def test_a_head_kept_outside_catches_a_rewrite_with_the_key(rc: Rolecall) -> Non
             if event.role == "viewer":
                 event.role = "editor"
             event.prev_hash, event.key_id = previous, key.id
-            event.hash = previous = event_hash(
-                previous,
-                event.revision,
-                event.at,
-                event.action,
-                event.actor,
-                event.user,
-                event.role,
-                event.scope,
-                event.details,
-                event.batch_id,
-                key,
-            )
+            event.hash = previous = hash_of(previous, event, key)
         state = session.execute(select(State)).scalar_one()
         head = Head(state.events, state.last_event_id, state.revision, previous, state.keyed_after)
         state.last_hash, state.last_mac = previous, state_mac(key, head)

@@ -16,7 +16,7 @@ from rolecall.core import BadInputError, Plugins, Rolecall
 from rolecall.core.governance.history import access_at
 from rolecall.core.governance.lifecycle import retire_user, user_retirement
 from rolecall.core.reads.audit import list_audit, recent_audit
-from rolecall.core.storage.audit import Head, event_hash, state_mac
+from rolecall.core.storage.audit import Head, hash_of, state_mac
 from rolecall.core.storage.database import GENESIS_HASH, _alembic_config
 from rolecall.core.storage.keys import AUDIT_KEY
 from rolecall.core.storage.models import AuditEvent, State, User
@@ -187,19 +187,7 @@ def test_migration_0010_rewrites_a_chain_that_named_people_and_reanchors_it(
                 granted_by = people[event.details["granted_by"]][0]
                 event.details = {**event.details, "granted_by": granted_by}
             event.prev_hash = previous
-            event.hash = previous = event_hash(
-                previous,
-                event.revision,
-                event.at,
-                event.action,
-                event.actor,
-                event.user,
-                event.role,
-                event.scope,
-                event.details,
-                event.batch_id,
-                key,
-            )
+            event.hash = previous = hash_of(previous, event, key)
         state = session.get(State, 1)
         assert state is not None
         head = Head(state.events, state.last_event_id, state.revision, previous, state.keyed_after)

@@ -89,6 +89,24 @@ def event_hash(
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def hash_of(previous: str, event: Any, key: Key | None = None) -> str:
+    """:func:`event_hash` of a stored event (an ``AuditEvent`` row, or anything with its
+    columns), chained to ``previous``."""
+    return event_hash(
+        previous,
+        event.revision,
+        event.at,
+        event.action,
+        event.actor,
+        event.user,
+        event.role,
+        event.scope,
+        event.details,
+        event.batch_id,
+        key,
+    )
+
+
 def hmac_sha256(secret: bytes) -> Callable[[bytes], str]:
     """HMAC-SHA256 with ``secret`` (RFC 2104), as a hex digest: the same as
     ``hmac.new(secret, message, "sha256").hexdigest()``, with the key's inner and outer pads
@@ -605,19 +623,7 @@ def verify_chain(
                     "does not have (restore the key file, or the secret, that held it)",
                 )
             keyed += 1
-        digest = event_hash(
-            previous,
-            event.revision,
-            event.at,
-            event.action,
-            event.actor,
-            event.user,
-            event.role,
-            event.scope,
-            event.details,
-            event.batch_id,
-            key,
-        )
+        digest = hash_of(previous, event, key)
         if digest != event.hash:
             return bad(event, "its content does not match its hash (it was altered)")
         if not anchored and expect is not None and event.id >= expect.last_id:
