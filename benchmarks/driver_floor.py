@@ -55,7 +55,12 @@ def _rows(
     """The assignment rows and audit rows of ``grants`` as the service would write them in
     transactions of ``chunk`` grants."""
     with sqlite3.connect(path) as connection:
-        ids = dict(connection.execute("SELECT username, id FROM rolecall_users"))
+        users = {
+            name: (user_id, pseudonym)
+            for name, user_id, pseudonym in connection.execute(
+                "SELECT username, id, pseudonym FROM rolecall_users"
+            )
+        }
         query = f"SELECT revision FROM {STATE}"  # noqa: S608
         revision = int(connection.execute(query).fetchone()[0])
     connection.close()
@@ -66,7 +71,8 @@ def _rows(
     events: list[tuple[object, ...]] = []
     previous = "0" * 64
     for grant_id, (user, role, scope) in enumerate(grants, start=1):
-        assignments.append((grant_id, ids[user], role, scope, ACTOR, stored_at, None, REASON))
+        user_id, subject = users[user]  # the chain names the user by pseudonym
+        assignments.append((grant_id, user_id, role, scope, ACTOR, stored_at, None, REASON))
         details = json.dumps(
             {
                 "expires_at": None,
@@ -79,7 +85,7 @@ def _rows(
             sort_keys=True,
             separators=(",", ":"),
         )
-        payload = f"{previous}{user}{role}{scope}{details}".encode()
+        payload = f"{previous}{subject}{role}{scope}{details}".encode()
         digest = hmac.digest(KEY, payload, "sha256").hex()
         events.append(
             (
@@ -87,7 +93,7 @@ def _rows(
                 stored_at,
                 "assign",
                 ACTOR,
-                user,
+                subject,
                 role,
                 scope,
                 details,

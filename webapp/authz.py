@@ -17,7 +17,7 @@ from rolecall.core.governance import NotAllowedError, Refusal, guards
 from rolecall.core.governance.bulk import BulkResult
 from rolecall.core.known_scopes import lookup as lookup_known
 from rolecall.core.known_scopes import suggestions
-from rolecall.core.reads import SeenScopes
+from rolecall.core.reads import SeenScopes, custom_roles
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -392,8 +392,7 @@ def roles_giving(rc: Rolecall, permission: str, scope: str) -> tuple[list[str], 
 
 def all_roles(rc: Rolecall) -> list[Role]:
     """The plugins' roles and the custom ones not retired."""
-    with rc.reading() as index:
-        custom = [r for key, r in index.custom_roles.items() if key not in index.retired_roles]
+    custom = [row.role for row in custom_roles(rc) if not row.retired]
     return [*rc.registry.roles.values(), *custom]
 
 
