@@ -15,7 +15,6 @@ import stat
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
@@ -24,7 +23,7 @@ from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.orm import Session
 
 from rolecall.core import Rolecall
-from rolecall.core.storage.audit import Head, event_hash, state_mac
+from rolecall.core.storage.audit import Head, event_hash, hash_of, state_mac
 from rolecall.core.storage.database import GENESIS_HASH, _alembic_config, make_engine
 from rolecall.core.storage.keys import AUDIT_KEY, SESSION_KEY, Key, KeyRing, KeyStoreError
 from rolecall.core.storage.models import AuditEvent, State
@@ -46,10 +45,10 @@ def _write_some(rc: Rolecall) -> None:
     rc.revoke("bob", "viewer", C1)
 
 
-def _rewrite(rc: Rolecall, sign: Any, key: Key | None = None) -> None:
+def _rewrite(rc: Rolecall, signing: Key | None, key: Key | None = None) -> None:
     """What someone who can write the database does: alter an event (bob made editor, not
-    viewer), then rehash every event from the first with ``sign(payload_args) -> (hash,
-    key_id)`` and move the state row's hash to the newest (signed, if they hold ``key``)."""
+    viewer), then rehash every event from the first with ``signing`` (None: a plain hash, as
+    before keying) and move the state row's hash to the newest (signed, if they hold ``key``)."""
     with Session(rc.engine) as session, session.begin():
         events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
         previous = GENESIS_HASH
@@ -57,20 +56,8 @@ def _rewrite(rc: Rolecall, sign: Any, key: Key | None = None) -> None:
             if event.role == "viewer":
                 event.role = "editor"
             event.prev_hash = previous
-            event.hash, event.key_id = sign(
-                (
-                    previous,
-                    event.revision,
-                    event.at,
-                    event.action,
-                    event.actor,
-                    event.user,
-                    event.role,
-                    event.scope,
-                    event.details,
-                    event.batch_id,
-                )
-            )
+            event.hash = hash_of(previous, event, signing)
+            event.key_id = signing.id if signing is not None else None
             previous = event.hash
         state = session.execute(
             select(State.events, State.last_event_id, State.revision, State.keyed_after)
@@ -88,14 +75,14 @@ def test_a_rewritten_chain_fails_unless_the_key_is_stolen(rc: Rolecall) -> None:
     key = rc.keys.current(AUDIT_KEY)
 
     # Rehashed with plain SHA-256, as the chain was before keying: refused.
-    _rewrite(rc, lambda args: (event_hash(*args), None))
+    _rewrite(rc, None)
     found = rc.verify_audit()
     assert not found.ok
     assert "rewritten without the audit key" in found.message
 
     # Rehashed with a key of the attacker's own, under the real key's id: refused.
     forged = Key(key.id, b"x" * 32)
-    _rewrite(rc, lambda args: (event_hash(*args, forged), forged.id))
+    _rewrite(rc, forged)
     found = rc.verify_audit()
     assert not found.ok
     assert found.first_bad is not None
@@ -103,7 +90,7 @@ def test_a_rewritten_chain_fails_unless_the_key_is_stolen(rc: Rolecall) -> None:
 
     # With the key itself (stolen from outside the database), a rewrite verifies: the limit
     # docs/security.md states.
-    _rewrite(rc, lambda args: (event_hash(*args, key), key.id), key)
+    _rewrite(rc, key, key)
     assert rc.verify_audit().ok
 
 
@@ -323,7 +310,7 @@ def test_events_from_before_keying_verify_as_unkeyed_and_seal(
         assert after.head is not None
         assert (after.head.events, after.head.revision, after.head.keyed_after) == (5, 5, 3)
         # Rewriting everything as unkeyed events, the newest included, is refused.
-        _rewrite(rc, lambda args: (event_hash(*args), None))
+        _rewrite(rc, None)
         found = rc.verify_audit()
         assert not found.ok
         assert "after keying began" in found.message

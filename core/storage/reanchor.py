@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
-from .audit import Head, event_hash, state_mac, verify_chain
+from .audit import COLUMNS, Head, event_hash, state_mac, verify_chain
 from .keys import AUDIT_KEY, Key, KeyRing, KeyStoreError
 from .models import AuditEvent, State, User
 from .subjects import NAMED, PERSONAL
@@ -35,21 +35,7 @@ PAGE = 5_000
 EVENTS = cast(Table, AuditEvent.__table__)
 STATE = cast(Table, State.__table__)
 USERS = cast(Table, User.__table__)
-_COLUMNS = (
-    "id",
-    "revision",
-    "at",
-    "action",
-    "actor",
-    "user",
-    "role",
-    "scope",
-    "details",
-    "batch_id",
-    "prev_hash",
-    "hash",
-    "key_id",
-)
+_COLUMNS = ("id", *COLUMNS)
 
 
 class ReanchorError(RuntimeError):
