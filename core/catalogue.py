@@ -222,7 +222,7 @@ def permissions_markdown(registry: Registry) -> str:
         "",
         "<!-- Generated from the plugin registries; do not edit by hand. Regenerate with",
         f"     `{DOCS_COMMAND}`;",
-        "     tests/test_catalogue.py fails when this file is stale. -->",
+        "     tests/plugins/test_catalogue.py fails when this file is stale. -->",
         "",
         f"This is the catalogue of the plugins {_code(plugins)}: "
         f"{len(registry.permissions)} permissions in {len(grouped)} functional areas, and "

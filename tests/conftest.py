@@ -200,7 +200,7 @@ SERVERS = {
     "mysqldb": "mysqldb_url",
 }
 """Each backend's fixture of an empty database (``mysqldb``: MariaDB through mysqlclient, which
-``tests/test_mysql.py`` adds to its ``database_url``)."""
+``tests/storage/test_mysql.py`` adds to its ``database_url``)."""
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])

@@ -1,5 +1,5 @@
-"""The WSGI application of the gunicorn ``--preload`` test (tests/test_fork.py): the service is
-opened when the module is imported, in gunicorn's master, before the workers are forked.
+"""The WSGI application of the gunicorn ``--preload`` test (tests/storage/test_fork.py): the
+service is opened when the module is imported, in gunicorn's master, before the workers are forked.
 
 ``GET /`` answers, as JSON, whether ``ada`` may ``t.edit`` in course c1, with the worker's pid,
 its revision and its last catch-up error; each request holds the worker 20 ms, so that

@@ -55,8 +55,8 @@ and fills the entry:
   and ``_walkable``.
 
 :meth:`Index.explain` decides the same rule the long way, with its reasons; its ``allowed`` is
-``check``'s answer (tests/test_decision_rule.py walks the steps on both paths,
-tests/test_property.py compares both with a naive reference).
+``check``'s answer (tests/engine/test_decision_rule.py walks the steps on both paths,
+tests/engine/test_property.py compares both with a naive reference).
 """
 
 from .decisions import AccessEntry, Decision, GrantInfo, Team, TeamMember

@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 from mariadb import CONFIGURED, MYSQL_URL, SKIP_REASON, Relay, mariadb_url  # noqa: F401
 from support import inner_pytest
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 TWO_USES = """
 from pathlib import Path

@@ -120,9 +120,9 @@ def test_names_and_keys_compare_exactly(database_url: str) -> None:
     users = ["Ada", "ada", "José", "Jose", "ß", "ss"]
     with _open(database_url) as rc:
         rc.add_users(["Ada", "José", "Jose", "ß"])
-        # The service refuses look-alikes of known users (tests/test_usernames.py); a platform
-        # may hold both all the same: they are rows of their own, under a unique index that a
-        # case-insensitive collation would refuse them under.
+        # The service refuses look-alikes of known users (tests/engine/test_usernames.py); a
+        # platform may hold both all the same: they are rows of their own, under a unique index
+        # that a case-insensitive collation would refuse them under.
         with rc.engine.begin() as connection:
             for name in ("ada", "ss"):
                 connection.execute(

@@ -31,7 +31,7 @@ from rolecall.core.storage.models import Assignment, User
 
 from support import child_environment
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 USERS = [f"u{i}" for i in range(5)]
 ROLES = ["viewer", "editor"]
 SCOPES = ["course-v1:MITx+c1+2026", "course-v1:MITx+c2+2026", "org:MITx"]

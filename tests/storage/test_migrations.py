@@ -239,7 +239,7 @@ def test_upgrades_from_every_earlier_revision(
         (grant,) = rc.grants("Ada")
         assert (grant.id, grant.role, grant.granted_at) == (gid, "editor", OLD_TIME)
         # Another user on a key that differs only in case: keys compare exactly once upgraded
-        # (a look-alike username is refused by the service itself: tests/test_usernames.py).
+        # (a look-alike username is refused by the service itself: tests/engine/test_usernames.py).
         rc.add_users(["bob"])
         rc.assign("bob", "viewer", "course-v1:mitx+x+1")
         assert rc.grants("bob")[0].id == gid + 1  # the id counter is past the rows in place

@@ -97,7 +97,7 @@ def test_db_upgrade_creates_then_reports_up_to_date(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cli = Cli(tmp_path, monkeypatch)
-    head = SCHEMA_HEAD  # equal to Alembic's newest revision (tests/test_schema_head.py)
+    head = SCHEMA_HEAD  # equal to Alembic's newest revision (tests/storage/test_schema_head.py)
     assert cli.ok("db", "upgrade") == f"schema upgraded to revision {head} (newest: {head})\n"
     assert cli.ok("db", "upgrade") == f"schema already at revision {head} (newest: {head})\n"
     tables = {

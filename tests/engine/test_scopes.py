@@ -27,7 +27,7 @@ from rolecall.core import (
     split_key,
 )
 
-CCX_DIR = Path(__file__).parents[1] / "plugins" / "ccx"
+CCX_DIR = Path(__file__).parents[2] / "plugins" / "ccx"
 
 COURSE = "course-v1:MITx+6.002x+2026_T1"
 CCX = "ccx-v1:MITx+6.002x+2026_T1+ccx@3"

@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 from pg import POSTGRES_URL, SKIP_REASON, postgres_url, require_postgres  # noqa: F401
 from support import inner_pytest
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 # Two tests that each use the fixture once and record the URL they were given.
 TWO_USES = """

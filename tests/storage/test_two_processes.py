@@ -26,7 +26,7 @@ import pytest
 
 from support import child_environment
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 C1 = "course-v1:MITx+c1+2026"
 
 CHILD = r"""

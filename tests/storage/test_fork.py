@@ -34,7 +34,7 @@ from rolecall.core import Rolecall
 
 from support import child_environment
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 C1 = "course-v1:MITx+c1+2026"
 WORKERS = 3
 STALENESS = 1.0

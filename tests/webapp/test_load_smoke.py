@@ -22,7 +22,7 @@ from rolecall.webapp.app import create_app
 
 from pg import postgres_url  # noqa: F401
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 if str(BENCHMARKS) not in sys.path:
     sys.path.append(str(BENCHMARKS))
 

@@ -25,7 +25,7 @@ from rolecall.core.reads import (
 )
 from rolecall.core.storage.models import State
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COURSE = "course-v1:MITx+6.002x+2026_T1"
 
 

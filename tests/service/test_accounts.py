@@ -178,7 +178,7 @@ def test_the_make_run_sign_in_script_sets_the_demo_admins_password_once(tmp_path
     run keeps it."""
     db = f"sqlite:///{tmp_path / 'rolecall.db'}"
     assert run_cli("--database", db, "demo").returncode == 0
-    script = Path(__file__).resolve().parent.parent / "scripts" / "console-login.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "console-login.py"
     runs = []
     for _ in range(2):
         done = subprocess.run(
