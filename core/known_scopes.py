@@ -43,20 +43,26 @@ SUGGESTIONS = 5
 
 
 def _call(plugins: Plugins, hook: str, **arguments: Any) -> list[tuple[str, str | None]]:
-    """Every implementation's (key, title) pairs, in order; a failing plugin is logged and
-    adds nothing."""
+    """Every implementation's (key, title) pairs, plugin by plugin, each plugin called through
+    pluggy (:func:`~rolecall.core.plugins.call_own`); a failing plugin is logged and adds
+    nothing."""
+    from .plugins import call_own, implementers
+
+    manager = plugins.manager
     found: list[tuple[str, str | None]] = []
-    for impl in getattr(plugins.manager.hook, hook).get_hookimpls():
+    for name, plugin in implementers(manager, hook):
         try:
-            result = impl.function(*(arguments[name] for name in impl.argnames))
-            for item in result or ():
-                if isinstance(item, str):
-                    found.append((item, None))
-                else:
-                    key, title = item
-                    found.append((str(key), None if title is None else str(title)))
+            mine: list[tuple[str, str | None]] = []
+            for result in call_own(manager, hook, plugin, **arguments):
+                for item in result or ():
+                    if isinstance(item, str):
+                        mine.append((item, None))
+                    else:
+                        key, title = item
+                        mine.append((str(key), None if title is None else str(title)))
+            found.extend(mine)
         except Exception:
-            log.exception("plugin %r failed in %s", impl.plugin_name, hook)
+            log.exception("plugin %r failed in %s", name, hook)
     return found
 
 

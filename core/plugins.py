@@ -250,14 +250,18 @@ def _dedupe(
 # ---------------------------------------------------------------------------- collect
 
 
-def _call_own(manager: pluggy.PluginManager, hook_name: str, plugin: object) -> list[Any]:
-    """The results of ``plugin``'s own implementations of a registry hook, in its order.
+def call_own(
+    manager: pluggy.PluginManager, hook_name: str, plugin: object, **arguments: Any
+) -> list[Any]:
+    """The results of ``plugin``'s own implementations of a hook, in its order (an
+    implementation returning ``None`` adds nothing).
 
-    The call goes through pluggy's hook caller, so hook wrappers (of any plugin) and tracing
-    see it; the other plugins' plain implementations are left out of it, because each record
-    must be attributed to the plugin that returned it (a duplicate names both plugins). A
-    plugin with both a wrapper and a plain implementation of the same hook is left out of the
-    other plugins' calls, its wrapper included."""
+    The call goes through pluggy's hook caller, so hook wrappers (of any plugin) and
+    monitoring (``add_hookcall_monitoring``) see it; the other plugins' plain implementations
+    are left out of it, so that each result is attributed to the plugin that returned it (a
+    duplicate record names both plugins; a failing plugin is the one logged). A plugin with
+    both a wrapper and a plain implementation of the same hook is left out of the other
+    plugins' calls, its wrapper included."""
     impls = getattr(manager.hook, hook_name).get_hookimpls()
 
     def plain(impl: Any) -> bool:
@@ -266,8 +270,18 @@ def _call_own(manager: pluggy.PluginManager, hook_name: str, plugin: object) -> 
     if not any(impl.plugin is plugin and plain(impl) for impl in impls):
         return []
     others = {impl.plugin for impl in impls if impl.plugin is not plugin and plain(impl)}
-    results = manager.subset_hook_caller(hook_name, remove_plugins=others)()
+    results = manager.subset_hook_caller(hook_name, remove_plugins=others)(**arguments)
     return list(reversed(results))  # pluggy calls the last registered implementation first
+
+
+def implementers(manager: pluggy.PluginManager, hook_name: str) -> list[tuple[str, object]]:
+    """(name, plugin) of each plugin with a plain implementation of the hook, in the order
+    they were registered: the plugins :func:`call_own` answers for, one by one."""
+    found: dict[int, tuple[str, object]] = {}
+    for impl in getattr(manager.hook, hook_name).get_hookimpls():
+        if not (impl.wrapper or impl.hookwrapper):
+            found.setdefault(id(impl.plugin), (impl.plugin_name, impl.plugin))
+    return list(found.values())
 
 
 def _collect(manager: pluggy.PluginManager, plugin: object) -> dict[str, tuple[Any, ...]]:
@@ -277,7 +291,7 @@ def _collect(manager: pluggy.PluginManager, plugin: object) -> dict[str, tuple[A
         try:
             results = [
                 [] if result is None else list(result)
-                for result in _call_own(manager, hook_name, plugin)
+                for result in call_own(manager, hook_name, plugin)
             ]
         except Exception as exc:
             raise _Skip(f"{hook_name}() raised {one_line(exc)}") from None

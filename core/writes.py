@@ -281,8 +281,11 @@ class UnitOfWork:
 
     def _announce(self, writer: AuditWriter) -> None:
         """Call the ``assignment_changed`` hooks; a failing plugin is logged, never fatal."""
-        impls = self.plugins.manager.hook.assignment_changed.get_hookimpls()
-        if not impls:
+        from .plugins import call_own, implementers
+
+        manager = self.plugins.manager
+        listeners = implementers(manager, "assignment_changed")
+        if not listeners:
             return
         for row in writer.rows:
             op = row["details"].get("op", row["action"])
@@ -299,12 +302,13 @@ class UnitOfWork:
                 at=row["at"],
                 revision=row["revision"],
             )
-            arguments = {"event": event, "rolecall": self._service}
-            for impl in impls:
+            for name, plugin in listeners:  # each through pluggy, so wrappers see the call
                 try:
-                    impl.function(*(arguments[name] for name in impl.argnames))
+                    call_own(
+                        manager, "assignment_changed", plugin, event=event, rolecall=self._service
+                    )
                 except Exception:
-                    log.exception("plugin %r failed in assignment_changed", impl.plugin_name)
+                    log.exception("plugin %r failed in assignment_changed", name)
 
 
 # ---------------------------------------------------------------------------- grants
