@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.dispatch import Signal
 from opaque_keys.edx.keys import CourseKey
 from openedx_events.learning.signals import COURSE_ACCESS_ROLE_ADDED, COURSE_ACCESS_ROLE_REMOVED
 
@@ -28,13 +27,11 @@ from rolecall.builtin_plugins.legacy.mapping import RoleMapping
 from rolecall.core import BadInputError
 
 from .service import get_rolecall
+from .signals import assignment_changed  # noqa: F401 - offered here, where it always was
 
 log = logging.getLogger(__name__)
 
 ACTOR = "openedx-events"
-
-assignment_changed = Signal()
-"""Sent with ``event`` (an :class:`rolecall.core.AssignmentEvent`) after each committed change."""
 
 _MAPPING = RoleMapping()
 

@@ -39,6 +39,8 @@ from openedx_events.learning.signals import (
 
 from rolecall.core import AssignmentEvent, DerivedRole, hookimpl
 
+from .signals import assignment_changed as signal
+
 DEFAULT_MODEL = "student.CourseEnrollment"
 
 
@@ -147,8 +149,6 @@ def register_derived_roles() -> list[DerivedRole]:
 
 @hookimpl
 def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
-    from .events import assignment_changed as signal
-
     transaction.on_commit(lambda: signal.send(sender=AssignmentEvent, event=event))
 
 
