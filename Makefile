@@ -77,20 +77,17 @@ browser:
 admin-console:
 	bash scripts/build-admin-console.sh
 
-unit: $(STAMP) $(STAMP42) services $(MYSQLCLIENT) browser admin-console
+# The suites' workers: rolecall's suite runs on this many pytest-xdist workers (make test
+# WORKERS=1 for one; the suite waits on databases, child processes and a browser much of the
+# time, so more workers than cores pay).
+WORKERS ?= 3
+
+## unit: rolecall's suite on $(WORKERS) workers while .venv-django42 and the admin console are
+## built, then rolecall-openedx's four runs side by side (scripts/run-tests.sh)
+unit: $(STAMP) services $(MYSQLCLIENT) browser
 	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
-	ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' $(BIN)/pytest
-	# rolecall-openedx: its own Django test project, with the platform's database on SQLite,
-	# then on PostgreSQL, then on MariaDB (Django's MySQL backend, mysqlclient), where rolecall's
-	# tables live in the platform's database (rolecall's core stays free of Django).
-	cd plugins/openedx && ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
-		../../$(BIN)/pytest
-	cd plugins/openedx && ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
-		ROLECALL_OPENEDX_TEST_DATABASE=postgresql ../../$(BIN)/pytest
-	cd plugins/openedx && ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' \
-		ROLECALL_OPENEDX_TEST_DATABASE=mysql ../../$(BIN)/pytest
-	# ... and under Django 4.2, on SQLite.
-	cd plugins/openedx && ../../$(VENV42)/bin/pytest
+	ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' MAKE='$(MAKE)' WORKERS='$(WORKERS)' \
+		bash scripts/run-tests.sh
 
 clean:
 	rm -rf $(VENV) $(VENV42) build *.egg-info plugins/ccx/build plugins/ccx/*.egg-info \

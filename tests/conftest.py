@@ -44,11 +44,42 @@ from pg import postgres_url  # noqa: F401
 # are skipped at collection, with one line each in the short summary (``make test`` sets both).
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# ``make test`` runs the suite on several pytest-xdist workers with ``--dist loadgroup``: each
+# test goes to whichever worker is free, except that the tests of a module with module- or
+# class-scoped fixtures (wheels, virtual environments, a browser's demo data) are one group, so
+# those fixtures are built once, on one worker; and the modules of :data:`SERIAL` share one
+# group, so they run one after the other, on one worker, never beside each other.
+SERIAL = {
+    # Forked workers, gunicorn and billiard pools, timed propagation between processes.
+    "tests/storage/test_fork.py",
+    "tests/storage/test_concurrency.py",
+    "tests/storage/test_notices.py",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not pg.CONFIGURED:
         pg.skip_unconfigured(items, pg.needs_postgres, pg.SKIP_REASON)
     if not mariadb.CONFIGURED:
         pg.skip_unconfigured(items, mariadb.needs_mariadb, mariadb.SKIP_REASON)
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            module = item.path.relative_to(config.rootpath).as_posix()
+            if module in SERIAL:
+                item.add_marker(pytest.mark.xdist_group("serial"))
+            elif _shares_fixtures(item):
+                item.add_marker(pytest.mark.xdist_group(module))
+
+
+def _shares_fixtures(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture of the project's (not of a pytest plugin's, whose baseid
+    is empty) that it shares with the other tests of its module or class."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    return any(
+        d.baseid and d.scope in ("module", "class", "package") for defs in definitions for d in defs
+    )
 
 
 @pytest.hookimpl(wrapper=True)
