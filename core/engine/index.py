@@ -41,6 +41,7 @@ from .decisions import (
     Team,
     TeamMember,
 )
+from .pseudonyms import Pseudonyms
 
 log = logging.getLogger("rolecall.engine")
 
@@ -217,7 +218,7 @@ class Index:
         self.registry = registry
         self.revision = 0
         self.users: dict[str, UserRecord] = {}
-        self.pseudonyms: dict[str, str] = {}
+        self.pseudonyms = Pseudonyms()
         """pseudonym -> username (:mod:`rolecall.core.storage.subjects`): how the change
         feed's events name users."""
         self._skeletons: dict[str, str] | None = None  # made on first use by lookalike()
@@ -395,10 +396,9 @@ class Index:
         if username in self.users:
             del self.users[username]
             self._skeletons = None  # rebuilt without the old name on next use
-        for known, name in list(self.pseudonyms.items()):
-            if name == username:
-                pseudonym = pseudonym or known
-                del self.pseudonyms[known]
+        while (known := self.pseudonyms.of(username)) is not None:
+            pseudonym = pseudonym or known
+            del self.pseudonyms[known]
         self.add_user(retired, None, None, False, pseudonym)
         for members in self._by_scope.values():
             for cell in members.values():
@@ -1389,6 +1389,7 @@ class Index:
     def warm(self) -> None:
         """Build the teams of the platform and of every org ahead of the first ``who``: they
         are the large ones, shared by every scope below them."""
+        self.pseudonyms.compact()
         now = time.time()
         for key in ("platform", *self._children.get("platform", ())):
             self._members(key, now)

@@ -1,0 +1,137 @@
+"""The index's pseudonym -> username map, kept compact.
+
+The change feed names users by pseudonym (:mod:`rolecall.core.storage.subjects`), and an index
+following it must find a user under the name it holds, erased since or not: so it keeps every
+user's pseudonym. A pseudonym as rolecall makes it (``user/`` and 20 lowercase hex digits) is
+held as its 10 bytes in one sorted buffer, beside a list of the names: 18 bytes a user instead
+of a string and a dict entry (about 100). Pseudonyms added since the last :meth:`compact`, and
+any of another form, wait in a plain dict, merged into the buffer once it grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+PREFIX = "user/"
+WIDTH = 10
+"""Bytes of a compact pseudonym (20 hex digits)."""
+MERGE_AT = 4096
+"""Pseudonyms waiting in the dict before they are merged (or as many as the buffer holds)."""
+
+
+def _packed(pseudonym: str) -> bytes | None:
+    """The 10 bytes of a pseudonym of rolecall's form, or None for any other string."""
+    if len(pseudonym) != len(PREFIX) + 2 * WIDTH or not pseudonym.startswith(PREFIX):
+        return None
+    digits = pseudonym[len(PREFIX) :]
+    try:
+        packed = bytes.fromhex(digits)
+    except ValueError:
+        return None
+    return packed if packed.hex() == digits else None  # lowercase only: it must read back
+
+
+class Pseudonyms(Mapping[str, str]):
+    """pseudonym -> username; a plain mapping to read, changed by item assignment and ``del``."""
+
+    __slots__ = ("_count", "_extra", "_keys", "_names")
+
+    def __init__(self) -> None:
+        self._keys = b""
+        """The compact pseudonyms, sorted, ``WIDTH`` bytes each."""
+        self._names: list[str | None] = []
+        """The username of each compact pseudonym (None: removed since the merge)."""
+        self._extra: dict[str, str] = {}
+        self._count = 0
+
+    def _find(self, packed: bytes) -> int:
+        keys, lo, hi = self._keys, 0, len(self._names)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if keys[mid * WIDTH : mid * WIDTH + WIDTH] < packed:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self._names) and keys[lo * WIDTH : lo * WIDTH + WIDTH] == packed:
+            return lo
+        return -1
+
+    def _at(self, pseudonym: str) -> int:
+        packed = _packed(pseudonym)
+        return -1 if packed is None or not self._names else self._find(packed)
+
+    def __getitem__(self, pseudonym: str) -> str:
+        found = self._extra.get(pseudonym)
+        if found is not None:
+            return found
+        at = self._at(pseudonym)
+        name = self._names[at] if at >= 0 else None
+        if name is None:
+            raise KeyError(pseudonym)
+        return name
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        keys = self._keys
+        for at, name in enumerate(self._names):
+            if name is not None:
+                yield PREFIX + keys[at * WIDTH : at * WIDTH + WIDTH].hex()
+        yield from list(self._extra)
+
+    def __setitem__(self, pseudonym: str, username: str) -> None:
+        if pseudonym in self._extra:
+            self._extra[pseudonym] = username
+            return
+        at = self._at(pseudonym)
+        if at >= 0:
+            if self._names[at] is None:
+                self._count += 1
+            self._names[at] = username
+            return
+        self._extra[pseudonym] = username
+        self._count += 1
+        if len(self._extra) > max(MERGE_AT, len(self._names)):
+            self.compact()
+
+    def __delitem__(self, pseudonym: str) -> None:
+        if self._extra.pop(pseudonym, None) is not None:
+            self._count -= 1
+            return
+        at = self._at(pseudonym)
+        if at < 0 or self._names[at] is None:
+            raise KeyError(pseudonym)
+        self._names[at] = None
+        self._count -= 1
+
+    def of(self, username: str) -> str | None:
+        """The pseudonym held for ``username``, if any (a scan: for the rare erasure)."""
+        for pseudonym, name in self._extra.items():
+            if name == username:
+                return pseudonym
+        try:
+            at = self._names.index(username)
+        except ValueError:
+            return None
+        return PREFIX + self._keys[at * WIDTH : at * WIDTH + WIDTH].hex()
+
+    def compact(self) -> None:
+        """Merge the waiting pseudonyms of rolecall's form into the buffer."""
+        keys = self._keys
+        held: list[tuple[bytes, str]] = [
+            (keys[at * WIDTH : at * WIDTH + WIDTH], name)
+            for at, name in enumerate(self._names)
+            if name is not None
+        ]
+        other: dict[str, str] = {}
+        for pseudonym, name in self._extra.items():
+            packed = _packed(pseudonym)
+            if packed is None:
+                other[pseudonym] = name
+            else:
+                held.append((packed, name))
+        held.sort(key=lambda entry: entry[0])
+        self._keys = b"".join(packed for packed, _ in held)
+        self._names = [name for _, name in held]
+        self._extra = other
