@@ -26,23 +26,20 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
-
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadInputError, StorageError
 from .scopes import show
+from .storage import accounts as rows
+from .storage.accounts import AccountStore
+from .storage.accounts import TokenInfo as TokenInfo  # a name of this module's, as it was
 from .storage.audit import AuditWriter
-from .storage.database import deadlocked
-from .storage.keys import PURPOSES, KeyStoreError
-from .storage.models import Account, ApiToken, ConsoleSession, SignInFailures, State, User
+from .storage.keys import PURPOSES, KeyRing, KeyStoreError
 
 if TYPE_CHECKING:
-    from .service import Rolecall
+    from .engine import Index
+    from .writes import UnitOfWork
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -93,33 +90,6 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """A token as listed: never the token itself, which is shown once, when created."""
-
-    id: int
-    user: str
-    prefix: str
-    label: str | None
-    created_by: str | None
-    created_at: datetime
-    revoked_at: datetime | None
-    expires_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.state == "active"
-
-    @property
-    def state(self) -> str:
-        """``active``, ``revoked`` or ``expired``."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
-            return "expired"
-        return "active"
-
-
 FREE_FAILURES = 5
 """Failed sign-ins of one key allowed before it is locked."""
 FIRST_LOCK = 30.0
@@ -160,77 +130,29 @@ class SignInThrottle:
     :class:`StorageError`.
     """
 
-    def __init__(self, rc: Rolecall, clock: Callable[[], float] = time.time) -> None:
-        self.rc = rc
+    def __init__(self, store: AccountStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.clock = clock
 
     def retry_after(self, keys: Iterable[str]) -> int:
         """Seconds until these keys may try again (0: now)."""
-        wanted, now = list(keys), self.clock()
-        try:
-            with Session(self.rc.engine) as session:
-                locks = session.scalars(
-                    select(SignInFailures.locked_until).where(SignInFailures.key.in_(wanted))
-                ).all()
-        except DBAPIError as exc:
-            raise StorageError(f"cannot read the sign-in failures: {exc.orig or exc}") from exc
+        locks, now = self.store.locks(keys), self.clock()
         wait = max((until - now for until in locks), default=0.0)
         return int(wait + 0.999) if wait > 0 else 0
 
     def failed(self, keys: Iterable[str]) -> None:
         """One more failure for each key; a key past the allowance is locked."""
-        wanted, now = sorted(set(keys)), self.clock()  # sorted: processes lock rows alike
-        table = SignInFailures
+        now = self.clock()
 
-        def record(session: Session) -> None:
-            # A write first: on SQLite it takes the write lock before anything is read.
-            session.execute(delete(table).where(table.last < now - FORGET_AFTER))
-            for key in wanted:
-                counted = session.execute(
-                    update(table)
-                    .where(table.key == key)
-                    .values(failures=table.failures + 1, last=now)
-                )
-                if not counted.rowcount:  # type: ignore[attr-defined]
-                    session.add(table(key=key, failures=1, locked_until=0.0, last=now))
-                    session.flush()
-                over = int(session.scalar(select(table.failures).where(table.key == key)) or 0)
-                over -= allowance(key)
-                if over >= 0:
-                    until = now + min(FIRST_LOCK * 2 ** min(over, 32), MAX_LOCK)
-                    session.execute(
-                        update(table).where(table.key == key).values(locked_until=until)
-                    )
+        def lock(key: str, failures: int) -> float | None:
+            over = failures - allowance(key)
+            return now + min(FIRST_LOCK * 2 ** min(over, 32), MAX_LOCK) if over >= 0 else None
 
-        self._change(record)
+        self.store.count_failures(keys, now, forget_before=now - FORGET_AFTER, lock=lock)
 
     def succeeded(self, keys: Iterable[str]) -> None:
         """Forget these keys' failures."""
-        wanted = list(keys)
-        self._change(
-            lambda session: session.execute(
-                delete(SignInFailures).where(SignInFailures.key.in_(wanted))
-            )
-        )
-
-    def _change(self, work: Callable[[Session], object]) -> None:
-        attempts = 5
-        for attempt in range(attempts):
-            try:
-                with Session(self.rc.engine) as session, session.begin():
-                    work(session)
-                return
-            except IntegrityError as exc:
-                # Another process added the same new key at the same moment: count again,
-                # on its row.
-                if attempt == attempts - 1:
-                    raise StorageError(f"cannot record a sign-in: {exc.orig or exc}") from exc
-            except DBAPIError as exc:
-                # InnoDB may end one of two transactions recording failures at once (the
-                # DELETE's scan and the other's new row lock in opposite orders): the one ended
-                # was rolled back whole, and runs again.
-                if not deadlocked(exc) or attempt == attempts - 1:
-                    raise StorageError(f"cannot record a sign-in: {exc.orig or exc}") from exc
+        self.store.forget_failures(keys)
 
 
 def _check_password(password: str) -> str:
@@ -244,10 +166,29 @@ def _check_password(password: str) -> str:
 
 
 class Accounts:
-    """Passwords, tokens and secrets of one installation (``rc.accounts``)."""
+    """Passwords, tokens and secrets of one installation (``rc.accounts``).
 
-    def __init__(self, rc: Rolecall) -> None:
-        self.rc = rc
+    It is given what it uses, not the service: the account tables (``store``), the unit of
+    work every audited change runs through (``writes``), the index of the moment (``index``),
+    whether the process hears the others' changes (``hearing``), the catch-up (``sync``) and
+    the key ring (``keys``)."""
+
+    def __init__(
+        self,
+        store: AccountStore,
+        writes: UnitOfWork,
+        *,
+        index: Callable[[], Index],
+        hearing: Callable[[], bool],
+        sync: Callable[[], int],
+        keys: KeyRing,
+    ) -> None:
+        self.store = store
+        self.writes = writes
+        self._index = index
+        self._hearing = hearing
+        self._sync = sync
+        self.keys = keys
         # digest -> (username, revision it was looked up at, expiry epoch, when looked up)
         self._token_cache: dict[str, tuple[str, int, float, float]] = {}
         self._cache_lock = threading.Lock()
@@ -258,55 +199,41 @@ class Accounts:
 
     def sign_in_throttle(self, clock: Callable[[], float] = time.time) -> SignInThrottle:
         """The console's sign-in throttle (see :class:`SignInThrottle`)."""
-        return SignInThrottle(self.rc, clock)
+        return SignInThrottle(self.store, clock)
 
     # ------------------------------------------------------------------ passwords
 
-    def _user_id(self, session: Session, username: str) -> int:
-        uid = session.scalar(select(User.id).where(User.username == username))
+    def _user_id(self, session: Any, username: str) -> int:
+        uid = rows.user_id(session, username)
         if uid is None:
             raise BadInputError(f"unknown user {show(username)}; add it with `rolecall users add`")
-        return int(uid)
+        return uid
 
     def set_password(self, username: str, password: str, *, actor: str | None = None) -> int:
         """Give ``username`` (an existing user) a console password, or replace it."""
         hashed = hash_password(_check_password(password))
 
-        def work(session: Session, audit: AuditWriter) -> None:
+        def work(session: Any, audit: AuditWriter) -> None:
             uid = self._user_id(session, username)
-            row = session.get(Account, uid)
-            if row is None:
-                session.add(Account(user_id=uid, password_hash=hashed, changed_at=audit.at))
+            # A new password ends every console session of the account, in every process.
+            if rows.put_password(session, uid, hashed, audit.at):
                 audit.add("account_create", user=username)
             else:
-                row.password_hash = hashed
-                row.changed_at = audit.at
                 audit.add("password_change", user=username)
-            # A new password ends every console session of the account, in every process.
-            session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == uid))
 
-        return self.rc.writes.run(actor, work).revision
+        return self.writes.run(actor, work).revision
 
     def has_password(self, username: str) -> bool:
         """Whether ``username`` has a console password (``make run`` sets one for the demo
         admin only when it has none)."""
-        with Session(self.rc.engine) as session:
-            found = session.scalar(
-                select(Account.user_id).join(User).where(User.username == username)
-            )
-        return found is not None
+        return self.store.has_password(username)
 
     def verify_password(self, username: str, password: str) -> bool:
         """True when ``username`` is an active user with this password. Unknown users cost
         the same time as a wrong password."""
         stored = None
         if isinstance(username, str) and isinstance(password, str) and len(password) <= 1024:
-            with Session(self.rc.engine) as session:
-                stored = session.scalar(
-                    select(Account.password_hash)
-                    .join(User)
-                    .where(User.username == username, User.active.is_(True))
-                )
+            stored = self.store.password_hash(username)
         if stored is None:
             password_matches("x", _DUMMY_HASH)
             return False
@@ -335,76 +262,57 @@ class Accounts:
                 raise BadInputError("the token's expiry is in the past")
         created: list[TokenInfo] = []
 
-        def work(session: Session, audit: AuditWriter) -> None:
+        def work(session: Any, audit: AuditWriter) -> None:
             uid = self._user_id(session, username)
-            row = ApiToken(
-                user_id=uid,
-                token_hash=token_digest(token),
+            token_id = rows.add_token(
+                session,
+                uid,
+                digest=token_digest(token),
                 prefix=prefix,
                 label=label,
                 created_by=audit.actor,
-                created_at=audit.at,
+                at=audit.at,
                 expires_at=expires_at,
             )
-            session.add(row)
-            session.flush()
-            details: dict[str, object] = {"token": row.id, "prefix": prefix}
+            details: dict[str, object] = {"token": token_id, "prefix": prefix}
             if expires_at is not None:
                 details["expires_at"] = expires_at.astimezone(UTC).isoformat()
             audit.add("token_create", user=username, details=details)
             created.append(
-                TokenInfo(row.id, username, prefix, label, audit.actor, audit.at, None, expires_at)
+                TokenInfo(
+                    token_id, username, prefix, label, audit.actor, audit.at, None, expires_at
+                )
             )
 
-        self.rc.writes.run(actor, work)
+        self.writes.run(actor, work)
         return created[0], token
 
     def tokens(self, username: str | None = None) -> list[TokenInfo]:
-        query = select(ApiToken, User.username).join(User).order_by(ApiToken.id)
-        if username is not None:
-            query = query.where(User.username == username)
-        with Session(self.rc.engine) as session:
-            return [
-                TokenInfo(
-                    t.id,
-                    name,
-                    t.prefix,
-                    t.label,
-                    t.created_by,
-                    t.created_at,
-                    t.revoked_at,
-                    t.expires_at,
-                )
-                for t, name in session.execute(query)
-            ]
+        return self.store.tokens(username)
 
     def revoke_token(self, token_id: int, *, actor: str | None = None) -> int:
         """Revoke a token by its id; every process refuses it once it has the write's
         revision: on hearing the write's notice, else on its next request (see
         :meth:`user_for_token`)."""
 
-        def work(session: Session, audit: AuditWriter) -> None:
-            row = session.get(ApiToken, token_id)
-            if row is None:
+        def work(session: Any, audit: AuditWriter) -> None:
+            found, revoked, owner = rows.revoke_token(session, token_id, audit.at)
+            if not found:
                 raise BadInputError(f"no token with id {token_id}")
-            if row.revoked_at is not None:
-                return
-            row.revoked_at = audit.at
-            owner = session.scalar(select(User.username).where(User.id == row.user_id))
-            audit.add("token_revoke", user=owner, details={"token": token_id})
+            if revoked:
+                audit.add("token_revoke", user=owner, details={"token": token_id})
 
-        revision = self.rc.writes.run(actor, work).revision
+        revision = self.writes.run(actor, work).revision
         with self._cache_lock:
             self._token_cache.clear()
         return revision
 
     def _caught_up(self) -> int:
         """The database's revision, read now, with the index caught up to it (one small read
-        when nothing changed). Raises :class:`DBAPIError` when the database is away."""
-        with self.rc.engine.connect() as connection:
-            current = int(connection.scalar(select(State.revision)) or 0)
-        if current > self.rc.index.revision:
-            self.rc.sync()
+        when nothing changed). Raises :class:`StorageError` when the database is away."""
+        current = self.store.revision()
+        if current > self._index().revision:
+            self._sync()
         return current
 
     def user_for_token(self, token: str) -> str | None:
@@ -431,21 +339,16 @@ class Accounts:
         now = time.monotonic()
         cached = self._token_cache.get(digest)
         try:
-            revision = self.rc.index.revision if self.rc.hearing else self._caught_up()
+            revision = self._index().revision if self._hearing() else self._caught_up()
             if cached is not None and cached[1] == revision:
                 username: str | None = cached[0]
                 until = cached[2]
             else:
-                with Session(self.rc.engine) as session:
-                    row = session.execute(
-                        select(User.username, ApiToken.expires_at)
-                        .join(ApiToken, ApiToken.user_id == User.id)
-                        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-                    ).first()
-                username = None if row is None else str(row.username)
-                expires = None if row is None else row.expires_at
+                row = self.store.token_owner(digest)
+                username = None if row is None else row[0]
+                expires = None if row is None else row[1]
                 until = float("inf") if expires is None else expires.timestamp()
-        except DBAPIError as exc:
+        except StorageError as exc:
             # The database is away: a token seen valid in the last OUTAGE_GRACE seconds
             # still works, so checks go on being answered from the index.
             if cached is None or now - cached[3] > OUTAGE_GRACE or cached[2] <= time.time():
@@ -464,7 +367,7 @@ class Accounts:
         return self._active(username)
 
     def _active(self, username: str) -> str | None:
-        record = self.rc.index.users.get(username)
+        record = self._index().users.get(username)
         if record is None or not record.active:
             return None
         return username
@@ -473,7 +376,7 @@ class Accounts:
 
     def console_sessions(self, clock: Callable[[], float] = time.time) -> ConsoleSessions:
         """The console's server-side sessions (see :class:`ConsoleSessions`)."""
-        return ConsoleSessions(self.rc, clock)
+        return ConsoleSessions(self.store, clock)
 
     # ------------------------------------------------------------------ keys
 
@@ -486,14 +389,14 @@ class Accounts:
         if name not in PURPOSES:
             raise BadInputError(f"no key {name!r}; the keys are {', '.join(PURPOSES)}")
         try:
-            key = self.rc.keys.rotate(name)
+            key = self.keys.rotate(name)
         except KeyStoreError as exc:
             raise BadInputError(str(exc)) from None
 
-        def work(session: Session, audit: AuditWriter) -> None:
+        def work(session: Any, audit: AuditWriter) -> None:
             audit.add("secret_rotate", details={"name": name, "key_id": key.id})
 
-        return self.rc.writes.run(actor, work).revision
+        return self.writes.run(actor, work).revision
 
 
 class ConsoleSessions:
@@ -507,8 +410,8 @@ class ConsoleSessions:
     it out. ``clock`` (epoch seconds) is replaceable for tests.
     """
 
-    def __init__(self, rc: Rolecall, clock: Callable[[], float] = time.time) -> None:
-        self.rc = rc
+    def __init__(self, store: AccountStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.clock = clock
         self._seen: dict[str, tuple[str, float, float]] = {}
         self._seen_lock = threading.Lock()
@@ -520,29 +423,10 @@ class ConsoleSessions:
         """A new session for the active user ``username``; returns its id (for the cookie)."""
         sid = secrets.token_urlsafe(32)
         now = self._now()
-        try:
-            with Session(self.rc.engine) as session, session.begin():
-                uid = session.scalar(
-                    select(User.id).where(User.username == username, User.active.is_(True))
-                )
-                if uid is None:
-                    raise BadInputError(f"no active user {show(username)}")
-                # Expired sessions of the account go; their rows would only accumulate.
-                session.execute(
-                    delete(ConsoleSession).where(
-                        ConsoleSession.user_id == uid, ConsoleSession.expires_at <= now
-                    )
-                )
-                session.add(
-                    ConsoleSession(
-                        id_hash=token_digest(sid),
-                        user_id=uid,
-                        created_at=now,
-                        expires_at=now + timedelta(seconds=lifetime),
-                    )
-                )
-        except DBAPIError as exc:
-            raise StorageError(f"cannot record the sign-in: {exc.orig or exc}") from exc
+        # Expired sessions of the account go; their rows would only accumulate.
+        ends = now + timedelta(seconds=lifetime)
+        if not self.store.start_session(username, token_digest(sid), now, ends):
+            raise BadInputError(f"no active user {show(username)}")
         return sid
 
     def user(self, sid: object) -> str | None:
@@ -554,17 +438,8 @@ class ConsoleSessions:
         digest = token_digest(sid)
         now = self._now()
         try:
-            with Session(self.rc.engine) as session:
-                row = session.execute(
-                    select(User.username, ConsoleSession.expires_at)
-                    .join(User, User.id == ConsoleSession.user_id)
-                    .where(
-                        ConsoleSession.id_hash == digest,
-                        ConsoleSession.expires_at > now,
-                        User.active.is_(True),
-                    )
-                ).first()
-        except DBAPIError as exc:
+            row = self.store.session_user(digest, now)
+        except StorageError as exc:
             seen = self._seen.get(digest)
             if (
                 seen is None
@@ -582,8 +457,8 @@ class ConsoleSessions:
         with self._seen_lock:
             if len(self._seen) > 10_000:
                 self._seen.clear()
-            self._seen[digest] = (str(row.username), row.expires_at.timestamp(), time.monotonic())
-        return str(row.username)
+            self._seen[digest] = (row[0], row[1].timestamp(), time.monotonic())
+        return row[0]
 
     def end(self, sid: object) -> None:
         """Sign the session ``sid`` out: its cookie is worth nothing from now on, anywhere."""
@@ -592,8 +467,4 @@ class ConsoleSessions:
         digest = token_digest(sid)
         with self._seen_lock:
             self._seen.pop(digest, None)
-        try:
-            with Session(self.rc.engine) as session, session.begin():
-                session.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == digest))
-        except DBAPIError as exc:
-            raise StorageError(f"cannot record the sign-out: {exc.orig or exc}") from exc
+        self.store.end_session(digest)

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from .accounts import Accounts
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
 from .engine.index import ALL
-from .errors import BadInputError, UnknownScopeError
+from .errors import BadInputError, StorageError, UnknownScopeError
 from .governance import Delegation, guards
 from .governance.bulk import NOTHING_TO_DO, BulkResult, BulkRow, org_wide
 from .governance.bulk import validate as bulk_validate
@@ -48,6 +48,7 @@ from .known_scopes import lookup as lookup_known
 from .plugins import Plugins, load_plugins
 from .records import DelegationRule, Role
 from .registry import Registry
+from .storage.accounts import AccountStore
 from .storage.audit import AuditWriter, Head, Verification, sign_new_chain, verify_chain
 from .storage.contributions import remember, remembered
 from .storage.database import (
@@ -164,7 +165,14 @@ class Rolecall:
             notices=self.notices,
         )
         """The unit of work every change runs through (:mod:`rolecall.core.writes`)."""
-        self.accounts = Accounts(self)
+        self.accounts = Accounts(
+            AccountStore(engine),
+            self.writes,
+            index=lambda: self.index,
+            hearing=lambda: self.hearing,
+            sync=self.sync,
+            keys=self.keys,
+        )
         self._load()
         try:
             remember(engine, self.registry)
@@ -312,7 +320,8 @@ class Rolecall:
         try:
             self.sync()
         except Exception as exc:  # the database is away: keep answering from the index
-            self.sync_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            cause = exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ else exc
+            self.sync_error = f"{type(cause).__name__}: {cause}".splitlines()[0]
             log.warning("cannot catch up with the database: %s", self.sync_error)
 
     def _poll(self, listener: Listener | None) -> None:

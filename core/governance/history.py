@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ..engine import AccessEntry, GrantInfo, Index, Team, TeamMember
 from ..errors import BadInputError
 from ..scopes import show
 from ..storage.feed import readable
 from ..storage.models import AuditEvent
+from ..storage.sessions import reading
 
 if TYPE_CHECKING:
     from ..service import Rolecall
@@ -46,7 +46,7 @@ def _moment(when: datetime) -> datetime:
 def _events(
     rc: Rolecall, when: datetime
 ) -> Iterator[tuple[int, str, str | None, str | None, str | None, Any]]:
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         rows = session.execute(
             select(
                 AuditEvent.at,

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, Select, String, and_, func, or_, select, tuple_
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..errors import BadInputError
 from ..scopes import show
 from ..storage.models import Assignment, User
+from ..storage.sessions import reading
 from .pages import DEFAULT_LIMIT, MAX_QUERY, Page, check_limit, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
@@ -435,7 +435,7 @@ def list_assignments(
     runs = _pages(sort, cursor)
     rows: list[AssignmentRow] = []
     if seen is None or not seen.nothing:
-        with Session(rc.engine) as session:
+        with reading(rc.engine) as session:
             for run, order in runs:
                 query = _select([*where, *run]).order_by(*order).limit(limit + 1 - len(rows))
                 rows += [_row(r) for r in session.execute(query)]
@@ -461,7 +461,7 @@ def count_assignments(rc: Rolecall, *, most: int = COUNT_LIMIT, **filters: Any) 
         .limit(most + 1)
         .subquery()
     )
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         found = int(session.scalar(select(func.count()).select_from(capped)) or 0)
     return min(found, most), found > most
 
@@ -502,7 +502,7 @@ def find_assignment(rc: Rolecall, grant_id: int) -> AssignmentRow | None:
         .join(User, User.id == Assignment.user_id)
         .where(Assignment.id == grant_id)
     )
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         found = session.execute(query).first()
     return None if found is None else _row(found)
 
@@ -516,7 +516,7 @@ def find_grant(rc: Rolecall, user: str, role: str, scope: str) -> AssignmentRow 
         .join(User, User.id == Assignment.user_id)
         .where(User.username == user, Assignment.role == role_id, Assignment.scope == key)
     )
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         found = session.execute(query).first()
     return None if found is None else _row(found)
 
@@ -554,7 +554,7 @@ def list_assigned_users(
         .order_by(User.username)
         .limit(limit + 1)
     )
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         found = list(session.execute(query))
         more = len(found) > limit
         found = found[:limit]
@@ -594,7 +594,7 @@ def count_assigned_users(
         .limit(most + 1)
         .subquery()
     )
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         found = int(session.scalar(select(func.count()).select_from(capped)) or 0)
     return min(found, most), found > most
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..errors import BadInputError
 from ..scopes import show
 from ..storage.models import AuditEvent
+from ..storage.sessions import reading
 from ..storage.subjects import is_pseudonym, named_in, names_of, pseudonyms_of, shown, shown_details
 from .pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 
@@ -39,7 +40,7 @@ class AuditPage:
 def recorded_as(rc: Rolecall, name: str) -> list[str]:
     """What the log records for the user or operator ``name``: the user's pseudonym, and the
     name itself (an operator's name, or a name no user has)."""
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         found = pseudonyms_of(session.connection(), [name])
     return [name, *found.values()]
 
@@ -100,7 +101,7 @@ def _records(
     """Up to ``limit`` events meeting every condition, by id."""
     order = AuditEvent.id.desc() if descending else AuditEvent.id.asc()
     query = select(AuditEvent).where(*where).order_by(order).limit(limit)
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         return readable(session, session.scalars(query).all())
 
 
@@ -178,7 +179,7 @@ def recent_audit(
 
 def audit_actions(rc: Rolecall) -> list[str]:
     """The distinct actions recorded in the audit log (for a filter's choices)."""
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         return sorted(set(session.scalars(select(AuditEvent.action).distinct())))
 
 
@@ -189,7 +190,7 @@ def audit_scopes_below(rc: Rolecall, org: str) -> list[str]:
     key = rc.registry.scopes.resolve(org if org.startswith("org:") else f"org:{org}").key
     resolve = rc.registry.scopes.resolve
     found = {key}
-    with Session(rc.engine) as session:
+    with reading(rc.engine) as session:
         recorded = session.scalars(
             select(AuditEvent.scope).where(AuditEvent.scope.is_not(None)).distinct()
         ).all()

@@ -28,6 +28,7 @@ from .models import (
     StoredRule,
     User,
 )
+from .sessions import driver_errors
 from .subjects import NAMED, PREFIX, people
 
 Event = tuple[int, str, str | None, str | None, str | None, Any]
@@ -105,8 +106,9 @@ def fill_index(engine: Engine, index: Index) -> None:
 
 
 def catch_up(engine: Engine, index: Index) -> int:
-    """Apply to ``index`` every change committed since its revision; return the new revision."""
-    with engine.connect() as connection:
+    """Apply to ``index`` every change committed since its revision; return the new revision.
+    A driver error raises :class:`~rolecall.core.errors.StorageError`."""
+    with driver_errors(), engine.connect() as connection:
         current = int(connection.scalar(select(State.revision)) or 0)
         if current > index.revision:
             events = connection.execute(

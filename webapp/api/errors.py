@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from rolecall.core import BadInputError, StorageError, UnknownScopeError, org_wide
@@ -146,20 +145,11 @@ def _not_allowed(exc: NotAllowedError) -> Response:
 
 
 def _storage(exc: StorageError) -> Response:
-    log.warning("%s %s: %s", request.method, request.path, exc)
+    """The database failed: a write rolled back, or a read or catch-up before a decision
+    (the driver's error is the cause)."""
+    cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+    log.warning("%s %s: %s%s", request.method, request.path, exc, cause)
     return error_response(503, "storage_unavailable", str(exc), None, {"Retry-After": "5"})
-
-
-def _database(exc: DBAPIError) -> Response:
-    """The database could not be reached outside a write (catching up before a decision)."""
-    log.warning("%s %s: the database cannot be reached: %s", request.method, request.path, exc)
-    return error_response(
-        503,
-        "storage_unavailable",
-        "the database cannot be reached; nothing was changed, try again soon",
-        None,
-        {"Retry-After": "5"},
-    )
 
 
 def _invalid(exc: ValidationError) -> Response:
@@ -201,7 +191,6 @@ def install(blueprint: Blueprint) -> None:
     blueprint.register_error_handler(UnknownScopeError, _unknown_scope)
     blueprint.register_error_handler(NotAllowedError, _not_allowed)
     blueprint.register_error_handler(StorageError, _storage)
-    blueprint.register_error_handler(DBAPIError, _database)
     blueprint.register_error_handler(ValidationError, _invalid)
     blueprint.register_error_handler(HTTPException, _http)
     blueprint.register_error_handler(Exception, _unexpected)

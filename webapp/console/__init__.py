@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.sansio.blueprints import BlueprintSetupState
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -152,9 +151,9 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 @blueprint.errorhandler(StorageError)
-@blueprint.errorhandler(DBAPIError)
-def _database_error(exc: Exception) -> Response:
-    log.warning("%s %s: the database failed: %s", request.method, request.path, exc)
+def _database_error(exc: StorageError) -> Response:
+    cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+    log.warning("%s %s: the database failed: %s%s", request.method, request.path, exc, cause)
     return _error(503)
 
 

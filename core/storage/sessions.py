@@ -1,0 +1,34 @@
+"""Where driver errors become rolecall's: a read of the tables or a catch-up that the
+database fails raises :class:`~rolecall.core.errors.StorageError`, with the driver's error as
+its cause, so that nothing above storage catches SQLAlchemy's exceptions. (A write's failure is
+turned into one by the unit of work, :mod:`rolecall.core.writes`.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from ..errors import StorageError
+
+UNREACHABLE = "the database cannot be reached; nothing was changed, try again soon"
+
+
+@contextmanager
+def driver_errors(message: str = UNREACHABLE, *, detail: bool = False) -> Iterator[None]:
+    """Raise a driver error of the block as :class:`StorageError` (``message``, followed by
+    the driver's words with ``detail``; the driver's error is the cause)."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise StorageError(f"{message}: {exc.orig or exc}" if detail else message) from exc
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A session for reads; a driver error in the block raises :class:`StorageError`."""
+    with driver_errors(), Session(engine) as session:
+        yield session
