@@ -87,6 +87,7 @@ from .writes import (
     hold_collector_state,
     revoke_many_work,
     revoke_work,
+    stored_grants,
     user_ids,
 )
 
@@ -131,9 +132,13 @@ class Rolecall:
         freeze_index: bool = False,
         keys: KeyRing | None = None,
         notices: Channel | Literal["auto"] | None = "auto",
+        keep_grants: bool = True,
     ) -> None:
         self.engine = engine
         self.freeze_index = freeze_index
+        self.keep_grants = keep_grants
+        """False for a loader (see :meth:`open`): the index holds no grant it did not hear of
+        from another process."""
         self.plugins = plugins
         self.registry: Registry = plugins.registry
         self.staleness = staleness
@@ -207,6 +212,7 @@ class Rolecall:
         key_settings: Mapping[str, str] | None = None,
         redis_url: str | None = None,
         notices: bool = True,
+        keep_grants: bool = True,
     ) -> Rolecall:
         """Open the database (``database``, else ``ROLECALL_DATABASE_URL``, else
         ``sqlite:///rolecall.db``), create or upgrade its schema, load the plugins and build the
@@ -226,7 +232,15 @@ class Rolecall:
         ``redis_url``: the Redis server that announces changes to the other processes on
         MySQL, MariaDB or SQLite (else ``ROLECALL_REDIS_URL``, read where the keys are, and
         ``ROLECALL_REDIS_CHANNEL``; PostgreSQL announces them itself); ``notices=False``:
-        none, polling only (see :mod:`.storage.notices`)."""
+        none, polling only (see :mod:`.storage.notices`).
+
+        ``keep_grants=False`` opens a **loader**, for a process that writes many grants and
+        reads none back (``rolecall legacy import``): its index is built without the stored
+        grants, and the grants it writes go through the same unit of work but are not kept in
+        it (those other processes write meanwhile are heard as usual). Its users, scopes,
+        roles and rules are those of any service, so every write is validated as usual; it
+        answers no question about grants (read them with :meth:`stored_grants`) and makes no
+        change as a user. Every other service sees what it wrote, through its catch-up."""
         engine = make_engine(database_url(database))
         keys = KeyRing.for_database(engine, environ=key_settings)
         channel = None
@@ -245,6 +259,7 @@ class Rolecall:
             freeze_index=freeze_index,
             keys=keys,
             notices=channel,
+            keep_grants=keep_grants,
         )
 
     def close(self) -> None:
@@ -274,7 +289,7 @@ class Rolecall:
         # Millions of new objects and no garbage among them: the cyclic collector would only
         # walk them again and again while they are created.
         with collector_paused():
-            fill_index(engine, index)
+            fill_index(engine, index, grants=self.keep_grants)
         with self._lock:
             self.index = index
         if self.freeze_index:
@@ -678,6 +693,8 @@ class Rolecall:
     def _acting(self, actor: str | None, as_user: str | None) -> str | None:
         if as_user is None:
             return actor
+        if not self.keep_grants:
+            raise BadInputError("a loader (keep_grants=False) makes no change as a user")
         if actor is not None and actor != as_user:
             raise BadInputError("give either actor (the operator's name) or as_user, not both")
         self.index.require_user(username(as_user))
@@ -714,7 +731,8 @@ class Rolecall:
             as_user=as_user,
             guard=guard,
             rows=len(wanted),
-            apply=lambda index: index.put_grants(applied),
+            # A loader keeps no grant it writes: its index only moves to the new revision.
+            apply=(lambda index: index.put_grants(applied)) if self.keep_grants else _unkept,
         ).revision
 
     def revoke(
@@ -1416,6 +1434,13 @@ class Rolecall:
 
     # ------------------------------------------------------------------ imports
 
+    def stored_grants(self, users: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
+        """username -> the (role id, scope key) of every grant the database holds for it, for
+        those of ``users`` holding any: read from the tables, not the index (what a loader,
+        whose index holds none, asks before writing)."""
+        with Session(self.engine) as session:
+            return stored_grants(session, users)
+
     def import_users(
         self,
         users: Iterable[tuple[str, str | None, str | None]],
@@ -1466,6 +1491,10 @@ class Rolecall:
         guard = self._no_lookalikes(rows)
         batch = batch_id or str(uuid.uuid4())
         return self.writes.run(actor, work, batch_id=batch, guard=guard).revision
+
+
+def _unkept(index: Index) -> None:
+    """A loader's own grants, once written: nothing is put in its index."""
 
 
 # ---------------------------------------------------------------------------- forks

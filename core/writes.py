@@ -361,6 +361,20 @@ def current_grants(
     return found
 
 
+def stored_grants(session: Session, users: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
+    """username -> the (role, scope) of each assignment stored for it, for those of ``users``
+    holding any, read from the rows (a loader's index holds none: see ``Rolecall.open``)."""
+    ids = user_ids(session, users)
+    names = {v: k for k, v in ids.items()}
+    found: dict[str, set[tuple[str, str]]] = {}
+    rows = rows_in(
+        session.connection(), ASSIGNMENTS, ("user_id", "role", "scope"), "user_id", sorted(names)
+    )
+    for uid, role, scope in rows:
+        found.setdefault(names[uid], set()).add((role, scope))
+    return found
+
+
 def _memo(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any]:
     """``convert`` with each distinct time (and offset) converted once; ``None`` stays."""
     done: dict[tuple[datetime, Any], Any] = {}

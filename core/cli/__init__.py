@@ -5,6 +5,7 @@ A plugin's commands (the ``register_commands`` hook) use the helpers exported he
     from rolecall.core.cli import echo_json, echo_table, json_option, service_of
 
 ``service_of(ctx)`` is the service on the database the user chose (``--database``),
+``loader_of(ctx)`` a service for a command that writes many grants and reads none back,
 ``plugins_of(ctx)`` the loaded plugins, ``json_option`` the ``--json`` flag every command takes,
 ``echo_json`` and ``echo_table`` print for scripts and for people. A host that opens the
 service itself (Open edX's ``manage.py lms rolecall ...``) runs the command line on it with
@@ -20,7 +21,7 @@ from . import demo_commands as _demo_commands  # noqa: F401
 from . import governance_commands as _governance_commands  # noqa: F401
 from . import registry_commands as _registry_commands  # noqa: F401
 from . import role_admin_commands as _role_admin_commands  # noqa: F401
-from .main import cli, plugins_of, run_with, service_of
+from .main import cli, loader_of, plugins_of, run_with, service_of
 from .output import echo_json, echo_table, json_option
 
 
@@ -33,6 +34,7 @@ __all__ = [
     "echo_json",
     "echo_table",
     "json_option",
+    "loader_of",
     "main",
     "plugins_of",
     "run_with",

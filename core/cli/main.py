@@ -235,6 +235,26 @@ def service_of(ctx: click.Context) -> Rolecall:
     return ctx.find_root().ensure_object(State).service(ctx)
 
 
+def loader_of(ctx: click.Context) -> Rolecall:
+    """For a command that writes many grants and reads none back (``rolecall legacy import``):
+    a loader on the chosen database (``Rolecall.open(keep_grants=False)``, whose memory does
+    not grow with what it writes), closed with the command; under a host (:func:`run_with`),
+    the host's service."""
+    state = ctx.find_root().ensure_object(State)
+    if state.hosted:
+        return state.service(ctx)
+    loader = Rolecall.open(
+        state.database,
+        plugins=plugins_of(ctx),
+        staleness=0,
+        background_sync=False,
+        freeze_index=True,
+        keep_grants=False,
+    )
+    ctx.call_on_close(loader.close)
+    return loader
+
+
 def plugins_of(ctx: click.Context) -> Plugins:
     """The loaded plugins, from inside any command."""
     group = ctx.find_root().command

@@ -59,9 +59,10 @@ def _rule_record(row: StoredRule) -> DelegationRule:
     )
 
 
-def fill_index(engine: Engine, index: Index) -> None:
+def fill_index(engine: Engine, index: Index, *, grants: bool = True) -> None:
     """Build ``index`` from the tables, in one transaction (a consistent snapshot on
-    PostgreSQL's REPEATABLE READ; the caller chooses the isolation)."""
+    PostgreSQL's REPEATABLE READ; the caller chooses the isolation). ``grants=False``: the
+    assignments are not read (a loader's index, see ``Rolecall(keep_grants=False)``)."""
     with Session(engine) as session, session.begin():
         index.revision = int(session.scalar(select(State.revision)) or 0)
         names: dict[int, str] = {}
@@ -83,21 +84,22 @@ def fill_index(engine: Engine, index: Index) -> None:
             index.define_role(_role_record(custom), retired=custom.retired)
         # Core rows, times as stored (text on SQLite): the index wants epoch seconds, and a
         # bulk write gives many rows the same time, so each distinct value converts once.
-        rows = session.connection().execute(
-            select(
-                Assignment.id,
-                Assignment.user_id,
-                Assignment.role,
-                Assignment.scope,
-                Assignment.granted_by,
-                type_coerce(Assignment.granted_at, RAW_TIME),
-                type_coerce(Assignment.expires_at, RAW_TIME),
-            ).execution_options(yield_per=50_000)
-        )
-        index.load_grants(
-            (gid, names[uid], role, scope, by, at, exp)
-            for gid, uid, role, scope, by, at, exp in rows
-        )
+        if grants:
+            rows = session.connection().execute(
+                select(
+                    Assignment.id,
+                    Assignment.user_id,
+                    Assignment.role,
+                    Assignment.scope,
+                    Assignment.granted_by,
+                    type_coerce(Assignment.granted_at, RAW_TIME),
+                    type_coerce(Assignment.expires_at, RAW_TIME),
+                ).execution_options(yield_per=50_000)
+            )
+            index.load_grants(
+                (gid, names[uid], role, scope, by, at, exp)
+                for gid, uid, role, scope, by, at, exp in rows
+            )
         for r in session.scalars(select(Restriction)):
             index.put_restriction(r.scope, r.permissions, r.exempt_roles, r.reason)
         for rule in session.scalars(select(StoredRule)):
