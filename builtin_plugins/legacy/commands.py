@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from rolecall.core import BadInputError
-from rolecall.core.cli import echo_json, echo_table, json_option, service_of
+from rolecall.core.cli import echo_json, echo_table, json_option, loader_of, service_of
 
 from .exporter import build_export, write_csv, write_database
 from .importer import DEFAULT_BATCH, DEFAULT_SLICE, LISTS, stream_import
@@ -181,7 +181,9 @@ def import_command(
     if (source is None) == (folder is None):
         raise BadInputError("give --from URL or --from-csv DIR (one of them)")
     mapping = load_mapping(settings)
-    rc = service_of(ctx)
+    # A loader: it keeps none of the grants it writes (nor those stored), so the import's
+    # memory stays flat whatever the site's size (docs/migration.md).
+    rc = loader_of(ctx)
     source_name = hide_password(source) if source is not None else str(folder)
     with (
         open_source(source, folder) as legacy,

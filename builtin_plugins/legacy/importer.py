@@ -181,7 +181,9 @@ def _case_hint(name: str, names: Iterable[str]) -> str:
 class _Planner:
     """Maps the rows of one user at a time (:meth:`user_rows`) into :attr:`plan`. Only what
     must outlive a user is kept across them: the users rolecall knows and the shapes of their
-    names (for look-alikes), the course keys that differ only in case, the forum roles."""
+    names (for look-alikes), the course keys that differ only in case, the forum roles. The
+    grants the users of a slice hold already are read from the database (:meth:`read_held`),
+    never from the index: the service writing the import keeps none (``keep_grants=False``)."""
 
     def __init__(
         self,
@@ -201,6 +203,7 @@ class _Planner:
         # a duplicate is always one of theirs).
         self.group = UserRows(None, None, [], [])
         self._held: set[tuple[str, str]] | None = None
+        self._stored: dict[str, set[tuple[str, str]]] = {}  # of the slice's known users
         self._seen: dict[tuple[str, str, str], tuple[str, int]] = {}
         self._added = False  # the user is planned to be added
         self._shapes: dict[str, str] | None = None  # skeleton -> username, made on first use
@@ -222,10 +225,14 @@ class _Planner:
         other = self._shapes.setdefault(skeleton(name), name)
         return None if other == name else other
 
+    def read_held(self, piece: Iterable[UserRows]) -> None:
+        """Read the grants the known users of ``piece`` (a slice, before it is mapped) hold."""
+        names = (g.user.username for g in piece if g.user is not None)
+        self._stored = self.rc.stored_grants(n for n in names if n in self.known)
+
     def held(self, user: str) -> set[tuple[str, str]]:
         if self._held is None:
-            grants = self.rc.grants(user) if user in self.known else []
-            self._held = {(g.role, g.scope) for g in grants}
+            self._held = self._stored.get(user, set())
         return self._held
 
     def scope(self, table: str, row_id: int, key: str, level: Level) -> Scope | None:
@@ -499,8 +506,10 @@ def plan_import(
     source = MemorySource(data)
     plan = ImportPlan()
     planner = _Planner(rc, mapping, source.forum_roles, case_variants(source.key_counts()), plan)
-    for group in source.groups(PAGE, staff=staff_admins):
-        planner.user_rows(group, staff_admins=staff_admins)
+    for piece in source.slices(PAGE, staff=staff_admins):
+        planner.read_held(piece)
+        for group in piece:
+            planner.user_rows(group, staff_admins=staff_admins)
     return plan
 
 
@@ -522,9 +531,10 @@ def stream_import(
     slice (whole users, about ``slice_size`` rows) is mapped, handed to ``report``, and its
     users and grants written in transactions of ``batch_size`` rows before the next slice is
     read; ``progress`` is told how many source rows each slice held. Memory stays that of one
-    slice whatever the source's size. The answers are those of :func:`plan_import` and
-    :func:`run_import`: every row of a user is in one slice, so a slice written never changes
-    how a later one is read. Returns None for a dry run."""
+    slice whatever the source's size, the grants written included when ``rc`` is a loader
+    (``Rolecall.open(keep_grants=False)``, as the command opens it). The answers are those of
+    :func:`plan_import` and :func:`run_import`: every row of a user is in one slice, so a slice
+    written never changes how a later one is read. Returns None for a dry run."""
     if batch_size < 1 or slice_size < 1:
         raise BadInputError("the batch size and the slice size must be at least 1")
     rc.sync()
@@ -535,6 +545,7 @@ def stream_import(
     users = grants = 0
     for piece in source.slices(slice_size, staff=staff_admins):
         plan = planner.plan = ImportPlan()
+        planner.read_held(piece)
         for group in piece:
             planner.user_rows(group, staff_admins=staff_admins)
         report(plan)
