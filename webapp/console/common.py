@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app, g
 from markupsafe import Markup, escape
 from werkzeug.exceptions import Forbidden
 
@@ -220,10 +220,6 @@ def navigation(rolecall: Rolecall, user: str) -> list[dict[str, Any]]:
                 {"endpoint": "console.plugin_page", "label": page.title, "args": {"page": page_id}}
             )
     return items
-
-
-def current_endpoint() -> str | None:
-    return request.endpoint
 
 
 def as_text(content: object) -> Markup:
