@@ -86,7 +86,7 @@ WORKERS ?= 3
 ## built, then rolecall-openedx's four runs side by side (scripts/run-tests.sh)
 unit: $(STAMP) services $(MYSQLCLIENT) browser
 	ROLECALL_TEST_POSTGRES_URL='$(ROLECALL_TEST_POSTGRES_URL)' \
-	ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' MAKE='$(MAKE)' WORKERS='$(WORKERS)' \
+	ROLECALL_TEST_MYSQL_URL='$(ROLECALL_TEST_MYSQL_URL)' WORKERS='$(WORKERS)' \
 		bash scripts/run-tests.sh
 
 clean:

@@ -13,13 +13,12 @@
 #
 # A failed background job fails the whole run, with its log shown. The exit status is non-zero
 # when any part failed; every part runs even when an earlier one failed, so one run shows all
-# the failures. Set by the Makefile: MAKE, WORKERS, ROLECALL_TEST_POSTGRES_URL,
+# the failures. Set by the Makefile: WORKERS, ROLECALL_TEST_POSTGRES_URL,
 # ROLECALL_TEST_MYSQL_URL (and ROLECALL_TEST_REDIS_URL, exported).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-MAKE="${MAKE:-make}"
 WORKERS="${WORKERS:-3}"
 BIN="$ROOT/.venv/bin"
 BIN42="$ROOT/.venv-django42/bin"
@@ -52,7 +51,7 @@ finish() {
     fi
 }
 
-background django42 "$MAKE" --no-print-directory .venv-django42/.installed
+background django42 make --no-print-directory .venv-django42/.installed
 background admin-console bash scripts/build-admin-console.sh
 
 say "rolecall's suite on $WORKERS workers"
