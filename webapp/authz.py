@@ -1,10 +1,12 @@
 """Who may see and change what in the console and the API: every decision is an engine check.
 
-Deny by default. A team (the roles held on a scope) is visible to whoever holds the scope type's
-view-team permission there (``ScopeType.team_permission``, declared by the plugin that registers
-the type), and changeable under the delegation rules (the service enforces them when a change is
-made ``as_user``). Scopes of a type that declares none, or whose permission is not registered
-now, are visible to those who may view the platform's team.
+Deny by default: each answer is :func:`rolecall.core.reads.allows` (an unknown permission or a
+malformed key allows nothing). A team (the roles held on a scope) is visible to whoever holds
+the scope type's view-team permission there (``ScopeType.team_permission``, declared by the
+plugin that registers the type), and changeable under the delegation rules (the service enforces
+them when a change is made ``as_user``). Scopes of a type that declares none, or whose
+permission is not registered now, are visible to those who may view the platform's team: the
+rule is :func:`rolecall.core.reads.team_permission`.
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ from rolecall.core.governance import NotAllowedError, Refusal, guards
 from rolecall.core.governance.bulk import BulkResult
 from rolecall.core.known_scopes import lookup as lookup_known
 from rolecall.core.known_scopes import suggestions
-from rolecall.core.reads import SeenScopes, custom_roles
+from rolecall.core.reads import (
+    VIEW_PLATFORM_TEAM,
+    SeenScopes,
+    allows,
+    custom_roles,
+    may_view_team,
+    may_view_teams,
+    team_permission,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 PLATFORM = "platform"
-VIEW_PLATFORM_TEAM = "console.view_platform_team"
 VIEW_AUDIT_LOG = "console.view_audit_log"
 MANAGE_RESTRICTIONS = guards.MANAGE_RESTRICTIONS
 """Declared by the built-in platform plugin; the service decides restriction changes made as a
@@ -58,45 +67,33 @@ def scope_type(rc: Rolecall, scope: str) -> str:
 
 def team_view_permission(rc: Rolecall, scope: str) -> tuple[str, str]:
     """(permission, scope at which to check it) for viewing ``scope``'s team."""
-    kind = scope_type(rc, scope)
-    # Declared by the scope type (ScopeType.team_permission), a plugin's as a built-in's.
-    permission = rc.registry.scope_types[kind].team_permission
-    if permission is None or permission not in rc.registry.permissions:
-        return VIEW_PLATFORM_TEAM, PLATFORM
-    return permission, scope
+    return team_permission(rc.registry, scope)
 
 
 def can_view_team(rc: Rolecall, viewer: str, scope: str) -> bool:
-    permission, where = team_view_permission(rc, scope)
-    return _check(rc, viewer, permission, where)
+    """Whether ``viewer`` may view ``scope``'s team; a malformed key raises
+    :class:`BadInputError`."""
+    return may_view_team(rc, viewer, scope)
 
 
 def can_view_teams(rc: Rolecall, viewer: str, scopes: Iterable[str]) -> dict[str, bool]:
     """:func:`can_view_team` of many scopes (a batch of checks about other users names up to
     1,000), answered by one ``check_many``. A malformed key raises :class:`BadInputError`, as
-    there; an unknown permission allows nothing, as in :func:`_check`."""
-    asks = {scope: team_view_permission(rc, scope) for scope in scopes}
-    known = [s for s, (permission, _) in asks.items() if permission in rc.registry.permissions]
-    try:
-        answers = rc.check_many((viewer, *asks[s]) for s in known)
-    except BadInputError:  # an unknown viewer holds nothing
-        answers = [False] * len(known)
-    found = dict.fromkeys(asks, False)
-    found.update(zip(known, answers, strict=True))
-    return found
+    there."""
+    return may_view_teams(rc, viewer, scopes)
 
 
 def can_view_audit(rc: Rolecall, viewer: str) -> bool:
-    return _check(rc, viewer, VIEW_AUDIT_LOG, PLATFORM)
+    return allows(rc, viewer, VIEW_AUDIT_LOG, PLATFORM)
 
 
 def can_manage_restrictions(rc: Rolecall, viewer: str) -> bool:
-    return _check(rc, viewer, MANAGE_RESTRICTIONS, PLATFORM)
+    return allows(rc, viewer, MANAGE_RESTRICTIONS, PLATFORM)
 
 
 def can_view_user(rc: Rolecall, viewer: str, user: str) -> bool:
     """A user's own access is theirs to see; anyone's else, the platform team's viewers'."""
-    return viewer == user or _check(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
+    return viewer == user or allows(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
 
 
 def access_seen_by(rc: Rolecall, viewer: str, user: str) -> Callable[[str], bool] | None:
@@ -138,7 +135,7 @@ def assignments_seen_by(rc: Rolecall, viewer: str) -> SeenScopes:
         own = frozenset(g.scope for g in rc.grants(viewer))
     except BadInputError:  # a user never seen holds nothing and sees nothing
         return SeenScopes(frozenset())
-    platform = _check(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
+    platform = allows(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
     visible: set[str] = set()
     unviewed: list[str] = []  # types whose team only the platform team's viewers see
     for kind, scope_type in registry.scope_types.items():
@@ -167,7 +164,7 @@ def members_seen_by(rc: Rolecall, viewer: str, scope: str | None) -> Callable[[s
     else only the users it may view (itself; anyone for the platform team's viewers)."""
     if scope is not None and _views_team(rc, viewer, scope):
         return lambda user: True
-    platform = _check(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
+    platform = allows(rc, viewer, VIEW_PLATFORM_TEAM, PLATFORM)
     return lambda user: platform or user == viewer
 
 
@@ -257,7 +254,7 @@ def _suggestions_seen_by(rc: Rolecall, viewer: str, result: BulkResult) -> BulkR
 def can_add_scope(rc: Rolecall, viewer: str, scope: str) -> bool:
     """Whether ``viewer`` may create ``scope`` (``platform.add_scopes`` there, as the
     service's guard decides when it is created)."""
-    return _check(rc, viewer, guards.ADD_SCOPES, scope)
+    return allows(rc, viewer, guards.ADD_SCOPES, scope)
 
 
 def can_define_roles(rc: Rolecall, viewer: str) -> bool:
@@ -357,7 +354,7 @@ def who_can_help(
                 delegation.may_assign(user, r, scope, viewer, name_others=False) is None
                 for r in roles
             )
-            lifts = locked and _check(rc, user, MANAGE_RESTRICTIONS, PLATFORM)
+            lifts = locked and allows(rc, user, MANAGE_RESTRICTIONS, PLATFORM)
             asked[user] = (gives, lifts)
         gives, lifts = asked[user]
         if (seen and (gives or lifts)) or (inside and lifts):
@@ -409,15 +406,6 @@ def is_staff(rc: Rolecall, viewer: str) -> bool:
     grants have all expired holds nothing, here as in every check."""
     try:
         return any(not grant.expired for grant in rc.grants(viewer))
-    except BadInputError:
-        return False
-
-
-def _check(rc: Rolecall, viewer: str, permission: str, scope: str) -> bool:
-    if permission not in rc.registry.permissions:
-        return False
-    try:
-        return rc.check(viewer, permission, scope)
     except BadInputError:
         return False
 

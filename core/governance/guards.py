@@ -27,13 +27,15 @@ unknown permission allows nothing. The operator (a change made without ``as_user
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
 
 from ..engine import Index
-from ..errors import RolecallError
+from ..reads.access import allows
 from .delegation import Delegation, NotAllowedError, Refusal
 
-Guard = Callable[[Index], None]
+if TYPE_CHECKING:
+    from ..writes import Guard
 
 MANAGE_CUSTOM_ROLES = "platform.manage_custom_roles"
 """Create custom roles (and change them, with :func:`changing_role` on top)."""
@@ -61,19 +63,8 @@ def _refuse(refusal: Refusal | None) -> None:
         raise NotAllowedError(refusal)
 
 
-def _may(index: Index, actor: str, permission: str, scope: str) -> bool:
-    """Whether ``actor`` may exercise ``permission`` at ``scope``; an unknown permission or
-    user allows nothing."""
-    if permission not in index.registry.permissions:
-        return False
-    try:
-        return index.check(actor, permission, scope)
-    except RolecallError:
-        return False
-
-
 def _require(index: Index, actor: str, permission: str, scope: str, doing: str) -> None:
-    if not _may(index, actor, permission, scope):
+    if not allows(index, actor, permission, scope):
         raise NotAllowedError(
             Refusal("permission", f"{actor} may not {doing}: it takes {permission} on {scope}")
         )
@@ -85,7 +76,7 @@ def holding_somewhere(actor: str, permission: str, doing: str) -> Guard:
     rules :data:`MANAGE_DELEGATION_RULES`, held by platform admins)."""
 
     def guard(index: Index) -> None:
-        if not any(_may(index, actor, permission, key) for key in index.cells_of(actor)):
+        if not any(allows(index, actor, permission, key) for key in index.cells_of(actor)):
             raise NotAllowedError(
                 Refusal("administration", f"{actor} may not {doing}: it takes {permission}")
             )

@@ -1,7 +1,7 @@
 """The read layer: every query the REST API, the console and the CLI make beyond the
 service's own (``check``, ``explain``, ``who``, ``access``...), in one place.
 
-Layering (DESIGN.md section 1): the interfaces call the service and this layer; neither they
+Layering (docs/engine.md, "Reads beyond the service"): the interfaces call the service and this layer; neither they
 nor this layer write. Writes go through the service, one unit of work each.
 
 - :mod:`.pages`: pages and opaque cursors, limits, ``at_least`` revision tokens;
@@ -9,6 +9,8 @@ nor this layer write. Writes go through the service, one unit of work each.
 - :mod:`.audit`: the audit log from its table, for the API (cursors) and the console;
 - :mod:`.state`: custom roles, restrictions and delegation rules, from the index, and the rows
   that wait for an absent plugin;
+- :mod:`.access`: :func:`allows` (a check where an unknown permission or a malformed key
+  means no) and who may view a scope's team (:func:`may_view_teams`);
 - :mod:`.lookup`: users and scopes by text, the scopes a user holds roles on, every known scope.
 
 One locking discipline. A read of the index takes it through :meth:`Rolecall.reading`, which
@@ -20,6 +22,7 @@ query and takes no lock. Nothing here uses the service's private members.
     from rolecall.core.reads import custom_roles, list_assignments, restrictions, search
 """
 
+from .access import VIEW_PLATFORM_TEAM, allows, may_view_team, may_view_teams, team_permission
 from .assignments import (
     ASSIGNMENT_SORTS,
     COUNT_LIMIT,
@@ -93,6 +96,7 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_QUERY",
     "RESOURCES",
+    "VIEW_PLATFORM_TEAM",
     "AssignedUser",
     "AssignmentRow",
     "AssignmentSort",
@@ -110,6 +114,7 @@ __all__ = [
     "SearchResults",
     "SeenScopes",
     "UserHit",
+    "allows",
     "audit_actions",
     "audit_scopes_below",
     "check_limit",
@@ -129,6 +134,8 @@ __all__ = [
     "list_assignments",
     "list_audit",
     "managed_scopes",
+    "may_view_team",
+    "may_view_teams",
     "org_and_below",
     "recent_audit",
     "require_revision",
@@ -137,5 +144,6 @@ __all__ = [
     "scope_hit",
     "scopes_below",
     "search",
+    "team_permission",
     "user_hit",
 ]

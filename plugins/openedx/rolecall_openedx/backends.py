@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from rolecall.core import BadInputError
+from rolecall.core.reads import allows
 
 from .keys import UnmappableScope, scope_key
 from .service import get_rolecall
@@ -83,12 +84,13 @@ class RolecallBackend:
         if username is None:
             return False
         rc = get_rolecall()
-        if perm not in rc.registry.permissions:
-            return False
         try:
-            return rc.check(username, perm, scope_key(obj))
+            return allows(rc, username, perm, scope_key(obj), strict=True)
         except (UnmappableScope, BadInputError) as exc:
-            _warn_once(type(obj).__name__, f"has_perm on an object with no rolecall scope: {exc}")
+            if perm in rc.registry.permissions:  # else another backend's: not ours to warn of
+                _warn_once(
+                    type(obj).__name__, f"has_perm on an object with no rolecall scope: {exc}"
+                )
             return False
 
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:

@@ -41,6 +41,7 @@ from rest_framework.views import APIView
 
 from rolecall.core import BadInputError, GrantInfo, NotAllowedError, Rolecall, RolecallError
 from rolecall.core.governance.bulk import glob_of
+from rolecall.core.reads import VIEW_PLATFORM_TEAM, allows, may_view_teams, team_permission
 
 from .. import catalogue
 from ..backends import username_of
@@ -55,7 +56,6 @@ MANAGE = {COURSE: "courses.manage_course_team", LIBRARY: "content_libraries.mana
 """The permission that lets a caller change a team through these endpoints, by scope type."""
 VIEW_ANYWHERE = ("content_libraries.view_library_team", "courses.view_course_team")
 MANAGE_ANYWHERE = (MANAGE[LIBRARY], MANAGE[COURSE])
-VIEW_PLATFORM_TEAM = "console.view_platform_team"
 
 
 # ------------------------------------------------------------------ authentication, paging
@@ -123,13 +123,6 @@ def _role_permissions(rc: Rolecall, role: str) -> frozenset[str]:
             return frozenset()
 
 
-def _check(rc: Rolecall, user: str, permission: str, scope: str) -> bool:
-    try:
-        return rc.check(user, permission, scope)
-    except BadInputError:  # an unknown permission, user or malformed key allows nothing
-        return False
-
-
 def _place(rc: Rolecall, raw: object) -> tuple[str, str] | None:
     """(key, type) of a scope key rolecall reads, else None."""
     if not isinstance(raw, str) or not raw:
@@ -154,26 +147,17 @@ def org_of(rc: Rolecall, scope: str) -> str:
 
 def _team_permission(rc: Rolecall, scope: str) -> tuple[str, str]:
     """(permission, where) to view the team of ``scope``: its type's team permission there,
-    or, for a type declaring none, the platform team's."""
+    or, for a type declaring none (or a key rolecall cannot place), the platform team's."""
     try:
-        kind = rc.registry.scopes.resolve(scope).type
+        return team_permission(rc.registry, scope)
     except BadInputError:
         return VIEW_PLATFORM_TEAM, "platform"
-    permission = rc.registry.scope_types[kind].team_permission
-    if permission is None or permission not in rc.registry.permissions:
-        return VIEW_PLATFORM_TEAM, "platform"
-    return permission, scope
 
 
 def visible_scopes(rc: Rolecall, viewer: str, scopes: Iterable[str]) -> set[str]:
     """The scopes among ``scopes`` whose team ``viewer`` may view (one batch of checks)."""
-    asks = {scope: _team_permission(rc, scope) for scope in set(scopes)}
-    known = [s for s, (p, _) in asks.items() if p in rc.registry.permissions]
-    try:
-        answers = rc.check_many((viewer, *asks[s]) for s in known)
-    except BadInputError:  # an unknown viewer sees nothing
-        return set()
-    return {scope for scope, yes in zip(known, answers, strict=True) if yes}
+    seen = may_view_teams(rc, viewer, set(scopes), unplaced=True)
+    return {scope for scope, yes in seen.items() if yes}
 
 
 def holds_anywhere(rc: Rolecall, user: str, permissions: Iterable[str]) -> bool:
@@ -311,7 +295,7 @@ def _may(rc: Rolecall, user: str, permission: str, target: Target) -> bool:
             return rc.check_throughout(user, permission, target.key, target.kind)
         except BadInputError:
             return False
-    return _check(rc, user, permission, target.key)
+    return allows(rc, user, permission, target.key)
 
 
 class OnScope(BasePermission):
@@ -362,7 +346,7 @@ def _allowed(rc: Rolecall, me: str | None, action: str, scope: str) -> bool | No
         return any(rc.check_throughout(me, action, "platform", kind) for kind in kinds)
     place = _place(rc, scope)
     if place is not None:
-        return _check(rc, me, action, place[0])
+        return allows(rc, me, action, place[0])
     found = _glob(rc, scope)
     if found is None:
         return None
