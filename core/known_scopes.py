@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .engine import known
 from .errors import BadInputError, UnknownScopeError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class KnownScopes:
         """``None`` when ``key`` (resolved) is known; else the error to raise or report."""
         if index.is_known_scope(key) or self.catalogue.get(key.casefold()) == key:
             return None
-        near = index.known_scope_ignoring_case(key) or self.catalogue.get(key.casefold())
+        near = known.known_scope_ignoring_case(index, key) or self.catalogue.get(key.casefold())
         return UnknownScopeError(key, near if near != key else None)
 
     def require(self, index: Index, keys: Iterable[str]) -> None:
@@ -98,6 +99,33 @@ def lookup(plugins: Plugins, index: Index, keys: Iterable[str]) -> KnownScopes:
         for key, _title in _call(plugins, "lookup_scopes", keys=batch):
             found.setdefault(key.casefold(), key)
     return KnownScopes(found)
+
+
+def catalogue_of(plugins: Plugins, index: Index, scopes: Iterable[str]) -> KnownScopes:
+    """What the scope catalogue says of the well-formed ``scopes`` (org wildcards as their
+    org); malformed keys are left for the validation to report."""
+    from .governance.bulk import org_wide
+
+    registry = plugins.registry
+    keys = []
+    for given in scopes:
+        try:
+            keys.append(registry.scopes.resolve(org_wide(given.strip(), registry)).key)
+        except BadInputError:
+            continue
+    return lookup(plugins, index, keys)
+
+
+def unknown_scope(plugins: Plugins, index: Index, scope: str) -> UnknownScopeError | None:
+    """``None`` when the (well-formed) ``scope`` is known, by rolecall or by a plugin's scope
+    catalogue; else the error a change taking known scopes only would raise ("did you mean
+    ..." when a known key differs only in case). Raises :class:`BadInputError` for a
+    malformed key."""
+    from .governance.bulk import org_wide
+
+    registry = plugins.registry
+    key = registry.scopes.resolve(org_wide(scope.strip(), registry)).key
+    return lookup(plugins, index, [key]).problem(index, key)
 
 
 def find(plugins: Plugins, query: str, limit: int) -> list[tuple[str, str | None]]:

@@ -34,14 +34,15 @@ from sqlalchemy import Engine, Table, delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from . import known_scopes
 from .accounts import Accounts
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
 from .engine.index import ALL
 from .errors import BadInputError, StorageError, UnknownScopeError
 from .governance import Delegation, guards
-from .governance.bulk import NOTHING_TO_DO, BulkResult, BulkRow, org_wide
+from .governance.bulk import NOTHING_TO_DO, BulkResult, BulkRow
 from .governance.bulk import validate as bulk_validate
-from .governance.custom_roles import build_role, role_of
+from .governance.custom_roles import build_role, define_role, role_of
 from .governance.whatif import Impact, what_if_assign, what_if_revoke, what_if_role_change
 from .known_scopes import KnownScopes
 from .known_scopes import lookup as lookup_known
@@ -944,24 +945,13 @@ class Rolecall:
         )
 
     def _catalogue_of(self, scopes: Iterable[str]) -> KnownScopes:
-        """What the scope catalogue says of the well-formed ``scopes`` (org wildcards as their
-        org); malformed keys are left for the validation to report."""
-        keys = []
-        for given in scopes:
-            try:
-                key = org_wide(given.strip(), self.registry)
-                keys.append(self.registry.scopes.resolve(key).key)
-            except BadInputError:
-                continue
-        return lookup_known(self.plugins, self.index, keys)
+        return known_scopes.catalogue_of(self.plugins, self.index, scopes)
 
     def unknown_scope(self, scope: str) -> UnknownScopeError | None:
-        """``None`` when the (well-formed) ``scope`` is known, by rolecall or by a plugin's
-        scope catalogue; else the error a change taking known scopes only would raise ("did
-        you mean ..." when a known key differs only in case). Raises :class:`BadInputError`
-        for a malformed key."""
-        key = self.registry.scopes.resolve(org_wide(scope.strip(), self.registry)).key
-        return lookup_known(self.plugins, self.index, [key]).problem(self.index, key)
+        """:func:`rolecall.core.known_scopes.unknown_scope`: ``None`` when the (well-formed)
+        ``scope`` is known, else the error a change taking known scopes only would raise;
+        :class:`BadInputError` for a malformed key."""
+        return known_scopes.unknown_scope(self.plugins, self.index, scope)
 
     # ------------------------------------------------------------------ what-if
 
@@ -1007,37 +997,6 @@ class Rolecall:
         guard(self.index)
         return guard
 
-    def _define(
-        self,
-        role: Role,
-        *,
-        action: str,
-        retired: bool,
-        base: str | None,
-        actor: str | None,
-        as_user: str | None,
-        guard: Guard | None,
-    ) -> int:
-        def work(session: Session, audit: AuditWriter) -> None:
-            row = session.get(CustomRole, role.id)
-            if row is None:
-                row = CustomRole(id=role.id, created_by=audit.actor, created_at=audit.at)
-                session.add(row)
-            row.title, row.description = role.title, role.description
-            row.permissions, row.scope_types = list(role.permissions), list(role.scope_types)
-            row.base_role, row.retired, row.updated_at = base, retired, audit.at
-            audit.add(
-                action,
-                role=role.id,
-                details={
-                    "op": "role_define",
-                    "role": role.model_dump(mode="json"),
-                    "retired": retired,
-                },
-            )
-
-        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
-
     def create_role(
         self,
         role_id: str,
@@ -1063,7 +1022,8 @@ class Rolecall:
             permissions=permissions,
             base=base,
         )
-        return self._define(
+        return define_role(
+            self.writes,
             role,
             action="role_create",
             retired=False,
@@ -1124,7 +1084,8 @@ class Rolecall:
         if dry_run:
             return impact, self.revision
         retired = role_id in self.index.retired_roles
-        revision = self._define(
+        revision = define_role(
+            self.writes,
             role,
             action="role_edit",
             retired=retired,
@@ -1145,7 +1106,8 @@ class Rolecall:
         role = self.index.custom_roles.get(role_id)
         if role is None:
             raise BadInputError(f"no custom role {role_id!r}")
-        return self._define(
+        return define_role(
+            self.writes,
             role,
             action="role_retire",
             retired=True,

@@ -4,11 +4,18 @@ A custom role is validated like a plugin role (its id free, its permissions and 
 registered) and may start from a built-in role's permissions. Every change is audit-logged and
 reaches every process through the change feed. A role in use can be retired (no new
 assignments; the existing ones keep working until revoked), not deleted.
+
+This module is their home: :func:`build_role` validates one, :func:`define_role` stores it
+(the service's ``create_role``, ``edit_role`` and ``retire_role``), :func:`role_of` finds a
+role by id or alias and :func:`rows_of` lists them as an index holds them (the read layer's
+``custom_roles``). Each index applies a stored change with ``Index.define_role``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -17,6 +24,38 @@ from ..errors import BadInputError
 from ..plugins import one_line
 from ..records import Role
 from ..registry import Registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..storage.audit import AuditWriter
+    from ..writes import Guard, UnitOfWork
+
+
+@dataclass(frozen=True)
+class CustomRoleRow:
+    """A custom role, whether it is retired, and its closed permission set (its permissions
+    and everything they imply)."""
+
+    role: Role
+    retired: bool
+    permissions: frozenset[str]
+    missing: tuple[str, ...] = ()
+    """Permissions it lists that no loaded plugin registers: it keeps the others."""
+
+
+def rows_of(index: Index) -> list[CustomRoleRow]:
+    """The custom roles of ``index``, by id, retired ones included (the caller holds the index
+    steady: :func:`rolecall.core.reads.custom_roles`)."""
+    return [
+        CustomRoleRow(
+            role,
+            role_id in index.retired_roles,
+            index.role_permissions(role_id),
+            index.missing_permissions.get(role_id, ()),
+        )
+        for role_id, role in sorted(index.custom_roles.items())
+    ]
 
 
 def role_of(index: Index, registry: Registry, name: str) -> Role:
@@ -70,3 +109,40 @@ def build_role(
         )
     except ValidationError as exc:
         raise BadInputError(one_line(exc)) from None
+
+
+def define_role(
+    writes: UnitOfWork,
+    role: Role,
+    *,
+    action: str,
+    retired: bool,
+    base: str | None,
+    actor: str | None,
+    as_user: str | None,
+    guard: Guard | None,
+) -> int:
+    """Store the custom role ``role`` (new or changed; ``retired`` or not) in one unit of work,
+    audited as ``action`` with a ``role_define`` change that every index applies
+    (``Index.define_role``). Returns the revision."""
+    from ..storage.models import CustomRole
+
+    def work(session: Session, audit: AuditWriter) -> None:
+        row = session.get(CustomRole, role.id)
+        if row is None:
+            row = CustomRole(id=role.id, created_by=audit.actor, created_at=audit.at)
+            session.add(row)
+        row.title, row.description = role.title, role.description
+        row.permissions, row.scope_types = list(role.permissions), list(role.scope_types)
+        row.base_role, row.retired, row.updated_at = base, retired, audit.at
+        audit.add(
+            action,
+            role=role.id,
+            details={
+                "op": "role_define",
+                "role": role.model_dump(mode="json"),
+                "retired": retired,
+            },
+        )
+
+    return writes.run(actor, work, as_user=as_user, guard=guard).revision

@@ -1,8 +1,8 @@
 """The read layer: every query the REST API, the console and the CLI make beyond the
 service's own (``check``, ``explain``, ``who``, ``access``...), in one place.
 
-Layering (docs/engine.md, "Reads beyond the service"): the interfaces call the service and this layer; neither they
-nor this layer write. Writes go through the service, one unit of work each.
+Layering (docs/engine.md, "Reads beyond the service"): the interfaces call the service and this
+layer; neither they nor this layer write. Writes go through the service, one unit of work each.
 
 - :mod:`.pages`: pages and opaque cursors, limits, ``at_least`` revision tokens;
 - :mod:`.assignments`: the assignments from their table, filtered, sorted, page by page;
@@ -22,6 +22,7 @@ query and takes no lock. Nothing here uses the service's private members.
     from rolecall.core.reads import custom_roles, list_assignments, restrictions, search
 """
 
+from ..governance.custom_roles import CustomRoleRow
 from .access import VIEW_PLATFORM_TEAM, allows, may_view_team, may_view_teams, team_permission
 from .assignments import (
     ASSIGNMENT_SORTS,
@@ -77,7 +78,6 @@ from .pages import (
     require_revision,
 )
 from .state import (
-    CustomRoleRow,
     DormantRow,
     RuleRow,
     custom_roles,

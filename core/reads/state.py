@@ -9,22 +9,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..engine.decisions import RestrictionInfo
-from ..records import DelegationRule, Role
+from ..governance.custom_roles import CustomRoleRow, rows_of
+from ..records import DelegationRule
 
 if TYPE_CHECKING:
     from ..service import Rolecall
-
-
-@dataclass(frozen=True)
-class CustomRoleRow:
-    """A custom role, whether it is retired, and its closed permission set (its permissions
-    and everything they imply)."""
-
-    role: Role
-    retired: bool
-    permissions: frozenset[str]
-    missing: tuple[str, ...] = ()
-    """Permissions it lists that no loaded plugin registers: it keeps the others."""
 
 
 @dataclass(frozen=True)
@@ -38,17 +27,10 @@ class RuleRow:
 
 
 def custom_roles(rc: Rolecall) -> list[CustomRoleRow]:
-    """The custom roles, by id, retired ones included."""
+    """The custom roles, by id, retired ones included
+    (:func:`rolecall.core.governance.custom_roles.rows_of`)."""
     with rc.reading() as index:
-        return [
-            CustomRoleRow(
-                role,
-                role_id in index.retired_roles,
-                index.role_permissions(role_id),
-                index.missing_permissions.get(role_id, ()),
-            )
-            for role_id, role in sorted(index.custom_roles.items())
-        ]
+        return rows_of(index)
 
 
 def restrictions(rc: Rolecall) -> list[RestrictionInfo]:
