@@ -87,11 +87,19 @@ def secure_headers(response: Response) -> Response:
     """:data:`SECURITY_HEADERS` on every response, and ``Cache-Control: no-store`` on all but
     the console's static files: pages and API answers name users and their access, and must
     not be kept by a browser or a shared cache (a view that sets its own keeps it)."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.endpoint != "console.static" and "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "no-store"
+    # One pass over the response's headers (each setdefault walked them all again: a sixth
+    # of a single check's time in the application).
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}
+    for lower, name, value in _SECURITY_HEADERS:
+        if lower not in present:
+            headers.add(name, value)
+    if "cache-control" not in present and request.endpoint != "console.static":
+        headers.add("Cache-Control", "no-store")
     return response
+
+
+_SECURITY_HEADERS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
 
 
 class ConsoleSessions(SecureCookieSessionInterface):
@@ -142,12 +150,17 @@ def create_app(
     app.extensions[EXTENSION] = rc
 
     from .api import blueprint as api_blueprint
+    from .api import fastpath
     from .console import blueprint as console_blueprint
 
     app.register_blueprint(api_blueprint, url_prefix="/api/v1")
     app.register_blueprint(console_blueprint, url_prefix="/console")
 
     app.after_request(secure_headers)
+    # POST /api/v1/check in the plain case without Flask's per-request work (see the module).
+    fastpath.install(
+        app, secure_headers, [*SECURITY_HEADERS.items(), ("Cache-Control", "no-store")]
+    )
 
     @app.get("/")
     def root() -> Response:
