@@ -4,10 +4,12 @@ Plugins import only from here::
 
     from rolecall.core import Permission, Role, ScopeType, hookimpl
 
-Importing this package is light: it loads the records, the hook markers, the errors, scope keys
-and the registry (pydantic and pluggy), never SQLAlchemy, click, Flask or Alembic. The service
-(:class:`Rolecall`), the accounts, plugin loading and the bulk helpers are imported the first time
-one of their names is used (``from rolecall.core import Rolecall`` works as before). The helpers
+Importing this package is light: it loads the hook markers and the errors (pluggy), never
+SQLAlchemy, click, Flask or Alembic. Every other name is imported the first time it is used
+(``from rolecall.core import Permission`` or ``Rolecall`` works as before): the records, the
+engine's answers, scope keys and the registry (pydantic, whose models are built on first use),
+the service (:class:`Rolecall`), the accounts, plugin loading and the bulk helpers.
+``benchmarks/import_cost.py`` measures the import against pluggy's. The helpers
 for plugin commands (``service_of``, ``json_option``, ``echo_table``...) live in
 :mod:`rolecall.core.cli`.
 """
@@ -18,7 +20,6 @@ import importlib
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from .errors import (
     BadInputError,
     DatabaseSetupError,
@@ -30,25 +31,10 @@ from .errors import (
     UnknownScopeError,
 )
 from .hookspecs import hookimpl
-from .records import (
-    AssignmentEvent,
-    ConsolePage,
-    DelegationRule,
-    DerivedRole,
-    ParsedKey,
-    Permission,
-    PermissionFactory,
-    Risk,
-    Role,
-    Scope,
-    ScopeType,
-)
-from .registry import Contribution, Registry, build_registry
-from .scopes import ScopeResolver, split_key
-from .usernames import check_username, skeleton
 
 if TYPE_CHECKING:
     from .accounts import Accounts, TokenInfo
+    from .engine import AccessEntry, Decision, GrantInfo, Team, TeamMember
     from .governance import NotAllowedError
     from .governance.bulk import org_wide
     from .plugins import (
@@ -59,11 +45,47 @@ if TYPE_CHECKING:
         load_plugins,
         make_plugin_manager,
     )
+    from .records import (
+        AssignmentEvent,
+        ConsolePage,
+        DelegationRule,
+        DerivedRole,
+        ParsedKey,
+        Permission,
+        PermissionFactory,
+        Risk,
+        Role,
+        Scope,
+        ScopeType,
+    )
+    from .registry import Contribution, Registry, build_registry
+    from .scopes import ScopeResolver, split_key
     from .service import AuditRecord, Rolecall
     from .storage.database import database_url, migrate_database
+    from .usernames import check_username, skeleton
     from .writes import GrantRow
 
 _LAZY: dict[str, str] = {
+    **dict.fromkeys(("AccessEntry", "Decision", "GrantInfo", "Team", "TeamMember"), ".engine"),
+    **dict.fromkeys(
+        (
+            "AssignmentEvent",
+            "ConsolePage",
+            "DelegationRule",
+            "DerivedRole",
+            "ParsedKey",
+            "Permission",
+            "PermissionFactory",
+            "Risk",
+            "Role",
+            "Scope",
+            "ScopeType",
+        ),
+        ".records",
+    ),
+    **dict.fromkeys(("Contribution", "Registry", "build_registry"), ".registry"),
+    **dict.fromkeys(("ScopeResolver", "split_key"), ".scopes"),
+    **dict.fromkeys(("check_username", "skeleton"), ".usernames"),
     "Accounts": ".accounts",
     "TokenInfo": ".accounts",
     "NotAllowedError": ".governance",
@@ -80,7 +102,8 @@ _LAZY: dict[str, str] = {
     "database_url": ".storage.database",
     "migrate_database": ".storage.database",
 }
-"""Names whose modules load SQLAlchemy, click or importlib-metadata: imported on first use."""
+"""Names imported on first use: their modules load pydantic (the records, the engine's
+answers, the registry), SQLAlchemy, click or importlib-metadata."""
 
 _MOVED: dict[str, str] = {
     "echo_json": ".cli",

@@ -194,7 +194,8 @@ class Accounts:
         self._cache_lock = threading.Lock()
 
     def forked(self) -> None:
-        """In a child process just forked: a lock of its own (see ``Rolecall._forked``)."""
+        """In a child process just forked: a lock of its own (see
+        :func:`rolecall.core.syncing.forked`)."""
         self._cache_lock = threading.Lock()
 
     def sign_in_throttle(self, clock: Callable[[], float] = time.time) -> SignInThrottle:

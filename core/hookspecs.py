@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
-from .records import (
-    AssignmentEvent,
-    ConsolePage,
-    DelegationRule,
-    DerivedRole,
-    Permission,
-    Role,
-    ScopeType,
-)
-
 if TYPE_CHECKING:
     import click
+
+    from .records import (
+        AssignmentEvent,
+        ConsolePage,
+        DelegationRule,
+        DerivedRole,
+        Permission,
+        Role,
+        ScopeType,
+    )
 
 PROJECT = "rolecall"
 
@@ -257,10 +257,13 @@ make up the registry and the command line."""
 def registry_hook_records() -> dict[str, type]:
     """Each registry hook and the type of record it returns, read from its return annotation
     (``Iterable[Permission]`` -> :class:`Permission`). It imports click, which the annotation of
-    ``register_commands`` names: call it when loading plugins, not at import."""
+    ``register_commands`` names, and the records: call it when loading plugins, not at
+    import."""
     import click
 
-    names = {**globals(), "click": click}
+    from . import records
+
+    names = {**globals(), **vars(records), "click": click}
     return {
         spec.__name__: typing.get_args(typing.get_type_hints(spec, names)["return"])[0]
         for spec in _registry_specs

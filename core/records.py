@@ -57,7 +57,9 @@ class Risk(enum.StrEnum):
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True
+    )
 
 
 def _unique(values: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:

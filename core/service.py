@@ -24,61 +24,41 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, Table, delete, func, insert, select
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from . import known_scopes
 from .accounts import Accounts
 from .engine import AccessEntry, Decision, GrantInfo, Index, Team
-from .engine.index import ALL
 from .errors import BadInputError, StorageError, UnknownScopeError
-from .governance import Delegation, guards
-from .governance.bulk import NOTHING_TO_DO, BulkResult, BulkRow
-from .governance.bulk import validate as bulk_validate
+from .governance import Delegation, guards, rules
+from .governance.bulk import bulk_change
 from .governance.custom_roles import build_role, define_role, role_of
 from .governance.whatif import Impact, what_if_assign, what_if_revoke, what_if_role_change
 from .known_scopes import KnownScopes
 from .known_scopes import lookup as lookup_known
 from .plugins import Plugins, load_plugins
-from .records import DelegationRule, Role
+from .records import Role
 from .registry import Registry
+from .storage import audit_log, directory, policy
 from .storage.accounts import AccountStore
-from .storage.audit import AuditWriter, Head, Verification, sign_new_chain, verify_chain
+from .storage.audit import AuditWriter, Head, Verification, sign_new_chain
+from .storage.audit_log import EventQuery
 from .storage.contributions import remember, remembered
-from .storage.database import (
-    database_url,
-    insert_rows,
-    make_engine,
-    snapshot,
-    time_param,
-    upgrade,
-)
+from .storage.database import database_url, make_engine, upgrade
 from .storage.feed import catch_up, fill_index
 from .storage.keys import KeyRing
-from .storage.models import (
-    Assignment,
-    AuditEvent,
-    CustomRole,
-    KnownScope,
-    Restriction,
-    State,
-    StoredRule,
-    User,
-    new_pseudonym,
-)
 from .storage.notices import Channel, Listener, channel_for
+from .storage.sessions import Engine, Session, driver_errors
+from .syncing import forked, sync_loop
 from .usernames import refuse_lookalikes
 from .validation import GrantRows, check_expiry, text, username
 from .writes import (
     CHANGE_ROLE,
-    USERS,
     Applied,
     GrantRow,
     Guard,
@@ -89,17 +69,11 @@ from .writes import (
     revoke_many_work,
     revoke_work,
     stored_grants,
-    user_ids,
 )
 
 log = logging.getLogger("rolecall.service")
-SCOPES = cast(Table, KnownScope.__table__)
 
 T = TypeVar("T")
-
-RETRY_FIRST = 0.005
-"""Seconds before catching up again when a notice announced a revision not visible yet (then
-doubling, up to the staleness)."""
 
 
 class AuditRecord(BaseModel):
@@ -181,9 +155,10 @@ class Rolecall:
         )
         self._load()
         try:
-            remember(engine, self.registry)
-        except DBAPIError as exc:  # a read-only database user: the memory is only a courtesy
-            log.warning("cannot record what the plugins contribute: %s", exc.orig or exc)
+            with driver_errors("cannot record what the plugins contribute", detail=True):
+                remember(engine, self.registry)
+        except StorageError as exc:  # a read-only database user: the memory is only a courtesy
+            log.warning("%s", exc)
         self._memory: dict[tuple[str, str], str] | None = None
         self._runner: threading.Thread | None = None
         """The sync thread."""
@@ -328,151 +303,9 @@ class Rolecall:
 
     def _start_sync(self) -> None:
         self._runner = threading.Thread(
-            target=self._sync_loop, args=(self._stop,), name="rolecall-sync", daemon=True
+            target=sync_loop, args=(self, self._stop), name="rolecall-sync", daemon=True
         )
         self._runner.start()
-
-    def _sync_quietly(self) -> None:
-        try:
-            self.sync()
-        except Exception as exc:  # the database is away: keep answering from the index
-            cause = exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ else exc
-            self.sync_error = f"{type(cause).__name__}: {cause}".splitlines()[0]
-            log.warning("cannot catch up with the database: %s", self.sync_error)
-
-    def _poll(self, listener: Listener | None) -> None:
-        """The catch-up of every ``staleness`` seconds. On PostgreSQL the revision is read on
-        the listening connection (one statement); the change feed only when it moved."""
-        if listener is not None:
-            current = listener.revision()
-            if current is not None and current <= self.index.revision:
-                self._caught_up()
-                return
-        self._sync_quietly()
-
-    def _listen(self, down: bool) -> Listener | None:
-        """A new subscription to the notice channel, or None (logged) when it is down."""
-        assert self.notices is not None
-        try:
-            listener = self.notices.listen()
-        except Exception as exc:
-            if not down:
-                log.warning(
-                    "the notice channel (%s) cannot be reached (%s): catching up every %s s "
-                    "until it is back",
-                    self.notices.name,
-                    f"{type(exc).__name__}: {exc}".splitlines()[0],
-                    self.staleness,
-                )
-            return None
-        if down:
-            log.info("the notice channel (%s) is back", self.notices.name)
-        return listener
-
-    def _sync_loop(self, stop: threading.Event) -> None:
-        """The sync thread: hears notices and catches up on each that announces a revision
-        this index does not have, and polls every ``staleness`` seconds whatever the channel
-        does. A channel that fails is reopened every ``staleness`` seconds (each failure
-        logged once until it is back); after reopening it, the thread catches up with what it
-        may have missed. In a forked child the thread starts with a catch-up, and only then
-        do reads trust the index (:attr:`_thread`)."""
-        listener: Listener | None = None
-        down = False  # the channel failed, logged once until it is back
-        retry_at = 0.0  # when to try the channel again
-        due = 0.0  # the next poll: at once when starting
-        pending = 0  # the newest revision announced and not seen yet
-        pending_since = again = 0.0
-        delay = RETRY_FIRST
-        try:
-            while not stop.is_set():
-                now = time.monotonic()
-                if listener is None and self.notices is not None and now >= retry_at:
-                    listener = self._listen(down)
-                    down = listener is None
-                    if listener is None:
-                        retry_at = now + max(self.staleness, 0.5)
-                    else:
-                        self._listener, self._listening = listener, True
-                        due = now  # catch up with whatever came while not listening
-                if now >= due or (pending and now >= again):
-                    try:
-                        if now >= due:
-                            self._poll(listener)
-                        else:
-                            self._sync_quietly()
-                    except Exception as exc:  # the listening connection failed
-                        self._drop(listener, exc)
-                        listener, down, retry_at = None, True, 0.0
-                        self._sync_quietly()
-                    if self._thread is None and self._runner is threading.current_thread():
-                        self._thread = self._runner  # a forked child: caught up, trusted now
-                    now = time.monotonic()
-                    due = now + self.staleness
-                    if pending and (
-                        pending <= self.index.revision or now - pending_since > self.staleness
-                    ):
-                        pending = 0  # seen, or announced by something else than a write here
-                    elif pending:  # announced, not visible yet: again soon
-                        delay = min(delay * 2, self.staleness)
-                        again = now + delay
-                    continue
-                until = min(due, again) if pending else due
-                if listener is None:
-                    if self.notices is not None:
-                        until = min(until, retry_at)
-                    stop.wait(max(until - now, 0.0))
-                    continue
-                try:
-                    heard = listener.wait(max(until - now, 0.0))
-                except Exception as exc:
-                    self._drop(listener, exc)
-                    listener, down, retry_at, due = None, True, 0.0, 0.0
-                    continue
-                if heard is not None and (heard == 0 or heard > self.index.revision):
-                    if not pending:
-                        pending_since, delay = time.monotonic(), RETRY_FIRST
-                    pending = max(pending, heard or self.index.revision + 1)
-                    again = 0.0  # catch up now
-        finally:
-            self._listening = False
-            self._listener = None
-            if listener is not None:
-                listener.close()
-
-    def _drop(self, listener: Listener | None, exc: Exception) -> None:
-        self._listening = False
-        self._listener = None
-        assert self.notices is not None
-        log.warning(
-            "the notice channel (%s) failed (%s): catching up every %s s until it is back",
-            self.notices.name,
-            f"{type(exc).__name__}: {exc}".splitlines()[0],
-            self.staleness,
-        )
-        if listener is not None:
-            listener.close()
-
-    def _forked(self) -> None:
-        """In a child process just forked (:func:`_after_fork_in_child`): the parent's
-        connections are left alone (SQLAlchemy's advice for a fork: the pool is dropped
-        without closing what it holds), the sync thread, which did not survive the fork, is
-        started again, and every read catches up before it answers."""
-        if self._listener is not None:
-            _orphans.append(self._listener)  # the parent's socket: never used, never closed
-        self._listener, self._listening = None, False
-        self.engine.dispose(close=False)
-        if self.notices is not None:
-            self.notices.forked()
-        self.accounts.forked()
-        self.keys.forked()
-        self._copied = True
-        self._fresh_until = 0.0
-        self._thread = None
-        if self._runner is not None and not self._stop.is_set():
-            self._stop = threading.Event()
-            self._start_sync()
-        else:
-            self._runner = None
 
     def _settle(self) -> None:
         """A forked child's first read catches up first, unless its sync thread has."""
@@ -539,27 +372,25 @@ class Rolecall:
             name, email, display = (item, None, None) if isinstance(item, str) else item
             # Every row is validated; the first of a name repeated in the input is kept.
             rows.setdefault(username(name), (text(email, "e-mail"), text(display, "display name")))
+        return self._add_people(rows, actor)
+
+    def _add_people(
+        self, rows: dict[str, directory.Person], actor: str | None, batch_id: str | None = None
+    ) -> int:
+        """The users of ``rows`` not there yet added, in one change: an import's (each event
+        an ``import`` of ``batch_id``) when a batch id is given."""
+        add = directory.add_users if batch_id is None else directory.import_users
 
         def work(session: Session, audit: AuditWriter) -> None:
-            existing = user_ids(session, rows)
-            new = [(n, e, d) for n, (e, d) in rows.items() if n not in existing]
-            connection = session.connection()
-            at = time_param(connection)(audit.at)
-            insert_rows(
-                connection,
-                USERS,
-                ("username", "email", "display_name", "active", "created_at", "pseudonym"),
-                [(n, e, d, True, at, new_pseudonym()) for n, e, d in new],
-            )
-            for name, email, display in new:
-                audit.add(
-                    "user_add",
-                    user=name,
-                    details={"email": email, "display_name": display, "active": True},
-                )
+            for name, (email, display) in add(session, rows, audit.at).items():
+                details = {"email": email, "display_name": display, "active": True}
+                if batch_id is None:
+                    audit.add("user_add", user=name, details=details)
+                else:
+                    audit.add("import", user=name, details={"op": "user_add", **details})
 
         guard = self._no_lookalikes(rows)
-        return self.writes.run(actor, work, rows=len(rows), guard=guard).revision
+        return self.writes.run(actor, work, rows=len(rows), batch_id=batch_id, guard=guard).revision
 
     def _no_lookalikes(self, names: Iterable[str]) -> Guard:
         """Refuses, on the caught-up index under the write lock, a new name that looks like a
@@ -583,24 +414,9 @@ class Rolecall:
             rows.append((self.registry.scopes.resolve(key), text(title, "title")))
 
         def work(session: Session, audit: AuditWriter) -> None:
-            known: set[str] = set()
-            keys = sorted({s.key for s, _ in rows})
-            for start in range(0, len(keys), 5_000):
-                known.update(
-                    session.scalars(
-                        select(KnownScope.key).where(
-                            KnownScope.key.in_(keys[start : start + 5_000])
-                        )
-                    )
-                )
-            new = []
-            for scope, title in rows:
-                if scope.key in known:
-                    continue
-                known.add(scope.key)
-                new.append((scope.key, scope.type, title))
-                audit.add("scope_add", scope=scope.key, details={"title": title})
-            insert_rows(session.connection(), SCOPES, ("key", "type", "title"), new)
+            wanted = [(scope.key, scope.type, title) for scope, title in rows]
+            for key, _, title in directory.add_scopes(session, wanted):
+                audit.add("scope_add", scope=key, details={"title": title})
 
         guard = None
         if as_user is not None:
@@ -840,109 +656,7 @@ class Rolecall:
             actor, revoke_many_work(wanted, reason), batch_id=batch_id or str(uuid.uuid4())
         ).revision
 
-    def bulk(
-        self,
-        action: Literal["assign", "revoke"],
-        role: str,
-        users: Iterable[str],
-        scopes: Iterable[str],
-        *,
-        as_user: str | None = None,
-        actor: str | None = None,
-        dry_run: bool = False,
-        partial: bool = False,
-        reason: str | None = None,
-        expires_at: datetime | None = None,
-        progress: Callable[[int], None] | None = None,
-        known_only: bool = False,
-    ) -> BulkResult:
-        """One role to (or from) many users on many scopes, every row validated and reported.
-
-        All or nothing by default (one transaction, one audit batch id); ``partial`` applies
-        the valid rows; ``dry_run`` writes nothing. With ``as_user`` the delegation rules
-        decide each row, under the write lock: the rows written are those the caught-up index
-        allows when the write lock is held, and the report is that decision. ``known_only``:
-        a scope that is not known is an ``unknown_scope`` row (see :meth:`assign`)."""
-        actor = self._acting(actor, as_user)
-        check_expiry(expires_at)
-        reason = text(reason, "reason")
-        user_list, scope_list = list(users), list(scopes)
-        reported = [progress]
-        known = self._catalogue_of(scope_list) if known_only else None
-
-        def decide(index: Index) -> tuple[str, list[BulkRow]]:
-            tell, reported[0] = reported[0], None  # progress is shown once, the first time
-            return bulk_validate(
-                index,
-                self.registry,
-                lambda name: role_of(index, self.registry, name),
-                Delegation(index, index.rules()) if as_user is not None else None,
-                action,
-                role,
-                user_list,
-                scope_list,
-                actor=as_user,
-                progress=tell,
-                known=known,
-            )
-
-        if dry_run:
-            self.sync()
-            role_id, rows = decide(self.index)
-            ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
-            return BulkResult(
-                action=action,
-                role=role_id,
-                impact=self.what_if(action, ok),
-                rows=tuple(rows),
-                applied=False,
-                dry_run=True,
-                partial=partial,
-                revision=self.revision,
-            )
-        decided: list[tuple[str, list[BulkRow]]] = []
-
-        def guard(index: Index) -> None:
-            decided[:] = [decide(index)]
-
-        batch_id = str(uuid.uuid4())
-        shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
-
-        def work(session: Session, audit: AuditWriter) -> bool:
-            role_id, rows = decided[0]
-            ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
-            failed = any(r.status != "ok" and r.status not in NOTHING_TO_DO for r in rows)
-            if not ok or (failed and not partial):
-                return False  # nothing logged: nothing is written
-            if action == "assign":
-                wanted = dict.fromkeys(ok, shared)
-                grant_work(lambda: self.index, wanted, action="assign", renew=True, applied=[])(
-                    session, audit
-                )
-            else:
-                revoke_many_work(ok, reason)(session, audit)
-            return True
-
-        written = self.writes.run(
-            actor,
-            work,
-            batch_id=batch_id,
-            as_user=as_user,
-            guard=guard,
-            rows=len(user_list) * len(scope_list),
-        )
-        role_id, rows = decided[0]
-        return BulkResult(
-            action=action,
-            role=role_id,
-            impact=None,
-            rows=tuple(rows),
-            applied=bool(written.events),
-            dry_run=False,
-            partial=partial,
-            revision=written.revision,
-            batch_id=batch_id if written.events else None,
-        )
+    bulk = bulk_change  # (:mod:`.governance.bulk`)
 
     def _catalogue_of(self, scopes: Iterable[str]) -> KnownScopes:
         return known_scopes.catalogue_of(self.plugins, self.index, scopes)
@@ -1133,138 +847,19 @@ class Rolecall:
             raise BadInputError(f"no custom role {role_id!r}")
 
         def work(session: Session, audit: AuditWriter) -> None:
-            used = session.scalar(
-                select(func.count()).select_from(Assignment).where(Assignment.role == role_id)
-            )
+            used = policy.assignments_of_role(session, role_id)
             if used:
                 raise BadInputError(f"{role_id} is held by {used} assignment(s): retire it instead")
-            session.execute(delete(CustomRole).where(CustomRole.id == role_id))
+            policy.drop_custom_role(session, role_id)
             audit.add("role_delete", role=role_id, details={"op": "role_drop", "id": role_id})
 
         return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
 
-    def set_rule(
-        self, rule: DelegationRule, *, as_user: str | None = None, actor: str | None = None
-    ) -> int:
-        """Add a delegation rule, or replace the one with the same id (platform admins)."""
-        actor = self._acting(actor, as_user)
-        self._administering(as_user, platform_only=True)  # refused before validation
-        for name in (*rule.holders, *rule.assign, *rule.revoke):
-            if name != "*":
-                self.role(name)
-        for kind in rule.scope_types:
-            if kind != "*" and kind not in self.registry.scope_types:
-                raise BadInputError(f"unknown scope type {kind!r}")
-        return self._store_rule(rule.id, rule, actor, as_user)
-
-    def disable_rule(
-        self, rule_id: str, *, as_user: str | None = None, actor: str | None = None
-    ) -> int:
-        """Switch a delegation rule off (platform admins)."""
-        actor = self._acting(actor, as_user)
-        self._administering(as_user, platform_only=True)  # refused before validation
-        if rule_id not in self.index.rules():
-            raise BadInputError(f"no delegation rule {rule_id!r} is in force")
-        return self._store_rule(rule_id, None, actor, as_user)
-
-    def _store_rule(
-        self, rule_id: str, rule: DelegationRule | None, actor: str | None, as_user: str | None
-    ) -> int:
-        def work(session: Session, audit: AuditWriter) -> None:
-            row = session.get(StoredRule, rule_id)
-            if row is None:
-                row = StoredRule(id=rule_id)
-                session.add(row)
-            source = rule or self.index.rules()[rule_id]
-            row.description, row.holders = source.description, list(source.holders)
-            row.assign, row.revoke = list(source.assign), list(source.revoke)
-            row.scope_types, row.disabled = list(source.scope_types), rule is None
-            row.changed_by, row.changed_at = audit.actor, audit.at
-            if rule is None:
-                audit.add("rule_disable", details={"op": "rule_disable", "id": rule_id})
-            else:
-                audit.add(
-                    "rule_set",
-                    details={"op": "rule_set", "id": rule_id, "rule": rule.model_dump(mode="json")},
-                )
-
-        guard = self._administering(as_user, platform_only=True)
-        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
-
-    def restrict(
-        self,
-        scope: str,
-        permissions: Sequence[str] = (ALL,),
-        *,
-        exempt_roles: Sequence[str] = (),
-        reason: str | None = None,
-        actor: str | None = None,
-        as_user: str | None = None,
-    ) -> int:
-        """Deny ``permissions`` (``*``: all) at ``scope`` and below, except to holders of
-        ``exempt_roles``. Replaces an earlier restriction on the same scope. As a user, it takes
-        ``platform.manage_restrictions`` on the scope (:func:`.governance.guards.restricting`)."""
-        actor = self._acting(actor, as_user)
-        key = self.registry.scopes.resolve(scope).key
-        if as_user is not None:
-            guards.restricting(as_user, key)(self.index)  # refused before validation
-        perms = list(dict.fromkeys(permissions))
-        if not perms:
-            raise BadInputError("a restriction needs at least one permission (or * for all)")
-        kind = self.registry.scopes.resolve(scope).type
-        reach = self.index.types_below(kind)
-        for p in perms:
-            if p == ALL:
-                continue
-            applies = self.registry.permission(p).scope_types
-            if not set(applies) & set(reach):
-                raise BadInputError(
-                    f"{p} applies at {', '.join(applies)} scopes, never on or below a {kind} "
-                    f"scope such as {scope}: a restriction of it there would deny nothing"
-                )
-        exempt = [self.role(r).id for r in dict.fromkeys(exempt_roles)]
-        reason = text(reason, "reason")
-
-        def work(session: Session, audit: AuditWriter) -> None:
-            session.execute(delete(Restriction).where(Restriction.scope == key))
-            session.add(
-                Restriction(
-                    scope=key,
-                    permissions=perms,
-                    exempt_roles=exempt,
-                    reason=reason,
-                    created_by=audit.actor,
-                    created_at=audit.at,
-                )
-            )
-            audit.add(
-                "restrict",
-                scope=key,
-                details={"permissions": perms, "exempt_roles": exempt, "reason": reason},
-            )
-
-        return self._restriction_write(actor, as_user, key, work)
-
-    def _restriction_write(
-        self, actor: str | None, as_user: str | None, key: str, work: Callable[..., None]
-    ) -> int:
-        guard = None if as_user is None else guards.restricting(as_user, key)
-        return self.writes.run(actor, work, as_user=as_user, guard=guard).revision
-
-    def unrestrict(
-        self, scope: str, *, actor: str | None = None, as_user: str | None = None
-    ) -> int:
-        """Lift the restriction on ``scope`` (as a user: see :meth:`restrict`)."""
-        actor = self._acting(actor, as_user)
-        key = self.registry.scopes.resolve(scope).key
-
-        def work(session: Session, audit: AuditWriter) -> None:
-            gone = session.execute(delete(Restriction).where(Restriction.scope == key))
-            if not gone.rowcount:  # type: ignore[attr-defined]  # (no RETURNING on MySQL)
-                raise BadInputError(f"{key} has no restriction")
-            audit.add("unrestrict", scope=key)
-
-        return self._restriction_write(actor, as_user, key, work)
+    # Delegation rules and restrictions (:mod:`.governance.rules`).
+    set_rule = rules.set_rule
+    disable_rule = rules.disable_rule
+    restrict = rules.restrict
+    unrestrict = rules.unrestrict
 
     # ------------------------------------------------------------------ reads
 
@@ -1354,45 +949,16 @@ class Rolecall:
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[AuditRecord]:
-        from .reads.audit import readable as readable_audit
-        from .reads.audit import recorded_as
+        from .reads.audit import recorded_as, records
 
-        query = select(AuditEvent).order_by(AuditEvent.id)
-        if user is not None:
-            query = query.where(AuditEvent.user.in_(recorded_as(self, user)))
-        if scope is not None:
-            query = query.where(AuditEvent.scope == scope)
-        if since is not None:
-            query = query.where(AuditEvent.at >= since)
-        if limit is not None:
-            query = query.limit(limit)
-        with Session(self.engine) as session:
-            return readable_audit(session, session.scalars(query).all())
+        users = None if user is None else recorded_as(self, user)
+        return records(self, EventQuery(users=users, scope=scope, since=since, limit=limit))
 
     def verify_audit(self, *, expect: Head | None = None) -> Verification:
         """Recompute the hash chain from the first event; name the first bad one. The state
         row's signed head must match the table (see :func:`verify_chain`); ``expect``: a head
         recorded earlier (``Verification.head``) that the chain must still hold."""
-        # One snapshot: a write committed between the two reads is not a removed event.
-        with snapshot(self.engine) as connection, Session(connection) as session:
-            row = session.execute(
-                select(
-                    State.events,
-                    State.last_event_id,
-                    State.revision,
-                    State.last_hash,
-                    State.keyed_after,
-                    State.last_mac,
-                )
-            ).one()
-            state = Head(*row)
-            events = session.scalars(
-                select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=10_000)
-            )
-            try:
-                return verify_chain(events, state, self.keys, expect=expect)
-            finally:
-                events.close()  # it may stop at the first bad event: free the cursor
+        return audit_log.verify(self.engine, self.keys, expect=expect)
 
     # ------------------------------------------------------------------ imports
 
@@ -1420,39 +986,7 @@ class Rolecall:
         }
         if not rows:
             return self.revision
-
-        def work(session: Session, audit: AuditWriter) -> None:
-            existing = user_ids(session, rows)
-            new = {name: value for name, value in rows.items() if name not in existing}
-            if new:
-                session.execute(
-                    insert(User),
-                    [
-                        {
-                            "username": name,
-                            "email": email,
-                            "display_name": display,
-                            "active": True,
-                            "created_at": audit.at,
-                        }
-                        for name, (email, display) in new.items()
-                    ],
-                )
-            for name, (email, display) in new.items():
-                audit.add(
-                    "import",
-                    user=name,
-                    details={
-                        "op": "user_add",
-                        "email": email,
-                        "display_name": display,
-                        "active": True,
-                    },
-                )
-
-        guard = self._no_lookalikes(rows)
-        batch = batch_id or str(uuid.uuid4())
-        return self.writes.run(actor, work, batch_id=batch, guard=guard).revision
+        return self._add_people(rows, actor, batch_id or str(uuid.uuid4()))
 
 
 def _unkept(index: Index) -> None:
@@ -1465,9 +999,6 @@ _services: weakref.WeakSet[Rolecall] = weakref.WeakSet()
 """The open services of this process, for the fork handlers."""
 _forking: list[Rolecall] = []
 _collector: list[Callable[[bool], None]] = []
-_orphans: list[object] = []
-"""In a forked child: the listeners the parent's threads held. Kept, never used or closed:
-their sockets are the parent's."""
 _watching = False
 
 
@@ -1510,7 +1041,7 @@ def _after_fork_in_child() -> None:
     for rc in reversed(_forking):
         rc._lock.release()
         try:
-            rc._forked()
+            forked(rc)
         except Exception:  # never let the child die of it: its reads catch up themselves
             log.exception("cannot restart the sync thread after a fork")
     _forking.clear()

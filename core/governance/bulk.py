@@ -14,8 +14,10 @@ course or library of the org.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterable
-from typing import Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,8 +26,16 @@ from ..errors import BadInputError
 from ..known_scopes import KnownScopes
 from ..records import Role
 from ..registry import Registry
+from ..storage.audit import AuditWriter
+from ..storage.sessions import Session
+from ..validation import check_expiry, text
+from ..writes import GrantRow, grant_work, revoke_many_work
+from .custom_roles import role_of
 from .delegation import Delegation
 from .whatif import Impact
+
+if TYPE_CHECKING:
+    from ..service import Rolecall
 
 Status = Literal[
     "ok",
@@ -237,3 +247,110 @@ def _keep_an_admin(index: Index, rows: list[BulkRow]) -> list[BulkRow]:
                 )
         out.append(row)
     return out
+
+
+def bulk_change(
+    rc: Rolecall,
+    action: Literal["assign", "revoke"],
+    role: str,
+    users: Iterable[str],
+    scopes: Iterable[str],
+    *,
+    as_user: str | None = None,
+    actor: str | None = None,
+    dry_run: bool = False,
+    partial: bool = False,
+    reason: str | None = None,
+    expires_at: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+    known_only: bool = False,
+) -> BulkResult:
+    """``rc.bulk``: one role to (or from) many users on many scopes, every row validated and
+    reported.
+
+    All or nothing by default (one transaction, one audit batch id); ``partial`` applies
+    the valid rows; ``dry_run`` writes nothing. With ``as_user`` the delegation rules
+    decide each row, under the write lock: the rows written are those the caught-up index
+    allows when the write lock is held, and the report is that decision. ``known_only``:
+    a scope that is not known is an ``unknown_scope`` row (see
+    :meth:`~rolecall.core.service.Rolecall.assign`)."""
+    actor = rc._acting(actor, as_user)
+    check_expiry(expires_at)
+    reason = text(reason, "reason")
+    user_list, scope_list = list(users), list(scopes)
+    reported = [progress]
+    known = rc._catalogue_of(scope_list) if known_only else None
+
+    def decide(index: Index) -> tuple[str, list[BulkRow]]:
+        tell, reported[0] = reported[0], None  # progress is shown once, the first time
+        return validate(
+            index,
+            rc.registry,
+            lambda name: role_of(index, rc.registry, name),
+            Delegation(index, index.rules()) if as_user is not None else None,
+            action,
+            role,
+            user_list,
+            scope_list,
+            actor=as_user,
+            progress=tell,
+            known=known,
+        )
+
+    if dry_run:
+        rc.sync()
+        role_id, rows = decide(rc.index)
+        ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
+        return BulkResult(
+            action=action,
+            role=role_id,
+            impact=rc.what_if(action, ok),
+            rows=tuple(rows),
+            applied=False,
+            dry_run=True,
+            partial=partial,
+            revision=rc.revision,
+        )
+    decided: list[tuple[str, list[BulkRow]]] = []
+
+    def guard(index: Index) -> None:
+        decided[:] = [decide(index)]
+
+    batch_id = str(uuid.uuid4())
+    shared = GrantRow("", "", "", expires_at=expires_at, reason=reason)
+
+    def work(session: Session, audit: AuditWriter) -> bool:
+        role_id, rows = decided[0]
+        ok = [(r.user, role_id, r.scope) for r in rows if r.status == "ok"]
+        failed = any(r.status != "ok" and r.status not in NOTHING_TO_DO for r in rows)
+        if not ok or (failed and not partial):
+            return False  # nothing logged: nothing is written
+        if action == "assign":
+            wanted = dict.fromkeys(ok, shared)
+            grant_work(lambda: rc.index, wanted, action="assign", renew=True, applied=[])(
+                session, audit
+            )
+        else:
+            revoke_many_work(ok, reason)(session, audit)
+        return True
+
+    written = rc.writes.run(
+        actor,
+        work,
+        batch_id=batch_id,
+        as_user=as_user,
+        guard=guard,
+        rows=len(user_list) * len(scope_list),
+    )
+    role_id, rows = decided[0]
+    return BulkResult(
+        action=action,
+        role=role_id,
+        impact=None,
+        rows=tuple(rows),
+        applied=bool(written.events),
+        dry_run=False,
+        partial=partial,
+        revision=written.revision,
+        batch_id=batch_id if written.events else None,
+    )

@@ -8,19 +8,14 @@ costs the same however deep it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, get_args
-
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ..errors import BadInputError
 from ..scopes import show
-from ..storage.models import AuditEvent
-from ..storage.sessions import reading
-from ..storage.subjects import is_pseudonym, named_in, names_of, pseudonyms_of, shown, shown_details
+from ..storage import audit_log
+from ..storage.audit_log import EventQuery
 from .pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
@@ -40,9 +35,7 @@ class AuditPage:
 def recorded_as(rc: Rolecall, name: str) -> list[str]:
     """What the log records for the user or operator ``name``: the user's pseudonym, and the
     name itself (an operator's name, or a name no user has)."""
-    with reading(rc.engine) as session:
-        found = pseudonyms_of(session.connection(), [name])
-    return [name, *found.values()]
+    return audit_log.recorded_as(rc.engine, name)
 
 
 def _filters(
@@ -53,56 +46,23 @@ def _filters(
     since: datetime | None = None,
     action: str | None = None,
     actor: str | None = None,
-) -> list[ColumnElement[bool]]:
-    """The conditions on the events for the filters given (``scope`` an exact key; ``user``
-    and ``actor`` usernames or operators' names, found by what the log records for them)."""
-    where: list[ColumnElement[bool]] = []
-    if user is not None:
-        where.append(AuditEvent.user.in_(recorded_as(rc, user)))
-    if scope is not None:
-        where.append(AuditEvent.scope == scope)
-    if since is not None:
-        where.append(AuditEvent.at >= since)
-    if action is not None:
-        where.append(AuditEvent.action == action)
-    if actor is not None:
-        where.append(AuditEvent.actor.in_(recorded_as(rc, actor)))
-    return where
+) -> dict[str, Any]:
+    """The query's filters for those given (``scope`` an exact key; ``user`` and ``actor``
+    usernames or operators' names, found by what the log records for them)."""
+    return {
+        "users": None if user is None else recorded_as(rc, user),
+        "actors": None if actor is None else recorded_as(rc, actor),
+        "scope": scope,
+        "since": since,
+        "action": action,
+    }
 
 
-def readable(session: Session, events: Iterable[AuditEvent]) -> list[AuditRecord]:
-    """Events as readers see them: each pseudonym as the user's current username (the
-    retired placeholder once the user was erased: see
-    :mod:`rolecall.core.storage.subjects`)."""
+def records(rc: Rolecall, query: EventQuery) -> list[AuditRecord]:
+    """The events ``query`` selects, as readers see them."""
     from ..service import AuditRecord
 
-    events = list(events)
-    wanted = {v for e in events for v in (e.user, e.actor) if v is not None and is_pseudonym(v)}
-    wanted.update(p for e in events for p in named_in(e.details))
-    names = names_of(session.connection(), wanted) if wanted else {}
-    records = []
-    for e in events:
-        record = AuditRecord.model_validate(e)
-        if names:
-            record = record.model_copy(
-                update={
-                    "user": shown(e.user, names),
-                    "actor": shown(e.actor, names),
-                    "details": shown_details(e.details, names),
-                }
-            )
-        records.append(record)
-    return records
-
-
-def _records(
-    rc: Rolecall, where: list[ColumnElement[bool]], descending: bool, limit: int
-) -> list[AuditRecord]:
-    """Up to ``limit`` events meeting every condition, by id."""
-    order = AuditEvent.id.desc() if descending else AuditEvent.id.asc()
-    query = select(AuditEvent).where(*where).order_by(order).limit(limit)
-    with reading(rc.engine) as session:
-        return readable(session, session.scalars(query).all())
+    return [AuditRecord.model_validate(row) for row in audit_log.find_events(rc.engine, query)]
 
 
 def list_audit(
@@ -128,8 +88,8 @@ def list_audit(
     where = _filters(rc, user=user, scope=key, since=since, action=action)
     if cursor is not None:
         (last,) = decode_cursor(cursor, sort, [int])
-        where.append(AuditEvent.id < last if descending else AuditEvent.id > last)
-    events = _records(rc, where, descending, limit + 1)
+        where["before" if descending else "after"] = last
+    events = records(rc, EventQuery(**where, descending=descending, limit=limit + 1))
     more = len(events) > limit
     events = events[:limit]
     return Page(events, encode_cursor(sort, [events[-1].id]) if more else None)
@@ -166,21 +126,22 @@ def recent_audit(
         actor=actor or None,
         since=since,
     )
-    if until is not None:
-        where.append(AuditEvent.at < until)
-    if org:
-        where.append(AuditEvent.scope.in_(audit_scopes_below(rc, org)))
-    if before is not None:
-        where.append(AuditEvent.id < before)
-    rows = _records(rc, where, True, limit + 1)
+    query = EventQuery(
+        **where,
+        until=until,
+        scopes=audit_scopes_below(rc, org) if org else None,
+        before=before,
+        descending=True,
+        limit=limit + 1,
+    )
+    rows = records(rc, query)
     older = rows[limit - 1].id if len(rows) > limit else None
     return AuditPage(records=tuple(rows[:limit]), older=older)
 
 
 def audit_actions(rc: Rolecall) -> list[str]:
     """The distinct actions recorded in the audit log (for a filter's choices)."""
-    with reading(rc.engine) as session:
-        return sorted(set(session.scalars(select(AuditEvent.action).distinct())))
+    return audit_log.actions(rc.engine)
 
 
 def audit_scopes_below(rc: Rolecall, org: str) -> list[str]:
@@ -190,11 +151,7 @@ def audit_scopes_below(rc: Rolecall, org: str) -> list[str]:
     key = rc.registry.scopes.resolve(org if org.startswith("org:") else f"org:{org}").key
     resolve = rc.registry.scopes.resolve
     found = {key}
-    with reading(rc.engine) as session:
-        recorded = session.scalars(
-            select(AuditEvent.scope).where(AuditEvent.scope.is_not(None)).distinct()
-        ).all()
-    for scope in recorded:
+    for scope in audit_log.scopes(rc.engine):
         if scope is None:
             continue
         try:

@@ -14,6 +14,10 @@ from sqlalchemy.orm import Session
 
 from ..errors import StorageError
 
+__all__ = ["UNREACHABLE", "Engine", "Session", "driver_errors", "reading"]
+"""``Engine`` and ``Session``: the types of a database and of a change's session, for the
+annotations of the modules above storage (which do not import SQLAlchemy)."""
+
 UNREACHABLE = "the database cannot be reached; nothing was changed, try again soon"
 
 

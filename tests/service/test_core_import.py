@@ -42,10 +42,30 @@ def _loaded_after(statement: str) -> set[str]:
 
 def test_importing_the_core_loads_no_database_cli_or_web_module() -> None:
     loaded = _loaded_after("import rolecall.core")
-    assert "pydantic" in loaded  # the records are pydantic models
-    assert "pluggy" in loaded  # and hookimpl is pluggy's marker
+    assert "pluggy" in loaded  # hookimpl is pluggy's marker
+    # The records and the engine's answers are pydantic models, loaded on first use.
+    assert not {"pydantic", "rolecall.core.records", "rolecall.core.engine"} & loaded
     found = sorted(m for m in loaded for heavy in HEAVY if m == heavy or m.startswith(heavy + "."))
     assert found == []
+
+
+def test_a_plugin_import_builds_no_pydantic_model() -> None:
+    """The records' models (and the engine's answers') are built on first use, so importing
+    them neither builds a validator nor loads pydantic's plugin loader, which reads every
+    installed distribution's metadata."""
+    loaded = _loaded_after(
+        "from rolecall.core import Decision, Permission, Role, ScopeType, Team, hookimpl"
+    )
+    assert {"pydantic", "rolecall.core.records", "rolecall.core.engine.decisions"} <= loaded
+    assert "pydantic.plugin._loader" not in loaded
+    assert "importlib.metadata" not in loaded
+    out = _python(
+        "import sys\n"
+        "from rolecall.core import Permission\n"
+        "Permission(id='x.y', title='Y', description='d', area='A', scope_types=('course',))\n"
+        "print('pydantic.plugin._loader' in sys.modules)"
+    )
+    assert out.strip() == "True"  # built, and so validated, on first use
 
 
 def test_a_plugin_module_declaring_records_and_hooks_stays_light() -> None:
