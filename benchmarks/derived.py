@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 
 from rolecall.core import DerivedRole, PluginSettings, hookimpl, load_plugins
-from rolecall.core.engine import Index
+from rolecall.core.engine import Index, changes
 
 STAFF_PERMISSION = "courses.edit_course_content"
 FORUM_PERMISSION = "discussion.vote"
@@ -80,7 +80,7 @@ def main() -> None:
         own, enrolled = courses[n % len(courses)], courses[(n + 1) % len(courses)]
         rows.append((n + 1, user, "course_staff", own, None, "2026-01-01T00:00:00", None))
         source.members.add((user, enrolled))
-    index.load_grants(rows)
+    changes.load_grants(index, rows)
     cases: dict[str, list[tuple[str, str, str]]] = {}
     for n in range(args.users):
         user = f"user{n}"

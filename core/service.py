@@ -27,13 +27,14 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from . import known_scopes
 from .accounts import Accounts
-from .engine import AccessEntry, Decision, GrantInfo, Index, Team
+from .engine import AccessEntry, Decision, GrantInfo, Index, Team, explain, known, reverse
 from .errors import BadInputError, StorageError, UnknownScopeError
 from .governance import Delegation, guards, rules
 from .governance.bulk import bulk_change
@@ -395,7 +396,7 @@ class Rolecall:
     def _no_lookalikes(self, names: Iterable[str]) -> Guard:
         """Refuses, on the caught-up index under the write lock, a new name that looks like a
         known user's (:mod:`rolecall.core.usernames`)."""
-        return lambda index: refuse_lookalikes(names, index.users, index.lookalike)
+        return lambda index: refuse_lookalikes(names, index.users, partial(known.lookalike, index))
 
     def add_scopes(
         self,
@@ -890,24 +891,24 @@ class Rolecall:
     ) -> Decision:
         index = self._fresh(at_least)
         with self._lock:
-            return index.explain(user, permission, scope)
+            return explain.explain(index, user, permission, scope)
 
     def who(self, scope: str, *, at_least: int | None = None) -> Team:
         index = self._fresh(at_least)
         with self._lock:
-            return index.who(scope)
+            return reverse.who(index, scope)
 
     def who_can(self, permission: str, scope: str, *, at_least: int | None = None) -> list[str]:
         index = self._fresh(at_least)
         with self._lock:
-            return index.who_can(permission, scope)
+            return reverse.who_can(index, permission, scope)
 
     def not_listed(self, scope: str, permission: str | None = None) -> tuple[str, ...]:
         """What :meth:`who` and :meth:`who_can` at ``scope`` cannot list: the derived roles
         held there (giving ``permission``, when given), one sentence each."""
         self._settle()
         with self._lock:
-            return self.index.not_listed(scope, permission)
+            return reverse.not_listed(self.index, scope, permission)
 
     def scopes_where(
         self,
@@ -919,12 +920,12 @@ class Rolecall:
     ) -> list[str]:
         index = self._fresh(at_least)
         with self._lock:
-            return index.scopes_where(user, permission, scope_type)
+            return reverse.scopes_where(index, user, permission, scope_type)
 
     def access(self, user: str, *, at_least: int | None = None) -> list[AccessEntry]:
         index = self._fresh(at_least)
         with self._lock:
-            return index.access(user)
+            return reverse.access(index, user)
 
     def grants(self, user: str) -> list[GrantInfo]:
         self._settle()

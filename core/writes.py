@@ -51,7 +51,7 @@ from sqlalchemy import Engine, Table, delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from .engine import Index
+from .engine import Index, changes
 from .errors import BadInputError, StorageError
 from .records import AssignmentEvent
 from .scopes import show
@@ -272,9 +272,12 @@ class UnitOfWork:
                     apply(index)
                     index.revision = revision
                     return
-                index.apply_many(
-                    (r["revision"], r["action"], r["user"], r["role"], r["scope"], r["details"])
-                    for r in writer.rows
+                changes.apply_many(
+                    index,
+                    (
+                        (r["revision"], r["action"], r["user"], r["role"], r["scope"], r["details"])
+                        for r in writer.rows
+                    ),
                 )
                 return
         self._sync()

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -88,3 +89,12 @@ def inner_pytest(
         text=True,
         check=False,
     )
+
+
+def move_engine_clock(monkeypatch: Any, fake: object) -> None:
+    """Give every module of the decision engine that reads the clock (expiry) ``fake`` as its
+    ``time`` module."""
+    from rolecall.core.engine import explain, index, lookups, reverse, tables
+
+    for module in (explain, index, lookups, reverse, tables):
+        monkeypatch.setattr(module, "time", fake)

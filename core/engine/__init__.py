@@ -54,12 +54,47 @@ and fills the entry:
   there (:meth:`Index._holds_any`). A change of restrictions empties ``_places``, ``_fast``
   and ``_walkable``.
 
-:meth:`Index.explain` decides the same rule the long way, with its reasons; its ``allowed`` is
-``check``'s answer (tests/engine/test_decision_rule.py walks the steps on both paths,
+:func:`.explain.explain` decides the same rule the long way, with its reasons; its ``allowed``
+is ``check``'s answer (tests/engine/test_decision_rule.py walks the steps on both paths,
 tests/engine/test_property.py compares both with a naive reference).
+
+The modules
+===========
+
+- :mod:`.tables` -- :class:`~.tables.Tables`, the data (users, cells, restrictions, roles,
+  rules, known scopes, dormant rows) and its changes, and the records it holds
+  (:class:`~.tables.Grant`, :class:`~.tables.Cell`, :class:`TimedPerms`);
+- :mod:`.index` -- :class:`Index`, the tables compiled for the check: the decision core;
+- :mod:`.changes` -- the change feed applied in revision order, the bulk load of the grants;
+- :mod:`.reverse` -- ``who``, ``who_can``, ``scopes_where``, ``access`` and their caches;
+- :mod:`.explain` -- explanations;
+- :mod:`.lookups` -- the governance look-ups (``types_below``, ``restricted_below``,
+  ``live_roles``, ``holders_of``, ``users_on``, ``other_admins``, ``role_authority``,
+  ``unlocked``...);
+- :mod:`.known` -- look-alike usernames, known scopes ignoring case;
+- :mod:`.pseudonyms` -- the compact pseudonym -> username map;
+- :mod:`.decisions` -- the records the queries answer with.
+
+Only :class:`Index` and :mod:`.changes` change the data; the other modules read it. Outside
+``rolecall.core`` nothing reaches the index: the service and the read layer
+(:mod:`rolecall.core.reads`) answer for it.
 """
 
+from . import changes, explain, known, lookups, reverse
 from .decisions import AccessEntry, Decision, GrantInfo, Team, TeamMember
 from .index import Grant, Index
 
-__all__ = ["AccessEntry", "Decision", "Grant", "GrantInfo", "Index", "Team", "TeamMember"]
+__all__ = [
+    "AccessEntry",
+    "Decision",
+    "Grant",
+    "GrantInfo",
+    "Index",
+    "Team",
+    "TeamMember",
+    "changes",
+    "explain",
+    "known",
+    "lookups",
+    "reverse",
+]

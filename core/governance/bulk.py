@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ..engine import lookups
 from ..engine.index import Index
 from ..errors import BadInputError
 from ..known_scopes import KnownScopes
@@ -236,7 +237,7 @@ def _keep_an_admin(index: Index, rows: list[BulkRow]) -> list[BulkRow]:
     for row in rows:
         gone = removed.get(row.scope)
         if row.status == "ok" and gone is not None:
-            left = set(index.other_admins(row.scope, exclude="")) - gone
+            left = set(lookups.other_admins(index, row.scope, exclude="")) - gone
             if not left and row.user == max(gone):
                 row = BulkRow(
                     user=row.user,

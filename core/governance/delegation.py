@@ -22,7 +22,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 
+from ..engine import lookups
 from ..engine.index import Index
 from ..errors import RolecallError
 from ..records import DelegationRule
@@ -112,20 +114,20 @@ class Delegation:
         grant not made yet, when its scope is on the chain), and those less what the
         restrictions on the chain deny to a holder of none of their exempt roles."""
         chain = self.index.place(place)[0]
-        roles = self.index.live_roles(user, chain, self._now)
+        roles = lookups.live_roles(self.index, user, chain, self._now)
         if extra is not None and extra[1] in chain:
             roles.add(extra[0])
-        applies = self.index.type_permissions(kind)
-        gives = self._gives if supposed else self.index.role_authority
+        applies = lookups.type_permissions(self.index, kind)
+        gives = self._gives if supposed else partial(lookups.role_authority, self.index)
         held = frozenset().union(*(gives(r) for r in roles)) & applies
         able = held
         restrictions = self.index.restrictions_on(chain)
         if restrictions:
             # No restriction denies its lifters what they need to see a scope and lift it.
-            on_platform = self.index.live_roles(user, ("platform",), self._now)
+            on_platform = lookups.live_roles(self.index, user, ("platform",), self._now)
             if extra is not None and extra[1] == "platform":
                 on_platform.add(extra[0])
-            unlocked = self.index.unlocked(on_platform)
+            unlocked = lookups.unlocked(self.index, on_platform)
             for denied, exempt in restrictions:
                 if not exempt & roles:
                     able = able - (denied - unlocked)
@@ -146,7 +148,7 @@ class Delegation:
         below it where ``grantee`` already holds a grant, each with every scope type at or
         below its own. Anywhere else below ``scope`` the grantee's roles and the restrictions
         in force are those of one of these places, and the actor can only hold more."""
-        places = [scope, *self.index.restricted_below(scope)]
+        places = [scope, *lookups.restricted_below(self.index, scope)]
         if grantee is not None:
             for key in self.index.cells_of(grantee):
                 if key == scope or key in places:
@@ -160,7 +162,7 @@ class Delegation:
         return [
             (place, kind)
             for place in places
-            for kind in self.index.types_below(self.index.scope_type(place))
+            for kind in lookups.types_below(self.index, self.index.scope_type(place))
         ]
 
     def escalation(
@@ -188,7 +190,7 @@ class Delegation:
         missing: list[tuple[str, str, str]] = []
         for place, kind in self.reach(scope, grantee):
             held, able = self._actor_able(actor, place, kind)
-            lacking = (gives & self.index.type_permissions(kind)) - held
+            lacking = (gives & lookups.type_permissions(self.index, kind)) - held
             after = self._able(grantee or "", place, kind, (role, scope), supposed=True)[1]
             before = self._able(grantee, place, kind, supposed=True)[1] if grantee else frozenset()
             # What the role alone lets its holder exercise there: a role exempt from a
@@ -214,7 +216,7 @@ class Delegation:
         chain, kind = place[0], self.index.scope_type(scope)
         holders = {h for r in self._rules_for(action, role, kind) for h in r.holders}
         found = []
-        for candidate in sorted(self.index.users_on(chain)):
+        for candidate in sorted(lookups.users_on(self.index, chain)):
             if candidate == user:
                 continue
             held = {r for r, _ in self._held(candidate, chain)}
@@ -286,8 +288,8 @@ class Delegation:
             except RolecallError:
                 continue  # a scope type whose plugin is gone
             places = [key] if kind in wanted else []
-            below = wanted & (set(self.index.types_below(kind)) - {kind})
-            restricted = set(self.index.restricted_below(key))
+            below = wanted & (set(lookups.types_below(self.index, kind)) - {kind})
+            restricted = set(lookups.restricted_below(self.index, key))
             locked: list[str] = []
             for descendant in self.index.descendants(key):
                 if not below:
@@ -331,7 +333,7 @@ class Delegation:
                     f"{actor} cannot remove their own {role} role on {scope}",
                     could(),
                 )
-            if not self.index.other_admins(scope, exclude=user):
+            if not lookups.other_admins(self.index, scope, exclude=user):
                 return Refusal(
                     "last-admin",
                     f"{user} is the last admin of {scope}: assign another admin there first",
@@ -375,7 +377,7 @@ class Delegation:
                 if not name_others
                 else tuple(
                     u
-                    for u in sorted(self.index.users_on(chain))
+                    for u in sorted(lookups.users_on(self.index, chain))
                     if {r for r, _ in self._held(u, chain)} & set(revocable_by) and u != actor
                 )[:COULD_LIMIT],
             )

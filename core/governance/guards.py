@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
-from ..engine import Index
+from ..engine import Index, lookups
 from ..reads.access import allows
 from .delegation import Delegation, NotAllowedError, Refusal
 
@@ -148,7 +148,7 @@ def _keep_admins(index: Index, rows: Collection[tuple[str, str, str]]) -> None:
         if definition is not None and definition.admin:
             removed.setdefault(key, set()).add(user)
     for key, users in sorted(removed.items()):
-        if not set(index.other_admins(key, exclude="")) - users:
+        if not set(lookups.other_admins(index, key, exclude="")) - users:
             raise NotAllowedError(
                 Refusal(
                     "last-admin",
@@ -171,7 +171,7 @@ def changing_role(actor: str, role: str, permissions: frozenset[str] | None = No
             delegation = _delegation(index)
             if version is not None:
                 delegation.suppose(role, version)
-            for user, key in index.holders_of(role):
+            for user, key in lookups.holders_of(index, role):
                 missing = delegation.escalation(actor, role, key, user)
                 if missing:
                     raise NotAllowedError(
@@ -218,11 +218,11 @@ def removing_scope(actor: str, scope: str) -> Guard:
         rows = [
             (user, grant.role, key)
             for key in below
-            for user in index.users_on([key])
+            for user in lookups.users_on(index, [key])
             for grant in index.cells_of(user)[key].grants
         ]
         revoking(actor, rows, last_admin=False)(index)
-        for key in [scope, *index.restricted_below(scope)]:
+        for key in [scope, *lookups.restricted_below(index, scope)]:
             if index.restriction(key) is not None:
                 _require(
                     index, actor, MANAGE_RESTRICTIONS, PLATFORM, f"lift the restriction on {key}"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from ..engine import AccessEntry, GrantInfo, Index, Team, TeamMember
+from ..engine import AccessEntry, GrantInfo, Index, Team, TeamMember, changes, reverse
 from ..errors import BadInputError
 from ..scopes import show
 from ..storage.feed import readable
@@ -77,7 +77,7 @@ def replay(rc: Rolecall, when: datetime) -> Index:
     """A fresh index holding the state at ``when``, without the grants expired by then."""
     when = _moment(when)
     index = Index(rc.registry)
-    index.apply_many(_events(rc, when))
+    changes.apply_many(index, _events(rc, when))
     limit = when.timestamp()
     for user in list(index.users):
         for scope, cell in list(index.cells_of(user).items()):
@@ -104,7 +104,7 @@ def _require_user(index: Index, user: str, when: datetime) -> None:
 def who_had_access(rc: Rolecall, scope: str, when: datetime) -> Team:
     """The team of ``scope`` at ``when`` and the users with access from above it then (the
     index's ``who``, at that moment)."""
-    team = replay(rc, when).who(scope)
+    team = reverse.who(replay(rc, when), scope)
     return Team(
         scope=team.scope, members=_members(team.members), inherited=_members(team.inherited)
     )
@@ -117,7 +117,7 @@ def access_at(rc: Rolecall, username: str, when: datetime) -> list[AccessEntry]:
     _require_user(index, username, when)
     return [
         e.model_copy(update={"grant": _live(e.grant)}) if e.grant.expired else e
-        for e in index.access(username)
+        for e in reverse.access(index, username)
     ]
 
 
@@ -131,7 +131,8 @@ def check_at(rc: Rolecall, user: str, permission: str, scope: str, when: datetim
     for scope_key, cell in list(index.cells_of(user).items()):
         for grant in cell.grants:
             if grant.expires_at is not None:
-                index.put_grant(
+                changes.put_grant(
+                    index,
                     user,
                     grant.role,
                     scope_key,

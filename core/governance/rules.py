@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ..engine import lookups
 from ..engine.index import ALL
 from ..errors import BadInputError
 from ..records import DelegationRule
@@ -89,7 +90,7 @@ def restrict(
     if not perms:
         raise BadInputError("a restriction needs at least one permission (or * for all)")
     kind = rc.registry.scopes.resolve(scope).type
-    reach = rc.index.types_below(kind)
+    reach = lookups.types_below(rc.index, kind)
     for p in perms:
         if p == ALL:
             continue

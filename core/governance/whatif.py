@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from ..engine import lookups
 from ..engine.index import Grant, Index
 from ..errors import BadInputError
 from .custom_roles import role_of
@@ -166,7 +167,7 @@ class _Rule:
         if restrictions:
             # No restriction denies its lifters what they need to see a scope and lift it.
             on_platform = (g.role for g in grants.get("platform", ()) if g.live(now))
-            unlocked = self.index.unlocked(on_platform)
+            unlocked = lookups.unlocked(self.index, on_platform)
             for denied, exempt in restrictions:
                 if exempt.isdisjoint(live):
                     allowed -= denied - unlocked

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, String, select, type_coerce
 from sqlalchemy.orm import Session
 
-from ..engine import Index
+from ..engine import Index, changes, reverse
 from ..records import DelegationRule, Role
 from .audit import USER_OPS
 from .models import (
@@ -96,15 +96,18 @@ def fill_index(engine: Engine, index: Index, *, grants: bool = True) -> None:
                     type_coerce(Assignment.expires_at, RAW_TIME),
                 ).execution_options(yield_per=50_000)
             )
-            index.load_grants(
-                (gid, names[uid], role, scope, by, at, exp)
-                for gid, uid, role, scope, by, at, exp in rows
+            changes.load_grants(
+                index,
+                (
+                    (gid, names[uid], role, scope, by, at, exp)
+                    for gid, uid, role, scope, by, at, exp in rows
+                ),
             )
         for r in session.scalars(select(Restriction)):
             index.put_restriction(r.scope, r.permissions, r.exempt_roles, r.reason)
         for rule in session.scalars(select(StoredRule)):
             index.set_rule(rule.id, None if rule.disabled else _rule_record(rule))
-    index.warm()
+    reverse.warm(index)
 
 
 def catch_up(engine: Engine, index: Index) -> int:
@@ -125,7 +128,8 @@ def catch_up(engine: Engine, index: Index) -> int:
                 .where(AuditEvent.revision > index.revision)
                 .order_by(AuditEvent.id)
             )
-            index.apply_many(
+            changes.apply_many(
+                index,
                 readable(
                     connection,
                     ((e.revision, e.action, e.user, e.role, e.scope, e.details) for e in events),

@@ -22,6 +22,8 @@ import rolecall.core.engine.index as index_module
 from rolecall.core import BadInputError, Plugins, Rolecall
 from rolecall.core.engine import Index
 
+from support import move_engine_clock
+
 ORG = "org:MITx"
 COURSE = "course-v1:MITx+c1+2026"
 SIBLING = "course-v1:MITx+c2+2026"
@@ -45,7 +47,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(index_module, "time", fake)
+    move_engine_clock(monkeypatch, fake)
     return fake
 
 

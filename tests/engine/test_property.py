@@ -26,7 +26,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, update
 
-import rolecall.core.engine.index as index_module
 from rolecall.core import (
     BadInputError,
     Permission,
@@ -35,8 +34,11 @@ from rolecall.core import (
     Rolecall,
     hookimpl,
 )
+from rolecall.core.engine import lookups
 from rolecall.core.storage.database import GENESIS_HASH, make_engine, upgrade
 from rolecall.core.storage.models import Base, State
+
+from support import move_engine_clock
 
 TYPES = ("platform", "org", "course", "library")
 SCOPES = (
@@ -62,7 +64,7 @@ CHECK_AT = 3
 def _never_applies(rc: Rolecall, scope: str, listed: Iterable[str]) -> bool:
     """Whether a permission of ``listed`` can never apply on or below ``scope``: such a
     restriction is bad input."""
-    below = set(rc.index.types_below(rc.registry.scopes.resolve(scope).type))
+    below = set(lookups.types_below(rc.index, rc.registry.scopes.resolve(scope).type))
     return any(p != "*" and not set(rc.registry.permissions[p].scope_types) & below for p in listed)
 
 
@@ -459,7 +461,7 @@ def test_engine_agrees_with_the_naive_reference(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     perms, roles, ops = world
-    monkeypatch.setattr(index_module, "time", Clock())
+    move_engine_clock(monkeypatch, Clock())
     plugins = plugins_only(generated=GeneratedPlugin(perms, roles))
     # Every registered permission (the platform plugin has its own), as plain data.
     registered = {

@@ -21,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from test_escalation import C1, C2, HARVARD, MITX, SurveyPlugin
 
 from rolecall.core import BadInputError, PluginSettings, Rolecall, load_plugins
+from rolecall.core.engine import lookups
 from rolecall.core.governance import NotAllowedError
 
 FUTURE = "course-v1:MITx+not_yet+2027"
@@ -118,7 +119,7 @@ class DelegatedChanges(RuleBasedStateMachine):
         }
 
     def admins(self) -> set[str]:
-        return {s for s in ADMIN_SCOPES if self.rc.index.other_admins(s, exclude="")}
+        return {s for s in ADMIN_SCOPES if lookups.other_admins(self.rc.index, s, exclude="")}
 
     def attempt(self, actor: str, change: object) -> None:
         """Make ``change`` (a callable); then check what it gave against ``actor``'s rights

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, update
 
 from rolecall.core import BadInputError, GrantRow, Plugins, Role, Rolecall, hookimpl
+from rolecall.core.engine import lookups
 from rolecall.core.governance.whatif import (
     Change,
     Impact,
@@ -374,7 +375,7 @@ def set_up(rc: Rolecall, ops: list[tuple[Any, ...]]) -> None:
                 rc.assign(user, role_id, scope, expires_at=soon)
         else:
             _, scope, listed, exempt = op
-            below = set(rc.index.types_below(rc.registry.scopes.resolve(scope).type))
+            below = set(lookups.types_below(rc.index, rc.registry.scopes.resolve(scope).type))
             if any(
                 p != "*" and not set(rc.registry.permissions[p].scope_types) & below for p in listed
             ):

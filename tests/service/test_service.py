@@ -21,7 +21,6 @@ import pytest
 from sqlalchemy import create_engine, delete, func, inspect, select, text, update
 from sqlalchemy.pool import NullPool
 
-import rolecall.core.engine.index as index_module
 from rolecall.core import (
     AssignmentEvent,
     BadInputError,
@@ -33,6 +32,8 @@ from rolecall.core import (
 from rolecall.core.storage.database import BULK_CACHE_KIB, GENESIS_HASH, VERSION_TABLE, bulk_cache
 from rolecall.core.storage.models import Assignment, AuditEvent, Base, State, User
 from rolecall.core.writes import GrantRow
+
+from support import move_engine_clock
 
 ORG = "org:MITx"
 ORG2 = "org:HarvardX"
@@ -70,7 +71,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Move the clock the index decides expiry with (and only that clock)."""
     fake = Clock()
-    monkeypatch.setattr(index_module, "time", fake)
+    move_engine_clock(monkeypatch, fake)
     return fake
 
 
