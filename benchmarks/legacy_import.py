@@ -11,10 +11,11 @@ Each run is a child process of its own, on a new rolecall database (SQLite, ever
 plugin and ``ccx``), whose peak resident set size (``ru_maxrss``) is read at its end:
 
 - streamed: ``stream_import`` as ``rolecall legacy import --json`` runs it (the report
-  spooled to disk and written out), dry run, real run, and the second run on the imported
-  state (which creates nothing);
-- the peer, the whole source at once: ``read_database`` + ``plan_import`` (+ ``run_import``),
-  what the command did before it streamed, in the same run;
+  spooled to disk and written out, on a loader: ``Rolecall.open(keep_grants=False)``), dry
+  run, real run, and the second run on the imported state (which creates nothing);
+- the peers: the whole source at once, ``read_database`` + ``plan_import`` (+ ``run_import``),
+  what the command did before it streamed; and the streamed import on a service keeping
+  every grant it writes in its index, what the command did before it opened a loader;
 - the index alone: ``Rolecall.open`` on the imported state, the memory any rolecall process
   holding that state has, whatever it does.
 
@@ -192,7 +193,8 @@ from rolecall.builtin_plugins.legacy.report import ImportReport
 mode, rc_url, legacy_url, slice_size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 start, cpu = time.perf_counter(), time.process_time()
 plugins = load_plugins(PluginSettings(), entry_points=[], extra={{"ccx": rolecall_ccx}})
-rc = Rolecall.open(rc_url, plugins=plugins, background_sync=False, freeze_index=True)
+rc = Rolecall.open(rc_url, plugins=plugins, background_sync=False, freeze_index=True,
+                   keep_grants=mode not in ("stream-dry", "stream-real"))
 opened = time.perf_counter() - start
 summary = {{}}
 if mode.startswith("stream"):
@@ -249,7 +251,7 @@ def main() -> None:
     parser.add_argument("--courses", type=int, default=5_000)
     parser.add_argument("--slice-size", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="every count divided by 100")
-    parser.add_argument("--no-peer", action="store_true", help="skip the whole-source runs")
+    parser.add_argument("--no-peer", action="store_true", help="skip the peers' runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     scale = 100 if args.quick else 1
@@ -289,6 +291,7 @@ def main() -> None:
         if not args.no_peer:
             run("whole source, dry run", "whole-dry", "whole-dry.db")
             run("whole source, import", "whole-real", "whole.db")
+            run("streamed, import, grants kept", "stream-kept", "kept.db")
         summary = results["streamed, import"]["summary"]
         print("summary: " + ", ".join(f"{k} {v:,}" for k, v in summary.items()))
         second = results["streamed, second run"]["summary"]
@@ -311,6 +314,13 @@ def main() -> None:
                     f"{what}: streamed / whole source: time {s['seconds'] / w['seconds']:.2f}x, "
                     f"peak RSS {s['max_rss_mb'] / w['max_rss_mb']:.2f}x"
                 )
+            s, k = results["streamed, import"], results["streamed, import, grants kept"]
+            if k["summary"] != s["summary"]:
+                print(f"  grants kept: the summaries differ: {k['summary']} vs {s['summary']}")
+            print(
+                f"import: loader / grants kept: time {s['seconds'] / k['seconds']:.2f}x, "
+                f"peak RSS {s['max_rss_mb'] / k['max_rss_mb']:.2f}x"
+            )
         if args.json:
             args.json.write_text(json.dumps({"counts": counts, "results": results}, indent=2))
 
