@@ -16,18 +16,14 @@ Each call reads the audit log from its start: a question about the past, not the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
 from ..engine import AccessEntry, GrantInfo, Index, Team, TeamMember, changes, reverse
 from ..errors import BadInputError
 from ..scopes import show
-from ..storage.feed import readable
-from ..storage.models import AuditEvent
-from ..storage.sessions import reading
+from ..storage import audit_log
+from ..storage.feed import Event
 
 if TYPE_CHECKING:
     from ..service import Rolecall
@@ -43,34 +39,8 @@ def _moment(when: datetime) -> datetime:
     return when
 
 
-def _events(
-    rc: Rolecall, when: datetime
-) -> Iterator[tuple[int, str, str | None, str | None, str | None, Any]]:
-    with reading(rc.engine) as session:
-        rows = session.execute(
-            select(
-                AuditEvent.at,
-                AuditEvent.revision,
-                AuditEvent.action,
-                AuditEvent.user,
-                AuditEvent.role,
-                AuditEvent.scope,
-                AuditEvent.details,
-            )
-            .order_by(AuditEvent.id)
-            .execution_options(yield_per=10_000)
-        )
-        # Read whole, then named (the users they name, by their current names): a second
-        # query while the first still streams is refused by some drivers.
-        try:
-            events = []
-            for at, revision, action, user, role, scope, details in rows:
-                if at > when:
-                    break  # the log is in commit order: what follows came later
-                events.append((revision, action, user, role, scope, details))
-        finally:
-            rows.close()
-        yield from readable(session.connection(), events)
+def _events(rc: Rolecall, when: datetime) -> list[Event]:
+    return audit_log.events_until(rc.engine, when)
 
 
 def replay(rc: Rolecall, when: datetime) -> Index:

@@ -23,34 +23,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
-
 from ..engine import GrantInfo
 from ..errors import BadInputError
 from ..scopes import show
+from ..storage import lifecycle as rows_of
 from ..storage.audit import AuditWriter
-from ..storage.models import (
-    Account,
-    ApiToken,
-    Assignment,
-    ConsoleSession,
-    CustomRole,
-    KnownScope,
-    Restriction,
-    SignInFailures,
-    StoredRule,
-    User,
-)
+from ..storage.sessions import Session
 from ..storage.subjects import new_retired_username
 from ..usernames import check_username
 from . import guards
 
 if TYPE_CHECKING:
     from ..service import Rolecall
-
-CHUNK = 5_000
-"""Rows per ``IN (...)`` list: well under every backend's limit on bound parameters."""
 
 MAX_REASON = 1000
 
@@ -89,22 +73,6 @@ def _reason(reason: str | None) -> str | None:
     return reason
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
-_GRANT_COLUMNS = (
-    Assignment.id,
-    User.username,
-    Assignment.role,
-    Assignment.scope,
-    Assignment.granted_by,
-    Assignment.granted_at,
-    Assignment.expires_at,
-)
-
-
 def _infos(rows: Iterable[Any], now: datetime) -> list[GrantInfo]:
     return [
         GrantInfo(
@@ -122,8 +90,7 @@ def _infos(rows: Iterable[Any], now: datetime) -> list[GrantInfo]:
 
 
 def _delete_grants(session: Session, grants: Sequence[GrantInfo]) -> None:
-    for chunk in _chunks([g.id for g in grants]):
-        session.execute(delete(Assignment).where(Assignment.id.in_(chunk)))
+    rows_of.delete_grants(session, [g.id for g in grants])
 
 
 # ------------------------------------------------------------------------------------ expiry
@@ -148,13 +115,7 @@ def expire(
         raise BadInputError(f"{now.isoformat()} is in the future: grants expire when it comes")
 
     def work(session: Session, audit: AuditWriter) -> list[GrantInfo]:
-        rows = session.execute(
-            select(*_GRANT_COLUMNS)
-            .join(User, User.id == Assignment.user_id)
-            .where(Assignment.expires_at.is_not(None), Assignment.expires_at <= now)
-            .order_by(Assignment.id)
-        )
-        gone = _infos(rows, now)
+        gone = _infos(rows_of.expired_grants(session, now), now)
         _delete_grants(session, gone)
         for g in gone:
             assert g.expires_at is not None
@@ -217,23 +178,12 @@ def scope_removal(
     def work(session: Session, audit: AuditWriter) -> Removal:
         # Descendants are found from the keys in use, under the write lock: an org's courses
         # are whatever keys have the org on their chain, whether the index knows them or not.
-        granted = _below(rc, session.scalars(select(Assignment.scope).distinct()), key)
-        restricted = _below(rc, session.scalars(select(Restriction.scope)), key)
-        known = _below(rc, session.scalars(select(KnownScope.key)), key)
-        grants: list[GrantInfo] = []
-        for chunk in _chunks(sorted(granted)):
-            rows = session.execute(
-                select(*_GRANT_COLUMNS)
-                .join(User, User.id == Assignment.user_id)
-                .where(Assignment.scope.in_(chunk))
-            )
-            grants.extend(_infos(rows, audit.at))
+        in_use = rows_of.keys_in_use(session)
+        granted, restricted, known = (_below(rc, keys, key) for keys in in_use)
+        grants = _infos(rows_of.grants_on(session, sorted(granted)), audit.at)
         grants.sort(key=lambda g: g.id)
         _delete_grants(session, grants)
-        for chunk in _chunks(sorted(restricted)):
-            session.execute(delete(Restriction).where(Restriction.scope.in_(chunk)))
-        for chunk in _chunks(sorted(known)):
-            session.execute(delete(KnownScope).where(KnownScope.key.in_(chunk)))
+        rows_of.delete_scopes(session, sorted(restricted), sorted(known))
         for g in grants:
             audit.add(
                 "scope_remove",
@@ -308,20 +258,10 @@ def user_retirement(
             raise BadInputError("the retired username must differ from the username")
 
     def work(session: Session, audit: AuditWriter) -> Removal:
-        user = session.execute(
-            select(User.id, User.email, User.display_name, User.active).where(
-                User.username == username
-            )
-        ).first()
+        user = rows_of.user_row(session, username)
         if user is None:
             raise BadInputError(f"unknown user {show(username)}")
-        rows = session.execute(
-            select(*_GRANT_COLUMNS)
-            .join(User, User.id == Assignment.user_id)
-            .where(Assignment.user_id == user.id)
-            .order_by(Assignment.id)
-        )
-        grants = _infos(rows, audit.at)
+        grants = _infos(rows_of.grants_of(session, user.id), audit.at)
         _delete_grants(session, grants)
         for g in grants:
             audit.add(
@@ -332,9 +272,9 @@ def user_retirement(
                 details={"op": "revoke", "id": g.id, "reason": reason},
             )
         # Their console sessions end in every process (and stay ended if they come back).
-        session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+        rows_of.end_sessions(session, user.id)
         if user.active:
-            session.execute(update(User).where(User.id == user.id).values(active=False))
+            rows_of.deactivate(session, user.id)
             audit.add(
                 "user_update",
                 user=username,
@@ -363,34 +303,12 @@ def _erase(
     """Erase what rolecall holds of ``username`` (row ``uid``): see :func:`retire_user`."""
     if retired is None:
         retired = new_retired_username()
-    taken = session.scalar(select(User.id).where(User.username == retired))
-    if taken is not None:
+    if rows_of.username_taken(session, retired):
         raise BadInputError(f"the retired username {show(retired)} is another user's")
     # Recorded before the row changes: the event names the user by their pseudonym, found
     # by the username they still have.
     audit.add("user_erase", user=username, details={"op": "user_erase", "to": retired})
-    session.execute(
-        update(User)
-        .where(User.id == uid)
-        .values(username=retired, email=None, display_name=None, active=False)
-    )
-    session.execute(delete(Account).where(Account.user_id == uid))
-    session.execute(delete(ApiToken).where(ApiToken.user_id == uid))
-    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == uid))
-    session.execute(
-        delete(SignInFailures).where(SignInFailures.key == f"account:{username.casefold()[:254]}")
-    )
-    # What they did to others' rows names them outside the chain: the placeholder now.
-    for column in (
-        Assignment.granted_by,
-        Restriction.created_by,
-        CustomRole.created_by,
-        StoredRule.changed_by,
-        ApiToken.created_by,
-    ):
-        session.execute(
-            update(column.class_).where(column == username).values({column.key: retired})
-        )
+    rows_of.erase(session, uid, username, retired)
     return retired
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from .audit import Head, Verification, verify_chain
 from .database import snapshot
+from .feed import Event, readable
 from .keys import KeyRing
 from .models import AuditEvent, State
 from .sessions import driver_errors, reading
@@ -139,3 +140,33 @@ def verify(engine: Engine, keys: KeyRing, *, expect: Head | None = None) -> Veri
             return verify_chain(events, state, keys, expect=expect)
         finally:
             events.close()  # it may stop at the first bad event: free the cursor
+
+
+def events_until(engine: Engine, when: datetime) -> list[Event]:
+    """The change feed's events committed at or before ``when``, oldest first, as the index
+    applies them (:func:`~rolecall.core.storage.feed.readable`)."""
+    with reading(engine) as session:
+        rows = session.execute(
+            select(
+                AuditEvent.at,
+                AuditEvent.revision,
+                AuditEvent.action,
+                AuditEvent.user,
+                AuditEvent.role,
+                AuditEvent.scope,
+                AuditEvent.details,
+            )
+            .order_by(AuditEvent.id)
+            .execution_options(yield_per=10_000)
+        )
+        # Read whole, then named (the users they name, by their current names): a second
+        # query while the first still streams is refused by some drivers.
+        try:
+            events = []
+            for at, revision, action, user, role, scope, details in rows:
+                if at > when:
+                    break  # the log is in commit order: what follows came later
+                events.append((revision, action, user, role, scope, details))
+        finally:
+            rows.close()
+        return list(readable(session.connection(), events))

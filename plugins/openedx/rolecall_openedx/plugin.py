@@ -39,7 +39,7 @@ from openedx_events.learning.signals import (
 
 from rolecall.core import AssignmentEvent, DerivedRole, hookimpl
 
-from .signals import assignment_changed as signal
+from .signals import assignment_changed as changed_signal
 
 DEFAULT_MODEL = "student.CourseEnrollment"
 
@@ -149,7 +149,7 @@ def register_derived_roles() -> list[DerivedRole]:
 
 @hookimpl
 def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
-    transaction.on_commit(lambda: signal.send(sender=AssignmentEvent, event=event))
+    transaction.on_commit(lambda: changed_signal.send(sender=AssignmentEvent, event=event))
 
 
 # The platform's course list is the scope catalogue (rolecall_openedx.catalogue).
