@@ -23,7 +23,9 @@ WORKERS="${WORKERS:-3}"
 BIN="$ROOT/.venv/bin"
 BIN42="$ROOT/.venv-django42/bin"
 LOGS="$(mktemp -d "${TMPDIR:-/tmp}/rolecall-tests.XXXXXX")"
+# Stopped early: the background jobs stop too.
 trap 'rm -rf "$LOGS"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; exit 130' INT TERM
 failed=()
 
 say() { echo "run-tests: $*"; }

@@ -45,10 +45,8 @@ from pg import postgres_url  # noqa: F401
 
 
 # ``make test`` runs the suite on several pytest-xdist workers with ``--dist loadgroup``: each
-# test goes to whichever worker is free, except that the tests of a module with module- or
-# class-scoped fixtures (wheels, virtual environments, a browser's demo data) are one group, so
-# those fixtures are built once, on one worker; and the modules of :data:`SERIAL` share one
-# group, so they run one after the other, on one worker, never beside each other.
+# test goes to whichever worker is free, except for the groups of :func:`_group`, whose tests run
+# one after the other on one worker.
 SERIAL = {
     # Forked workers, gunicorn and billiard pools, timed propagation between processes.
     "tests/storage/test_fork.py",
@@ -64,22 +62,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not mariadb.CONFIGURED:
         pg.skip_unconfigured(items, mariadb.needs_mariadb, mariadb.SKIP_REASON)
     for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            module = item.path.relative_to(config.rootpath).as_posix()
-            if module in SERIAL:
-                item.add_marker(pytest.mark.xdist_group("serial"))
-            elif _shares_fixtures(item):
-                item.add_marker(pytest.mark.xdist_group(module))
+        group = _group(item, item.path.relative_to(config.rootpath).as_posix())
+        if group is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
-def _shares_fixtures(item: pytest.Item) -> bool:
-    """Whether the test uses a fixture of the project's (not of a pytest plugin's, whose baseid
-    is empty) that it shares with the other tests of its module or class."""
+def _group(item: pytest.Item, module: str) -> str | None:
+    """The group of a test that must not be spread over workers, or None.
+
+    - The modules of :data:`SERIAL` are one group.
+    - Tests using a session-scoped fixture of a folder's ``conftest.py`` (the browser tests'
+      Chromium and their data set of thousands of courses) are that folder's group: each
+      worker would build its own.
+    - Tests using a module- or class-scoped fixture (wheels, virtual environments) are their
+      module's group, so it is built once.
+
+    The fixtures of pytest's plugins (their baseid is empty) and those of this file (the key
+    file, cheap) do not count."""
+    if module in SERIAL:
+        return "serial"
     info = getattr(item, "_fixtureinfo", None)
-    definitions = info.name2fixturedefs.values() if info is not None else ()
-    return any(
-        d.baseid and d.scope in ("module", "class", "package") for defs in definitions for d in defs
-    )
+    definitions = [d for defs in info.name2fixturedefs.values() for d in defs] if info else []
+    shared = [d for d in definitions if d.baseid and d.scope != "function"]
+    for definition in shared:
+        if definition.scope in ("session", "package") and definition.baseid != "tests":
+            return definition.baseid
+    if any(d.scope in ("module", "class") for d in shared):
+        return module
+    return None
 
 
 @pytest.hookimpl(wrapper=True)
