@@ -1,20 +1,23 @@
-"""The load benchmark: the REST API under gunicorn, on PostgreSQL, driven over HTTP.
+"""The load benchmark: the REST API under granian (or gunicorn), on PostgreSQL, over HTTP.
 
     .venv/bin/python benchmarks/load.py [--size 100000] [--duration 20] [--workers 2]
-                                        [--worker-class sync] [--threads 1] [--clients 3]
-                                        [--max-requests 200000]
+                                        [--server granian] [--worker-class sync] [--threads 1]
+                                        [--clients 3] [--max-requests 200000] [--no-peer]
 
 It creates a fresh database ``rolecall_load_<random>`` on the server of
 ``ROLECALL_TEST_POSTGRES_URL`` (its keys from ``ROLECALL_SECRET_KEY`` or ``ROLECALL_KEY_FILE``,
 else a key file made for the run), loads the data set of ``dataset.py`` into it through the
 service's bulk paths (plus a platform admin with a bearer token, and the users the writes
-use), starts gunicorn on a free port of 127.0.0.1 and drives three phases, each bounded in time
-(``--duration``) and in requests (``--max-requests``): single checks alone, batches of 1,000
-checks alone, then a mix of single checks, batches, team listings and writes (grants and
-revocations). The client is ``--clients`` processes, each sending one request at a time on its
-own connection (see ``Wire``). It prints requests/s, checks/s and p50/p99 latency per kind, the
-CPU the server, the clients and PostgreSQL took, then verifies that every acknowledged write is
-in the database and that the audit chain verifies, and prints PASS/MISS per goal.
+use), starts the server (``--server``: granian where it is installed, else gunicorn) on a free
+port of 127.0.0.1 and drives three phases, each bounded in time (``--duration``) and in
+requests (``--max-requests``): single checks alone (taking turns, in the same run, with the
+peer: the setup measured before, gunicorn's sync workers with every check through Flask),
+batches of 1,000 checks alone, then a mix of single checks, batches, team listings and writes
+(grants and revocations). The client is ``--clients`` processes, each sending one request at a
+time on its own connection (see ``Wire``). It prints requests/s, checks/s and p50/p99 latency
+per kind, the CPU the server, the clients and PostgreSQL took, then verifies that every
+acknowledged write is in the database and that the audit chain verifies, and prints PASS/MISS
+per goal.
 
 A benchmark, not a test: it exits 0 whatever the figures, and 1 only when an acknowledged
 write is missing from the database (or the chain does not verify). Every process it starts is
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.metadata
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -40,7 +45,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +71,7 @@ BATCH = 1000
 QUERIES = 20_000
 GOAL_SINGLE = 2_000  # single checks per second, one check per request
 GOAL_BATCH = 200_000  # checks per second through batches of 1,000
+GOAL_SINGLE_CPU_MS = 0.3  # server CPU per single-check request (issue 25)
 KINDS = ("single", "batch", "team", "assign", "revoke")
 MIX = {"single": 70, "batch": 5, "team": 15, "write": 10}
 """The mixed phase: per 100 requests, by kind (a write is a grant, or the revocation of one of
@@ -116,16 +122,23 @@ def make_plugins() -> Plugins:
     )
 
 
-def make_app() -> Any:
-    """The gunicorn application factory (``load:make_app()``): each worker opens its own
-    service on ``ROLECALL_DATABASE_URL``, with its own index and sync thread."""
+def make_app(fast_path: bool = True) -> Any:
+    """The application factory (``load:make_app()``): each worker opens its own service on
+    ``ROLECALL_DATABASE_URL``, with its own index and sync thread. ``fast_path=False`` (the
+    peer's): without the check endpoint's fast path (``rolecall.webapp.api.fastpath``), every
+    check through Flask as before it."""
+    from rolecall.webapp.api.fastpath import CheckFastPath
     from rolecall.webapp.app import create_app
 
-    return create_app(
+    app = create_app(
         Rolecall.open(
             os.environ["ROLECALL_DATABASE_URL"], plugins=make_plugins(), freeze_index=True
         )
     )
+    if not fast_path:
+        assert isinstance(app.wsgi_app, CheckFastPath)
+        app.wsgi_app = app.wsgi_app.inner  # type: ignore[method-assign,assignment]
+    return app
 
 
 @contextmanager
@@ -201,6 +214,9 @@ class Server:
     ready_s: float = 0.0
     """Seconds from the start until every worker answered (each builds its index)."""
 
+    def summary(self) -> str:
+        return f"PIDs {self.pids()}, every worker ready in {self.ready_s:.1f} s"
+
     def pids(self) -> list[int]:
         """The master and its workers."""
         found = [self.process.pid]
@@ -213,13 +229,49 @@ class Server:
         return found
 
 
-@contextmanager
-def gunicorn(url: str, workers: int, threads: int, worker_class: str) -> Iterator[Server]:
-    """gunicorn on a free port of 127.0.0.1, stopped (its whole process group) on the way out."""
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="rolecall-load-")
-    log = Path(folder) / "gunicorn.log"
-    command = [
+SERVERS = ("granian", "gunicorn")
+"""The HTTP servers the benchmark can put in front of the application (``--server``)."""
+DEFAULT_SERVER = "granian" if importlib.util.find_spec("granian") else "gunicorn"
+
+
+def server_command(
+    server: str, port: int, workers: int, threads: int, worker_class: str, factory: str
+) -> list[str]:
+    """The command line that serves ``load:<factory>`` (``make_app()`` but for gunicorn's
+    peer) with ``server`` on ``port``.
+
+    granian (a Rust HTTP server; WSGI through ``--interface wsgi``): ``workers`` processes,
+    each importing the factory itself (no preload), ``threads`` blocking threads each running
+    the application, HTTP/1.1 keep-alive. gunicorn: ``worker_class`` workers with ``threads``
+    threads (a ``sync`` worker closes every connection)."""
+    if server == "granian":
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--factory",
+            "--working-dir",
+            str(HERE),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "--http",
+            "1",
+            "--no-ws",
+            "--backlog",
+            "256",
+            "--log-level",
+            "warning",
+            "load:make_app",
+        ]
+    return [
         sys.executable,
         "-m",
         "gunicorn",
@@ -239,8 +291,26 @@ def gunicorn(url: str, workers: int, threads: int, worker_class: str) -> Iterato
         "120",
         "--backlog",
         "256",
-        "load:make_app()",
+        f"load:{factory}",
     ]
+
+
+@contextmanager
+def serve(
+    url: str,
+    name: str,
+    workers: int,
+    threads: int,
+    worker_class: str,
+    factory: str = "make_app()",
+) -> Iterator[Server]:
+    """The server ``name`` (granian or gunicorn) on a free port of 127.0.0.1, stopped (its
+    whole process group) on the way out. ``factory``: gunicorn's (granian's is always
+    ``make_app``)."""
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="rolecall-load-")
+    log = Path(folder) / f"{name}.log"
+    command = server_command(name, port, workers, threads, worker_class, factory)
     env = {**os.environ, "ROLECALL_DATABASE_URL": url}
     with open(log, "wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
@@ -635,8 +705,28 @@ class PhaseResult:
     def errors(self, kind: str) -> int:
         return sum(o.errors.get(kind, 0) for o in self.outcomes)
 
+    def requests(self) -> int:
+        return sum(len(o.latencies.get(k, [])) for o in self.outcomes for k in KINDS)
+
+
+def merged(label: str, parts: list[PhaseResult]) -> PhaseResult:
+    """The rounds of one phase on one server as one result: requests, wall and CPU times
+    summed, the load averages of the first round's start and the last round's end."""
+    return PhaseResult(
+        phase=label,
+        wall=sum(p.wall for p in parts),
+        outcomes=[o for p in parts for o in p.outcomes],
+        server_cpu=sum(p.server_cpu for p in parts),
+        client_cpu=sum(p.client_cpu for p in parts),
+        postgres_cpu=sum(p.postgres_cpu for p in parts),
+        machine_cpu=sum(p.machine_cpu for p in parts),
+        load_before=parts[0].load_before,
+        load_after=parts[-1].load_after,
+    )
+
 
 def run_phase(phase: str, server: Server, clients: int, duration: float, cap: int) -> PhaseResult:
+    """One phase against ``server`` (the clients fork with ``_PLAN``, which names its port)."""
     context = multiprocessing.get_context("fork")
     start_at = time.time() + 1.0
     server_pids = server.pids()
@@ -813,18 +903,20 @@ def report(results: list[PhaseResult], clients: int) -> list[str]:
         for row in [header, *rows]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    width = max(len(r.phase) for r in results)
     lines.append("")
     lines.append(
         "CPU per phase, in cores (CPU seconds / wall seconds; the machine has "
-        f"{os.cpu_count()}): server = gunicorn master + workers, client = the {clients} client "
-        "processes, postgres = every PostgreSQL process (shared server), others = the rest of "
-        "the machine's busy CPU (other programs); server ms = server CPU per request"
+        f"{os.cpu_count()}): server = the HTTP server's processes (master + workers), client = "
+        f"the {clients} client processes, postgres = every PostgreSQL process (shared server), "
+        "others = the rest of the machine's busy CPU (other programs); server ms = server CPU "
+        "per request"
     )
     for r in results:
-        requests = sum(len(o.latencies.get(k, [])) for o in r.outcomes for k in KINDS)
+        requests = r.requests()
         others = r.machine_cpu - r.server_cpu - r.client_cpu - r.postgres_cpu
         lines.append(
-            f"  {r.phase:<6} {r.wall:5.1f} s: server {r.server_cpu / r.wall:.2f}, client "
+            f"  {r.phase:<{width}} {r.wall:5.1f} s: server {r.server_cpu / r.wall:.2f}, client "
             f"{r.client_cpu / r.wall:.2f}, postgres {r.postgres_cpu / r.wall:.2f}, others "
             f"{max(0.0, others) / r.wall:.2f}; server ms {server_ms(r, requests):.2f}; load "
             f"average {r.load_before} -> {r.load_after}"
@@ -838,6 +930,58 @@ def server_ms(result: PhaseResult, requests: int) -> float:
 
 def rate(result: PhaseResult, kind: str) -> float:
     return len(result.latencies(kind)) / result.wall
+
+
+PEER = "peer"
+"""The label of the peer's rounds of the single phase: the setup measured before, gunicorn's
+sync workers and every check through Flask (``make_app(fast_path=False)``; see ``--peer``)."""
+
+
+def describe(server: str, args: argparse.Namespace) -> str:
+    if server == "granian":
+        return f"granian {version('granian')} ({args.workers} workers, {args.threads} threads each)"
+    return (
+        f"gunicorn {version('gunicorn')} ({args.workers} {args.worker_class} workers, "
+        f"{args.threads} threads each)"
+    )
+
+
+def version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def single_with_peer(
+    url: str, server: Server, plan: Plan, args: argparse.Namespace
+) -> list[PhaseResult]:
+    """The single phase in ``args.rounds`` rounds on ``server``, each followed (or preceded,
+    every other round) by one on the peer (:data:`PEER`), started beside it for the phase: both
+    meet the machine in the same state. Each gets ``args.duration`` seconds and
+    ``args.max_requests`` requests in all."""
+    global _PLAN
+    rounds = max(1, args.rounds)
+    parts: dict[str, list[PhaseResult]] = {"single": [], PEER: []}
+    with serve(url, "gunicorn", args.workers, 1, "sync", "make_app(fast_path=False)") as peer:
+        say(
+            f"  the peer: gunicorn {version('gunicorn')} ({args.workers} sync workers, checks "
+            f"through Flask) on {HOST}:{peer.port}: {peer.summary()}"
+        )
+        for n in range(rounds):
+            turns = [("single", server), (PEER, peer)]
+            for label, where in turns if n % 2 == 0 else turns[::-1]:
+                _PLAN = replace(plan, port=where.port)
+                parts[label].append(
+                    run_phase(
+                        "single",
+                        where,
+                        args.clients,
+                        args.duration / rounds,
+                        max(1, args.max_requests // rounds),
+                    )
+                )
+    return [merged(label, found) for label, found in parts.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -857,6 +1001,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clients", type=int, default=3, help="client processes")
     parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=DEFAULT_SERVER,
+        help="the HTTP server (default: granian where it is installed, else gunicorn)",
+    )
+    parser.add_argument(
+        "--peer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the single phase on the setup before (the peer: gunicorn's sync workers, "
+        "every check through Flask), taking turns",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="turns of the single phase with the peer"
+    )
+    parser.add_argument(
         "--worker-class",
         default="sync",
         help="gunicorn worker class: sync (one request per connection, so each connection "
@@ -868,6 +1028,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     phases = [p for p in args.phases.split(",") if p]
+    peer = args.peer and (args.server, args.worker_class, args.threads) != ("gunicorn", "sync", 1)
+    if args.server == "gunicorn" and DEFAULT_SERVER == "gunicorn":
+        say("granian is not installed (pip install -e '.[bench]'): serving with gunicorn")
 
     say(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; load average "
@@ -886,25 +1049,39 @@ def main(argv: list[str] | None = None) -> int:
         say(f"keys: {where}")
         token, seconds = load(url, data, args.clients)
         say(f"loaded through the service in {seconds:.1f} s")
-        with gunicorn(url, args.workers, args.threads, args.worker_class) as server:
-            say(
-                f"gunicorn on {HOST}:{server.port}: {args.workers} workers ({args.worker_class}, "
-                f"{args.threads} threads each), PIDs {server.pids()}, every worker ready in "
-                f"{server.ready_s:.1f} s"
-            )
-            _PLAN = make_plan(data, token, server.port, args.clients)
+        with serve(url, args.server, args.workers, args.threads, args.worker_class) as server:
+            say(f"{describe(args.server, args)} on {HOST}:{server.port}: {server.summary()}")
+            plan = make_plan(data, token, server.port, args.clients)
             for phase in phases:
-                say(f"phase {phase}: {args.clients} client processes, {args.duration:.0f} s ...")
-                result = run_phase(phase, server, args.clients, args.duration, args.max_requests)
-                results.append(result)
-                for outcome in result.outcomes:
-                    writes.extend(outcome.writes)
-                    for message in outcome.messages:
-                        say(f"  error: {message}")
-                wrong = sum(o.wrong for o in result.outcomes)
-                verified = sum(o.verified for o in result.outcomes)
-                if verified:
-                    say(f"  answers compared with the data set's: {verified:,}, wrong {wrong}")
+                with_peer = phase == "single" and peer
+                say(
+                    f"phase {phase}: {args.clients} client processes, {args.duration:.0f} s"
+                    + (
+                        f", in {args.rounds} rounds taking turns with the peer ..."
+                        if with_peer
+                        else " ..."
+                    )
+                )
+                if with_peer:
+                    done = single_with_peer(url, server, plan, args)
+                else:
+                    _PLAN = plan
+                    done = [
+                        run_phase(phase, server, args.clients, args.duration, args.max_requests)
+                    ]
+                for result in done:
+                    results.append(result)
+                    for outcome in result.outcomes:
+                        writes.extend(outcome.writes)
+                        for message in outcome.messages:
+                            say(f"  error ({result.phase}): {message}")
+                    wrong = sum(o.wrong for o in result.outcomes)
+                    verified = sum(o.verified for o in result.outcomes)
+                    if verified:
+                        say(
+                            f"  {result.phase}: answers compared with the data set's: "
+                            f"{verified:,}, wrong {wrong}"
+                        )
         problems = verify_writes(url, writes, [u for group in writers(args.clients) for u in group])
         with Rolecall.open(
             url, plugins=make_plugins(), background_sync=False, freeze_index=True
@@ -916,6 +1093,20 @@ def main(argv: list[str] | None = None) -> int:
         say(line)
     say("")
     by_phase = {r.phase: r for r in results}
+    if "single" in by_phase:
+        r = by_phase["single"]
+        cost = server_ms(r, r.requests())
+        against = ""
+        if PEER in by_phase:
+            theirs = server_ms(by_phase[PEER], by_phase[PEER].requests())
+            against = (
+                f" (the peer, gunicorn's sync workers and checks through Flask, in the same "
+                f"run: {theirs:.2f} ms)"
+            )
+        say(
+            f"{'PASS' if cost <= GOAL_SINGLE_CPU_MS else 'MISS'}  at most {GOAL_SINGLE_CPU_MS} "
+            f"ms of server CPU per single-check request: {cost:.2f} ms{against}"
+        )
     for phase, goal, per in (("single", GOAL_SINGLE, 1), ("batch", GOAL_BATCH, BATCH)):
         if phase not in by_phase:
             continue

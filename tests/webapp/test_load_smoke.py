@@ -1,9 +1,10 @@
 """The load benchmark's parts (benchmarks/load.py), on a real PostgreSQL and real sockets.
 
-The benchmark itself (gunicorn, timings) is not run here: this checks that what it calls
-"every acknowledged write is in the database" finds a missing grant, a revocation that did not
-happen and a write without its audit event, and passes a log that matches the database; and
-that its client reads HTTP responses right and verifies every answer it gets.
+The benchmark itself (granian, gunicorn, timings) is not run here: this checks that what it
+calls "every acknowledged write is in the database" finds a missing grant, a revocation that
+did not happen and a write without its audit event, and passes a log that matches the
+database; that its client reads HTTP responses right and verifies every answer it gets; and
+that the servers' factory answers with and without the check endpoint's fast path.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import socket
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
 
 from rolecall.core import Rolecall
 from rolecall.core.reads import find_grant
+from rolecall.webapp.api.fastpath import CheckFastPath
 from rolecall.webapp.app import create_app
 
 from pg import postgres_url  # noqa: F401
@@ -100,6 +103,90 @@ def test_the_client_checks_answers_over_real_http(postgres_url: str) -> None:  #
     assert outcome.verified == 20 + 3 * load.BATCH
     assert outcome.wrong == 0
     assert len(outcome.latencies["team"]) == 3
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_the_factory_serves_checks_with_and_without_the_fast_path(
+    postgres_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    fast_path: bool,
+) -> None:
+    """``make_app()``, the servers' factory, answers single checks through the check
+    endpoint's fast path (Flask never sees them); ``make_app(fast_path=False)``, the peer's,
+    through Flask. Both answer right."""
+    data = dataset.build(1000)
+    token, _ = load.load(postgres_url, data, clients=1)
+    monkeypatch.setenv("ROLECALL_DATABASE_URL", postgres_url)
+    app = load.make_app(fast_path=fast_path)
+    rc = app.extensions["rolecall"]
+    flask_calls = []
+    if fast_path:
+        assert isinstance(app.wsgi_app, CheckFastPath)
+        inner = app.wsgi_app.inner
+
+        def counted(environ: Any, start_response: Any) -> Any:
+            flask_calls.append(environ["PATH_INFO"])
+            return inner(environ, start_response)
+
+        app.wsgi_app.inner = counted
+    else:
+        assert not isinstance(app.wsgi_app, CheckFastPath)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        plan = load.make_plan(data, token, server.server_port, clients=1)
+        outcome = load.Outcome()
+        client = load.Client(plan, 0, outcome)
+        for _ in range(20):
+            client.single()
+            client.counter += 1
+        client.wire.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        rc.close()
+    assert outcome.errors == {}, outcome.messages
+    assert (outcome.verified, outcome.wrong) == (20, 0)
+    assert flask_calls == []
+
+
+def test_the_servers_command_lines() -> None:
+    """granian serves the factory ``make_app`` (called without arguments, in each worker);
+    gunicorn the factory expression it is given (the peer's: without the fast path)."""
+    granian = load.server_command("granian", 8123, 2, 1, "sync", "make_app()")
+    assert granian[1:3] == ["-m", "granian"]
+    assert granian[-1] == "load:make_app"
+    assert "--factory" in granian
+    assert granian[granian.index("--interface") + 1] == "wsgi"
+    assert granian[granian.index("--workers") + 1] == "2"
+    peer = load.server_command("gunicorn", 8123, 2, 1, "sync", "make_app(fast_path=False)")
+    assert peer[1:3] == ["-m", "gunicorn"]
+    assert peer[-1] == "load:make_app(fast_path=False)"
+    assert peer[peer.index("--worker-class") + 1] == "sync"
+
+
+def test_merged_rounds_add_up() -> None:
+    """The single phase's rounds on one server, reported as one phase."""
+    parts = [
+        load.PhaseResult(
+            "single",
+            10.0,
+            [load.Outcome(latencies={"single": [0.001] * n})],
+            server_cpu=cpu,
+            client_cpu=1.0,
+            postgres_cpu=0.0,
+            machine_cpu=5.0,
+            load_before=f"{n}",
+            load_after=f"{n}.5",
+        )
+        for n, cpu in ((100, 0.5), (300, 1.0))
+    ]
+    whole = load.merged(load.PEER, parts)
+    assert (whole.phase, whole.wall, whole.requests()) == (load.PEER, 20.0, 400)
+    assert (whole.server_cpu, whole.client_cpu, whole.machine_cpu) == (1.5, 2.0, 10.0)
+    assert (whole.load_before, whole.load_after) == ("100", "300.5")
+    assert load.server_ms(whole, whole.requests()) == pytest.approx(3.75)
 
 
 class Canned:
