@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import Flask, Response, request
+from flask import Flask, Response, request, request_started
 
 import rolecall.webapp.plugin
 from rolecall.core import PluginSettings, Rolecall, load_plugins
@@ -248,6 +248,27 @@ def test_a_hook_of_anyone_else_runs_on_every_check(site: Site) -> None:
     got, fast = site.compare(user="ada", json=checks(ADA_EDITS))
     assert fast
     assert "X-Checked-By" not in got.headers
+
+
+def test_a_listener_of_flask_s_request_signals_hears_every_check(site: Site) -> None:
+    """An instrumentation connected to ``request_started`` (after ``create_app``) hears every
+    check: the fast path steps aside until it disconnects."""
+    heard: list[str] = []
+
+    def listen(sender: Flask, **_: Any) -> None:
+        heard.append(request.path)
+
+    request_started.connect(listen, site.app)
+    try:
+        got, fast = site.compare(user="ada", json=checks(ADA_EDITS))
+        assert not fast
+        assert got.status_code == 200
+        assert heard == ["/api/v1/check", "/api/v1/check"]  # Flask alone, then "fast"
+    finally:
+        request_started.disconnect(listen, site.app)
+    got, fast = site.compare(user="ada", json=checks(ADA_EDITS))
+    assert fast
+    assert len(heard) == 2
 
 
 def test_a_revoked_token_stops_working_at_once(database_url: str) -> None:

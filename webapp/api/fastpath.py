@@ -16,7 +16,8 @@ invalid body (400, 422), a refusal (403), an oversized body (413), a database th
 reached (503), anything unexpected (500). And the fast path steps aside entirely as soon as
 the application has request hooks beyond its own security headers (a ``before_request``,
 ``url_value_preprocessor``, teardown, or an ``after_request`` of anyone else, a rate limiter's
-for instance): those run on every request, so every request then goes through Flask.
+for instance), or anything listens to Flask's request signals: those run on every request, so
+every request then goes through Flask.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import io
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, signals
 
 from rolecall.core import Rolecall
 
@@ -35,6 +36,18 @@ from .schemas import CheckIn
 
 PATH = "/api/v1/check"
 """The check endpoint, below the application's mount point (``SCRIPT_NAME``)."""
+
+SIGNALS = (
+    signals.request_started,
+    signals.request_finished,
+    signals.request_tearing_down,
+    signals.got_request_exception,
+    signals.appcontext_pushed,
+    signals.appcontext_tearing_down,
+    signals.appcontext_popped,
+)
+"""Flask's per-request signals: while anything listens to one (an instrumentation, a request
+log), every request goes through Flask, which sends them."""
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -91,9 +104,13 @@ class CheckFastPath:
         return [body]
 
     def plain(self) -> bool:
-        """True while the application has no request hook of anyone else's (looked at on each
-        request: a plugin may add one after ``create_app``)."""
+        """True while the application has no request hook of anyone else's and nothing listens
+        to Flask's request signals (looked at on each request: a plugin may add one after
+        ``create_app``)."""
         app = self.app
+        for signal in SIGNALS:
+            for _ in signal.receivers_for(app):  # nothing to go through when none listens
+                return False
         for hooks in (
             app.before_request_funcs,
             app.url_value_preprocessors,
