@@ -20,8 +20,8 @@ change:
 - ``ROLECALL_SMTP_STARTTLS``: ``1``/``0`` (yes/no, true/false, on/off); default off.
 - ``ROLECALL_SMTP_USER`` and ``ROLECALL_SMTP_PASSWORD``: log in when the user is set.
 
-The address comes from the user's record (``rolecall.index.users[user].email``); a user without
-one is skipped, with a log line. Sending happens after the change is committed; a failure is
+The address comes from the user's record (:func:`rolecall.core.reads.user_hit`); a user
+without one is skipped, with a log line. Sending happens after the change is committed; a failure is
 logged (never the password) and never undoes the change.
 """
 
@@ -38,6 +38,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from rolecall.core import AssignmentEvent, Permission, Risk, hookimpl
+from rolecall.core.reads import scope_hit, user_hit
 
 log = logging.getLogger("rolecall.communications")
 
@@ -185,13 +186,14 @@ def message_type(event: AssignmentEvent) -> str:
 
 
 def _where(event: AssignmentEvent, rolecall: Any) -> str:
-    title = rolecall.index.scope_titles.get(event.scope)
+    title = scope_hit(rolecall, event.scope).title
     return f"{title} ({event.scope})" if title else event.scope
 
 
 def compose(event: AssignmentEvent, rolecall: Any, recipient: str, sender: str) -> EmailMessage:
     """The e-mail telling the user about ``event``."""
-    user = rolecall.index.users[event.user]
+    user = user_hit(rolecall, event.user)
+    assert user is not None  # the user whose grant changed
     role = rolecall.registry.roles.get(event.role)
     role_title = role.title if role is not None else event.role
     where = _where(event, rolecall)
@@ -269,7 +271,7 @@ def assignment_changed(event: AssignmentEvent, rolecall: Any) -> None:
         return
     if settings is None:
         return
-    user = rolecall.index.users.get(event.user)
+    user = user_hit(rolecall, event.user)
     email = user.email if user is not None else None
     if not email:
         log.info(

@@ -15,19 +15,20 @@ from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
 from rolecall.core import BadInputError, Decision, Permission, Role, Rolecall, UnknownScopeError
-from rolecall.core.governance import NotAllowedError, Refusal, guards
+from rolecall.core.governance import Refusal, guards
 from rolecall.core.governance.bulk import BulkResult
-from rolecall.core.known_scopes import lookup as lookup_known
-from rolecall.core.known_scopes import suggestions
 from rolecall.core.reads import (
     VIEW_PLATFORM_TEAM,
     SeenScopes,
     allows,
     custom_roles,
+    guard_passes,
     may_view_team,
     may_view_teams,
+    scopes_held,
     team_permission,
 )
+from rolecall.core.reads import scope_suggestions as read_scope_suggestions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -262,11 +263,7 @@ def can_define_roles(rc: Rolecall, viewer: str) -> bool:
     scope where it holds a role: platform and org admins), as the service's guard decides when
     one is created; changing or removing one may take more (``guards.changing_role``)."""
     guard = guards.holding_somewhere(viewer, guards.MANAGE_CUSTOM_ROLES, "change custom roles")
-    try:
-        guard(rc.index)
-    except NotAllowedError:
-        return False
-    return True
+    return guard_passes(rc, guard)
 
 
 def scope_suggestions(rc: Rolecall, viewer: str, key: str) -> list[str]:
@@ -279,13 +276,7 @@ def scope_suggestions(rc: Rolecall, viewer: str, key: str) -> list[str]:
         return []
     if problem is None:
         return []
-    found = lookup_known(rc.plugins, rc.index, [problem.key])
-    return suggestions(
-        rc.index,
-        problem.key,
-        lambda keys: can_view_teams(rc, viewer, keys),
-        catalogue=found,
-    )
+    return read_scope_suggestions(rc, problem.key, lambda keys: can_view_teams(rc, viewer, keys))
 
 
 def offered_roles(rc: Rolecall, viewer: str, roles: Iterable[Role]) -> list[Role]:
@@ -317,7 +308,7 @@ def who_can_help(
     except BadInputError:
         return []
     try:
-        mine = [k for k, cell in rc.index.cells_of(viewer).items() if cell.grants]
+        mine = scopes_held(rc, viewer)
     except BadInputError:
         mine = []
     seen_from = {

@@ -11,7 +11,8 @@ layer; neither they nor this layer write. Writes go through the service, one uni
   that wait for an absent plugin;
 - :mod:`.access`: :func:`allows` (a check where an unknown permission or a malformed key
   means no) and who may view a scope's team (:func:`may_view_teams`);
-- :mod:`.lookup`: users and scopes by text, the scopes a user holds roles on, every known scope.
+- :mod:`.lookup`: users and scopes by text, the scopes a user holds roles on, every known scope,
+  the "did you mean" of an unknown scope, whether a guard lets a change through now.
 
 One locking discipline. A read of the index takes it through :meth:`Rolecall.reading`, which
 holds it steady (the catch-up and this process's own writes wait): inside the block it copies
@@ -60,10 +61,14 @@ from .lookup import (
     ScopeHit,
     SearchResults,
     UserHit,
+    count_below,
+    guard_passes,
     known_scopes,
     managed_scopes,
     scope_hit,
+    scope_suggestions,
     scopes_below,
+    scopes_held,
     search,
     user_hit,
 )
@@ -120,6 +125,7 @@ __all__ = [
     "check_limit",
     "count_assigned_users",
     "count_assignments",
+    "count_below",
     "custom_roles",
     "decode_cursor",
     "delegation_rules",
@@ -127,6 +133,7 @@ __all__ = [
     "encode_cursor",
     "find_assignment",
     "find_grant",
+    "guard_passes",
     "iter_assigned_users",
     "iter_assignments",
     "known_scopes",
@@ -142,7 +149,9 @@ __all__ = [
     "restriction",
     "restrictions",
     "scope_hit",
+    "scope_suggestions",
     "scopes_below",
+    "scopes_held",
     "search",
     "team_permission",
     "user_hit",

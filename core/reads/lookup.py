@@ -16,15 +16,19 @@ Two filters narrow every list of scopes, both on the type of the scope itself:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import BadInputError
+from ..governance.delegation import NotAllowedError
+from ..known_scopes import lookup as lookup_known
+from ..known_scopes import suggestions
 from .pages import MAX_QUERY
 
 if TYPE_CHECKING:
+    from ..engine import Index
     from ..service import Rolecall
 
 Resource = Literal["all", "courses", "libraries"]
@@ -261,3 +265,41 @@ def scopes_below(
     more = len(hits) > limit
     hits = hits[:limit]
     return hits, hits[-1].key if more else None
+
+
+def scopes_held(rc: Rolecall, user: str) -> list[str]:
+    """The scopes where ``user`` holds a grant itself (expired ones included; not those it
+    inherits there), sorted; none for a user rolecall has never seen."""
+    with rc.reading() as index:
+        return sorted(k for k, cell in index.cells_of(user).items() if cell.grants)
+
+
+def count_below(rc: Rolecall, key: str, kind: str) -> int:
+    """How many known scopes of type ``kind`` lie below ``key``."""
+    with rc.reading() as index:
+        below = list(index.descendants(key))
+    resolve = rc.registry.scopes.resolve
+    return sum(1 for k in below if resolve(k).type == kind)
+
+
+def scope_suggestions(
+    rc: Rolecall, key: str, visible: Callable[[Sequence[str]], Mapping[str, bool]]
+) -> list[str]:
+    """The "did you mean" of the unknown (resolved) ``key``: the known scopes near it and the
+    scope catalogue's key equal to it ignoring case, among those ``visible`` allows
+    (:func:`rolecall.core.known_scopes.suggestions`). The index is held steady for the
+    look-up: its known scopes and the catalogue's answer are one state."""
+    with rc.reading() as index:
+        found = lookup_known(rc.plugins, index, [key])
+        return suggestions(index, key, visible, catalogue=found)
+
+
+def guard_passes(rc: Rolecall, guard: Callable[[Index], None]) -> bool:
+    """Whether ``guard`` (:mod:`rolecall.core.governance.guards`) lets its change through on
+    the index as it stands: what the service's guard would decide for that change now."""
+    with rc.reading() as index:
+        try:
+            guard(index)
+        except NotAllowedError:
+            return False
+    return True

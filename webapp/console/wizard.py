@@ -27,7 +27,7 @@ from rolecall.core.governance import NotAllowedError
 from rolecall.core.governance.bulk import glob_of
 from rolecall.core.governance.whatif import Impact
 from rolecall.core.known_scopes import find as catalogue_find
-from rolecall.core.reads import known_scopes, scope_hit, user_hit
+from rolecall.core.reads import count_below, known_scopes, scope_hit, user_hit
 
 from .. import authz
 from . import blueprint
@@ -273,11 +273,7 @@ def wildcards(service: Rolecall, keys: list[str]) -> list[dict[str, Any]]:
         if glob is None:
             continue
         org, kind = glob
-        count = sum(
-            1
-            for below in service.index.descendants(org)
-            if service.registry.scopes.resolve(below).type == kind
-        )
+        count = count_below(service, org, kind)
         found.append(
             {"key": key, "org": org, "count": count, "kind": kind, "plural": PLURALS.get(kind)}
         )
