@@ -262,16 +262,27 @@ def call_own(
     duplicate record names both plugins; a failing plugin is the one logged). A plugin with
     both a wrapper and a plain implementation of the same hook is left out of the other
     plugins' calls, its wrapper included."""
+    caller = own_caller(manager, hook_name, plugin)
+    if caller is None:
+        return []
+    return list(reversed(caller(**arguments)))  # pluggy calls the last registered one first
+
+
+def own_caller(
+    manager: pluggy.PluginManager, hook_name: str, plugin: object
+) -> pluggy.HookCaller | None:
+    """The hook caller :func:`call_own` calls for ``plugin`` (``None`` when it has no plain
+    implementation of the hook), for a caller that calls it many times (once per event of a
+    bulk write): made once, it costs nothing more per call than the hook itself."""
     impls = getattr(manager.hook, hook_name).get_hookimpls()
 
     def plain(impl: Any) -> bool:
         return not (impl.wrapper or impl.hookwrapper)
 
     if not any(impl.plugin is plugin and plain(impl) for impl in impls):
-        return []
+        return None
     others = {impl.plugin for impl in impls if impl.plugin is not plugin and plain(impl)}
-    results = manager.subset_hook_caller(hook_name, remove_plugins=others)(**arguments)
-    return list(reversed(results))  # pluggy calls the last registered implementation first
+    return manager.subset_hook_caller(hook_name, remove_plugins=others)
 
 
 def implementers(manager: pluggy.PluginManager, hook_name: str) -> list[tuple[str, object]]:
@@ -282,6 +293,19 @@ def implementers(manager: pluggy.PluginManager, hook_name: str) -> list[tuple[st
         if not (impl.wrapper or impl.hookwrapper):
             found.setdefault(id(impl.plugin), (impl.plugin_name, impl.plugin))
     return list(found.values())
+
+
+def own_callers(
+    manager: pluggy.PluginManager, hook_name: str
+) -> list[tuple[str, pluggy.HookCaller]]:
+    """(name, :func:`own_caller`) of each plugin implementing the hook, in registration
+    order."""
+    found = []
+    for name, plugin in implementers(manager, hook_name):
+        caller = own_caller(manager, hook_name, plugin)
+        if caller is not None:
+            found.append((name, caller))
+    return found
 
 
 def _collect(manager: pluggy.PluginManager, plugin: object) -> dict[str, tuple[Any, ...]]:

@@ -284,10 +284,11 @@ class UnitOfWork:
 
     def _announce(self, writer: AuditWriter) -> None:
         """Call the ``assignment_changed`` hooks; a failing plugin is logged, never fatal."""
-        from .plugins import call_own, implementers
+        from .plugins import own_callers
 
-        manager = self.plugins.manager
-        listeners = implementers(manager, "assignment_changed")
+        # Each plugin through pluggy, so wrappers and monitoring see the call; the callers are
+        # made once per write, not once per event.
+        listeners = own_callers(self.plugins.manager, "assignment_changed")
         if not listeners:
             return
         for row in writer.rows:
@@ -305,11 +306,9 @@ class UnitOfWork:
                 at=row["at"],
                 revision=row["revision"],
             )
-            for name, plugin in listeners:  # each through pluggy, so wrappers see the call
+            for name, caller in listeners:
                 try:
-                    call_own(
-                        manager, "assignment_changed", plugin, event=event, rolecall=self._service
-                    )
+                    caller(event=event, rolecall=self._service)
                 except Exception:
                     log.exception("plugin %r failed in assignment_changed", name)
 
