@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..engine import GrantInfo
 from ..errors import BadInputError
@@ -34,7 +34,22 @@ from ..usernames import check_username
 from . import guards
 
 if TYPE_CHECKING:
-    from ..service import Rolecall
+    from ..engine import Index
+    from ..registry import Registry
+    from ..writes import UnitOfWork
+
+
+class Service(Protocol):
+    """What the lifecycle operations use of the service (``rc``): its unit of work, its
+    registry and its index; any object holding those will do."""
+
+    @property
+    def writes(self) -> UnitOfWork: ...
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def index(self) -> Index: ...
+
 
 MAX_REASON = 1000
 
@@ -97,7 +112,7 @@ def _delete_grants(session: Session, grants: Sequence[GrantInfo]) -> None:
 
 
 def expire(
-    rc: Rolecall, *, now: datetime | None = None, actor: str | None = None
+    rc: Service, *, now: datetime | None = None, actor: str | None = None
 ) -> list[GrantInfo]:
     """Delete every assignment whose expiry is at or before ``now`` (default: the current time),
     in one transaction with one ``expire`` audit event each (details: ``id``, ``expired_at``).
@@ -134,7 +149,7 @@ def expire(
 # ------------------------------------------------------------------------------------ scopes
 
 
-def _acting(rc: Rolecall, actor: str | None, as_user: str | None) -> str | None:
+def _acting(rc: Service, actor: str | None, as_user: str | None) -> str | None:
     """The name the audit log records: ``as_user`` when the change is made as a user."""
     if as_user is None:
         return actor
@@ -144,7 +159,7 @@ def _acting(rc: Rolecall, actor: str | None, as_user: str | None) -> str | None:
     return as_user
 
 
-def _below(rc: Rolecall, keys: Iterable[str], target: str) -> set[str]:
+def _below(rc: Service, keys: Iterable[str], target: str) -> set[str]:
     """The keys among ``keys`` that are ``target`` or one of its descendants. A stored key
     whose type is no longer registered (its plugin was removed) cannot be placed: skipped."""
     resolve = rc.registry.scopes.resolve
@@ -160,7 +175,7 @@ def _below(rc: Rolecall, keys: Iterable[str], target: str) -> set[str]:
 
 
 def scope_removal(
-    rc: Rolecall,
+    rc: Service,
     scope: str,
     *,
     actor: str | None = None,
@@ -213,7 +228,7 @@ def scope_removal(
 
 
 def remove_scope(
-    rc: Rolecall,
+    rc: Service,
     scope: str,
     *,
     actor: str | None = None,
@@ -236,7 +251,7 @@ def remove_scope(
 
 
 def user_retirement(
-    rc: Rolecall,
+    rc: Service,
     username: str,
     *,
     actor: str | None = None,
@@ -313,7 +328,7 @@ def _erase(
 
 
 def retire_user(
-    rc: Rolecall,
+    rc: Service,
     username: str,
     *,
     actor: str | None = None,
