@@ -17,6 +17,7 @@ servers only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,16 +56,50 @@ SERIAL = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not pg.CONFIGURED:
         pg.skip_unconfigured(items, pg.needs_postgres, pg.SKIP_REASON)
     if not mariadb.CONFIGURED:
         pg.skip_unconfigured(items, mariadb.needs_mariadb, mariadb.SKIP_REASON)
-    for item in items:
-        group = _group(item, item.path.relative_to(config.rootpath).as_posix())
-        if group is not None and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group))
+    # The first worker tells the controller's scheduler the groups (pytest-xdist's own
+    # xdist_group marks no longer reach it: it renames the tests, which pytest 9.2 ignores).
+    groups_file = getattr(config, "workerinput", {}).get("rolecall_groups")
+    if groups_file and config.workerinput["workerid"] == "gw0":
+        groups = {}
+        for item in items:
+            group = _group(item, item.path.relative_to(config.rootpath).as_posix())
+            if group is not None:
+                groups[item.nodeid] = group
+        Path(groups_file).write_text(json.dumps(groups))
+
+
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, on the controller, for each worker: where the first one writes the groups."""
+    node.workerinput["rolecall_groups"] = str(_groups_file(node.config))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``--dist loadgroup``: pytest-xdist's scheduler by scope, a scope being a test's group
+    (:func:`_group`) or, for a test in none, the test itself."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    path = _groups_file(config)
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                self.groups = json.loads(path.read_text())
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
+
+
+def _groups_file(config: pytest.Config) -> Path:
+    return Path(config._tmp_path_factory.getbasetemp()) / "xdist-groups.json"
 
 
 def _group(item: pytest.Item, module: str) -> str | None:
