@@ -4,8 +4,9 @@
 # 1. In the background, what only rolecall-openedx's runs need: the Django 4.2 environment
 #    (.venv-django42, `make .venv-django42/.installed`) and Open edX's admin console
 #    (scripts/build-admin-console.sh). Each is a no-op when up to date.
-# 2. Meanwhile, rolecall's suite on $WORKERS pytest-xdist workers (--dist loadgroup: one test
-#    module per worker at a time, see tests/conftest.py), its slowest tests printed at the end.
+# 2. Meanwhile, rolecall's suite on $WORKERS pytest-xdist workers (--dist loadgroup: the groups
+#    of tests/conftest.py, tests sharing an expensive fixture and the fork, concurrency and
+#    notice tests, each on one worker), its slowest tests printed at the end.
 # 3. Then, once both background jobs have succeeded, rolecall-openedx's four runs side by side:
 #    its Django test project on SQLite, PostgreSQL and MariaDB, and on SQLite under Django 4.2.
 #    Each has a test database of its own (a random name per run on the servers; SQLite in
