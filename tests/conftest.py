@@ -73,11 +73,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         Path(groups_file).write_text(json.dumps(groups))
 
 
+@pytest.hookimpl(optionalhook=True)  # without pytest-xdist, never called
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist, on the controller, for each worker: where the first one writes the groups."""
     node.workerinput["rolecall_groups"] = str(_groups_file(node.config))
 
 
+@pytest.hookimpl(optionalhook=True)  # without pytest-xdist, never called
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``--dist loadgroup``: pytest-xdist's scheduler by scope, a scope being a test's group
     (:func:`_group`) or, for a test in none, the test itself."""
