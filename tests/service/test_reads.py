@@ -192,10 +192,15 @@ def _is_service(node: ast.expr) -> bool:
 
 def test_no_module_but_the_service_uses_its_private_members() -> None:
     """Writes go through the public unit of work (``rc.writes``), reads through the public
-    read layer."""
+    read layer. The service itself is ``core/service.py`` and the modules holding functions
+    bound as its methods (see docs/engine.md, "Reads beyond the service")."""
     found = []
+    service = {
+        ROOT / "core" / name
+        for name in ("service.py", "syncing.py", "governance/rules.py", "governance/bulk.py")
+    }
     for path, tree in _sources("core", "webapp", "builtin_plugins", "plugins"):
-        if path == ROOT / "core" / "service.py":
+        if path in service:
             continue
         for node in ast.walk(tree):
             if (
