@@ -6,8 +6,9 @@ The decision rule
 ``check(user, permission, scope)`` (:attr:`Index.check`) is True if and only if:
 
 1. **the permission is registered and applies to the scope's type**; an unregistered
-   permission, an unknown user and a malformed key are not a denial but bad input
-   (:class:`~rolecall.core.errors.BadInputError`), so a typo is never silently False;
+   permission and a malformed key are not a denial but bad input
+   (:class:`~rolecall.core.errors.BadInputError`), so a typo is never silently False, while a
+   user rolecall has never seen is denied like any user without grants;
 2. **some unexpired assignment** of that user, **on the scope or one of its ancestors**
    (course -> org -> platform, from the key alone), holds a role **whose closed permission
    set contains it** (the role's permissions, those of the roles it includes, and everything
@@ -19,8 +20,7 @@ The decision rule
    ``platform.manage_restrictions``, nor ``Index.unlockable`` to a holder of it on the
    platform: a lock never stops the people who may lift it. Deny beats allow.
 
-docs/engine.md states the same rule for users. (DESIGN.md section 8 asks that a user rolecall
-has never seen be a plain denial; today such a check is bad input, as step 1 says.)
+docs/engine.md states the same rule for users (tests/engine/test_decision_rule.py walks it).
 
 Where each step lives
 =====================
