@@ -134,7 +134,7 @@ def catch_up(engine: Engine, index: Index) -> int:
                     connection,
                     ((e.revision, e.action, e.user, e.role, e.scope, e.details) for e in events),
                     index.pseudonyms,
-                )
+                ),
             )
             index.revision = max(index.revision, current)
     return index.revision
