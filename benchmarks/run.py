@@ -8,8 +8,9 @@ For each size it builds the data set of ``dataset.py``, loads it into a fresh da
 the service (``add_users``, ``add_scopes``, ``assign_many``), opens a new ``Rolecall`` on that
 database (the index build), and measures checks, ``who`` and ``scopes_where`` against the goals
 listed in ``benchmarks/README.md``, with a plain dict walk over the same data as the yardstick
-and pycasbin (``peer_casbin.py``) as the peer. It prints PASS/MISS per goal but never fails because of one:
-it is a benchmark, not a test. See ``benchmarks/README.md`` for what each figure means.
+and pycasbin (``peer_casbin.py``) as the peer. It prints PASS/MISS per goal but never fails
+because of one: it is a benchmark, not a test. See ``benchmarks/README.md`` for what each
+figure means.
 """
 
 from __future__ import annotations
