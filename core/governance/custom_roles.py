@@ -26,9 +26,8 @@ from ..records import Role
 from ..registry import Registry
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from ..storage.audit import AuditWriter
+    from ..storage.sessions import Session
     from ..writes import Guard, UnitOfWork
 
 
@@ -125,16 +124,10 @@ def define_role(
     """Store the custom role ``role`` (new or changed; ``retired`` or not) in one unit of work,
     audited as ``action`` with a ``role_define`` change that every index applies
     (``Index.define_role``). Returns the revision."""
-    from ..storage.models import CustomRole
+    from ..storage.policy import put_custom_role
 
     def work(session: Session, audit: AuditWriter) -> None:
-        row = session.get(CustomRole, role.id)
-        if row is None:
-            row = CustomRole(id=role.id, created_by=audit.actor, created_at=audit.at)
-            session.add(row)
-        row.title, row.description = role.title, role.description
-        row.permissions, row.scope_types = list(role.permissions), list(role.scope_types)
-        row.base_role, row.retired, row.updated_at = base, retired, audit.at
+        put_custom_role(session, role, base=base, retired=retired, by=audit.actor, at=audit.at)
         audit.add(
             action,
             role=role.id,

@@ -6,7 +6,7 @@ pagination (see :mod:`.pages`). Each sort walks an index: ``id`` the primary key
 users' unique username and the assignments' (user, role, scope) key, ``scope`` the scope index.
 The text search ``q`` has no index to use; it reads rows in the chosen order until a page is
 full. This module resolves the filters, checks the texts and cursors and applies who may see
-what (:class:`SeenScopes`); the queries are :mod:`rolecall.core.storage.assignments`'.
+what (:class:`SeenScopes`); the queries are in :mod:`rolecall.core.storage.assignments`.
 
     from rolecall.core.reads import list_assignments
 

@@ -1,5 +1,7 @@
-"""The rows of restrictions, delegation rules and custom roles' removal: the SQL of
-``rc.restrict``, ``rc.unrestrict``, ``rc.set_rule``, ``rc.disable_rule`` and ``rc.delete_role``.
+"""The rows of restrictions, delegation rules and custom roles: the SQL of ``rc.restrict``,
+``rc.unrestrict``, ``rc.set_rule``, ``rc.disable_rule``, ``rc.create_role``, ``rc.edit_role``,
+``rc.retire_role`` (:func:`rolecall.core.governance.custom_roles.define_role`) and
+``rc.delete_role``.
 Each function runs inside a change of the unit of work (:mod:`rolecall.core.writes`), on its
 session; the change writes the audit events."""
 
@@ -10,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..records import DelegationRule
+from ..records import DelegationRule, Role
 from .models import Assignment, CustomRole, Restriction, StoredRule
 
 
@@ -72,6 +74,26 @@ def assignments_of_role(session: Session, role_id: str) -> int:
         )
         or 0
     )
+
+
+def put_custom_role(
+    session: Session,
+    role: Role,
+    *,
+    base: str | None,
+    retired: bool,
+    by: str | None,
+    at: datetime,
+) -> None:
+    """Store the custom role ``role`` (made from ``base``; ``retired`` or not): a new row made
+    by ``by``, or the existing one changed."""
+    row = session.get(CustomRole, role.id)
+    if row is None:
+        row = CustomRole(id=role.id, created_by=by, created_at=at)
+        session.add(row)
+    row.title, row.description = role.title, role.description
+    row.permissions, row.scope_types = list(role.permissions), list(role.scope_types)
+    row.base_role, row.retired, row.updated_at = base, retired, at
 
 
 def drop_custom_role(session: Session, role_id: str) -> None:
