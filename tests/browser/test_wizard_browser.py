@@ -157,6 +157,33 @@ def test_a_viewer_with_limited_rights_sees_only_what_they_may_assign(
     assert_accessible(page)
 
 
+def test_text_typed_before_the_script_runs_is_searched(page: Any, server: str) -> None:
+    """On a slow page the picker is typed into before console.js has run: the script, once it
+    runs, searches for what the focused picker holds instead of waiting for more typing."""
+    sign_in(page, server, "ada")
+    page.goto(f"{server}/console/assign?users=bea")
+    page.get_by_role("button", name="Next: choose the role").click()
+    page.get_by_label("Course staff course_staff").check()
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)
+
+    page.route("**/console.js", hold)  # the next page's script waits for us
+    page.get_by_role("button", name="Next: choose where").click()
+    page.get_by_label("Find a place where you may give this role").fill("MITx")
+    for _ in range(200):  # the request reaches the handler while Playwright is called
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the script was not requested"
+    expect(page.locator("#find-list")).to_be_hidden()  # nothing ran yet to search
+    for route in held:
+        route.continue_()
+    page.unroute("**/console.js")
+    assert options(page) == [f"Circuits and Electronics ({CIRCUITS})"]
+
+
 def test_unknown_scopes_did_you_mean_and_create(page: Any, server: str) -> None:
     sign_in(page, server, "olivia")  # org admin of MITx
     page.goto(f"{server}/console/assign?users=bea")

@@ -190,6 +190,8 @@
       }
     });
     input.addEventListener("blur", function () { window.setTimeout(close, 150); });
+    // Typed into before this script ran (a slow page): search for it now.
+    if (document.activeElement === input && input.value.trim()) { search(); }
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-picker]"), picker);
 
