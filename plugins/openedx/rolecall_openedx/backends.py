@@ -84,13 +84,12 @@ class RolecallBackend:
         if username is None:
             return False
         rc = get_rolecall()
+        if perm not in rc.registry.permissions:
+            return False  # another backend's: the object's key is not even mapped
         try:
             return allows(rc, username, perm, scope_key(obj), strict=True)
         except (UnmappableScope, BadInputError) as exc:
-            if perm in rc.registry.permissions:  # else another backend's: not ours to warn of
-                _warn_once(
-                    type(obj).__name__, f"has_perm on an object with no rolecall scope: {exc}"
-                )
+            _warn_once(type(obj).__name__, f"has_perm on an object with no rolecall scope: {exc}")
             return False
 
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:

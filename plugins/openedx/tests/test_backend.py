@@ -65,6 +65,24 @@ def test_permissions_rolecall_does_not_know_are_left_to_model_backend(ada: User)
     assert ada.has_perm("auth.add_user")  # ModelBackend said yes; rolecall did not object
 
 
+def test_another_backends_permission_never_maps_the_object(
+    ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LMS asks every backend about every permission: for one rolecall does not register,
+    the backend answers no before turning the object into a scope key (a cost per call)."""
+    mapped: list[object] = []
+
+    def counted(obj: object) -> str:
+        mapped.append(obj)
+        return str(obj)
+
+    monkeypatch.setattr(backends, "scope_key", counted)
+    assert not backends.RolecallBackend().has_perm(ada, "auth.change_user", NEW)
+    assert mapped == []
+    assert backends.RolecallBackend().has_perm(ada, EDIT, NEW)
+    assert mapped == [NEW]
+
+
 def test_get_all_permissions_lists_what_rolecall_allows_there(ada: User) -> None:
     found = ada.get_all_permissions(CourseKey.from_string(NEW))
     assert EDIT in found
