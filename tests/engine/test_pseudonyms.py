@@ -39,3 +39,30 @@ def test_reads_as_a_dict_through_adds_renames_removals_and_merges() -> None:
     assert held.of("nobody") is None
     held.compact()
     assert dict(held.items()) == expected
+
+
+def _edge(first: str, last: int) -> str:
+    """A pseudonym of rolecall's form whose digits start with ``first`` and end with ``last``."""
+    return f"user/{first}{'0' * (20 - len(first) - 2)}{last:02x}"
+
+
+def test_every_entry_is_found_at_every_size_and_bucket_edge() -> None:
+    """A look-up searches only the entries sharing the pseudonym's first bits: entries at the
+    first and last buckets, several in one bucket, and near misses are answered exactly, from
+    a buffer of one entry to one of many buckets."""
+    for size in (1, 7, 9, 100, 5 * MERGE_AT):
+        rng = random.Random(size)  # noqa: S311 - a repeatable sample, not a secret
+        held = Pseudonyms()
+        expected: dict[str, str] = {}
+        crowded = [_edge("0000", n) for n in (1, 3)] + [_edge("ffff", n) for n in (2, 250)]
+        crowded += [_edge("8000", n) for n in range(0, 40, 2)]  # one bucket, many entries
+        for i in range(size):
+            pseudonym = crowded[i] if i < len(crowded) else f"user/{rng.getrandbits(80):020x}"
+            held[pseudonym] = expected[pseudonym] = f"u{i}"
+        held.compact()
+        assert dict(held.items()) == expected
+        for pseudonym, name in expected.items():
+            assert held[pseudonym] == name
+        for miss in [_edge("0000", 2), _edge("ffff", 251), _edge("8000", 1), _edge("7fff", 0)]:
+            assert (miss in held) is (miss in expected)
+            assert held.get(miss) == expected.get(miss)
