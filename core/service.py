@@ -392,10 +392,6 @@ class Rolecall:
                 else:
                     audit.add("import", user=name, details={"op": "user_add", **details})
 
-        if not self.keep_grants:
-            # A loader holds no name table: the stored names are asked, under the write lock.
-            checked = _stored_checked(rows, work)
-            return self.writes.run(actor, checked, rows=len(rows), batch_id=batch_id).revision
         guard = self._no_lookalikes(rows)
         return self.writes.run(actor, work, rows=len(rows), batch_id=batch_id, guard=guard).revision
 
