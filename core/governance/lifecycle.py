@@ -132,6 +132,7 @@ def expire(
     def work(session: Session, audit: AuditWriter) -> list[GrantInfo]:
         gone = _infos(rows_of.expired_grants(session, now), now)
         _delete_grants(session, gone)
+        audit.resolve({g.user for g in gone})  # their pseudonyms in one query, not one a user
         for g in gone:
             assert g.expires_at is not None
             audit.add(
@@ -199,6 +200,7 @@ def scope_removal(
         grants.sort(key=lambda g: g.id)
         _delete_grants(session, grants)
         rows_of.delete_scopes(session, sorted(restricted), sorted(known))
+        audit.resolve({g.user for g in grants})  # their pseudonyms in one query, not one a user
         for g in grants:
             audit.add(
                 "scope_remove",
