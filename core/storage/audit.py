@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from .database import GENESIS_HASH, insert_rows, time_param
 from .keys import AUDIT_KEY, Key, KeyRing, KeyStoreError
 from .models import AUDIT_EVENTS, AuditEvent, State
+from .sessions import driver_errors
 from .subjects import NAMED, PERSONAL, is_pseudonym, pseudonyms_of
 
 _ENCODE = json.JSONEncoder(
@@ -209,7 +210,7 @@ def sign_new_chain(engine: Engine, keys: KeyRing) -> None:
     except KeyStoreError:
         return
     head = Head(0, 0, 0, GENESIS_HASH, 0)
-    with engine.begin() as connection:
+    with driver_errors(None), engine.begin() as connection:
         connection.execute(
             update(State)
             .where(

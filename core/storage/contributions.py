@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..registry import Registry
 from .models import Contribution
+from .sessions import driver_errors
 
 
 def contributions(registry: Registry) -> dict[tuple[str, str], str]:
@@ -55,5 +56,5 @@ def remember(engine: Engine, registry: Registry) -> None:
 
 def remembered(engine: Engine) -> dict[tuple[str, str], str]:
     """(kind, id) -> the plugin that last registered it, as the database remembers."""
-    with Session(engine) as session:
+    with driver_errors(None), Session(engine) as session:
         return {(c.kind, c.id): c.plugin for c in session.scalars(select(Contribution))}

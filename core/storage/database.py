@@ -25,6 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ..errors import BadInputError
 from .models import Base, State
+from .sessions import driver_errors
 
 DEFAULT_URL = "sqlite:///rolecall.db"
 """The embedded default: an SQLite file in the working directory."""
@@ -270,7 +271,7 @@ def _recorded(connection: Connection) -> tuple[str | None, bool]:
 
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at, or ``None`` for an empty database."""
-    with engine.connect() as connection:
+    with driver_errors(None), engine.connect() as connection:
         return _recorded(connection)[0]
 
 
@@ -281,7 +282,10 @@ def upgrade(engine: Engine, *, created: Callable[[], None] | None = None) -> boo
     upgrade): the service signs the new, empty audit chain's head with it.
 
     On MySQL and MariaDB the server is checked first, and rolecall's tables after (see
-    :mod:`.mysql`): a server or a table that would lose data refuses to open."""
+    :mod:`.mysql`): a server or a table that would lose data refuses to open.
+
+    A database that cannot be reached or read (the first connection, a migration) raises
+    :class:`~rolecall.core.errors.StorageError` in the driver's words."""
     if engine.dialect.name in MYSQL:
         from .mysql import check_server, check_tables
 
@@ -293,14 +297,14 @@ def upgrade(engine: Engine, *, created: Callable[[], None] | None = None) -> boo
 
 
 def _upgrade(engine: Engine, created: Callable[[], None] | None = None) -> bool:
-    with engine.connect() as connection:
+    with driver_errors(None), engine.connect() as connection:
         found, old = _recorded(connection)
     if found == SCHEMA_HEAD and not old:
         return False
     from alembic import command
 
     config = _alembic_config()
-    with engine.begin() as connection:
+    with driver_errors(None), engine.begin() as connection:
         config.attributes["connection"] = connection
         config.attributes["metadata"] = Base.metadata
         if old:  # recorded where databases made before VERSION_TABLE had it: moved there

@@ -62,8 +62,10 @@ def _rule_record(row: StoredRule) -> DelegationRule:
 def fill_index(engine: Engine, index: Index, *, grants: bool = True) -> None:
     """Build ``index`` from the tables, in one transaction (a consistent snapshot on
     PostgreSQL's REPEATABLE READ; the caller chooses the isolation). ``grants=False``: the
-    assignments are not read (a loader's index, see ``Rolecall(keep_grants=False)``)."""
-    with Session(engine) as session, session.begin():
+    assignments are not read (a loader's index, see ``Rolecall(keep_grants=False)``). A
+    database that fails raises :class:`~rolecall.core.errors.StorageError` in the driver's
+    words."""
+    with driver_errors(None), Session(engine) as session, session.begin():
         index.revision = int(session.scalar(select(State.revision)) or 0)
         names: dict[int, str] = {}
         for uid, username, email, display_name, active, pseudonym in session.execute(

@@ -47,6 +47,7 @@ from sqlalchemy import Engine, select
 
 from ..errors import RolecallError
 from .models import State
+from .sessions import driver_errors
 
 SESSION_KEY = "console-session-key"
 """Signs the console's session cookies."""
@@ -138,7 +139,7 @@ class KeyRing:
         url = engine.url
 
         def revision() -> int:
-            with engine.connect() as connection:
+            with driver_errors(None), engine.connect() as connection:
                 return int(connection.scalar(select(State.revision)) or 0)
 
         if env.get(ENV_SECRET):

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Dialect, Engine, text
 
 from ..errors import DatabaseSetupError
 from .database import VERSION_TABLE
+from .sessions import driver_errors
 
 MIN_MYSQL = (8, 0, 17)
 """utf8mb4_0900_bin, the binary collation without trailing-space padding, is 8.0.17's."""
@@ -108,7 +109,7 @@ def server_problems(
 def check_server(engine: Engine) -> None:
     """Raise :class:`DatabaseSetupError` naming every problem of the server ``engine`` opens,
     before anything is created or migrated."""
-    with engine.connect() as connection:
+    with driver_errors(None), engine.connect() as connection:
         version, numbers, mariadb = _version(connection)
         row = connection.execute(text(SERVER_MARIADB if mariadb else SERVER_MYSQL)).one()
     variables = {
@@ -164,7 +165,7 @@ def check_tables(engine: Engine) -> None:
     """Raise :class:`DatabaseSetupError` naming every column or table of rolecall's that would
     lose or confuse data (see the module's doc). Alembic's version table is Alembic's: it holds
     a revision id of digits, made in the database's default collation."""
-    with engine.connect() as connection:
+    with driver_errors(None), engine.connect() as connection:
         rows = connection.execute(
             text(
                 "SELECT c.TABLE_NAME, t.ENGINE, c.COLUMN_NAME, c.DATA_TYPE, "

@@ -1,7 +1,8 @@
-"""Where driver errors become rolecall's: a read of the tables or a catch-up that the
-database fails raises :class:`~rolecall.core.errors.StorageError`, with the driver's error as
-its cause, so that nothing above storage catches SQLAlchemy's exceptions. (A write's failure is
-turned into one by the unit of work, :mod:`rolecall.core.writes`.)"""
+"""Where driver errors become rolecall's: opening the database (the first connection, the
+migrations, the MySQL checks, the index's first fill), a read of the tables or a catch-up that
+the database fails raises :class:`~rolecall.core.errors.StorageError`, with the driver's error
+as its cause, so that nothing above storage catches SQLAlchemy's exceptions. (A write's failure
+is turned into one by the unit of work, :mod:`rolecall.core.writes`.)"""
 
 from __future__ import annotations
 
@@ -14,20 +15,28 @@ from sqlalchemy.orm import Session
 
 from ..errors import StorageError
 
-__all__ = ["UNREACHABLE", "Engine", "Session", "driver_errors", "reading"]
+__all__ = ["UNREACHABLE", "Engine", "Session", "driver_errors", "driver_words", "reading"]
 """``Engine`` and ``Session``: the types of a database and of a change's session, for the
 annotations of the modules above storage (which do not import SQLAlchemy)."""
 
 UNREACHABLE = "the database cannot be reached; nothing was changed, try again soon"
 
 
+def driver_words(error: DBAPIError) -> str:
+    """The driver's own words for ``error``, on one line, at most 300 characters."""
+    return " ".join(str(error.orig or error).split())[:300]
+
+
 @contextmanager
-def driver_errors(message: str = UNREACHABLE, *, detail: bool = False) -> Iterator[None]:
+def driver_errors(message: str | None = UNREACHABLE, *, detail: bool = False) -> Iterator[None]:
     """Raise a driver error of the block as :class:`StorageError` (``message``, followed by
-    the driver's words with ``detail``; the driver's error is the cause)."""
+    the driver's words with ``detail``; ``None``: the driver's words alone, as opening the
+    database says why it cannot, see :func:`driver_words`). The driver's error is the cause."""
     try:
         yield
     except DBAPIError as exc:
+        if message is None:
+            raise StorageError(driver_words(exc)) from exc
         raise StorageError(f"{message}: {exc.orig or exc}" if detail else message) from exc
 
 
