@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from ..errors import PluginError, RolecallError, StorageError
 from ..governance import NotAllowedError
@@ -96,11 +95,8 @@ class RolecallGroup(click.Group):
             raise  # click's own: usage errors, ctx.exit(), Ctrl+C at a prompt
         except NotAllowedError as exc:
             self._fail(ctx, EXIT_NOT_ALLOWED, f"not allowed: {exc}")
-        except StorageError as exc:
+        except StorageError as exc:  # storage raises it for any driver error, opening included
             self._fail(ctx, EXIT_DATABASE, f"database error: {exc}")
-        except DBAPIError as exc:  # the database cannot be reached at all (opening, reading)
-            reason = " ".join(str(exc.orig or exc).split())[:300]
-            self._fail(ctx, EXIT_DATABASE, f"database error: {reason}")
         except RolecallError as exc:
             kind = "plugin error" if isinstance(exc, PluginError) else "error"
             self._fail(ctx, EXIT_BAD_INPUT, f"{kind}: {exc}")

@@ -11,8 +11,6 @@ from support import REPO
 ALLOWED = {
     "core/writes.py": "the unit of work: it owns the transaction, the write lock and the "
     "revision, and still writes the grant rows itself",
-    "core/cli/main.py": "the last resort of a command whose database cannot be reached at all "
-    "while it is opened, before any StorageError can be raised",
     "builtin_plugins/legacy/reader.py": "it reads the legacy system's own database",
     "builtin_plugins/legacy/exporter.py": "it writes the legacy system's own database",
     "plugins/openedx/rolecall_openedx/database.py": "it turns Django's DATABASES setting into "
