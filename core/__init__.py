@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         load_plugins,
         make_plugin_manager,
     )
+    from .reads.audit import AuditRecord
     from .records import (
         AssignmentEvent,
         ConsolePage,
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
     )
     from .registry import Contribution, Registry, build_registry
     from .scopes import ScopeResolver, split_key
-    from .service import AuditRecord, Rolecall
+    from .service import Rolecall
     from .storage.database import database_url, migrate_database
     from .usernames import check_username, skeleton
     from .writes import GrantRow
@@ -96,7 +97,7 @@ _LAZY: dict[str, str] = {
     "Plugins": ".plugins",
     "load_plugins": ".plugins",
     "make_plugin_manager": ".plugins",
-    "AuditRecord": ".service",
+    "AuditRecord": ".reads.audit",
     "GrantRow": ".writes",
     "Rolecall": ".service",
     "database_url": ".storage.database",

@@ -28,9 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
-from typing import Any, Literal, TypeVar
-
-from pydantic import BaseModel, ConfigDict
+from typing import Literal, TypeVar
 
 from . import known_scopes
 from .accounts import Accounts
@@ -43,6 +41,7 @@ from .governance.whatif import Impact, what_if_assign, what_if_revoke, what_if_r
 from .known_scopes import KnownScopes
 from .known_scopes import lookup as lookup_known
 from .plugins import Plugins, load_plugins
+from .reads.audit import AuditRecord, recorded_as, records
 from .records import Role
 from .registry import Registry
 from .storage import audit_log, directory, policy
@@ -75,24 +74,6 @@ from .writes import (
 log = logging.getLogger("rolecall.service")
 
 T = TypeVar("T")
-
-
-class AuditRecord(BaseModel):
-    """One audit event as the API and CLI show it."""
-
-    model_config = ConfigDict(frozen=True, from_attributes=True)
-
-    id: int
-    revision: int
-    at: datetime
-    action: str
-    actor: str | None
-    user: str | None
-    role: str | None
-    scope: str | None
-    details: dict[str, Any]
-    batch_id: str | None
-    hash: str
 
 
 class Rolecall:
@@ -952,8 +933,6 @@ class Rolecall:
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[AuditRecord]:
-        from .reads.audit import recorded_as, records
-
         users = None if user is None else recorded_as(self, user)
         return records(self, EventQuery(users=users, scope=scope, since=since, limit=limit))
 

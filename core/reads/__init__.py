@@ -12,13 +12,17 @@ layer; neither they nor this layer write. Writes go through the service, one uni
 - :mod:`.access`: :func:`allows` (a check where an unknown permission or a malformed key
   means no) and who may view a scope's team (:func:`may_view_teams`);
 - :mod:`.lookup`: users and scopes by text, the scopes a user holds roles on, every known scope,
-  the "did you mean" of an unknown scope, whether a guard lets a change through now.
+  the "did you mean" of an unknown scope, whether a guard lets a change through now;
+- :mod:`.source`: the protocols the reads' first argument is typed with, each naming what a
+  group of reads uses (the index, the registry, the engine...). The interfaces pass the
+  service, which holds them all; this layer never imports it.
 
-One locking discipline. A read of the index takes it through :meth:`Rolecall.reading`, which
-holds it steady (the catch-up and this process's own writes wait): inside the block it copies
-what it needs, and it builds its answer after the block, so the lock is held for a copy, not
-for a loop over Python objects. A read of the tables opens one session on ``rc.engine`` for its
-query and takes no lock. Nothing here uses the service's private members.
+One locking discipline. A read of the index takes it through ``rc.reading()`` (the service's
+:meth:`reading`), which holds it steady (the catch-up and this process's own writes wait):
+inside the block it copies what it needs, and it builds its answer after the block, so the lock
+is held for a copy, not for a loop over Python objects. A read of the tables opens one session
+on ``rc.engine`` for its query and takes no lock. Nothing here uses the service's private
+members.
 
     from rolecall.core.reads import custom_roles, list_assignments, restrictions, search
 """
@@ -82,6 +86,18 @@ from .pages import (
     encode_cursor,
     require_revision,
 )
+from .source import (
+    AuditSource,
+    CatalogueSource,
+    DormantSource,
+    GrantSource,
+    HoldingsSource,
+    IndexSource,
+    ListingSource,
+    RevisionSource,
+    ScopeSource,
+    TableSource,
+)
 from .state import (
     DormantRow,
     RuleRow,
@@ -107,17 +123,27 @@ __all__ = [
     "AssignmentSort",
     "AuditPage",
     "AuditSort",
+    "AuditSource",
+    "CatalogueSource",
     "CustomRoleRow",
     "DormantRow",
+    "DormantSource",
+    "GrantSource",
     "HeldRole",
+    "HoldingsSource",
+    "IndexSource",
     "Level",
+    "ListingSource",
     "ManagedScope",
     "Page",
     "Resource",
+    "RevisionSource",
     "RuleRow",
     "ScopeHit",
+    "ScopeSource",
     "SearchResults",
     "SeenScopes",
+    "TableSource",
     "UserHit",
     "allows",
     "audit_actions",

@@ -28,7 +28,7 @@ from ..storage import assignments as stored
 from .pages import DEFAULT_LIMIT, MAX_QUERY, Page, check_limit, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
-    from ..service import Rolecall
+    from .source import GrantSource, IndexSource, ListingSource, ScopeSource, TableSource
 
 AssignmentSort = Literal[
     "id",
@@ -99,7 +99,7 @@ def _text(text: str, what: str) -> str:
     return text
 
 
-def _known(rc: Rolecall) -> Callable[[], int]:
+def _known(rc: IndexSource) -> Callable[[], int]:
     """How many scopes the index knows, counted when a query asks."""
 
     def known() -> int:
@@ -110,7 +110,7 @@ def _known(rc: Rolecall) -> Callable[[], int]:
 
 
 def _assignment_filters(
-    rc: Rolecall,
+    rc: ListingSource,
     *,
     user: str | None,
     role: str | Sequence[str] | None,
@@ -156,7 +156,7 @@ def _assignment_filters(
     )
 
 
-def org_and_below(rc: Rolecall, org: str) -> list[str]:
+def org_and_below(rc: ScopeSource, org: str) -> list[str]:
     """The org (``MITx`` or ``org:MITx``) and every known scope below it, sorted."""
     key = rc.registry.scopes.resolve(org if org.startswith("org:") else f"org:{org}").key
     # Every scope below the org that holds a grant is known to the index (it learns the
@@ -209,7 +209,7 @@ def _decoded(sort: str, cursor: str) -> tuple[bool, Any, int]:
 
 
 def list_assignments(
-    rc: Rolecall,
+    rc: ListingSource,
     *,
     user: str | None = None,
     role: str | Sequence[str] | None = None,
@@ -266,7 +266,9 @@ def list_assignments(
     return Page(rows, next_cursor)
 
 
-def count_assignments(rc: Rolecall, *, most: int = COUNT_LIMIT, **filters: Any) -> tuple[int, bool]:
+def count_assignments(
+    rc: ListingSource, *, most: int = COUNT_LIMIT, **filters: Any
+) -> tuple[int, bool]:
     """How many assignments match the filters of :func:`list_assignments` (``sort``,
     ``limit`` and ``cursor`` aside), counting at most ``most``: (count, more than ``most``)."""
     seen: SeenScopes | None = filters.get("seen")
@@ -292,7 +294,7 @@ _FILTERS = (
 
 
 def iter_assignments(
-    rc: Rolecall, *, sort: str = "id", batch: int = 500, **filters: Any
+    rc: ListingSource, *, sort: str = "id", batch: int = 500, **filters: Any
 ) -> Iterator[AssignmentRow]:
     """Every assignment matching the filters of :func:`list_assignments`, in ``sort``
     order, read a page of ``batch`` at a time (each its own short query, so an export holds
@@ -306,13 +308,13 @@ def iter_assignments(
         cursor = page.next_cursor
 
 
-def find_assignment(rc: Rolecall, grant_id: int) -> AssignmentRow | None:
+def find_assignment(rc: TableSource, grant_id: int) -> AssignmentRow | None:
     """The assignment with this id, or None."""
     found = stored.by_id(rc.engine, grant_id)
     return None if found is None else _row(found)
 
 
-def find_grant(rc: Rolecall, user: str, role: str, scope: str) -> AssignmentRow | None:
+def find_grant(rc: GrantSource, user: str, role: str, scope: str) -> AssignmentRow | None:
     """The assignment of ``role`` (an id or alias) to ``user`` at ``scope``, or None."""
     role_id = rc.role(role).id
     key = rc.registry.scopes.resolve(scope).key
@@ -332,7 +334,7 @@ class AssignedUser:
 
 
 def list_assigned_users(
-    rc: Rolecall, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None, **filters: Any
+    rc: ListingSource, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None, **filters: Any
 ) -> Page[AssignedUser]:
     """One page, by username, of the distinct users holding the assignments that match the
     filters of :func:`list_assignments` (``sort`` aside), each with how many of them they hold
@@ -357,7 +359,7 @@ def list_assigned_users(
 
 
 def count_assigned_users(
-    rc: Rolecall, *, most: int = COUNT_LIMIT, **filters: Any
+    rc: ListingSource, *, most: int = COUNT_LIMIT, **filters: Any
 ) -> tuple[int, bool]:
     """How many distinct users :func:`list_assigned_users` lists, counting at most ``most``:
     (count, more than ``most``)."""
@@ -370,7 +372,7 @@ def count_assigned_users(
 
 
 def iter_assigned_users(
-    rc: Rolecall, *, batch: int = 500, **filters: Any
+    rc: ListingSource, *, batch: int = 500, **filters: Any
 ) -> Iterator[AssignedUser]:
     """Every user :func:`list_assigned_users` lists, by username, a page of ``batch`` at a
     time (each its own short query)."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from pydantic import BaseModel, ConfigDict
+
 from ..errors import BadInputError
 from ..scopes import show
 from ..storage import audit_log
@@ -19,10 +21,28 @@ from ..storage.audit_log import EventQuery
 from .pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
-    from ..service import AuditRecord, Rolecall
+    from .source import AuditSource, TableSource
 
 AuditSort = Literal["id", "-id"]
 AUDIT_SORTS: tuple[str, ...] = get_args(AuditSort)
+
+
+class AuditRecord(BaseModel):
+    """One audit event as the API and CLI show it."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: int
+    revision: int
+    at: datetime
+    action: str
+    actor: str | None
+    user: str | None
+    role: str | None
+    scope: str | None
+    details: dict[str, Any]
+    batch_id: str | None
+    hash: str
 
 
 @dataclass(frozen=True)
@@ -32,14 +52,14 @@ class AuditPage:
     """The ``before`` value of the next page (older events), or ``None`` at the first event."""
 
 
-def recorded_as(rc: Rolecall, name: str) -> list[str]:
+def recorded_as(rc: TableSource, name: str) -> list[str]:
     """What the log records for the user or operator ``name``: the user's pseudonym, and the
     name itself (an operator's name, or a name no user has)."""
     return audit_log.recorded_as(rc.engine, name)
 
 
 def _filters(
-    rc: Rolecall,
+    rc: TableSource,
     *,
     user: str | None = None,
     scope: str | None = None,
@@ -58,15 +78,13 @@ def _filters(
     }
 
 
-def records(rc: Rolecall, query: EventQuery) -> list[AuditRecord]:
+def records(rc: TableSource, query: EventQuery) -> list[AuditRecord]:
     """The events ``query`` selects, as readers see them."""
-    from ..service import AuditRecord
-
     return [AuditRecord.model_validate(row) for row in audit_log.find_events(rc.engine, query)]
 
 
 def list_audit(
-    rc: Rolecall,
+    rc: AuditSource,
     *,
     user: str | None = None,
     scope: str | None = None,
@@ -96,7 +114,7 @@ def list_audit(
 
 
 def recent_audit(
-    rc: Rolecall,
+    rc: AuditSource,
     *,
     user: str | None = None,
     scope: str | None = None,
@@ -139,12 +157,12 @@ def recent_audit(
     return AuditPage(records=tuple(rows[:limit]), older=older)
 
 
-def audit_actions(rc: Rolecall) -> list[str]:
+def audit_actions(rc: TableSource) -> list[str]:
     """The distinct actions recorded in the audit log (for a filter's choices)."""
     return audit_log.actions(rc.engine)
 
 
-def audit_scopes_below(rc: Rolecall, org: str) -> list[str]:
+def audit_scopes_below(rc: AuditSource, org: str) -> list[str]:
     """The org (``MITx`` or ``org:MITx``) and every scope below it that the audit log names,
     sorted: those the index knows now and those the log recorded, scopes since removed
     included (a key's parents come from the key alone)."""

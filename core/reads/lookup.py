@@ -29,7 +29,7 @@ from .pages import MAX_QUERY
 
 if TYPE_CHECKING:
     from ..engine import Index
-    from ..service import Rolecall
+    from .source import CatalogueSource, HoldingsSource, IndexSource, ScopeSource
 
 Resource = Literal["all", "courses", "libraries"]
 Level = Literal["all", "course", "org", "platform"]
@@ -102,7 +102,7 @@ def _keeps(kind: str, wanted: tuple[frozenset[str] | None, frozenset[str] | None
     return all(types is None or kind in types for types in wanted)
 
 
-def scope_hit(rc: Rolecall, key: str) -> ScopeHit:
+def scope_hit(rc: ScopeSource, key: str) -> ScopeHit:
     """A scope's type and title (``None`` when rolecall was never told one); raises
     :class:`BadInputError` for a malformed key."""
     resolved = rc.registry.scopes.resolve(key)
@@ -112,7 +112,7 @@ def scope_hit(rc: Rolecall, key: str) -> ScopeHit:
 
 
 def known_scopes(
-    rc: Rolecall, *, resource: Resource = "all", level: Level = "all"
+    rc: ScopeSource, *, resource: Resource = "all", level: Level = "all"
 ) -> list[ScopeHit]:
     """Every scope rolecall knows (recorded, or holding a grant or restriction, and their
     ancestors), sorted by key."""
@@ -128,7 +128,7 @@ def known_scopes(
     ]
 
 
-def _user_hits(rc: Rolecall) -> list[UserHit]:
+def _user_hits(rc: IndexSource) -> list[UserHit]:
     # The records are replaced, never changed, when a user changes: a copy of the list taken
     # while the index is held steady is one state, read at leisure after.
     with rc.reading() as index:
@@ -136,7 +136,7 @@ def _user_hits(rc: Rolecall) -> list[UserHit]:
     return [UserHit(u.username, u.email, u.display_name, u.active) for u in records]
 
 
-def user_hit(rc: Rolecall, name: str) -> UserHit | None:
+def user_hit(rc: IndexSource, name: str) -> UserHit | None:
     """The user with this username or (case-insensitive) e-mail address."""
     text = name.strip()
     with rc.reading() as index:
@@ -169,7 +169,7 @@ def _rank(text: str, values: Iterable[str | None]) -> int | None:
 
 
 def search(
-    rc: Rolecall,
+    rc: ScopeSource,
     text: str,
     *,
     resource: Resource = "all",
@@ -204,7 +204,7 @@ def search(
 
 
 def managed_scopes(
-    rc: Rolecall,
+    rc: HoldingsSource,
     user: str,
     *,
     resource: Resource = "all",
@@ -236,7 +236,7 @@ def managed_scopes(
 
 
 def scopes_below(
-    rc: Rolecall,
+    rc: ScopeSource,
     key: str,
     *,
     text: str | None = None,
@@ -267,14 +267,14 @@ def scopes_below(
     return hits, hits[-1].key if more else None
 
 
-def scopes_held(rc: Rolecall, user: str) -> list[str]:
+def scopes_held(rc: IndexSource, user: str) -> list[str]:
     """The scopes where ``user`` holds a grant itself (expired ones included; not those it
     inherits there), sorted; none for a user rolecall has never seen."""
     with rc.reading() as index:
         return sorted(k for k, cell in index.cells_of(user).items() if cell.grants)
 
 
-def count_below(rc: Rolecall, key: str, kind: str) -> int:
+def count_below(rc: ScopeSource, key: str, kind: str) -> int:
     """How many known scopes of type ``kind`` lie below ``key``."""
     with rc.reading() as index:
         below = list(index.descendants(key))
@@ -283,7 +283,7 @@ def count_below(rc: Rolecall, key: str, kind: str) -> int:
 
 
 def scope_suggestions(
-    rc: Rolecall, key: str, visible: Callable[[Sequence[str]], Mapping[str, bool]]
+    rc: CatalogueSource, key: str, visible: Callable[[Sequence[str]], Mapping[str, bool]]
 ) -> list[str]:
     """The "did you mean" of the unknown (resolved) ``key``: the known scopes near it and the
     scope catalogue's key equal to it ignoring case, among those ``visible`` allows
@@ -294,7 +294,7 @@ def scope_suggestions(
         return suggestions(index, key, visible, catalogue=found)
 
 
-def guard_passes(rc: Rolecall, guard: Callable[[Index], None]) -> bool:
+def guard_passes(rc: IndexSource, guard: Callable[[Index], None]) -> bool:
     """Whether ``guard`` (:mod:`rolecall.core.governance.guards`) lets its change through on
     the index as it stands: what the service's guard would decide for that change now."""
     with rc.reading() as index:

@@ -19,7 +19,7 @@ from ..errors import BadInputError
 from ..scopes import show
 
 if TYPE_CHECKING:
-    from ..service import Rolecall
+    from .source import RevisionSource
 
 T = TypeVar("T")
 
@@ -77,7 +77,7 @@ def check_limit(limit: int, most: int = MAX_LIMIT) -> int:
     return limit
 
 
-def require_revision(rc: Rolecall, at_least: int | None) -> int:
+def require_revision(rc: RevisionSource, at_least: int | None) -> int:
     """Read-your-writes for listings: catch up when the caller's revision token is newer than
     this process's index, and refuse a token newer than the database. Returns the revision."""
     if at_least is not None and at_least > rc.revision:

@@ -1,6 +1,6 @@
 """What administrators set at run time, as the index holds it: custom roles, restrictions and
 delegation rules; and the stored rows that wait for an absent plugin (:func:`dormant`). Each
-read copies what it needs while :meth:`Rolecall.reading` holds the index steady, so a listing
+read copies what it needs while the service's ``reading`` holds the index steady, so a listing
 never mixes two revisions."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ..governance.custom_roles import CustomRoleRow, rows_of
 from ..records import DelegationRule
 
 if TYPE_CHECKING:
-    from ..service import Rolecall
+    from .source import DormantSource, IndexSource, ScopeSource
 
 
 @dataclass(frozen=True)
@@ -26,27 +26,27 @@ class RuleRow:
     enabled: bool
 
 
-def custom_roles(rc: Rolecall) -> list[CustomRoleRow]:
+def custom_roles(rc: IndexSource) -> list[CustomRoleRow]:
     """The custom roles, by id, retired ones included
     (:func:`rolecall.core.governance.custom_roles.rows_of`)."""
     with rc.reading() as index:
         return rows_of(index)
 
 
-def restrictions(rc: Rolecall) -> list[RestrictionInfo]:
+def restrictions(rc: IndexSource) -> list[RestrictionInfo]:
     """Every restriction, by scope."""
     with rc.reading() as index:
         return index.restrictions()
 
 
-def restriction(rc: Rolecall, scope: str) -> RestrictionInfo | None:
+def restriction(rc: ScopeSource, scope: str) -> RestrictionInfo | None:
     """The restriction placed at exactly ``scope``, if any; a malformed key is bad input."""
     key = rc.registry.scopes.resolve(scope).key
     with rc.reading() as index:
         return index.restriction(key)
 
 
-def delegation_rules(rc: Rolecall) -> list[RuleRow]:
+def delegation_rules(rc: ScopeSource) -> list[RuleRow]:
     """The plugins' rules and the stored ones, by id, each with whether it is in force."""
     with rc.reading() as index:
         stored = dict(index.stored_rules)
@@ -92,7 +92,7 @@ class DormantRow:
         return f"{what}: waits for {needs}{by}"
 
 
-def dormant(rc: Rolecall, *, user: str | None = None) -> list[DormantRow]:
+def dormant(rc: DormantSource, *, user: str | None = None) -> list[DormantRow]:
     """The rows waiting for an absent plugin (of ``user`` only, if given), sorted."""
     with rc.reading() as index:
         found = [d for d in index.dormant.values() if user is None or d.user == user]
