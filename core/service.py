@@ -51,6 +51,7 @@ from .storage.audit_log import EventQuery
 from .storage.contributions import remember, remembered
 from .storage.database import database_url, make_engine, upgrade
 from .storage.feed import catch_up, fill_index
+from .storage.grants import stored_grants
 from .storage.keys import KeyRing
 from .storage.notices import Channel, Listener, channel_for
 from .storage.sessions import Engine, Session, driver_errors
@@ -68,7 +69,6 @@ from .writes import (
     hold_collector_state,
     revoke_many_work,
     revoke_work,
-    stored_grants,
 )
 
 log = logging.getLogger("rolecall.service")

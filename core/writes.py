@@ -32,7 +32,8 @@ without), so no write made as a user can skip the decision or take it outside th
 guards themselves are in :mod:`rolecall.core.governance.guards`.
 
 The grant and revoke work every write of assignments shares is here too
-(:func:`grant_work`, :func:`revoke_work`).
+(:func:`grant_work`, :func:`revoke_work`): it validates, writes the audit events and says what
+the index takes; the rows are written by :mod:`.storage.grants`.
 """
 
 from __future__ import annotations
@@ -40,14 +41,14 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Engine, Table, delete, select, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -55,10 +56,10 @@ from .engine import Index, changes
 from .errors import BadInputError, StorageError
 from .records import AssignmentEvent
 from .scopes import show
+from .storage import grants
 from .storage.audit import AuditWriter, bump_revision, numbered
-from .storage.database import bulk_cache, insert_rows, rows_in, time_param
+from .storage.database import bulk_cache
 from .storage.keys import AUDIT_KEY, KeyRing
-from .storage.models import ASSIGNMENT_COLUMNS, ASSIGNMENTS, Assignment, State, User
 
 if TYPE_CHECKING:
     from .plugins import Plugins
@@ -72,7 +73,6 @@ CHANGE_ROLE = "change_role"
 and the grant of the new, two events of one batch, whose ``op`` says which half each is and
 whose details name the other role (``to_role`` on the removal, ``from_role`` on the grant)."""
 T = TypeVar("T")
-USERS = cast(Table, User.__table__)
 
 BULK_ROWS = 1000
 """From this many rows, a write pauses the cyclic garbage collector."""
@@ -330,53 +330,6 @@ class GrantRow:
     granted_at: datetime | None = None
 
 
-def user_ids(session: Session, usernames: Iterable[str]) -> dict[str, int]:
-    """username -> row id of the users among ``usernames`` that exist."""
-    wanted = sorted(set(usernames))
-    rows = rows_in(session.connection(), USERS, ("username", "id"), "username", wanted)
-    return dict(cast(Iterator[tuple[str, int]], rows))
-
-
-def current_grants(
-    session: Session,
-    ids: Mapping[str, int],
-    users: Iterable[str],
-    wanted: Collection[tuple[str, str, str]],
-) -> dict[tuple[str, str, str], tuple[int, datetime | None]]:
-    """The existing assignments among ``wanted`` (whose users are ``users``, each once):
-    key -> (id, expires_at). Read from the rows, under the write lock: the index may lag other
-    writers."""
-    names = {v: k for k, v in ids.items()}
-    found: dict[tuple[str, str, str], tuple[int, datetime | None]] = {}
-    user_list = sorted(ids[u] for u in users if u in ids)
-    rows = rows_in(
-        session.connection(),
-        ASSIGNMENTS,
-        ("id", "user_id", "role", "scope", "expires_at"),
-        "user_id",
-        user_list,
-    )
-    for grant_id, uid, role, scope, expires in rows:
-        key = (names[uid], role, scope)
-        if key in wanted:
-            found[key] = (grant_id, expires)
-    return found
-
-
-def stored_grants(session: Session, users: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
-    """username -> the (role, scope) of each assignment stored for it, for those of ``users``
-    holding any, read from the rows (a loader's index holds none: see ``Rolecall.open``)."""
-    ids = user_ids(session, users)
-    names = {v: k for k, v in ids.items()}
-    found: dict[str, set[tuple[str, str]]] = {}
-    rows = rows_in(
-        session.connection(), ASSIGNMENTS, ("user_id", "role", "scope"), "user_id", sorted(names)
-    )
-    for uid, role, scope in rows:
-        found.setdefault(names[uid], set()).add((role, scope))
-    return found
-
-
 def _memo(convert: Callable[[datetime], Any]) -> Callable[[datetime | None], Any]:
     """``convert`` with each distinct time (and offset) converted once; ``None`` stays."""
     done: dict[tuple[datetime, Any], Any] = {}
@@ -409,7 +362,7 @@ def grant_work(
 
     def work(session: Session, audit: AuditWriter) -> None:
         users = dict.fromkeys(map(_USER, wanted))
-        ids = user_ids(session, users)
+        ids = grants.user_ids(session, users)
         missing = sorted(u for u in users if u not in ids)
         if missing:
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
@@ -421,7 +374,7 @@ def grant_work(
         retired = sorted(u for u in users if u in known and not known[u].active)
         if retired:
             raise BadInputError(f"user {retired[0]} is retired: no role can be given to them")
-        current = current_grants(session, ids, users, wanted)
+        current = grants.current_grants(session, ids, users, wanted)
         if current:
             inserts = [k for k in wanted if k not in current]
             renewals = [
@@ -431,24 +384,17 @@ def grant_work(
             ]
         else:  # a load of new grants: every one is inserted
             inserts, renewals = list(wanted), []
-        # Ids are given here, under the write lock every writer takes, so one executemany
-        # inserts the batch (RETURNING with ordered ids would cost a statement per row). They
-        # come from a counter, never reused, so an id in the audit log names one grant.
-        last = int(session.scalar(select(State.last_assignment_id)) or 0)
-        if inserts:
-            session.execute(
-                update(State).where(State.id == 1).values(last_assignment_id=last + len(inserts))
-            )
-        connection = session.connection()
+        # Ids from a counter taken under the write lock: one executemany inserts the batch.
+        first = grants.next_grant_ids(session, len(inserts))
         # A bulk write gives most rows the same times: each distinct one converts once (keyed
         # with its offset, which its ISO text shows).
-        stored = _memo(time_param(connection))
+        stored = _memo(grants.grant_times(session))
         iso = _memo(datetime.isoformat)
         epoch = _memo(datetime.timestamp)
         values = []
         events = []
         last_row: GrantRow | None = None
-        for grant_id, key in enumerate(inserts, start=last + 1):
+        for grant_id, key in enumerate(inserts, start=first):
             user, role, scope = key
             row = wanted[key]
             if row is not last_row:  # assign_many: one record shared by every row
@@ -476,7 +422,7 @@ def grant_work(
             events.append((user, role, scope, None, details_json(grant_id)))
             applied.append((grant_id, user, role, scope, granted_by, epoch_at, epoch_expiry))
         audit.add_many(action, events)
-        insert_rows(connection, ASSIGNMENTS, ASSIGNMENT_COLUMNS, values)
+        grants.insert_grants(session, values)
         renewed: list[dict[str, Any]] = [
             {
                 "id": current[k][0],
@@ -487,8 +433,7 @@ def grant_work(
             }
             for k in renewals
         ]
-        for start in range(0, len(renewed), 10_000):
-            session.execute(update(Assignment), renewed[start : start + 10_000])
+        grants.renew_grants(session, renewed)
         for (user, role, scope), value in zip(renewals, renewed, strict=True):
             audit.add(
                 action,
@@ -534,15 +479,14 @@ def revoke_work(
     is not held is bad input."""
 
     def work(session: Session, audit: AuditWriter) -> None:
-        uid = user_ids(session, [user]).get(user)
+        uid = grants.user_ids(session, [user]).get(user)
         if uid is None:
             raise BadInputError(f"unknown user {show(user)}")
         # Read, then delete by id (MySQL has no DELETE ... RETURNING): the write lock is held.
-        held = (Assignment.user_id == uid, Assignment.role == role_id, Assignment.scope == key)
-        gone = session.scalars(select(Assignment.id).where(*held)).all()
+        gone = grants.held_grant_ids(session, uid, role_id, key)
         if not gone:
             raise BadInputError(f"{user} does not hold {role_id} on {key}")
-        session.execute(delete(Assignment).where(Assignment.id.in_(gone)))
+        grants.delete_grants(session, gone)
         details: dict[str, Any] = {"id": gone[0], "reason": reason, **(extra or {})}
         if action != "revoke":
             details["op"] = "revoke"
@@ -556,12 +500,10 @@ def revoke_many_work(wanted: Collection[tuple[str, str, str]], reason: str | Non
     are skipped), one audit event each."""
 
     def work(session: Session, audit: AuditWriter) -> None:
-        ids = user_ids(session, (u for u, _, _ in wanted))
-        present = current_grants(session, ids, ids, wanted)
+        ids = grants.user_ids(session, (u for u, _, _ in wanted))
+        present = grants.current_grants(session, ids, ids, wanted)
         gone = [(key, present[key][0]) for key in sorted(present)]
-        for start in range(0, len(gone), 10_000):
-            chunk = [grant_id for _, grant_id in gone[start : start + 10_000]]
-            session.execute(delete(Assignment).where(Assignment.id.in_(chunk)))
+        grants.delete_grants(session, [grant_id for _, grant_id in gone])
         for (user, role, scope), grant_id in gone:
             audit.add(
                 "revoke",

@@ -10,7 +10,7 @@ from support import REPO
 
 ALLOWED = {
     "core/writes.py": "the unit of work: it owns the transaction, the write lock and the "
-    "revision, and still writes the grant rows itself",
+    "revision, but writes no rows itself (core/storage/grants.py does)",
     "builtin_plugins/legacy/reader.py": "it reads the legacy system's own database",
     "builtin_plugins/legacy/exporter.py": "it writes the legacy system's own database",
     "plugins/openedx/rolecall_openedx/database.py": "it turns Django's DATABASES setting into "
