@@ -75,3 +75,74 @@ def test_the_check_sees_an_import_wherever_it_is(tmp_path: Path) -> None:
     assert _imports_sqlalchemy(module)
     module.write_text("from .storage.sessions import Session\nimport sqlalchemy_utils_like\n")
     assert not _imports_sqlalchemy(module)
+
+
+TRANSACTION = {"Engine", "Session", "DBAPIError"}
+"""What the unit of work takes from SQLAlchemy: the database it opens a session on, the session
+of the transaction, and the driver error it turns into a StorageError."""
+
+
+def _imported_names(path: Path, package: str) -> set[str]:
+    """The names a module imports from ``package`` or its submodules (``*`` for the package
+    itself, imported whole)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(
+                "*"
+                for alias in node.names
+                if alias.name == package or alias.name.startswith(f"{package}.")
+            )
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            module = "." * node.level + node.module
+            if module == package or module.startswith(f"{package}."):
+                names.update(alias.name for alias in node.names)
+    return names
+
+
+RUNS_SQL = {"execute", "scalar", "scalars", "exec_driver_sql", "query"}
+"""The methods of a session or connection that run a statement."""
+
+
+def _statements_run(path: Path) -> list[str]:
+    """The calls of a method that runs a statement, as ``line: name``."""
+    return [
+        f"{node.lineno}: {node.func.attr}"
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in RUNS_SQL
+    ]
+
+
+def test_the_unit_of_work_only_opens_the_transaction() -> None:
+    """core/writes.py takes from SQLAlchemy what opening the transaction needs, and no
+    statement (select, insert, update, delete, text), table or row helper, and runs no
+    statement itself: the rows of grants and revocations are written by
+    core/storage/grants.py."""
+    writes = REPO / "core/writes.py"
+    assert _imported_names(writes, "sqlalchemy") <= TRANSACTION
+    assert not _imported_names(writes, ".storage.models"), "tables belong to storage"
+    assert "models" not in _imported_names(writes, ".storage"), "tables belong to storage"
+    assert _imported_names(writes, ".storage.database") <= {"bulk_cache"}, (
+        "rows are read and written by core/storage/grants.py"
+    )
+    assert not _statements_run(writes), "statements belong to core/storage/grants.py"
+
+
+def test_the_unit_of_works_check_sees_a_statement(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("from sqlalchemy import Engine, delete\nfrom sqlalchemy.orm import Session\n")
+    assert _imported_names(module, "sqlalchemy") == {"Engine", "delete", "Session"}
+    module.write_text("def f():\n    import sqlalchemy.sql\n")
+    assert not _imported_names(module, "sqlalchemy") <= TRANSACTION
+    module.write_text("from .storage.models import State\nfrom .storage.database import rows_in\n")
+    assert _imported_names(module, ".storage.models") == {"State"}
+    assert _imported_names(module, ".storage.database") == {"rows_in"}
+    module.write_text("from .storage import grants\nfrom sqlalchemy_like import select\n")
+    assert not _imported_names(module, "sqlalchemy")
+    assert not _imported_names(module, ".storage.models")
+    module.write_text("def work(session, audit):\n    audit.add(1)\n    grants.insert(session)\n")
+    assert not _statements_run(module)
+    module.write_text("def work(session):\n    session.connection().exec_driver_sql('x')\n")
+    assert _statements_run(module) == ["2: exec_driver_sql"]
