@@ -45,7 +45,7 @@ from .reads.audit import AuditRecord, recorded_as, records
 from .records import Role
 from .registry import Registry
 from .storage import audit_log, directory, policy
-from .storage.accounts import AccountStore
+from .storage.accounts import AccountStore, every_user, lookalikes, users_named
 from .storage.audit import AuditWriter, Head, Verification, sign_new_chain
 from .storage.audit_log import EventQuery
 from .storage.contributions import remember, remembered
@@ -193,12 +193,15 @@ class Rolecall:
         none, polling only (see :mod:`.storage.notices`).
 
         ``keep_grants=False`` opens a **loader**, for a process that writes many grants and
-        reads none back (``rolecall legacy import``): its index is built without the stored
-        grants, and the grants it writes go through the same unit of work but are not kept in
-        it (those other processes write meanwhile are heard as usual). Its users, scopes,
-        roles and rules are those of any service, so every write is validated as usual; it
-        answers no question about grants (read them with :meth:`stored_grants`) and makes no
-        change as a user. Every other service sees what it wrote, through its catch-up."""
+        users and reads none back (``rolecall legacy import``): its index is built without the
+        stored grants and without the active users, and the grants and users it writes go
+        through the same unit of work but are not kept in it (those other processes write
+        meanwhile are heard as usual), so its memory grows with neither. Its scopes, roles and
+        rules are those of any service, and every write is validated as usual: a new name's
+        look-alikes and a retired user are found in the tables (the stored skeletons, the
+        inactive users it keeps). It answers no question about grants (read them with
+        :meth:`stored_grants`, the users with :meth:`stored_users`) and makes no change as a
+        user. Every other service sees what it wrote, through its catch-up."""
         engine = make_engine(database_url(database))
         keys = KeyRing.for_database(engine, environ=key_settings)
         channel = None
@@ -244,6 +247,7 @@ class Rolecall:
         if engine.dialect.name in ("postgresql", "mysql", "mariadb"):
             engine = engine.execution_options(isolation_level="REPEATABLE READ")
         index = Index(self.registry)
+        index.keep_users = self.keep_grants  # a loader keeps only its inactive users
         # Millions of new objects and no garbage among them: the cyclic collector would only
         # walk them again and again while they are created.
         with collector_paused():
@@ -373,6 +377,10 @@ class Rolecall:
                 else:
                     audit.add("import", user=name, details={"op": "user_add", **details})
 
+        if not self.keep_grants:
+            # A loader holds no name table: the stored names are asked, under the write lock.
+            checked = _stored_checked(rows, work)
+            return self.writes.run(actor, checked, rows=len(rows), batch_id=batch_id).revision
         guard = self._no_lookalikes(rows)
         return self.writes.run(actor, work, rows=len(rows), batch_id=batch_id, guard=guard).revision
 
@@ -917,6 +925,9 @@ class Rolecall:
             return self.index.grants_of(user)
 
     def users(self) -> list[tuple[str, str | None, str | None, bool]]:
+        if not self.keep_grants:  # a loader keeps only its inactive users: the table answers
+            with driver_errors(), Session(self.engine) as session:
+                return sorted(every_user(session))
         self._settle()
         with self._lock:
             return sorted(
@@ -951,6 +962,19 @@ class Rolecall:
         with Session(self.engine) as session:
             return stored_grants(session, users)
 
+    def stored_users(self, users: Iterable[str]) -> dict[str, bool]:
+        """username -> whether it is active, of those of ``users`` that exist: read from the
+        tables, not the index (what a loader asks of a slice of users)."""
+        with driver_errors(), Session(self.engine) as session:
+            return users_named(session, users)
+
+    def stored_lookalikes(self, users: Iterable[str]) -> dict[str, str]:
+        """Of ``users``, each whose name a stored user's other than its own looks like
+        (:mod:`rolecall.core.usernames`) -> that user: read from the tables' stored skeletons,
+        not the index."""
+        with driver_errors(), Session(self.engine) as session:
+            return lookalikes(session, users)
+
     def import_users(
         self,
         users: Iterable[tuple[str, str | None, str | None]],
@@ -969,6 +993,22 @@ class Rolecall:
         if not rows:
             return self.revision
         return self._add_people(rows, actor, batch_id or str(uuid.uuid4()))
+
+
+def _stored_checked(
+    rows: Mapping[str, object], work: Callable[[Session, AuditWriter], None]
+) -> Callable[[Session, AuditWriter], None]:
+    """``work`` adding the users of ``rows``, after refusing, from the stored names, a new
+    name that looks like a stored user's or another new one's: a loader's check, run inside
+    the change, under the write lock, so that no other writer's user can come in between."""
+
+    def checked(session: Session, audit: AuditWriter) -> None:
+        existing = users_named(session, rows)
+        similar = lookalikes(session, (name for name in rows if name not in existing))
+        refuse_lookalikes(rows, existing, similar.get)
+        work(session, audit)
+
+    return checked
 
 
 def _unkept(index: Index) -> None:

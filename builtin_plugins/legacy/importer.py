@@ -10,6 +10,7 @@ imported state writes nothing at all.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -178,12 +179,40 @@ def _case_hint(name: str, names: Iterable[str]) -> str:
     )
 
 
+class _PlannedNames:
+    """The new names planned so far in a run, by skeleton (for look-alikes), in a temporary
+    SQLite file of their own, deleted when closed: a run may plan millions of new users, and a
+    dry run writes none of them to rolecall's database, so neither memory nor that database
+    can hold them."""
+
+    def __init__(self) -> None:
+        # "": a private temporary database on disk; only its page cache is in memory.
+        self._db = sqlite3.connect("")
+        self._db.execute("CREATE TABLE planned (shape TEXT PRIMARY KEY, name TEXT NOT NULL)")
+
+    def first(self, name: str) -> str:
+        """The name planned first with ``name``'s skeleton: ``name`` itself when there is
+        none yet (then ``name`` is recorded)."""
+        shape = skeleton(name)
+        row = self._db.execute("SELECT name FROM planned WHERE shape = ?", (shape,)).fetchone()
+        if row is not None:
+            return str(row[0])
+        self._db.execute("INSERT INTO planned (shape, name) VALUES (?, ?)", (shape, name))
+        return name
+
+    def close(self) -> None:
+        self._db.close()
+
+
 class _Planner:
     """Maps the rows of one user at a time (:meth:`user_rows`) into :attr:`plan`. Only what
-    must outlive a user is kept across them: the users rolecall knows and the shapes of their
-    names (for look-alikes), the course keys that differ only in case, the forum roles. The
-    grants the users of a slice hold already are read from the database (:meth:`read_held`),
-    never from the index: the service writing the import keeps none (``keep_grants=False``)."""
+    must outlive a user is kept across them: the course keys that differ only in case, the
+    forum roles, and the new names planned (on disk: :class:`_PlannedNames`). What rolecall
+    holds of the users of a slice (whether they exist and are active, the stored users their
+    names look like, their grants) is read from the database once per slice
+    (:meth:`read_slice`), never from the index: memory is that of one slice, whatever the
+    number of users, and the service writing the import keeps no grant
+    (``keep_grants=False``)."""
 
     def __init__(
         self,
@@ -198,7 +227,10 @@ class _Planner:
         self.forum_roles = forum_roles
         self.variants = variants
         self.plan = plan
-        self.known = {name: active for name, _, _, active in rc.users()}
+        self.known: dict[str, bool] = {}  # of the slice's users: name -> active
+        self._similar: dict[str, str] = {}  # a slice's new name -> a stored look-alike
+        self._planned = _PlannedNames()
+        self._checked: tuple[str, str | None] | None = None  # (name, look-alike) of the user
         # Of the user whose rows are being read (every row of a user is read together, so
         # a duplicate is always one of theirs).
         self.group = UserRows(None, None, [], [])
@@ -206,7 +238,6 @@ class _Planner:
         self._stored: dict[str, set[tuple[str, str]]] = {}  # of the slice's known users
         self._seen: dict[tuple[str, str, str], tuple[str, int]] = {}
         self._added = False  # the user is planned to be added
-        self._shapes: dict[str, str] | None = None  # skeleton -> username, made on first use
 
     def problem(self, table: str, row_id: int, kind: str, reason: str) -> None:
         skipped = kind in ("ignored", "derived", "inactive_user")
@@ -215,20 +246,33 @@ class _Planner:
 
     def lookalike(self, name: str) -> str | None:
         """The user known (or already planned) whose name looks like ``name``, a new name;
-        rolecall refuses to add such a look-alike."""
+        rolecall refuses to add such a look-alike. A stored user comes first (the first in
+        code point order), then the name planned first."""
         if name in self.known:
             return None
-        if self._shapes is None:
-            self._shapes = {}
-            for known in self.known:
-                self._shapes.setdefault(skeleton(known), known)
-        other = self._shapes.setdefault(skeleton(name), name)
-        return None if other == name else other
+        if self._checked is not None and self._checked[0] == name:
+            return self._checked[1]
+        other = self._similar.get(name) or self._planned.first(name)
+        found = None if other == name else other
+        self._checked = (name, found)
+        return found
 
-    def read_held(self, piece: Iterable[UserRows]) -> None:
-        """Read the grants the known users of ``piece`` (a slice, before it is mapped) hold."""
-        names = (g.user.username for g in piece if g.user is not None)
+    def read_slice(self, piece: Iterable[UserRows]) -> None:
+        """Read what rolecall holds of the users of ``piece`` (a slice, before it is mapped):
+        which exist and are active, the stored users the new names look like, and the grants
+        of the known ones. Three queries (in chunks of a few thousand names), whatever the
+        number of users stored."""
+        names = [
+            g.user.username
+            for g in piece
+            if g.user is not None and g.user.is_active and username_problem(g.user.username) is None
+        ]
+        self.known = self.rc.stored_users(names)
+        self._similar = self.rc.stored_lookalikes(n for n in names if n not in self.known)
         self._stored = self.rc.stored_grants(n for n in names if n in self.known)
+
+    def close(self) -> None:
+        self._planned.close()
 
     def held(self, user: str) -> set[tuple[str, str]]:
         if self._held is None:
@@ -368,6 +412,7 @@ class _Planner:
         """Map one user's rows: course access rows, forum memberships, then (with
         ``staff_admins``) their ``is_staff`` flag."""
         self.group, self._held, self._seen, self._added = group, None, {}, False
+        self._checked = None
         self.access_rows()
         self.forum_rows()
         if staff_admins:
@@ -506,10 +551,13 @@ def plan_import(
     source = MemorySource(data)
     plan = ImportPlan()
     planner = _Planner(rc, mapping, source.forum_roles, case_variants(source.key_counts()), plan)
-    for piece in source.slices(PAGE, staff=staff_admins):
-        planner.read_held(piece)
-        for group in piece:
-            planner.user_rows(group, staff_admins=staff_admins)
+    try:
+        for piece in source.slices(PAGE, staff=staff_admins):
+            planner.read_slice(piece)
+            for group in piece:
+                planner.user_rows(group, staff_admins=staff_admins)
+    finally:
+        planner.close()
     return plan
 
 
@@ -531,10 +579,13 @@ def stream_import(
     slice (whole users, about ``slice_size`` rows) is mapped, handed to ``report``, and its
     users and grants written in transactions of ``batch_size`` rows before the next slice is
     read; ``progress`` is told how many source rows each slice held. Memory stays that of one
-    slice whatever the source's size, the grants written included when ``rc`` is a loader
-    (``Rolecall.open(keep_grants=False)``, as the command opens it). The answers are those of
-    :func:`plan_import` and :func:`run_import`: every row of a user is in one slice, so a slice
-    written never changes how a later one is read. Returns None for a dry run."""
+    slice whatever the source's size and the number of users, the grants and users written
+    included when ``rc`` is a loader (``Rolecall.open(keep_grants=False)``, as the command opens
+    it): what rolecall holds of a slice's users is asked of the database, and the new names
+    planned (for look-alikes) are kept on disk. The answers are those of :func:`plan_import`
+    and :func:`run_import`: every row of a user is in one slice, so a slice written never
+    changes how a later one is read (a new name planned earlier is found as a look-alike
+    whether it was written or not). Returns None for a dry run."""
     if batch_size < 1 or slice_size < 1:
         raise BadInputError("the batch size and the slice size must be at least 1")
     rc.sync()
@@ -543,20 +594,23 @@ def stream_import(
     batch_id = batch_id or str(uuid.uuid4())
     revision = rc.revision
     users = grants = 0
-    for piece in source.slices(slice_size, staff=staff_admins):
-        plan = planner.plan = ImportPlan()
-        planner.read_held(piece)
-        for group in piece:
-            planner.user_rows(group, staff_admins=staff_admins)
-        report(plan)
-        if not dry_run and plan.work:
-            revision = run_import(
-                rc, plan, batch_size=batch_size, batch_id=batch_id, actor=actor
-            ).revision
-            users += len(plan.users)
-            grants += len(plan.create)
-        if progress is not None:
-            progress(sum(group.rows for group in piece))
+    try:
+        for piece in source.slices(slice_size, staff=staff_admins):
+            plan = planner.plan = ImportPlan()
+            planner.read_slice(piece)
+            for group in piece:
+                planner.user_rows(group, staff_admins=staff_admins)
+            report(plan)
+            if not dry_run and plan.work:
+                revision = run_import(
+                    rc, plan, batch_size=batch_size, batch_id=batch_id, actor=actor
+                ).revision
+                users += len(plan.users)
+                grants += len(plan.create)
+            if progress is not None:
+                progress(sum(group.rows for group in piece))
+    finally:
+        planner.close()
     if dry_run:
         return None
     return ImportResult(

@@ -204,6 +204,11 @@ class Tables:
         self.registry = registry
         self.revision = 0
         self.users: dict[str, UserRecord] = {}
+        self.keep_users = True
+        """False for a loader's index (``Rolecall.open(keep_grants=False)``): of the users,
+        only the inactive ones (whom no grant may be given) are kept, with their pseudonyms;
+        the loader asks the database about the others, so its memory does not grow with
+        them."""
         self.pseudonyms = Pseudonyms()
         """pseudonym -> username (:mod:`rolecall.core.storage.subjects`): how the change
         feed's events name users."""
@@ -368,6 +373,11 @@ class Tables:
         active: bool = True,
         pseudonym: str | None = None,
     ) -> None:
+        if active and not self.keep_users:
+            if self.users.pop(username, None) is not None:  # active again: forgotten
+                while (known := self.pseudonyms.of(username)) is not None:
+                    del self.pseudonyms[known]
+            return
         self.users[username] = UserRecord(self._intern(username), email, display_name, active)
         if pseudonym is not None:
             self.pseudonyms[pseudonym] = username

@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, Table, delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import StorageError
-from .database import deadlocked
-from .models import Account, ApiToken, ConsoleSession, SignInFailures, State, User
+from .database import deadlocked, rows_in
+from .models import Account, ApiToken, ConsoleSession, SignInFailures, State, User, name_skeleton
 from .sessions import driver_errors, reading
 
 
@@ -50,7 +51,45 @@ class TokenInfo:
         return "active"
 
 
+USERS = cast(Table, User.__table__)
+
 # ---------------------------------------------------------------- inside a change
+
+
+def users_named(session: Session, usernames: Iterable[str]) -> dict[str, bool]:
+    """username -> whether it is active, of the users among ``usernames`` that exist."""
+    wanted = sorted(set(usernames))
+    rows = rows_in(session.connection(), USERS, ("username", "active"), "username", wanted)
+    return {name: bool(active) for name, active in rows}
+
+
+def every_user(session: Session) -> list[tuple[str, str | None, str | None, bool]]:
+    """(username, e-mail, display name, active) of every user, in no particular order."""
+    rows = session.execute(select(User.username, User.email, User.display_name, User.active))
+    return [(name, email, display, bool(active)) for name, email, display, active in rows]
+
+
+def lookalikes(session: Session, usernames: Iterable[str]) -> dict[str, str]:
+    """Of ``usernames``, each whose name a stored user's other than its own looks like
+    (:func:`rolecall.core.usernames.skeleton`) -> that user (the first in code point order
+    when several do): found by the stored skeletons, one indexed query per few thousand
+    names, whatever the number of users."""
+    shapes: dict[str, list[str]] = {}
+    for name in set(usernames):
+        shapes.setdefault(name_skeleton(name), []).append(name)
+    rows = rows_in(
+        session.connection(), USERS, ("skeleton", "username"), "skeleton", sorted(shapes)
+    )
+    stored: dict[str, str] = {}
+    for shape, name in rows:
+        if shape not in stored or name < stored[shape]:
+            stored[shape] = name
+    found = {}
+    for shape, other in stored.items():
+        for name in shapes[shape]:
+            if name != other:
+                found[name] = other
+    return found
 
 
 def user_id(session: Session, username: str) -> int | None:

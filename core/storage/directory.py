@@ -12,7 +12,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from .database import insert_rows, rows_in, time_param
-from .models import KnownScope, User, new_pseudonym
+from .models import KnownScope, User, name_skeleton, new_pseudonym
 
 USERS = cast(Table, User.__table__)
 SCOPES = cast(Table, KnownScope.__table__)
@@ -28,7 +28,7 @@ def _existing(session: Session, usernames: list[str]) -> set[str]:
 
 def add_users(session: Session, rows: dict[str, Person], at: datetime) -> dict[str, Person]:
     """Insert the users of ``rows`` (username -> person) not there yet, each with a new
-    pseudonym, in one bulk write; the ones inserted."""
+    pseudonym and its name's skeleton, in one bulk write; the ones inserted."""
     existing = _existing(session, list(rows))
     new = {name: person for name, person in rows.items() if name not in existing}
     connection = session.connection()
@@ -36,8 +36,8 @@ def add_users(session: Session, rows: dict[str, Person], at: datetime) -> dict[s
     insert_rows(
         connection,
         USERS,
-        ("username", "email", "display_name", "active", "created_at", "pseudonym"),
-        [(n, e, d, True, when, new_pseudonym()) for n, (e, d) in new.items()],
+        ("username", "email", "display_name", "active", "created_at", "pseudonym", "skeleton"),
+        [(n, e, d, True, when, new_pseudonym(), name_skeleton(n)) for n, (e, d) in new.items()],
     )
     return new
 
@@ -57,6 +57,7 @@ def import_users(session: Session, rows: dict[str, Person], at: datetime) -> dic
                     "display_name": display,
                     "active": True,
                     "created_at": at,
+                    "skeleton": name_skeleton(name),
                 }
                 for name, (email, display) in new.items()
             ],

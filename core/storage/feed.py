@@ -68,16 +68,12 @@ def fill_index(engine: Engine, index: Index, *, grants: bool = True) -> None:
     with driver_errors(None), Session(engine) as session, session.begin():
         index.revision = int(session.scalar(select(State.revision)) or 0)
         names: dict[int, str] = {}
-        for uid, username, email, display_name, active, pseudonym in session.execute(
-            select(
-                User.id,
-                User.username,
-                User.email,
-                User.display_name,
-                User.active,
-                User.pseudonym,
-            )
-        ):
+        people = select(
+            User.id, User.username, User.email, User.display_name, User.active, User.pseudonym
+        )
+        if not index.keep_users:  # a loader's index: the inactive users only
+            people = people.where(User.active.is_(False))
+        for uid, username, email, display_name, active, pseudonym in session.execute(people):
             names[uid] = username
             index.add_user(username, email, display_name, active, pseudonym)
         for scope in session.scalars(select(KnownScope)):

@@ -23,6 +23,7 @@ from .models import (
     SignInFailures,
     StoredRule,
     User,
+    name_skeleton,
 )
 
 CHUNK = 5_000
@@ -126,7 +127,13 @@ def erase(session: Session, uid: int, username: str, retired: str) -> None:
     session.execute(
         update(User)
         .where(User.id == uid)
-        .values(username=retired, email=None, display_name=None, active=False)
+        .values(
+            username=retired,
+            email=None,
+            display_name=None,
+            active=False,
+            skeleton=name_skeleton(retired),
+        )
     )
     session.execute(delete(Account).where(Account.user_id == uid))
     session.execute(delete(ApiToken).where(ApiToken.user_id == uid))

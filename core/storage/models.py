@@ -6,6 +6,7 @@ the migrated schema with these models so they cannot drift apart.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from ..usernames import skeleton
 
 KEY = 255
 """The longest scope key (see ``rolecall.core.scopes.MAX_KEY_LENGTH``)."""
@@ -65,6 +68,14 @@ def new_pseudonym() -> str:
     return "user/" + secrets.token_hex(10)
 
 
+def name_skeleton(username: str) -> str:
+    """The stored form of ``username``'s :func:`~rolecall.core.usernames.skeleton`: its
+    SHA-256 in hex, of one length whatever the name (a skeleton may be longer than the name),
+    so that it can be indexed on every backend. Two names are look-alikes when these are
+    equal."""
+    return hashlib.sha256(skeleton(username).encode()).hexdigest()
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
@@ -73,7 +84,10 @@ class User(Base):
     """A subject: the platform owns users; rolecall keeps what it needs to show and find them."""
 
     __tablename__ = "rolecall_users"
-    __table_args__ = (Index("uq_users_pseudonym", "pseudonym", unique=True),)
+    __table_args__ = (
+        Index("uq_users_pseudonym", "pseudonym", unique=True),
+        Index("ix_users_skeleton", "skeleton"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
@@ -86,6 +100,11 @@ class User(Base):
     made with the row, never changed, so the chain holds nothing that erasing the user's
     username, e-mail and name would have to change (migration 0010). Never None once made
     (the column is nullable so that migration 0010 could add it without copying the table)."""
+    skeleton: Mapped[str | None] = mapped_column(String(64))
+    """:func:`name_skeleton` of the username, written with it (migration 0011): how the users
+    whose names look like a new one are found without reading every name. Nullable so that
+    the migration could add it without copying the table; a row written by another program
+    without it is not found as a look-alike."""
 
 
 class Assignment(Base):

@@ -1,7 +1,7 @@
 """``rolecall legacy import`` writes on a loader (``Rolecall.open(keep_grants=False)``): it
-keeps none of the grants it writes, nor those stored, in its index, so the import's memory does
-not grow with them; every other service sees them through its catch-up, and the answers are
-those of a service keeping them."""
+keeps none of the grants it writes, nor those stored, nor the active users, in its index, so
+the import's memory does not grow with them; every other service sees them through its
+catch-up, and the answers are those of a service keeping them."""
 
 from __future__ import annotations
 
@@ -74,10 +74,11 @@ def test_a_loader_keeps_none_of_the_grants_it_writes(
         assert result is not None
         assert result.grants_created == len(written)
         assert result.revision == loader.revision
-        # Written through the unit of work, kept out of the loader's index; its users are
-        # kept (the look-alike check of the names that follow reads them).
+        # Written through the unit of work, kept out of the loader's index, the users too
+        # (the look-alike check of the names that follow reads the stored ones).
         assert in_index(loader) == set()
-        assert {name for name, _, _ in planned.users} <= set(loader.index.users)
+        assert {name for name, _, _ in planned.users} <= {name for name, *_ in loader.users()}
+        assert all(not record.active for record in loader.index.users.values())
         stored = loader.stored_grants(name for name, *_ in loader.users())
         assert {(u, r, s) for u, held in stored.items() for r, s in held} == written
         # A service keeping its grants sees every one through its catch-up.
@@ -96,7 +97,8 @@ def test_a_loader_on_an_imported_state_answers_as_a_service_holding_the_grants(
     assert held
     with service(database_url, builtins, keep_grants=False) as loader:
         assert in_index(loader) == set()  # the stored grants are not read into it
-        assert set(loader.index.users) == users
+        assert {name for name, *_ in loader.users()} == users
+        assert not any(record.active for record in loader.index.users.values())
         again = plan_import(loader, read_database(legacy_sqlite), RoleMapping())
         assert again.create == []
         assert again.users == []
