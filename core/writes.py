@@ -504,6 +504,7 @@ def revoke_many_work(wanted: Collection[tuple[str, str, str]], reason: str | Non
         present = grants.current_grants(session, ids, ids, wanted)
         gone = [(key, present[key][0]) for key in sorted(present)]
         grants.delete_grants(session, [grant_id for _, grant_id in gone])
+        audit.resolve(ids)  # their pseudonyms in one query, not one a user
         for (user, role, scope), grant_id in gone:
             audit.add(
                 "revoke",

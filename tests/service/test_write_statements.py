@@ -86,3 +86,18 @@ def test_removing_a_scope_sends_as_many_statements_for_ten_holders_as_for_three_
     with _statements(rc) as many:
         remove_scope(rc, C2)
     assert len(many) == len(few), f"{len(few)} statements for 10 holders, {len(many)} for 300"
+
+
+def test_revoking_many_sends_as_many_statements_for_ten_holders_as_for_three_hundred(
+    rc: Rolecall,
+) -> None:
+    few = [f"few{i}" for i in range(10)]
+    many = [f"many{i}" for i in range(300)]
+    _holders(rc, C1, few)
+    _holders(rc, C1, many)
+    with _statements(rc) as few_sent:
+        rc.revoke_many([(name, "editor", C1) for name in few])
+    with _statements(rc) as many_sent:
+        rc.revoke_many([(name, "editor", C1) for name in many])
+    assert not rc.who(C1).members
+    assert len(many_sent) == len(few_sent), f"{len(few_sent)} for 10, {len(many_sent)} for 300"
