@@ -48,18 +48,15 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
-
 from .engine import Index, changes
-from .errors import BadInputError, StorageError
+from .errors import BadInputError
 from .records import AssignmentEvent
 from .scopes import show
 from .storage import grants
 from .storage.audit import AuditWriter, bump_revision, numbered
 from .storage.database import bulk_cache
 from .storage.keys import AUDIT_KEY, KeyRing
+from .storage.sessions import Engine, Session, writing
 
 if TYPE_CHECKING:
     from .plugins import Plugins
@@ -226,7 +223,7 @@ class UnitOfWork:
         # while they are created, so a large write would be slower the larger the index.
         with collector_paused() if bulk else nullcontext():
             try:
-                with Session(self.engine) as session, session.begin():
+                with writing(self.engine) as session:
                     revision, last_hash = bump_revision(session)
                     if self._notices is not None:  # PostgreSQL: delivered if it commits
                         self._notices.within(session, revision)
@@ -245,13 +242,6 @@ class UnitOfWork:
                         writer.flush()
             except _Unchanged as unchanged:
                 return Written(self._index().revision, unchanged.result, 0)
-            except DBAPIError as exc:
-                # Rolled back by the session: no row, no audit event, no revision was kept.
-                reason = " ".join(str(exc.orig or exc).split())[:300]
-                log.debug("a write was rolled back by a database error: %s", reason)
-                raise StorageError(
-                    f"the database failed during the write and nothing of it was applied: {reason}"
-                ) from exc
             if self._notices is not None:
                 self._notices.committed(revision)
             self._catch_up_after(revision, writer, apply)
