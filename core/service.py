@@ -959,7 +959,7 @@ class Rolecall:
         """username -> the (role id, scope key) of every grant the database holds for it, for
         those of ``users`` holding any: read from the tables, not the index (what a loader,
         whose index holds none, asks before writing)."""
-        with Session(self.engine) as session:
+        with driver_errors(), Session(self.engine) as session:
             return stored_grants(session, users)
 
     def stored_users(self, users: Iterable[str]) -> dict[str, bool]:

@@ -111,3 +111,22 @@ def test_the_cli_exits_4_in_the_drivers_words(broken_url: str, command: list[str
     assert result.stderr == f"rolecall: database error: {_driver_words(broken_url)}\n"
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_a_loaders_reads_of_the_tables_raise_a_storage_error(tmp_path: Path) -> None:
+    """What a loader reads from the tables instead of its index (the legacy import asks it of
+    every slice) fails as any read does when the database goes bad under it, so the command
+    says ``database error:`` and exits 4 rather than reporting an internal error."""
+    path = tmp_path / "rolecall.db"
+    rc = Rolecall.open(
+        f"sqlite:///{path}", plugins=make_plugins(), keep_grants=False, background_sync=False
+    )
+    try:
+        rc.engine.dispose()  # no connection kept open on the good file
+        path.write_bytes(b"these are notes, not a database\n" * 512)
+        for read in (rc.stored_grants, rc.stored_users, rc.stored_lookalikes):
+            with pytest.raises(StorageError) as raised:
+                read(["ada"])
+            assert isinstance(raised.value.__cause__, DBAPIError), read.__name__
+    finally:
+        rc.close()
