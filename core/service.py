@@ -51,7 +51,6 @@ from .storage.audit_log import EventQuery
 from .storage.contributions import remember, remembered
 from .storage.database import database_url, make_engine, upgrade
 from .storage.feed import catch_up, fill_index
-from .storage.grants import stored_grants
 from .storage.keys import KeyRing
 from .storage.notices import Channel, Listener, channel_for
 from .storage.sessions import Engine, Session, driver_errors
@@ -199,9 +198,9 @@ class Rolecall:
         meanwhile are heard as usual), so its memory grows with neither. Its scopes, roles and
         rules are those of any service, and every write is validated as usual: a new name's
         look-alikes and a retired user are found in the tables (the stored skeletons, the
-        inactive users it keeps). It answers no question about grants (read them with
-        :meth:`stored_grants`, the users with :meth:`stored_users`) and makes no change as a
-        user. Every other service sees what it wrote, through its catch-up."""
+        inactive users it keeps). It answers no question about grants (read them, and the
+        users, with :mod:`rolecall.core.reads.stored`) and makes no change as a user. Every
+        other service sees what it wrote, through its catch-up."""
         engine = make_engine(database_url(database))
         keys = KeyRing.for_database(engine, environ=key_settings)
         channel = None
@@ -954,26 +953,6 @@ class Rolecall:
         return audit_log.verify(self.engine, self.keys, expect=expect)
 
     # ------------------------------------------------------------------ imports
-
-    def stored_grants(self, users: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
-        """username -> the (role id, scope key) of every grant the database holds for it, for
-        those of ``users`` holding any: read from the tables, not the index (what a loader,
-        whose index holds none, asks before writing)."""
-        with driver_errors(), Session(self.engine) as session:
-            return stored_grants(session, users)
-
-    def stored_users(self, users: Iterable[str]) -> dict[str, bool]:
-        """username -> whether it is active, of those of ``users`` that exist: read from the
-        tables, not the index (what a loader asks of a slice of users)."""
-        with driver_errors(), Session(self.engine) as session:
-            return users_named(session, users)
-
-    def stored_lookalikes(self, users: Iterable[str]) -> dict[str, str]:
-        """Of ``users``, each whose name a stored user's other than its own looks like
-        (:mod:`rolecall.core.usernames`) -> that user: read from the tables' stored skeletons,
-        not the index."""
-        with driver_errors(), Session(self.engine) as session:
-            return lookalikes(session, users)
 
     def import_users(
         self,

@@ -26,6 +26,7 @@ from rolecall.core import (
     check_username,
     skeleton,
 )
+from rolecall.core.reads.stored import stored_grants, stored_lookalikes, stored_users
 
 from .mapping import (
     ACCESS_TABLE,
@@ -267,9 +268,9 @@ class _Planner:
             for g in piece
             if g.user is not None and g.user.is_active and username_problem(g.user.username) is None
         ]
-        self.known = self.rc.stored_users(names)
-        self._similar = self.rc.stored_lookalikes(n for n in names if n not in self.known)
-        self._stored = self.rc.stored_grants(n for n in names if n in self.known)
+        self.known = stored_users(self.rc, names)
+        self._similar = stored_lookalikes(self.rc, (n for n in names if n not in self.known))
+        self._stored = stored_grants(self.rc, (n for n in names if n in self.known))
 
     def close(self) -> None:
         self._planned.close()

@@ -13,6 +13,8 @@ layer; neither they nor this layer write. Writes go through the service, one uni
   means no) and who may view a scope's team (:func:`may_view_teams`);
 - :mod:`.lookup`: users and scopes by text, the scopes a user holds roles on, every known scope,
   the "did you mean" of an unknown scope, whether a guard lets a change through now;
+- :mod:`.stored`: what a loader reads from the tables instead of its index (a slice's users,
+  their look-alikes and grants);
 - :mod:`.source`: the protocols the reads' first argument is typed with, each naming what a
   group of reads uses (the index, the registry, the engine...). The interfaces pass the
   service, which holds them all; this layer never imports it.
@@ -107,6 +109,7 @@ from .state import (
     restriction,
     restrictions,
 )
+from .stored import stored_grants, stored_lookalikes, stored_users
 
 __all__ = [
     "ASSIGNMENT_SORTS",
@@ -179,6 +182,9 @@ __all__ = [
     "scopes_below",
     "scopes_held",
     "search",
+    "stored_grants",
+    "stored_lookalikes",
+    "stored_users",
     "team_permission",
     "user_hit",
 ]

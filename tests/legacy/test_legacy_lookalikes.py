@@ -22,6 +22,7 @@ from rolecall.core import (
     load_plugins,
 )
 from rolecall.core.governance.lifecycle import retire_user
+from rolecall.core.reads.stored import stored_lookalikes, stored_users
 
 from legacy_db import C1
 
@@ -136,20 +137,20 @@ def test_a_loader_refuses_lookalikes_from_the_stored_names(stored: str, builtins
         with pytest.raises(BadInputError, match="looks like the user 'ann'"):
             loader.import_users([("Ann", None, None)])
         loader.add_users(["dora", "bob"])  # existing names are left as they are
-        assert loader.stored_users(["ann", "bob", "dora", "gone", "Ann"]) == {
+        assert stored_users(loader, ["ann", "bob", "dora", "gone", "Ann"]) == {
             "ann": True,
             "bob": True,
             "dora": True,
             "gone": False,
         }
-        assert loader.stored_lookalikes(["ANN", "ann", "eve", "Gone"]) == {
+        assert stored_lookalikes(loader, ["ANN", "ann", "eve", "Gone"]) == {
             "ANN": "ann",
             "Gone": "gone",
         }
         # An erased user's row takes its placeholder's skeleton with its name.
         loader.add_users(["ivy"])
         retire_user(loader, "ivy", erase=True, retired_username="retired__user_ivy")
-        assert loader.stored_lookalikes(["IVY", "Retired__User_Ivy"]) == {
+        assert stored_lookalikes(loader, ["IVY", "Retired__User_Ivy"]) == {
             "Retired__User_Ivy": "retired__user_ivy"
         }
         loader.add_users(["IVY"])

@@ -11,6 +11,7 @@ from alembic import command
 from sqlalchemy import Engine, MetaData, Table, insert, inspect, select
 
 from rolecall.core import BadInputError, Plugins, Rolecall
+from rolecall.core.reads.stored import stored_lookalikes
 from rolecall.core.storage.database import (
     SCHEMA_HEAD,
     _alembic_config,
@@ -73,7 +74,7 @@ def test_the_migration_fills_every_users_skeleton(
         database_url, plugins=plugins, background_sync=False, keep_grants=False
     ) as loader:
         # A loader finds look-alikes through the stored skeletons only.
-        assert loader.stored_lookalikes(["ADA", "BOB", "Bob", "user7", "USER7", "eve"]) == {
+        assert stored_lookalikes(loader, ["ADA", "BOB", "Bob", "user7", "USER7", "eve"]) == {
             "ADA": "Ada",
             "BOB": "\uff42\uff4f\uff42",
             "Bob": "\uff42\uff4f\uff42",

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from rolecall.core import Plugins, Rolecall, StorageError
 from rolecall.core.engine import Index
+from rolecall.core.reads.stored import stored_grants, stored_lookalikes, stored_users
 from rolecall.core.storage.audit import sign_new_chain
 from rolecall.core.storage.contributions import remembered
 from rolecall.core.storage.database import current_revision, database_url, make_engine, upgrade
@@ -124,9 +125,9 @@ def test_a_loaders_reads_of_the_tables_raise_a_storage_error(tmp_path: Path) -> 
     try:
         rc.engine.dispose()  # no connection kept open on the good file
         path.write_bytes(b"these are notes, not a database\n" * 512)
-        for read in (rc.stored_grants, rc.stored_users, rc.stored_lookalikes):
+        for read in (stored_grants, stored_users, stored_lookalikes):
             with pytest.raises(StorageError) as raised:
-                read(["ada"])
+                read(rc, ["ada"])
             assert isinstance(raised.value.__cause__, DBAPIError), read.__name__
     finally:
         rc.close()
