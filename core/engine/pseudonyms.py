@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 PREFIX = "user/"
 WIDTH = 10
@@ -130,6 +130,25 @@ class Pseudonyms(Mapping[str, str]):
             return None
         return PREFIX + self._keys[at * WIDTH : at * WIDTH + WIDTH].hex()
 
+    def load(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Add many (pseudonym, username) pairs, each pseudonym once (an index's build from
+        the users' table, where pseudonyms are unique): into an empty map they are packed and
+        sorted once, where adding them one by one searched the buffer for each and merged it
+        again each time it doubled. Into a map holding some, one by one."""
+        if self._count:
+            for pseudonym, username in pairs:
+                self[pseudonym] = username
+            return
+        held: list[tuple[bytes, str]] = []
+        for pseudonym, username in pairs:
+            packed = _packed(pseudonym)
+            if packed is None:
+                self._extra[pseudonym] = username
+            else:
+                held.append((packed, username))
+            self._count += 1
+        self._fill(held)
+
     def compact(self) -> None:
         """Merge the waiting pseudonyms of rolecall's form into the buffer."""
         keys = self._keys
@@ -145,10 +164,14 @@ class Pseudonyms(Mapping[str, str]):
                 other[pseudonym] = name
             else:
                 held.append((packed, name))
+        self._extra = other
+        self._fill(held)
+
+    def _fill(self, held: list[tuple[bytes, str]]) -> None:
+        """Make the buffer of ``held`` (packed pseudonym, username) and its buckets."""
         held.sort(key=lambda entry: entry[0])
         self._keys = b"".join(packed for packed, _ in held)
         self._names = [name for _, name in held]
-        self._extra = other
         bits = min(16, max(0, (len(held) // PER_BUCKET).bit_length()))
         self._shift = shift = 16 - bits
         firsts = [(packed[0] << 8 | packed[1]) >> shift for packed, _ in held]

@@ -73,9 +73,14 @@ def fill_index(engine: Engine, index: Index, *, grants: bool = True) -> None:
         )
         if not index.keep_users:  # a loader's index: the inactive users only
             people = people.where(User.active.is_(False))
+        pseudonyms: list[tuple[str, str]] = []
         for uid, username, email, display_name, active, pseudonym in session.execute(people):
             names[uid] = username
-            index.add_user(username, email, display_name, active, pseudonym)
+            index.add_user(username, email, display_name, active)
+            if pseudonym is not None:
+                pseudonyms.append((pseudonym, username))
+        index.pseudonyms.load(pseudonyms)  # in one go: no search nor merge per user
+        del pseudonyms
         for scope in session.scalars(select(KnownScope)):
             index.add_scope(scope.key, scope.title)
         for custom in session.scalars(select(CustomRole)):

@@ -66,3 +66,26 @@ def test_every_entry_is_found_at_every_size_and_bucket_edge() -> None:
         for miss in [_edge("0000", 2), _edge("ffff", 251), _edge("8000", 1), _edge("7fff", 0)]:
             assert (miss in held) is (miss in expected)
             assert held.get(miss) == expected.get(miss)
+
+
+def test_a_load_reads_as_the_same_pairs_added_one_by_one() -> None:
+    """An index's build hands every pseudonym over at once (``load``): the map reads as the
+    one made by adding them one by one, odd forms included, and so does a load into a map
+    that holds some already (added one by one then)."""
+    rng = random.Random(11)  # noqa: S311 - a repeatable sample, not a secret
+    pairs = [(f"user/{rng.getrandbits(80):020x}", f"u{i}") for i in range(3 * MERGE_AT)]
+    pairs += [("legacy-name", "old"), ("user/short", "older")]
+    one_by_one, loaded = Pseudonyms(), Pseudonyms()
+    for pseudonym, name in pairs:
+        one_by_one[pseudonym] = name
+    loaded.load(iter(pairs))
+    assert len(loaded) == len(one_by_one) == len(pairs)
+    assert dict(loaded.items()) == dict(one_by_one.items())
+    for pseudonym, name in rng.sample(pairs, 300):
+        assert loaded[pseudonym] == name
+    assert loaded.get(f"user/{rng.getrandbits(80):020x}") is None
+    more = [(f"user/{rng.getrandbits(80):020x}", f"m{i}") for i in range(50)]
+    loaded.load([*more, (pairs[0][0], "renamed")])
+    expected = {**dict(pairs), **dict(more), pairs[0][0]: "renamed"}
+    assert len(loaded) == len(expected)
+    assert dict(loaded.items()) == expected
