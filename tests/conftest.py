@@ -34,6 +34,8 @@ from rolecall.core import (
     hookimpl,
     load_plugins,
 )
+from rolecall.core.storage.database import make_engine
+from rolecall.core.storage.sessions import Engine
 
 import mariadb
 import pg
@@ -279,6 +281,17 @@ SERVERS = {
 }
 """Each backend's fixture of an empty database (``mysqldb``: MariaDB through mysqlclient, which
 ``tests/storage/test_mysql.py`` adds to its ``database_url``)."""
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the test's empty database (``database_url``: three backends), disposed
+    after the test."""
+    created = make_engine(database_url)
+    try:
+        yield created
+    finally:
+        created.dispose()
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])

@@ -3,7 +3,6 @@ look-alike check of a loader reads; down and up again, on SQLite, PostgreSQL and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +15,6 @@ from rolecall.core.storage.database import (
     SCHEMA_HEAD,
     _alembic_config,
     current_revision,
-    make_engine,
     upgrade,
 )
 from rolecall.core.storage.models import name_skeleton
@@ -25,15 +23,6 @@ from rolecall.core.usernames import skeleton
 OLD_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 # Plain, full-width, and one whose skeleton is longer than the name (NFKC of U+FDFA).
 NAMES = ["Ada", "\uff42\uff4f\uff42", "x\ufdfa"] + [f"user{n}" for n in range(25)]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    created = make_engine(database_url)
-    try:
-        yield created
-    finally:
-        created.dispose()
 
 
 def _move(engine: Engine, revision: str, *, down: bool = False) -> None:

@@ -4,7 +4,6 @@ database and from every earlier revision."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,19 +36,9 @@ from rolecall.core.storage.database import (
     _alembic_config,
     current_revision,
     head_revision,
-    make_engine,
     upgrade,
 )
 from rolecall.core.storage.models import Base, State
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    created = make_engine(database_url)
-    try:
-        yield created
-    finally:
-        created.dispose()
 
 
 def differences(engine: Engine, metadata: MetaData) -> list[Any]:
