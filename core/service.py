@@ -53,7 +53,7 @@ from .storage.database import database_url, make_engine, upgrade
 from .storage.feed import catch_up, fill_index
 from .storage.keys import KeyRing
 from .storage.notices import Channel, Listener, channel_for
-from .storage.sessions import Engine, Session, driver_errors
+from .storage.sessions import Engine, Session, driver_errors, reading
 from .syncing import forked, sync_loop
 from .usernames import refuse_lookalikes
 from .validation import GrantRows, check_expiry, text, username
@@ -925,7 +925,7 @@ class Rolecall:
 
     def users(self) -> list[tuple[str, str | None, str | None, bool]]:
         if not self.keep_grants:  # a loader keeps only its inactive users: the table answers
-            with driver_errors(), Session(self.engine) as session:
+            with reading(self.engine) as session:
                 return sorted(every_user(session))
         self._settle()
         with self._lock:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..engine import GrantInfo
 from ..errors import BadInputError
 from ..scopes import show
+from ..storage import grants as grant_rows
 from ..storage import lifecycle as rows_of
 from ..storage.audit import AuditWriter
 from ..storage.sessions import Session
@@ -105,7 +106,7 @@ def _infos(rows: Iterable[Any], now: datetime) -> list[GrantInfo]:
 
 
 def _delete_grants(session: Session, grants: Sequence[GrantInfo]) -> None:
-    rows_of.delete_grants(session, [g.id for g in grants])
+    grant_rows.delete_grants(session, [g.id for g in grants])
 
 
 # ------------------------------------------------------------------------------------ expiry

@@ -60,11 +60,6 @@ def expired_grants(session: Session, now: datetime) -> list[GrantRow]:
     return _grants(session, Assignment.expires_at.is_not(None), Assignment.expires_at <= now)
 
 
-def delete_grants(session: Session, ids: Sequence[int]) -> None:
-    for chunk in _chunks(ids):
-        session.execute(delete(Assignment).where(Assignment.id.in_(chunk)))
-
-
 # ---------------------------------------------------------------- scopes
 
 
